@@ -1,0 +1,1 @@
+"""Ingest: MQTT uplinks in → envelopes → codecs → canonical measurements → InfluxDB."""

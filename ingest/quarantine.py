@@ -1,0 +1,96 @@
+"""Quarantine: every message ingest rejects is kept here with its reason, for an operator to inspect and replay."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, Integer, LargeBinary, String, Text, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from stadtpuls.db import Base, open_database
+
+MAX_PAYLOAD = 256 * 1024  # bytes kept of one rejected message
+
+
+class QuarantinedMessage(Base):
+    """A rejected message: raw topic and payload, the stage that rejected it and why."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    topic: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    stage: Mapped[str] = mapped_column(String(32), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    dev_eui: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    municipality: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why one message was rejected, before it is stored."""
+
+    topic: str
+    payload: bytes
+    stage: str  # envelope | device | codec | normalise | write
+    reason: str
+    dev_eui: str | None = None
+    municipality: str | None = None
+    received_at: datetime | None = None
+
+
+class QuarantineStore:
+    """Keeps rejected messages in the relational store."""
+
+    def __init__(self, url: str) -> None:
+        self._sessions: sessionmaker[Session] = open_database(url)
+
+    def add_many(self, rejections: list[Rejection]) -> None:
+        """Store rejections in one transaction."""
+        if not rejections:
+            return
+        now = datetime.now(UTC)
+        with self._sessions.begin() as session:
+            session.add_all(
+                QuarantinedMessage(
+                    received_at=r.received_at or now,
+                    topic=r.topic,
+                    payload=r.payload[:MAX_PAYLOAD],
+                    stage=r.stage,
+                    reason=r.reason,
+                    dev_eui=r.dev_eui,
+                    municipality=r.municipality,
+                )
+                for r in rejections
+            )
+
+    def list(self, *, limit: int = 100, stage: str | None = None, pending_only: bool = True) -> list[QuarantinedMessage]:
+        """The newest rejected messages first."""
+        query = select(QuarantinedMessage).order_by(QuarantinedMessage.id.desc()).limit(limit)
+        if stage:
+            query = query.where(QuarantinedMessage.stage == stage)
+        if pending_only:
+            query = query.where(QuarantinedMessage.replayed_at.is_(None))
+        with self._sessions() as session:
+            return list(session.scalars(query))
+
+    def get(self, message_id: int) -> QuarantinedMessage | None:
+        """One rejected message by id."""
+        with self._sessions() as session:
+            return session.get(QuarantinedMessage, message_id)
+
+    def count(self) -> int:
+        """How many messages wait in quarantine (not yet replayed)."""
+        query = select(func.count()).select_from(QuarantinedMessage).where(QuarantinedMessage.replayed_at.is_(None))
+        with self._sessions() as session:
+            return int(session.scalar(query) or 0)
+
+    def mark_replayed(self, ids: list[int]) -> None:
+        """Mark messages as replayed (they stay for the record)."""
+        now = datetime.now(UTC)
+        with self._sessions.begin() as session:
+            for message in session.scalars(select(QuarantinedMessage).where(QuarantinedMessage.id.in_(ids))):
+                message.replayed_at = now

@@ -1,0 +1,108 @@
+"""An async client for InfluxDB's v1 HTTP API: line protocol to ``/write``, InfluxQL to ``/query``.
+
+The v1 API is served by InfluxDB 1.x natively and by 2.x and 3.x through their compatibility endpoints, and it
+is what Grafana's InfluxQL data source reads. Errors are classified so callers can decide: a
+:class:`InfluxRejected` (4xx) will fail again if retried; an :class:`InfluxUnavailable` (5xx, network) may not.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from stadtpuls.lineprotocol import quote_identifier
+
+
+class InfluxError(Exception):
+    """Base of InfluxDB client errors."""
+
+
+class InfluxUnavailable(InfluxError):
+    """InfluxDB cannot be reached or answered 5xx: retry later."""
+
+
+class InfluxRejected(InfluxError):
+    """InfluxDB refused the request (4xx): retrying the same request will fail again."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"InfluxDB rejected the request (HTTP {status}): {message}")
+        self.status = status
+        self.message = message
+
+
+class InfluxClient:
+    """A connection pool to one InfluxDB database."""
+
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.database = database
+        auth = (username, password or "") if username else None
+        self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout, auth=auth)
+
+    async def __aenter__(self) -> InfluxClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise InfluxUnavailable(f"InfluxDB at {self.url} is unreachable: {exc!r}") from exc
+        if response.status_code >= 500:
+            raise InfluxUnavailable(f"InfluxDB at {self.url} answered HTTP {response.status_code}: {response.text[:300]}")
+        if response.status_code >= 400:
+            raise InfluxRejected(response.status_code, _error_text(response))
+        return response
+
+    async def ping(self) -> str:
+        """The server's version; raises InfluxUnavailable if it does not answer."""
+        response = await self._request("GET", "/ping")
+        return response.headers.get("X-Influxdb-Version", "unknown")
+
+    async def create_database(self) -> None:
+        """Create the database if it does not exist (idempotent)."""
+        await self._request("POST", "/query", data={"q": f"CREATE DATABASE {quote_identifier(self.database)}"})
+
+    async def write(self, body: str | bytes) -> None:
+        """Write line protocol (newline-separated lines, ns precision)."""
+        content = body.encode() if isinstance(body, str) else body
+        await self._request("POST", "/write", params={"db": self.database, "precision": "ns"}, content=content)
+
+    async def query(self, influxql: str, *, epoch: str = "ns") -> list[dict[str, Any]]:
+        """Run InfluxQL and return the series of the first statement.
+
+        Each series is ``{"name", "tags", "columns", "values"}``. Raises InfluxRejected for a query error.
+        """
+        response = await self._request("GET", "/query", params={"db": self.database, "q": influxql, "epoch": epoch})
+        results = response.json().get("results", [])
+        if not results:
+            return []
+        first = results[0]
+        if "error" in first:
+            raise InfluxRejected(400, str(first["error"]))
+        return list(first.get("series", []))
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error", response.text))[:500]
+    except ValueError:
+        return response.text[:500]
