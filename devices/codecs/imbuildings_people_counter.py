@@ -1,0 +1,154 @@
+"""IMBuildings LoRaWAN People Counter (payload type 2).
+
+Keys and values follow the vendor codec in the TTN Device Repository (``vendor/imbuildings/imbuildings.js``).
+All integers are big-endian. On fPort 1 a frame starts with type (2), variant and the 8-byte device id:
+
+* variant 5 (19 bytes): status, battery (x/100 V), counter A, counter B (uint16), sensor status,
+  payload counter;
+* variant 6 (23 bytes): status, battery, counter A, counter B, sensor status, total counter A, total
+  counter B (uint16), payload counter;
+* variant 7 (18 bytes): status, battery, sensor status, total counter A, total counter B.
+
+fPort 26 and 27 carry variant 6 and 7 without the type/variant/id header (13 and 5 bytes).
+Counter A counts one direction through the door and counter B the other; the period counters restart
+each transmission, the totals are cumulative until the device resets them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devices.codecs._frames import pack, scaled, too_short, uint, unknown_port, verified
+from devices.codecs.base import CodecError, DecodeResult, fail, ok
+
+PORT_STANDARD, PORT_VARIANT_6, PORT_VARIANT_7 = 1, 26, 27
+PEOPLE_COUNTER = 2
+HEADER_SIZE = 10  # type, variant, 8-byte device id
+_SIZES = {5: 19, 6: 23, 7: 18}  # variant → frame size (bytes) on fPort 1
+_BARE_SIZES = {PORT_VARIANT_6: 13, PORT_VARIANT_7: 5}  # frame size without the header
+_PORTS = (PORT_STANDARD, PORT_VARIANT_6, PORT_VARIANT_7)
+
+
+def _u16(payload: bytes, pos: int) -> int:
+    return uint(payload[pos : pos + 2])
+
+
+def _status_and_battery(payload: bytes, pos: int) -> dict[str, Any]:
+    return {"device_status": payload[pos], "battery_voltage": _u16(payload, pos + 1) / 100}
+
+
+def _counters(payload: bytes) -> dict[str, Any]:
+    """Variant 6 body: the last 13 bytes of the frame."""
+    body = payload[-13:]
+    return {
+        **_status_and_battery(body, 0),
+        "counter_a": _u16(body, 3),
+        "counter_b": _u16(body, 5),
+        "sensor_status": body[7],
+        "total_counter_a": _u16(body, 8),
+        "total_counter_b": _u16(body, 10),
+        "payload_counter": body[12],
+    }
+
+
+def _totals(payload: bytes) -> dict[str, Any]:
+    """Variant 7 body: the last 5 bytes of the frame."""
+    body = payload[-5:]
+    return {"sensor_status": body[0], "total_counter_a": _u16(body, 1), "total_counter_b": _u16(body, 3)}
+
+
+def _decode_standard(payload: bytes) -> DecodeResult:
+    if len(payload) < 2:
+        return too_short("people counter frame", payload, 2)
+    if payload[0] != PEOPLE_COUNTER:
+        return fail(f"payload type {payload[0]} is not a people counter (2)")
+    variant = payload[1]
+    size = _SIZES.get(variant)
+    if size is None:
+        return fail(f"people counter variant {variant} is not a LoRaWAN variant (5, 6, 7)")
+    if len(payload) != size:
+        return fail(f"people counter variant {variant} needs {size} bytes, got {len(payload)}")
+    data: dict[str, Any] = {
+        "device_type_identifier": PEOPLE_COUNTER,
+        "device_type": "People Counter",
+        "device_type_variant": variant,
+        "device_id": payload[2:HEADER_SIZE].hex(),
+    }
+    if variant == 5:
+        data.update(_status_and_battery(payload, HEADER_SIZE))
+        data.update({"counter_a": _u16(payload, 13), "counter_b": _u16(payload, 15),
+                     "sensor_status": payload[17], "payload_counter": payload[18]})
+    elif variant == 6:
+        data.update(_counters(payload))
+    else:
+        data.update(_status_and_battery(payload, HEADER_SIZE))
+        data.update(_totals(payload))
+    return ok(data)
+
+
+def decode(f_port: int, payload: bytes) -> DecodeResult:
+    """Decode one people counter uplink."""
+    payload = bytes(payload)
+    if f_port == PORT_STANDARD:
+        return _decode_standard(payload)
+    size = _BARE_SIZES.get(f_port)
+    if size is None:
+        return unknown_port(f_port, _PORTS)
+    if len(payload) != size:
+        return fail(f"fPort {f_port} frame needs {size} bytes, got {len(payload)}")
+    return ok(_counters(payload) if f_port == PORT_VARIANT_6 else _totals(payload))
+
+
+def _u16_of(data: dict[str, Any], key: str) -> bytes:
+    return pack(data.get(key), 2, key)
+
+
+def _u8_of(data: dict[str, Any], key: str) -> bytes:
+    return pack(data.get(key), 1, key)
+
+
+def _status_battery_bytes(data: dict[str, Any]) -> bytes:
+    battery = scaled(data.get("battery_voltage"), 100, "battery_voltage")
+    return _u8_of(data, "device_status") + pack(battery, 2, "battery_voltage")
+
+
+def _body(variant: int, data: dict[str, Any]) -> bytes:
+    if variant == 5:
+        return (_status_battery_bytes(data) + _u16_of(data, "counter_a") + _u16_of(data, "counter_b")
+                + _u8_of(data, "sensor_status") + _u8_of(data, "payload_counter"))
+    totals = _u8_of(data, "sensor_status") + _u16_of(data, "total_counter_a") + _u16_of(data, "total_counter_b")
+    if variant == 7:
+        return _status_battery_bytes(data) + totals
+    return (_status_battery_bytes(data) + _u16_of(data, "counter_a") + _u16_of(data, "counter_b")
+            + totals + _u8_of(data, "payload_counter"))
+
+
+def _header(data: dict[str, Any]) -> tuple[int, bytes]:
+    variant = data.get("device_type_variant")
+    if variant not in _SIZES:
+        raise CodecError(f"device_type_variant must be one of {sorted(_SIZES)}, got {variant!r}")
+    try:
+        device_id = bytes.fromhex(str(data.get("device_id")))
+    except ValueError as exc:
+        raise CodecError(f"device_id must be 16 hex digits, got {data.get('device_id')!r}") from exc
+    if len(device_id) != HEADER_SIZE - 2:
+        raise CodecError(f"device_id must be 16 hex digits, got {data.get('device_id')!r}")
+    return variant, bytes([PEOPLE_COUNTER, variant]) + device_id
+
+
+def encode(f_port: int, data: dict[str, Any]) -> bytes:
+    """Encode ``data`` as the people counter sends it on ``f_port`` (inverse of :func:`decode`).
+
+    Raises:
+        CodecError: unknown fPort, or data the counter cannot send.
+    """
+    if f_port == PORT_STANDARD:
+        variant, header = _header(data)
+        frame = header + _body(variant, data)
+    elif f_port == PORT_VARIANT_6:
+        frame = _body(6, data)
+    elif f_port == PORT_VARIANT_7:
+        frame = _body(7, {"battery_voltage": 0, "device_status": 0, **data})[3:]
+    else:
+        raise CodecError(f"unknown fPort {f_port}; the people counter sends on fPort {list(_PORTS)}")
+    return verified(decode, f_port, data, frame)

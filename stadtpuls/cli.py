@@ -1,0 +1,56 @@
+"""The ``stadtpuls`` command: one subcommand per service, each loaded only when it is used."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import click
+
+from stadtpuls import __version__
+
+# name → "module:attribute" of a click command; tiny explicit registry, imported on first use
+COMMANDS = {
+    "ingest": "ingest.cli:ingest_command",
+    "quarantine": "ingest.cli:quarantine_group",
+    "api": "api.cli:api_command",
+    "devices": "devices.cli:devices_group",
+    "codec": "devices.codec_cli:codec_group",
+    "simulate": "firmware_sim.cli:simulate_group",
+    "demo": "stadtpuls.demo:demo_command",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported when called, so ``stadtpuls devices list`` starts fast."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(__version__, prog_name="stadtpuls")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """Stadtpuls: LoRaWAN sensor data for a town and its partner municipalities.
+
+    Settings come from STADTPULS_* environment variables (see the README).
+    """
+    level = logging.WARNING - 10 * min(verbose, 2) if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("gmqtt").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+if __name__ == "__main__":
+    main()
