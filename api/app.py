@@ -23,7 +23,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = config
         app.state.registry = DeviceRegistry(config.registry_url)
         app.state.influx = InfluxClient(
-            config.influx_url, config.influx_db, username=config.influx_username, password=config.influx_password
+            config.influx_url,
+            config.influx_db,
+            username=config.influx_username,
+            password=config.influx_password,
         )
         try:
             yield

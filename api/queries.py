@@ -25,7 +25,7 @@ def latest_values_query(dev_eui: str, quantities: Iterable[str]) -> str:
 def latest_uplink_query(dev_eui: str) -> str:
     """The device's newest radio record."""
     return (
-        f"SELECT last(\"rssi\") AS rssi, last(\"snr\") AS snr, last(\"f_cnt\") AS f_cnt "
+        f'SELECT last("rssi") AS rssi, last("snr") AS snr, last("f_cnt") AS f_cnt '
         f'FROM {quote_identifier(UPLINK_MEASUREMENT)} WHERE "dev_eui" = {quote_string(dev_eui)}'
     )
 

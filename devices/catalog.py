@@ -62,7 +62,9 @@ def _rule(model: str, raw: dict[str, Any]) -> QuantityRule:
     try:
         pattern = re.compile(str(raw["match"]))
     except (KeyError, re.error) as exc:
-        raise CatalogError(f"{model}: quantity rule for {quantity!r} needs a valid 'match' regex: {exc}") from exc
+        raise CatalogError(
+            f"{model}: quantity rule for {quantity!r} needs a valid 'match' regex: {exc}"
+        ) from exc
     return QuantityRule(
         pattern=pattern,
         quantity=quantity,

@@ -23,13 +23,28 @@ def devices_group() -> None:
 
 @devices_group.command("add")
 @click.option("--dev-eui", required=True, help="DevEUI, 16 hex digits.")
-@click.option("--model", "model", required=True, help="Device model id, e.g. cayenne-lpp (see 'stadtpuls devices models').")
+@click.option(
+    "--model",
+    "model",
+    required=True,
+    help="Device model id, e.g. cayenne-lpp (see 'stadtpuls devices models').",
+)
 @click.option("--name", required=True, help="A name people recognise, e.g. 'Marktplatz Nord'.")
 @click.option("--site", required=True, help="Where it is installed, e.g. 'P1 Rathaus' or 'Fussgaengerzone'.")
-@click.option("--municipality", default=None, help="Owning municipality (default: STADTPULS_DEFAULT_MUNICIPALITY).")
+@click.option(
+    "--municipality", default=None, help="Owning municipality (default: STADTPULS_DEFAULT_MUNICIPALITY)."
+)
 @click.option("--lat", type=float, default=None, help="Latitude (WGS84).")
 @click.option("--lon", type=float, default=None, help="Longitude (WGS84).")
-def add(dev_eui: str, model: str, name: str, site: str, municipality: str | None, lat: float | None, lon: float | None) -> None:
+def add(
+    dev_eui: str,
+    model: str,
+    name: str,
+    site: str,
+    municipality: str | None,
+    lat: float | None,
+    lon: float | None,
+) -> None:
     """Register a device (or update it if the DevEUI is known)."""
     owner = municipality or get_settings().default_municipality
     try:
@@ -39,7 +54,9 @@ def add(dev_eui: str, model: str, name: str, site: str, municipality: str | None
     except RegistryError as exc:
         raise click.UsageError(str(exc)) from exc
     verb = "registered" if created else "updated"
-    click.echo(f"{verb} {device.dev_eui} ({device.model}) '{device.name}' at {device.site}, {device.municipality}")
+    click.echo(
+        f"{verb} {device.dev_eui} ({device.model}) '{device.name}' at {device.site}, {device.municipality}"
+    )
 
 
 @devices_group.command("list")

@@ -25,7 +25,9 @@ class DeviceDirectory:
     def load(self) -> set[str]:
         """Reload all devices; returns the DevEUIs that were added, changed or removed."""
         fresh = {d.dev_eui: d for d in self._registry.list()}
-        changed = {eui for eui in fresh.keys() | self._devices.keys() if fresh.get(eui) != self._devices.get(eui)}
+        changed = {
+            eui for eui in fresh.keys() | self._devices.keys() if fresh.get(eui) != self._devices.get(eui)
+        }
         self._devices = fresh
         return changed
 
@@ -36,7 +38,7 @@ class DeviceDirectory:
     def __len__(self) -> int:
         return len(self._devices)
 
-    async def keep_fresh(self, on_change: "asyncio.Queue[set[str]] | None" = None) -> None:
+    async def keep_fresh(self, on_change: asyncio.Queue[set[str]] | None = None) -> None:
         """Reload forever; report changed DevEUIs to ``on_change``."""
         while True:
             await asyncio.sleep(self._refresh)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import binascii
 from datetime import datetime
+from typing import Any
 
 import msgspec
 import orjson
@@ -90,12 +91,17 @@ def parse_envelope(topic: str, payload: bytes, *, arrival_ns: int) -> Uplink:
     parts = topic.split("/")
     if parts[0] == "v3" and len(parts) >= 5 and parts[2] == "devices" and parts[-1] == "up":
         return _from_tts(topic, parts, payload, arrival_ns)
-    if parts[0] == "application" and len(parts) == 6 and parts[2] == "device" and parts[4:] == ["event", "up"]:
+    if (
+        parts[0] == "application"
+        and len(parts) == 6
+        and parts[2] == "device"
+        and parts[4:] == ["event", "up"]
+    ):
         return _from_chirpstack(topic, parts, payload, arrival_ns)
     raise EnvelopeError(f"topic {topic!r} is neither a TTS v3 nor a ChirpStack v4 uplink topic")
 
 
-def _decode(decoder: msgspec.json.Decoder, payload: bytes, server: str) -> object:
+def _decode(decoder: msgspec.json.Decoder[Any], payload: bytes, server: str) -> object:
     try:
         return decoder.decode(payload)
     except msgspec.ValidationError as exc:
@@ -127,7 +133,10 @@ def _from_tts(topic: str, parts: list[str], payload: bytes, arrival_ns: int) -> 
     if msg.session_key_id:
         dedup = f"tts:{dev_eui}:{msg.session_key_id}:{msg.f_cnt}"
     else:
-        dedup = next((c for c in env.correlation_ids if c.startswith("as:up:")), f"tts:{dev_eui}:{msg.f_cnt}:{received}")
+        dedup = next(
+            (c for c in env.correlation_ids if c.startswith("as:up:")),
+            f"tts:{dev_eui}:{msg.f_cnt}:{received}",
+        )
     rssi, snr = _best_signal(msg.rx_metadata)
     return Uplink(
         source=Source.TTS,

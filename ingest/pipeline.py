@@ -68,7 +68,9 @@ class Pipeline:
         ctx = self._context(uplink.dev_eui)
         if ctx is None:
             reason = f"unknown device {uplink.dev_eui}: register it with 'stadtpuls devices add'"
-            return Outcome(uplink=uplink, rejection=Rejection(topic, payload, "device", reason, uplink.dev_eui))
+            return Outcome(
+                uplink=uplink, rejection=Rejection(topic, payload, "device", reason, uplink.dev_eui)
+            )
         return self._decode(uplink, ctx, payload)
 
     def _decode(self, uplink: Uplink, ctx: _DeviceContext, payload: bytes) -> Outcome:
@@ -124,7 +126,11 @@ class Pipeline:
 
 
 def _uplink_line(uplink: Uplink, tags: str) -> str:
-    fields = [f"f_cnt={float(uplink.f_cnt)!r}", f"f_port={float(uplink.f_port)!r}", f"gateways={float(uplink.gateways)!r}"]
+    fields = [
+        f"f_cnt={float(uplink.f_cnt)!r}",
+        f"f_port={float(uplink.f_port)!r}",
+        f"gateways={float(uplink.gateways)!r}",
+    ]
     if uplink.rssi is not None:
         fields.append(f"rssi={format_float(uplink.rssi)}")
     if uplink.snr is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -67,7 +68,9 @@ class QuarantineStore:
                 for r in rejections
             )
 
-    def list(self, *, limit: int = 100, stage: str | None = None, pending_only: bool = True) -> list[QuarantinedMessage]:
+    def list(
+        self, *, limit: int = 100, stage: str | None = None, pending_only: bool = True
+    ) -> builtins.list[QuarantinedMessage]:
         """The newest rejected messages first."""
         query = select(QuarantinedMessage).order_by(QuarantinedMessage.id.desc()).limit(limit)
         if stage:
@@ -84,11 +87,15 @@ class QuarantineStore:
 
     def count(self) -> int:
         """How many messages wait in quarantine (not yet replayed)."""
-        query = select(func.count()).select_from(QuarantinedMessage).where(QuarantinedMessage.replayed_at.is_(None))
+        query = (
+            select(func.count())
+            .select_from(QuarantinedMessage)
+            .where(QuarantinedMessage.replayed_at.is_(None))
+        )
         with self._sessions() as session:
             return int(session.scalar(query) or 0)
 
-    def mark_replayed(self, ids: list[int]) -> None:
+    def mark_replayed(self, ids: builtins.list[int]) -> None:
         """Mark messages as replayed (they stay for the record)."""
         now = datetime.now(UTC)
         with self._sessions.begin() as session:

@@ -67,7 +67,9 @@ class InfluxClient:
         except httpx.HTTPError as exc:
             raise InfluxUnavailable(f"InfluxDB at {self.url} is unreachable: {exc!r}") from exc
         if response.status_code >= 500:
-            raise InfluxUnavailable(f"InfluxDB at {self.url} answered HTTP {response.status_code}: {response.text[:300]}")
+            raise InfluxUnavailable(
+                f"InfluxDB at {self.url} answered HTTP {response.status_code}: {response.text[:300]}"
+            )
         if response.status_code >= 400:
             raise InfluxRejected(response.status_code, _error_text(response))
         return response
@@ -75,23 +77,29 @@ class InfluxClient:
     async def ping(self) -> str:
         """The server's version; raises InfluxUnavailable if it does not answer."""
         response = await self._request("GET", "/ping")
-        return response.headers.get("X-Influxdb-Version", "unknown")
+        return str(response.headers.get("X-Influxdb-Version", "unknown"))
 
     async def create_database(self) -> None:
         """Create the database if it does not exist (idempotent)."""
-        await self._request("POST", "/query", data={"q": f"CREATE DATABASE {quote_identifier(self.database)}"})
+        await self._request(
+            "POST", "/query", data={"q": f"CREATE DATABASE {quote_identifier(self.database)}"}
+        )
 
     async def write(self, body: str | bytes) -> None:
         """Write line protocol (newline-separated lines, ns precision)."""
         content = body.encode() if isinstance(body, str) else body
-        await self._request("POST", "/write", params={"db": self.database, "precision": "ns"}, content=content)
+        await self._request(
+            "POST", "/write", params={"db": self.database, "precision": "ns"}, content=content
+        )
 
     async def query(self, influxql: str, *, epoch: str = "ns") -> list[dict[str, Any]]:
         """Run InfluxQL and return the series of the first statement.
 
         Each series is ``{"name", "tags", "columns", "values"}``. Raises InfluxRejected for a query error.
         """
-        response = await self._request("GET", "/query", params={"db": self.database, "q": influxql, "epoch": epoch})
+        response = await self._request(
+            "GET", "/query", params={"db": self.database, "q": influxql, "epoch": epoch}
+        )
         results = response.json().get("results", [])
         if not results:
             return []

@@ -10,8 +10,13 @@ import struct
 
 from stadtpuls.settings import MqttTarget
 
-_REFUSALS = {1: "unacceptable protocol", 2: "client id rejected", 3: "server unavailable",
-             4: "bad user name or password", 5: "not authorised"}
+_REFUSALS = {
+    1: "unacceptable protocol",
+    2: "client id rejected",
+    3: "server unavailable",
+    4: "bad user name or password",
+    5: "not authorised",
+}
 
 
 def _utf8(text: str) -> bytes:
@@ -65,5 +70,8 @@ async def mqtt_reachable(target: MqttTarget, *, timeout: float = 3.0) -> tuple[b
     if connack[0] != 0x20:
         return False, f"MQTT broker at {where} answered with packet type {connack[0]:#x}, not CONNACK"
     if connack[3] != 0:
-        return False, f"MQTT broker at {where} refused the connection: {_REFUSALS.get(connack[3], connack[3])}"
+        return (
+            False,
+            f"MQTT broker at {where} refused the connection: {_REFUSALS.get(connack[3], connack[3])}",
+        )
     return True, f"MQTT broker at {where} accepts connections"

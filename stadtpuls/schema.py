@@ -53,7 +53,9 @@ class Quantity:
     cumulative: bool = False  # a counter that only grows (until a reset)
 
 
-def _q(name: str, unit: str, low: float, high: float, description: str, *, cumulative: bool = False) -> Quantity:
+def _q(
+    name: str, unit: str, low: float, high: float, description: str, *, cumulative: bool = False
+) -> Quantity:
     return Quantity(name, unit, low, high, description, cumulative)
 
 

@@ -8,7 +8,16 @@ from __future__ import annotations
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from devices.codecs import cayenne_lpp
+from devices.codecs import (
+    bosch_tps110,
+    cayenne_lpp,
+    decentlab_dl_pm,
+    elsys_ers_co2,
+    imbuildings_people_counter,
+    milesight_vs133,
+    milesight_vs135,
+    nwave_nps405,
+)
 from devices.codecs.base import Codec, CodecError, DecodeResult, EncodingCodec
 
 if TYPE_CHECKING:
@@ -16,6 +25,13 @@ if TYPE_CHECKING:
 
 NATIVE_CODECS: dict[str, ModuleType] = {
     "cayenne_lpp": cayenne_lpp,
+    "nwave_nps405": nwave_nps405,
+    "bosch_tps110": bosch_tps110,
+    "milesight_vs133": milesight_vs133,
+    "milesight_vs135": milesight_vs135,
+    "imbuildings_people_counter": imbuildings_people_counter,
+    "decentlab_dl_pm": decentlab_dl_pm,
+    "elsys_ers_co2": elsys_ers_co2,
 }
 
 
@@ -28,7 +44,7 @@ def native_codec(name: str) -> EncodingCodec:
     module = NATIVE_CODECS.get(name)
     if module is None:
         raise KeyError(f"unknown native codec {name!r}; known: {', '.join(sorted(NATIVE_CODECS))}")
-    return module  # type: ignore[return-value]
+    return module
 
 
 def codec_for(model: DeviceModel) -> Codec:
@@ -38,7 +54,7 @@ def codec_for(model: DeviceModel) -> Codec:
     from devices.jscodec import JsCodec  # only deployments with JS codecs pay for the engine
 
     assert model.codec_js is not None
-    return JsCodec(model.codec_js)  # type: ignore[no-any-return]
+    return JsCodec(model.codec_js)
 
 
 __all__ = ["NATIVE_CODECS", "Codec", "CodecError", "DecodeResult", "EncodingCodec", "codec_for", "native_codec"]

@@ -32,7 +32,7 @@ def sint(raw: bytes, *, little: bool = False) -> int:
     return int.from_bytes(raw, "little" if little else "big", signed=True)
 
 
-def pack(value: int, size: int, what: str, *, signed: bool = False, little: bool = False) -> bytes:
+def pack(value: Any, size: int, what: str, *, signed: bool = False, little: bool = False) -> bytes:
     """``value`` as ``size`` bytes.
 
     Raises:
@@ -82,5 +82,6 @@ def verified(
     if result["errors"]:
         raise CodecError(f"cannot encode {data!r} on fPort {f_port}: {result['errors'][0]}")
     if not approx_equal(result["data"], data):
-        raise CodecError(f"the device cannot send {data!r} on fPort {f_port}; nearest frame gives {result['data']!r}")
+        nearest = result["data"]
+        raise CodecError(f"the device cannot send {data!r} on fPort {f_port}; the frame gives {nearest!r}")
     return frame

@@ -21,6 +21,7 @@ PORT_STATUS, PORT_HEARTBEAT, PORT_STARTUP, PORT_INFO, PORT_USAGE, PORT_DEBUG = 1
 STARTUP_SIZE = 17  # bytes
 DEBUG_SIZE = 10  # bytes
 DEBUG_SLOTS = 3
+PORTS = (PORT_STATUS, PORT_HEARTBEAT, PORT_STARTUP, PORT_INFO, PORT_USAGE, PORT_DEBUG)
 _RESET_CAUSES = {1: "watchdog", 2: "power on", 3: "system request", 4: "other"}
 _RESET_CODES = {name: code for code, name in _RESET_CAUSES.items()}
 _RAW_TYPES = {PORT_INFO: "device information", PORT_USAGE: "device usage"}
@@ -85,7 +86,7 @@ def decode(f_port: int, payload: bytes) -> DecodeResult:
         return _decode_raw(f_port, payload)
     if f_port == PORT_DEBUG:
         return _decode_debug(payload)
-    return unknown_port(f_port, (PORT_STATUS, PORT_HEARTBEAT, PORT_STARTUP, PORT_INFO, PORT_USAGE, PORT_DEBUG))
+    return unknown_port(f_port, PORTS)
 
 
 def _occupied(data: dict[str, Any]) -> int:

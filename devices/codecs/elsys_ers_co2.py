@@ -150,7 +150,9 @@ def _write(field: _Field, value: Any) -> bytes:
 def _encode_grideye(values: Any) -> bytes:
     if not isinstance(values, list) or len(values) != GRIDEYE_PIXELS:
         raise CodecError(f"grideye must be a list of {GRIDEYE_PIXELS} temperatures")
-    reference = math.floor(min(scaled(v, 1, "grideye") and v for v in values))
+    for value in values:
+        scaled(value, 1, "grideye")  # raises unless a finite number
+    reference = math.floor(min(values))
     pixels = [pack(scaled(v, 10, "grideye", offset=reference), 1, "grideye pixel") for v in values]
     return bytes([GRIDEYE_TYPE]) + pack(reference, 1, "grideye reference") + b"".join(pixels)
 
@@ -178,7 +180,7 @@ def encode(f_port: int, data: dict[str, Any]) -> bytes:
         CodecError: an fPort outside 1..223, an unknown key, or a value the sensor cannot report.
     """
     if not 1 <= f_port <= MAX_APP_PORT:
-        raise CodecError(f"unknown fPort {f_port}; Elsys sensors send on an application fPort 1..{MAX_APP_PORT}")
+        raise CodecError(f"unknown fPort {f_port}; Elsys sensors send on fPort 1..{MAX_APP_PORT}")
     done: set[str] = set()
     frame = bytearray()
     for key in data:

@@ -116,7 +116,8 @@ def _body(variant: int, data: dict[str, Any]) -> bytes:
     if variant == 5:
         return (_status_battery_bytes(data) + _u16_of(data, "counter_a") + _u16_of(data, "counter_b")
                 + _u8_of(data, "sensor_status") + _u8_of(data, "payload_counter"))
-    totals = _u8_of(data, "sensor_status") + _u16_of(data, "total_counter_a") + _u16_of(data, "total_counter_b")
+    totals = (_u8_of(data, "sensor_status") + _u16_of(data, "total_counter_a")
+              + _u16_of(data, "total_counter_b"))
     if variant == 7:
         return _status_battery_bytes(data) + totals
     return (_status_battery_bytes(data) + _u16_of(data, "counter_a") + _u16_of(data, "counter_b")

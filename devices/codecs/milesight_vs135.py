@@ -335,8 +335,8 @@ def _version(text: Any, parts: int, what: str) -> list[int]:
 
 def _encode_regions(data: dict[str, Any]) -> bytes:
     out = bytearray()
-    for channel, child in ((0x0F, ""), (0x1D, "child_")):
-        keys = [f"region_{r}_{child}count" for r in range(1, 5)]
+    for channel, prefix in ((0x0F, ""), (0x1D, "child_")):
+        keys = [f"region_{r}_{prefix}count" for r in range(1, 5)]
         if any(k in data for k in keys):
             out += bytes([channel, 0xE3]) + b"".join(pack(data.pop(k, None), 1, k) for k in keys)
     for key in [k for k in data if k.startswith("region_") and k.endswith("avg_dwell")]:
@@ -428,7 +428,8 @@ def _ext_body(data: dict[str, Any]) -> bytes:
         return bytes([0x84, _code(_ENABLE, cfg.get("enable"), "enable")]) + _u16(cfg.get("period"), "period")
     if "rejoin_config" in data:
         cfg = data.pop("rejoin_config")
-        return bytes([0x85, _code(_ENABLE, cfg.get("enable"), "enable")]) + pack(cfg.get("max_count"), 1, "max_count")
+        enable = _code(_ENABLE, cfg.get("enable"), "enable")
+        return bytes([0x85, enable]) + pack(cfg.get("max_count"), 1, "max_count")
     if "data_rate" in data:
         return bytes([0x86]) + pack(data.pop("data_rate"), 1, "data_rate")
     if "tx_power_level" in data:

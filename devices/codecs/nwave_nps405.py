@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from devices.codecs._frames import pack, scaled, sint, too_short, uint, unknown_port, verified
+from devices.codecs._frames import pack, scaled, sint, too_short, unknown_port, verified
 from devices.codecs.base import CodecError, DecodeResult, ok
 
 PORT_STATUS, PORT_HEARTBEAT, PORT_STARTUP, PORT_DEBUG, PORT_REGISTRATION = 1, 2, 3, 6, 10
@@ -80,7 +80,8 @@ def _tag_id(raw: bytes) -> str:
 def _decode_status(payload: bytes) -> DecodeResult:
     if len(payload) < 1:
         return too_short("parking status", payload, 1)
-    return ok({"type": "parking_status", "occupied": bool(payload[0] & 1), **_previous_state(payload[0] >> 1)})
+    status = payload[0]
+    return ok({"type": "parking_status", "occupied": bool(status & 1), **_previous_state(status >> 1)})
 
 
 def _decode_heartbeat(payload: bytes) -> DecodeResult:
@@ -151,9 +152,10 @@ def _encode_heartbeat(data: dict[str, Any]) -> bytes:
     occupied = 1 if data.get("occupied") is True else 0
     health = data.get("hw_health_status", occupied)
     first = pack(health, 1, "hw_health_status")[0] | occupied
-    battery = pack(scaled(data.get("battery_voltage"), 250, "battery_voltage", offset=2.5), 1, "battery_voltage")
-    temperature = pack(scaled(data.get("temperature"), 2, "temperature", offset=10), 1, "temperature", signed=True)
-    return bytes([first]) + battery + temperature + bytes(HEARTBEAT_SIZE - 3)
+    battery = scaled(data.get("battery_voltage"), 250, "battery_voltage", offset=2.5)
+    temperature = scaled(data.get("temperature"), 2, "temperature", offset=10)
+    return (bytes([first]) + pack(battery, 1, "battery_voltage")
+            + pack(temperature, 1, "temperature", signed=True) + bytes(HEARTBEAT_SIZE - 3))
 
 
 def _encode_startup(data: dict[str, Any]) -> bytes:
@@ -173,8 +175,8 @@ def _encode_registration(data: dict[str, Any]) -> bytes:
         raise CodecError(f"tag_id must be hexadecimal, got {data.get('tag_id')!r}") from exc
     tag_bytes = pack(tag, 4, "tag_id", signed=True)
     if "tag_battery_voltage" in data:
-        battery = pack(scaled(data["tag_battery_voltage"], 10, "tag_battery_voltage"), 1, "tag_battery_voltage")
-        return bytes([status]) + battery + tag_bytes
+        battery = scaled(data["tag_battery_voltage"], 10, "tag_battery_voltage")
+        return bytes([status]) + pack(battery, 1, "tag_battery_voltage") + tag_bytes
     return bytes([status]) + tag_bytes
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
+import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -251,3 +252,23 @@ def test_production_mosquitto_conf_is_accepted(tmp_path: Path) -> None:
         broker.terminate()
         broker.wait(timeout=WAIT)
         log.close()
+
+
+def test_compose_file_uses_this_broker_config_and_names_every_setting() -> None:
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"mosquitto", "influxdb", "postgres", "grafana", "ingest", "api"} <= set(services)
+    assert (
+        "./deploy/mosquitto/mosquitto.conf:/mosquitto/config/mosquitto.conf:ro"
+        in services["mosquitto"]["volumes"]
+    )
+    for name in ("ingest", "api"):
+        env = services[name]["environment"]
+        assert {
+            "STADTPULS_MQTT_URL",
+            "STADTPULS_INFLUX_URL",
+            "STADTPULS_INFLUX_DB",
+            "STADTPULS_DATABASE_URL",
+        } <= set(env)
+        assert env["STADTPULS_INFLUX_DB"] == services["influxdb"]["environment"]["INFLUXDB_DB"]
+    assert services["api"]["command"] == ["api", "--host", "0.0.0.0", "--port", "8000"]

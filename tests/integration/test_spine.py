@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as paho
-import pytest
 import httpx
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+import pytest
 
 from api.app import create_app
 from devices.registry import DeviceRegistry
@@ -43,7 +44,7 @@ def envelope(name: str, lpp_hex: str) -> tuple[str, dict[str, Any]]:
 
 
 def publish(url_port: int, messages: list[tuple[str, bytes]]) -> None:
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"test-pub-{uuid.uuid4().hex[:6]}")
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"test-pub-{uuid.uuid4().hex[:6]}")
     client.connect("127.0.0.1", url_port)
     client.loop_start()
     infos = [client.publish(topic, body, qos=1) for topic, body in messages]
@@ -54,7 +55,9 @@ def publish(url_port: int, messages: list[tuple[str, bytes]]) -> None:
 
 
 @pytest.fixture
-def settings(mosquitto: MosquittoServer, influxdb: InfluxServer, influx_db_name: str, tmp_path: Path) -> Settings:
+def settings(
+    mosquitto: MosquittoServer, influxdb: InfluxServer, influx_db_name: str, tmp_path: Path
+) -> Settings:
     return Settings(
         mqtt_url=mosquitto.url,
         influx_url=influxdb.url,
@@ -67,8 +70,12 @@ def settings(mosquitto: MosquittoServer, influxdb: InfluxServer, influx_db_name:
 @pytest.fixture
 async def running_ingest(settings: Settings) -> AsyncIterator[IngestService]:
     registry = DeviceRegistry(settings.registry_url)
-    registry.upsert(TTS_EUI, model="cayenne-lpp", name="Rathaus Klima", site="Rathaus", municipality="Musterstadt")
-    registry.upsert(CS_EUI, model="cayenne-lpp", name="Bahnhof Wetter", site="Bahnhof", municipality="Nachbarort")
+    registry.upsert(
+        TTS_EUI, model="cayenne-lpp", name="Rathaus Klima", site="Rathaus", municipality="Musterstadt"
+    )
+    registry.upsert(
+        CS_EUI, model="cayenne-lpp", name="Bahnhof Wetter", site="Bahnhof", municipality="Nachbarort"
+    )
     service = IngestService(settings, IngestOptions(client_id=f"test-ingest-{uuid.uuid4().hex[:6]}"))
     ready = asyncio.Event()
     task = asyncio.create_task(service.run(ready=ready))
@@ -78,7 +85,9 @@ async def running_ingest(settings: Settings) -> AsyncIterator[IngestService]:
     await asyncio.wait_for(task, timeout=30)
 
 
-async def wait_for_rows(influx: InfluxClient, query: str, count: int, timeout: float = 20.0) -> list[list[Any]]:
+async def wait_for_rows(
+    influx: InfluxClient, query: str, count: int, timeout: float = 20.0
+) -> list[list[Any]]:
     deadline = time.monotonic() + timeout
     rows: list[list[Any]] = []
     while time.monotonic() < deadline:
@@ -111,9 +120,10 @@ async def test_tts_and_chirpstack_uplinks_reach_influx_and_api(
     assert [(r[1], r[2]) for r in pressure] == [(1017.5, CS_EUI)]
 
     app = create_app(settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://api"
-    ) as api:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api,
+    ):
         body = (await api.get(f"/v1/devices/{CS_EUI}/latest")).json()
         listed = (await api.get("/v1/devices", params={"municipality": "Nachbarort"})).json()
         missing = await api.get("/v1/devices/FFFFFFFFFFFFFFFF/latest")

@@ -1,0 +1,169 @@
+"""``stadtpuls demo``: a whole town on this machine — broker, InfluxDB, simulator, ingest and API.
+
+Mosquitto and InfluxDB run as local processes under a run folder, on free loopback ports (never the system's
+1883), so the demo collides with nothing. Every ten seconds the demo asks its own API for the latest values
+of a few simulated devices and prints them, so you can watch the data arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from stadtpuls.localstack import InfluxServer, MosquittoServer, free_port
+from stadtpuls.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def _port_or_free(preferred: int) -> int:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            return free_port()
+    return preferred
+
+
+async def _serve_api(settings: Settings, port: int) -> tuple[Any, asyncio.Task[None]]:
+    import uvicorn
+
+    from api.app import create_app
+
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    return server, task
+
+
+def _format_latest(body: dict[str, Any]) -> str:
+    device = body["device"]
+    values = ", ".join(
+        f"{v['quantity']}{'[' + v['channel'] + ']' if v['channel'] else ''}={v['value']:g} {v['unit']}".rstrip()
+        for v in body["values"][:6]
+    )
+    when = body["values"][0]["time"][:19] if body["values"] else "-"
+    return f"  {device['name'][:28]:28} {device['model']:26} {when}  {values or 'no data yet'}"
+
+
+async def _report(api_url: str, every: float) -> None:
+    async with httpx.AsyncClient(base_url=api_url, timeout=10) as http:
+        while True:
+            await asyncio.sleep(every)
+            devices = (await http.get("/v1/devices")).json()["data"]
+            picks: dict[str, dict[str, Any]] = {}
+            for d in devices:
+                picks.setdefault(d["device_class"], d)
+            click.echo(
+                f"\n{time.strftime('%H:%M:%S')}  latest values via {api_url}/v1/devices/<dev_eui>/latest"
+            )
+            for d in picks.values():
+                body = (await http.get(f"/v1/devices/{d['dev_eui']}/latest")).json()
+                click.echo(_format_latest(body))
+
+
+def _banner(settings: Settings, api_url: str, run_dir: Path, devices: int) -> str:
+    some = f"{api_url}/v1/devices"
+    return "\n".join(
+        [
+            "",
+            "Stadtpuls demo is running.",
+            f"  API            {api_url}/docs   (health: {api_url}/health)",
+            f"  devices        curl {some}",
+            f"  latest values  curl {api_url}/v1/devices/<dev_eui>/latest",
+            f"  InfluxDB       {settings.influx_url}  database {settings.influx_db!r} (InfluxQL at /query)",
+            f"  MQTT broker    {settings.mqtt_url}",
+            f"  run folder     {run_dir}   ({devices} simulated devices registered)",
+            "Press Ctrl-C to stop.",
+        ]
+    )
+
+
+async def run_demo(
+    run_dir: Path, *, speed: float, duration: float, api_port: int, report_every: float
+) -> None:
+    """Start everything, run until ``duration`` seconds pass (0 = until interrupted), stop everything."""
+    from firmware_sim import run_live
+    from ingest.service import IngestOptions, IngestService
+
+    base = get_settings()
+    with MosquittoServer(run_dir / "mosquitto") as broker, InfluxServer(run_dir / "influxdb") as influx:
+        settings = base.model_copy(
+            update={"mqtt_url": broker.url, "influx_url": influx.url, "data_dir": run_dir, "database_url": ""}
+        )
+        ingest = IngestService(settings, IngestOptions(client_id="stadtpuls-demo-ingest"))
+        ready = asyncio.Event()
+        ingest_task = asyncio.create_task(ingest.run(ready=ready))
+        await asyncio.wait_for(ready.wait(), timeout=60)
+        server, api_task = await _serve_api(settings, api_port)
+        api_url = f"http://127.0.0.1:{api_port}"
+        sim_task = asyncio.create_task(run_live(settings, town="default", speed=speed, duration=None))
+        await asyncio.sleep(1.0)
+        click.echo(_banner(settings, api_url, run_dir, len(ingest.registry.list())))
+        report_task = asyncio.create_task(_report(api_url, report_every))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=duration or None)
+        click.echo("\nstopping ...")
+        for task in (report_task, sim_task):
+            task.cancel()
+        await asyncio.gather(report_task, sim_task, return_exceptions=True)
+        ingest.stop()
+        await ingest_task
+        server.should_exit = True
+        await api_task
+        click.echo(f"stopped; {ingest.received} uplinks received. Data stays in {run_dir}.")
+
+
+@click.command("demo")
+@click.option(
+    "--run-dir",
+    type=click.Path(path_type=Path),
+    default=Path("run/demo"),
+    show_default=True,
+    help="Folder for the demo's broker, InfluxDB and registry.",
+)
+@click.option(
+    "--speed", type=float, default=60.0, show_default=True, help="Simulated seconds per real second."
+)
+@click.option(
+    "--duration",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Stop after this many seconds (0 = Ctrl-C).",
+)
+@click.option("--api-port", type=int, default=8000, show_default=True, help="API port (a free one if taken).")
+@click.option(
+    "--report-every", type=float, default=10.0, show_default=True, help="Seconds between status reports."
+)
+def demo_command(run_dir: Path, speed: float, duration: float, api_port: int, report_every: float) -> None:
+    """Run the whole platform on this machine with a simulated town."""
+    run_dir = run_dir.resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(
+        run_demo(
+            run_dir,
+            speed=speed,
+            duration=duration,
+            api_port=_port_or_free(api_port),
+            report_every=report_every,
+        )
+    )
