@@ -39,6 +39,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -55,6 +56,10 @@ DEFAULT_STACK_LIMIT_BYTES = 256 * 1024  # bytes of JS stack
 # Status characters the runner puts before its JSON answer.
 _CLEAN = "+"  # the realm is as it was before the call
 _DIRTY = "!"  # the call left state behind that could not be removed: discard the realm
+
+_OUT_OF_MEMORY = "InternalError: out of memory"
+_STACK_OVERFLOW = "RangeError: Maximum call stack size exceeded"
+_SETUP_TIME_LIMIT_S = 1.0  # s of CPU time for compiling the codec and hardening the realm
 
 # The sandbox set-up, evaluated once per realm. It is called with the compiled codec (a function that
 # runs the codec's top-level code and returns its entry points) and returns the runner.
@@ -319,8 +324,8 @@ class JsCodec:
             payload: the FRMPayload.
             recv_time: the network server's receive time (default: now).
         """
-        when = recv_time or datetime.now().astimezone()
-        answer = self._call("decode", payload.decode("latin-1"), f_port, when.timestamp() * 1000.0)
+        recv_ms = recv_time.timestamp() * 1000.0 if recv_time is not None else time.time() * 1000.0
+        answer = self._call("decode", payload.decode("latin-1"), f_port, recv_ms)
         return _decode_result(answer)
 
     def encode_downlink(self, data: dict[str, Any]) -> DownlinkResult:
@@ -335,16 +340,18 @@ class JsCodec:
 
     def _probe(self) -> dict[str, Any]:
         answer = self._call("probe", "", 0, 0.0)
-        if "threw" in answer:
-            raise JsCodecError(f"{self.name}: top-level code threw: {answer['threw']}")
-        if "error" in answer:
-            raise JsCodecError(f"{self.name}: {answer['error']}")
+        failure = _failure_message(answer)
+        if failure is not None:
+            raise JsCodecError(f"{self.name}: {failure} (while loading)")
         result = answer.get("result")
         return result if isinstance(result, dict) else {}
 
     def _call(self, op: str, a: str, b: int, c: float) -> dict[str, Any]:
         """Run one operation; the answer is ``{result|threw|missing|malformed|error: ...}``."""
-        realm = self._realm()
+        try:
+            realm = self._realm()
+        except JsCodecError as exc:
+            return {"error": str(exc)}
         try:
             text = str(realm.run(op, a, b, c))
             jobs_pending = bool(realm.context.execute_pending_job())
@@ -354,8 +361,9 @@ class JsCodec:
         if self.fresh_context or text[0] != _CLEAN or jobs_pending:
             self._discard()
         answer: dict[str, Any] = json.loads(text[1:])
-        if "threw" in answer and _is_resource_error(answer["threw"]):
+        if answer.get("threw") in (_OUT_OF_MEMORY, _STACK_OVERFLOW):
             self._discard()
+            return {"error": self._engine_error(RuntimeError(answer["threw"]))}
         return answer
 
     def _engine_error(self, exc: Exception) -> str:
@@ -364,6 +372,8 @@ class JsCodec:
             return f"codec timed out after {self.time_limit_ms:g} ms"
         if "out of memory" in message:
             return f"codec exceeded the memory limit of {_size(self.memory_limit_bytes)}"
+        if message == _STACK_OVERFLOW or isinstance(exc, quickjs.StackOverflow):
+            return f"codec exceeded the stack limit of {_size(self.stack_limit_bytes)} (recursion too deep)"
         return f"codec failed in the engine: {message}"
 
     def _realm(self) -> _Realm:
@@ -380,11 +390,17 @@ class JsCodec:
         context = quickjs.Context()
         context.set_memory_limit(self.memory_limit_bytes)
         context.set_max_stack_size(self.stack_limit_bytes)
+        context.set_time_limit(max(_SETUP_TIME_LIMIT_S, self.time_limit_ms / 1000.0))
         try:
             compiled = self._compile(context)
             run = context.eval(_SANDBOX_JS)(compiled, not self.fresh_context)
         except quickjs.JSException as exc:
-            raise JsCodecError(f"{self.name}: {_first_line(exc)}") from exc
+            message = _first_line(exc)
+            if "interrupted" in message:
+                message = f"loading the codec took more than {max(_SETUP_TIME_LIMIT_S, self.time_limit_ms / 1000):g} s"
+            elif "InternalError" in message:
+                message = self._engine_error(exc)
+            raise JsCodecError(message) from exc
         context.set_time_limit(self.time_limit_ms / 1000.0)
         self.realms_built += 1
         return _Realm(context, run)
@@ -398,14 +414,8 @@ class JsCodec:
         compiled = context.eval(text)
         # A source that closes the wrapper early would yield a shorter function: refuse it.
         if context.eval("(function (f) { return Function.prototype.toString.call(f); })")(compiled) != text[1:-1]:
-            raise JsCodecError(f"{self.name}: not a self-contained script (unbalanced braces)")
+            raise JsCodecError("not a self-contained script (unbalanced braces)")
         return compiled
-
-
-def _is_resource_error(message: str) -> bool:
-    return "out of memory" in message or "stack" in message.lower() and message.startswith(
-        ("RangeError", "InternalError")
-    )
 
 
 def _string_list(value: Any) -> list[str] | None:
@@ -425,10 +435,7 @@ def _failure_message(answer: dict[str, Any]) -> str | None:
     if "error" in answer:
         return str(answer["error"])
     if "threw" in answer:
-        threw = str(answer["threw"])
-        if "out of memory" in threw:
-            return f"codec exceeded the memory limit: {threw}"
-        return f"codec threw: {threw}"
+        return f"codec threw: {answer['threw']}"
     if "missing" in answer:
         return f"codec defines no {answer['missing']} function"
     if "malformed" in answer:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from devices.catalog import get_model
 from stadtpuls.db import Base, open_database
+from stadtpuls.lineprotocol import LineProtocolError, check_name
 
 _DEV_EUI = re.compile(r"^[0-9A-F]{16}$")
 
@@ -65,7 +66,10 @@ def _check_text(label: str, value: str) -> str:
     value = value.strip()
     if not value or len(value) > 200:
         raise RegistryError(f"{label} must be 1-200 characters, got {value!r}")
-    return value
+    try:
+        return check_name(value)
+    except LineProtocolError as exc:
+        raise RegistryError(f"{label}: {exc}") from exc
 
 
 def _check_coords(lat: float | None, lon: float | None) -> None:

@@ -7,35 +7,44 @@ as ``a,b=c d"\\`` can neither break a line nor inject a query.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 
-_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\r": r"\r", "\t": r"\t"})
-_TAG = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\r": r"\r", "\t": r"\t"})
+_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ "})
+_TAG = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class LineProtocolError(ValueError):
     """A value cannot be written as line protocol (NaN, infinity, empty name)."""
 
 
-def _tag_text(value: str) -> str:
-    # A trailing backslash would escape the separator that follows it.
-    text = value.translate(_TAG)
-    return text + " " if text.endswith("\\") else text
+def check_name(value: str) -> str:
+    """Refuse what line protocol cannot carry: control characters, and a trailing backslash (it would
+    escape the separator after it). Returns the value unchanged.
+
+    Raises:
+        LineProtocolError: the value contains such a character.
+    """
+    if _CONTROL.search(value):
+        raise LineProtocolError(f"{value!r} contains a control character")
+    if value.endswith("\\"):
+        raise LineProtocolError(f"{value!r} ends with a backslash")
+    return value
 
 
 def escape_measurement(name: str) -> str:
     """Escape a measurement name."""
     if not name:
         raise LineProtocolError("measurement name is empty")
-    text = name.translate(_MEASUREMENT)
-    return text + " " if text.endswith("\\") else text
+    return check_name(name).translate(_MEASUREMENT)
 
 
 def escape_tag(text: str) -> str:
     """Escape a tag key, tag value or field key."""
     if not text:
         raise LineProtocolError("tag keys and values must not be empty")
-    return _tag_text(text)
+    return check_name(text).translate(_TAG)
 
 
 def tag_set(tags: Mapping[str, str]) -> str:
@@ -64,7 +73,7 @@ def line(measurement: str, tags: Mapping[str, str], fields: Mapping[str, float],
 
 def quote_identifier(name: str) -> str:
     """An InfluxQL identifier in double quotes (measurement, tag key, field key, database)."""
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def quote_string(value: str) -> str:

@@ -139,7 +139,7 @@ def decode(f_port: int, payload: bytes) -> DecodeResult:
             _read_item(_BY_CODE[code], raw, data)
         pos += 1 + size
     if not data:
-        return fail(warnings[0] if warnings else "empty payload")
+        return fail(warnings[0] if warnings else "the frame carries no readings")
     return ok(data, warnings)
 
 
@@ -152,7 +152,7 @@ def _encode_grideye(values: Any) -> bytes:
         raise CodecError(f"grideye must be a list of {GRIDEYE_PIXELS} temperatures")
     for value in values:
         scaled(value, 1, "grideye")  # raises unless a finite number
-    reference = math.floor(min(values))
+    reference = min(math.floor(min(values)), 255)  # the reference byte is unsigned
     pixels = [pack(scaled(v, 10, "grideye", offset=reference), 1, "grideye pixel") for v in values]
     return bytes([GRIDEYE_TYPE]) + pack(reference, 1, "grideye reference") + b"".join(pixels)
 

@@ -56,7 +56,7 @@ def decode(f_port: int, payload: bytes) -> DecodeResult:
         line, fields = found
         data.setdefault(f"line_{line}", {}).update(fields)
     if not data:
-        return fail(warnings[0] if warnings else "empty payload")
+        return fail(warnings[0] if warnings else "the frame carries no readings")
     return ok(data, warnings)
 
 

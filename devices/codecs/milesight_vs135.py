@@ -275,7 +275,7 @@ def decode(f_port: int, payload: bytes) -> DecodeResult:
     except FrameError as exc:
         return fail(str(exc))
     if not data:
-        return fail(warnings[0] if warnings else "empty payload")
+        return fail(warnings[0] if warnings else "the frame carries no readings")
     return ok(data, warnings)
 
 

@@ -29,6 +29,7 @@ _RESET_CAUSES: dict[int, str] = {
     7: "other",
 }
 _RESET_CODES = {name: code for code, name in _RESET_CAUSES.items()}
+UNNAMED_RESET_CAUSE = 4  # a code the vendor leaves unnamed
 _NO_PREVIOUS_STATE: dict[str, Any] = {
     "previous_state_duration": None,
     "previous_state_duration_error": None,
@@ -162,7 +163,7 @@ def _encode_startup(data: dict[str, Any]) -> bytes:
     parts = str(data.get("firmware_version", "")).split(".")
     if len(parts) != 3 or not all(p.isdigit() for p in parts):
         raise CodecError(f"firmware_version must look like '2.4.9', got {data.get('firmware_version')!r}")
-    cause = _RESET_CODES.get(data.get("reset_cause", ""), 7)
+    cause = _RESET_CODES.get(data.get("reset_cause", ""), UNNAMED_RESET_CAUSE)
     version = b"".join(pack(int(p), 1, "firmware_version") for p in parts)
     return version + bytes([cause, 1 if data.get("occupied") is True else 0])
 

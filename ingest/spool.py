@@ -1,0 +1,99 @@
+"""A durable on-disk queue of line-protocol batches, for when InfluxDB cannot take them.
+
+One file per batch, named by a sequence number (``000000000042.lp``). A batch is written to a ``.tmp``
+file, fsynced, renamed into place and the folder fsynced, so after a crash (even a ``kill -9`` or a power cut)
+every ``.lp`` file is whole and the folder listing *is* the index: the oldest file is the next to replay.
+A file is deleted only after InfluxDB has acknowledged its lines.
+
+Why not a library: the queue libraries available for Python either keep items in SQLite (a second copy of
+every byte plus a transaction per batch) or pickle them; line protocol is already the write format, so a file
+per batch can be replayed with one read and no decoding, and a person can inspect it with ``less``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SUFFIX = ".lp"
+
+
+class SpoolFull(Exception):
+    """The spool has reached its size cap; the caller must stop acknowledging until it shrinks."""
+
+
+class Spool:
+    """An append-only folder of batches with a size cap.
+
+    Args:
+        folder: where the batch files live (created if missing).
+        max_bytes: the cap; :meth:`append` raises :class:`SpoolFull` beyond it.
+    """
+
+    def __init__(self, folder: Path, *, max_bytes: int) -> None:
+        self.folder = folder
+        self.max_bytes = max_bytes
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.tmp"):  # a write cut short by a crash: its batch was never acknowledged
+            stale.unlink()
+        self._entries: list[tuple[int, int]] = sorted(  # (sequence, size) oldest first
+            (int(p.stem), p.stat().st_size) for p in folder.glob(f"*{SUFFIX}") if p.stem.isdigit()
+        )
+        self.bytes = sum(size for _, size in self._entries)
+        self._next = self._entries[-1][0] + 1 if self._entries else 1
+        if self._entries:
+            log.info("spool holds %d batches (%d bytes) from an earlier run", len(self._entries), self.bytes)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _path(self, seq: int) -> Path:
+        return self.folder / f"{seq:012d}{SUFFIX}"
+
+    def append(self, body: bytes) -> int:
+        """Store one batch durably; returns its sequence number.
+
+        Raises:
+            SpoolFull: storing it would exceed ``max_bytes``.
+        """
+        if self.bytes + len(body) > self.max_bytes and self._entries:
+            raise SpoolFull(f"spool {self.folder} holds {self.bytes} bytes, its cap is {self.max_bytes}")
+        seq = self._next
+        self._next += 1
+        path = self._path(seq)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as handle:
+            handle.write(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.rename(path)
+        self._sync_folder()
+        self._entries.append((seq, len(body)))
+        self.bytes += len(body)
+        return seq
+
+    def oldest(self) -> tuple[int, bytes] | None:
+        """The oldest batch (sequence, body), or None when the spool is empty."""
+        if not self._entries:
+            return None
+        seq = self._entries[0][0]
+        return seq, self._path(seq).read_bytes()
+
+    def remove(self, seq: int) -> None:
+        """Forget the batch ``seq`` (the oldest) once it is stored elsewhere."""
+        if not self._entries or self._entries[0][0] != seq:
+            raise ValueError(f"spool batch {seq} is not the oldest; batches leave in order")
+        _, size = self._entries.pop(0)
+        self._path(seq).unlink(missing_ok=True)
+        self._sync_folder()
+        self.bytes -= size
+
+    def _sync_folder(self) -> None:
+        fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

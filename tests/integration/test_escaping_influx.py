@@ -1,0 +1,39 @@
+"""Hostile names survive the round trip through a real InfluxDB: written by line protocol, found by InfluxQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from stadtpuls.influx import InfluxClient
+from stadtpuls.lineprotocol import line, quote_string
+from stadtpuls.localstack import InfluxServer
+
+pytestmark = pytest.mark.integration
+
+HOSTILE = [
+    "Markt Platz",
+    "a,b=c",
+    'quote"double',
+    "quote'single",
+    "back\\slash",
+    "back\\,comma",
+    "x' OR '1'='1",
+    "Straße → Süd",
+    "end space ",
+    "='",
+]
+
+
+async def test_hostile_site_names_round_trip(influxdb: InfluxServer, influx_db_name: str) -> None:
+    async with InfluxClient(influxdb.url, influx_db_name) as influx:
+        body = "\n".join(
+            line("temperature", {"site": site, "dev_eui": f"{i:016X}"}, {"value": float(i)}, 1_000 + i)
+            for i, site in enumerate(HOSTILE)
+        )
+        await influx.write(body)
+        for i, site in enumerate(HOSTILE):
+            series = await influx.query(f'SELECT "value" FROM "temperature" WHERE "site" = {quote_string(site)}')
+            values = [row[1] for s in series for row in s["values"]]
+            assert values == [float(i)], site
+        injected = await influx.query(f'SELECT "value" FROM "temperature" WHERE "site" = {quote_string(HOSTILE[6])}')
+        assert sum(len(s["values"]) for s in injected) == 1
