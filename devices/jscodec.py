@@ -53,24 +53,27 @@ DEFAULT_TIME_LIMIT_MS = 100  # ms of CPU time per call, as The Things Stack and 
 DEFAULT_MEMORY_LIMIT_BYTES = 16 * 1024 * 1024  # bytes per realm
 DEFAULT_STACK_LIMIT_BYTES = 256 * 1024  # bytes of JS stack
 
-# Status characters the runner puts before its JSON answer.
-_CLEAN = "+"  # the realm is as it was before the call
-_DIRTY = "!"  # the call left state behind that could not be removed: discard the realm
 
 _OUT_OF_MEMORY = "InternalError: out of memory"
 _STACK_OVERFLOW = "RangeError: Maximum call stack size exceeded"
 _SETUP_TIME_LIMIT_S = 1.0  # s of CPU time for compiling the codec and hardening the realm
 
-# The sandbox set-up, evaluated once per realm. It is called with the compiled codec (a function that
-# runs the codec's top-level code and returns its entry points) and returns the runner.
-_SANDBOX_JS = r"""
-(function (codec, isolate) {
+# The runner, evaluated once per realm: called with the compiled codec (a function that runs the codec's
+# top-level code and returns its entry points), it returns run(op, a, b, c) -> a JSON answer
+# {result|threw|missing|malformed: ...}. The isolating runner hardens the realm first and wraps the answer of
+# a call it could not clean up after as {"dirty": answer}. Answers stay single flat strings (the engine
+# cannot hand concatenated strings to Python).
+_RUNNER_HEAD_JS = r"""
+(function (codec) {
   "use strict";
   var g = globalThis;
   var freeze = Object.freeze, ownKeys = Reflect.ownKeys, getDesc = Object.getOwnPropertyDescriptor;
   var defProp = Object.defineProperty, getProto = Object.getPrototypeOf, isExtensible = Object.isExtensible;
   var deleteProperty = Reflect.deleteProperty, stringify = JSON.stringify, parse = JSON.parse;
   var MakeDate = Date, MakeSet = Set;
+"""
+
+_HARDEN_JS = r"""
   var TAMED = ["constructor", "toString", "toLocaleString", "valueOf", "toJSON", "name", "message",
                "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable"];
 
@@ -144,15 +147,10 @@ _SANDBOX_JS = r"""
     }
   }
 
-  var baseKeys, baseCount, baseProto;
-  if (isolate) {
-    hardenIntrinsics();
-    lockGlobals();
-    freeze(codec);
-    baseKeys = new MakeSet(ownKeys(g));
-    baseCount = baseKeys.size;
-    baseProto = getProto(g);
-  }
+  hardenIntrinsics();
+  lockGlobals();
+  freeze(codec);
+  var baseKeys = new MakeSet(ownKeys(g)), baseCount = baseKeys.size, baseProto = getProto(g);
 
   // Deletes the globals a call created; false if the realm cannot be brought back.
   function restore() {
@@ -165,6 +163,9 @@ _SANDBOX_JS = r"""
     return getProto(g) === baseProto && isExtensible(g);
   }
 
+"""
+
+_RUNNER_CORE_JS = r"""
   function describe(e) {
     try {
       if (e !== null && typeof e === "object" && typeof e.message === "string") {
@@ -220,12 +221,16 @@ _SANDBOX_JS = r"""
     }
   }
 
-  return function run(op, a, b, c) {
-    var out = answer(op, a, b, c);
-    return (!isolate || restore() ? "+" : "!") + out;
-  };
-})
 """
+
+_ISOLATING_RUNNER_JS = (
+    _RUNNER_HEAD_JS + _HARDEN_JS + _RUNNER_CORE_JS
+    + "  return function run(op, a, b, c) {\n"
+    + "    var out = answer(op, a, b, c);\n"
+    + "    return restore() ? out : stringify({dirty: out});\n"
+    + "  };\n})"
+)
+_PLAIN_RUNNER_JS = _RUNNER_HEAD_JS + _RUNNER_CORE_JS + "  return answer;\n})"
 
 # The entry points the compiled codec hands to the runner, looked up in the codec's own scope.
 _ENTRIES_JS = (
@@ -252,7 +257,7 @@ class DownlinkResult(TypedDict):
 @dataclass
 class _Realm:
     context: Any  # quickjs.Context
-    run: Any  # quickjs.Object: run(op, a, b, c) -> status char + JSON
+    run: Any  # quickjs.Object: run(op, a, b, c) -> JSON answer
 
 
 def _read_source(path_or_source: str | os.PathLike[str]) -> tuple[str, str]:
@@ -355,12 +360,15 @@ class JsCodec:
         try:
             text = str(realm.run(op, a, b, c))
             jobs_pending = bool(realm.context.execute_pending_job())
-        except Exception as exc:  # noqa: BLE001 - anything from the engine discards the realm
+        except Exception as exc:  # anything from the engine discards the realm
             self._discard()
             return {"error": self._engine_error(exc)}
-        if self.fresh_context or text[0] != _CLEAN or jobs_pending:
+        answer: dict[str, Any] = json.loads(text)
+        if "dirty" in answer:
+            answer = json.loads(answer["dirty"])
             self._discard()
-        answer: dict[str, Any] = json.loads(text[1:])
+        elif self.fresh_context or jobs_pending:
+            self._discard()
         if answer.get("threw") in (_OUT_OF_MEMORY, _STACK_OVERFLOW):
             self._discard()
             return {"error": self._engine_error(RuntimeError(answer["threw"]))}
@@ -390,18 +398,21 @@ class JsCodec:
         context = quickjs.Context()
         context.set_memory_limit(self.memory_limit_bytes)
         context.set_max_stack_size(self.stack_limit_bytes)
-        context.set_time_limit(max(_SETUP_TIME_LIMIT_S, self.time_limit_ms / 1000.0))
+        # Hardening a realm takes a few ms: it gets its own budget; a fresh realm only runs the codec.
+        limit_s = self.time_limit_ms / 1000.0
+        setup_s = limit_s if self.fresh_context else max(_SETUP_TIME_LIMIT_S, limit_s)
+        context.set_time_limit(setup_s)
         try:
             compiled = self._compile(context)
-            run = context.eval(_SANDBOX_JS)(compiled, not self.fresh_context)
+            run = context.eval(_PLAIN_RUNNER_JS if self.fresh_context else _ISOLATING_RUNNER_JS)(compiled)
         except quickjs.JSException as exc:
             message = _first_line(exc)
             if "interrupted" in message:
-                message = f"loading the codec took more than {max(_SETUP_TIME_LIMIT_S, self.time_limit_ms / 1000):g} s"
+                message = f"loading the codec took more than {setup_s:g} s"
             elif "InternalError" in message:
                 message = self._engine_error(exc)
             raise JsCodecError(message) from exc
-        context.set_time_limit(self.time_limit_ms / 1000.0)
+        context.set_time_limit(limit_s)
         self.realms_built += 1
         return _Realm(context, run)
 

@@ -6,24 +6,52 @@ import asyncio
 import json
 
 import click
+from prometheus_client import start_http_server
 
 from ingest.quarantine import QuarantineStore
-from ingest.service import IngestError, IngestOptions, IngestService, default_client_id
-from stadtpuls.settings import get_settings
+from ingest.replay import replay
+from ingest.service import SPOOL_MAX_BYTES, IngestError, IngestOptions, IngestService, default_client_id
+from ingest.workers import METRICS_ADDR, supervise
+from stadtpuls.influx import InfluxError
+from stadtpuls.settings import Settings, get_settings
 
 
 @click.command("ingest")
 @click.option("--client-id", default=None, help="MQTT client id (stable, for a persistent session).")
 @click.option("--qos", type=click.IntRange(0, 1), default=None, help="Subscription QoS (default STADTPULS_MQTT_QOS=1).")
 @click.option("--share-group", default=None, help="Join a shared subscription group ($share/GROUP/...).")
-def ingest_command(client_id: str | None, qos: int | None, share_group: str | None) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes in one shared-subscription group (client ids CLIENT_ID-w0, -w1, ...).")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=0, envvar="STADTPULS_METRICS_PORT",
+              help="Serve Prometheus /metrics here (worker N on port + N); 0 = off.")
+@click.option("--spool-max-mb", type=click.IntRange(1), default=SPOOL_MAX_BYTES // 2**20, show_default=True,
+              envvar="STADTPULS_SPOOL_MAX_MB", help="Cap of the on-disk spool per process, in MiB.")
+def ingest_command(
+    client_id: str | None, qos: int | None, share_group: str | None, workers: int, metrics_port: int,
+    spool_max_mb: int,
+) -> None:
     """Receive uplinks from MQTT, decode them and write them to InfluxDB."""
     settings = get_settings()
+    group = settings.mqtt_share_group if share_group is None else share_group
+    if workers > 1 and not group:
+        group = "stadtpuls-ingest"
     options = IngestOptions(
         client_id=client_id or default_client_id(settings.mqtt_client_id),
         qos=settings.mqtt_qos if qos is None else qos,
-        share_group=settings.mqtt_share_group if share_group is None else share_group,
+        share_group=group,
+        spool_max_bytes=spool_max_mb * 2**20,
     )
+    if workers == 1:
+        _run_one(settings, options, metrics_port)
+        return
+    code = supervise(settings, options, workers, metrics_port)
+    if code:
+        raise SystemExit(code)
+
+
+def _run_one(settings: Settings, options: IngestOptions, metrics_port: int) -> None:
+    if metrics_port:
+        start_http_server(metrics_port, addr=METRICS_ADDR)
 
     async def run() -> None:
         service = IngestService(settings, options)
@@ -68,3 +96,27 @@ def quarantine_show(message_id: int) -> None:
     doc = {"id": row.id, "received_at": row.received_at.isoformat(), "stage": row.stage, "reason": row.reason,
            "topic": row.topic, "dev_eui": row.dev_eui, "payload": payload}
     click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
+@quarantine_group.command("replay")
+@click.option("--id", "ids", type=int, multiple=True, help="Replay this message (repeatable).")
+@click.option("--stage", default=None, help="Replay every pending message of this stage.")
+@click.option("--all", "replay_all", is_flag=True, help="Replay every pending message.")
+@click.option("--limit", default=100_000, show_default=True, type=click.IntRange(1))
+def quarantine_replay(ids: tuple[int, ...], stage: str | None, replay_all: bool, limit: int) -> None:
+    """Run quarantined messages through ingest again after a fix; failures stay with the new reason."""
+    if not (ids or stage or replay_all):
+        raise click.UsageError("say what to replay: --id N, --stage STAGE or --all")
+    settings = get_settings()
+    store = QuarantineStore(settings.registry_url)
+    rows = store.select(ids=list(ids) or None, stage=stage, limit=limit)
+    if not rows:
+        click.echo("nothing to replay")
+        return
+    try:
+        report = asyncio.run(replay(settings, rows, store=store))
+    except InfluxError as exc:
+        raise click.ClickException(f"replay wrote nothing: {exc}") from exc
+    click.echo(f"replayed {len(report.replayed)} of {len(rows)} messages ({report.points} points written)")
+    for message_id, reason in report.failed.items():
+        click.echo(f"{message_id:>7}  still quarantined: {reason}")

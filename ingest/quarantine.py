@@ -101,3 +101,26 @@ class QuarantineStore:
         with self._sessions.begin() as session:
             for message in session.scalars(select(QuarantinedMessage).where(QuarantinedMessage.id.in_(ids))):
                 message.replayed_at = now
+
+    def select(
+        self, *, ids: builtins.list[int] | None = None, stage: str | None = None, limit: int | None = None
+    ) -> builtins.list[QuarantinedMessage]:
+        """Pending (not replayed) messages, oldest first: by id, by stage, or all."""
+        query = select(QuarantinedMessage).where(QuarantinedMessage.replayed_at.is_(None))
+        if ids is not None:
+            query = query.where(QuarantinedMessage.id.in_(ids))
+        if stage:
+            query = query.where(QuarantinedMessage.stage == stage)
+        query = query.order_by(QuarantinedMessage.id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._sessions() as session:
+            return list(session.scalars(query))
+
+    def update_reason(self, message_id: int, stage: str, reason: str) -> None:
+        """A replayed message failed again: keep it pending with the new stage and reason."""
+        with self._sessions.begin() as session:
+            message = session.get(QuarantinedMessage, message_id)
+            if message is not None:
+                message.stage = stage
+                message.reason = reason

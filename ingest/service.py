@@ -1,8 +1,11 @@
-"""The ingest service: subscribe to uplinks, run each through the pipeline, write batches, then acknowledge.
+"""The ingest service: subscribe to uplinks, run each through the pipeline, store batches, then acknowledge.
 
-MQTT is spoken by gmqtt (asyncio, MQTT 5): of the Python clients measured on this platform's target machine it
-receives the most messages per CPU second, and with ``optimistic_acknowledgement=False`` it acknowledges a
-QoS 1 message only when our handler returns, which we let happen after the message is durably stored.
+Delivery: QoS 1 on a persistent session (fixed client id, clean start off, a session expiry), so the broker
+keeps what arrives while ingest is away. A message is acknowledged (PUBACK) only after its batch is stored:
+in InfluxDB, or in the on-disk spool when InfluxDB is unreachable, and its rejection (if any) in quarantine.
+A ``kill -9`` therefore loses nothing: whatever was not acknowledged is delivered again, and writing the
+same uplink again produces the same point. Duplicates (gateway copies, redeliveries) are recognised by the
+uplink's deduplication key and stored once.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import signal
 import ssl
 import time
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +28,8 @@ from ingest import metrics
 from ingest.directory import DeviceDirectory
 from ingest.pipeline import Pipeline
 from ingest.quarantine import QuarantineStore, Rejection
+from ingest.receiver import BulkAckClient, PendingAck
+from ingest.spool import Spool
 from ingest.writer import BatchWriter
 from stadtpuls.influx import InfluxClient, InfluxUnavailable
 from stadtpuls.settings import Settings
@@ -33,6 +38,8 @@ log = logging.getLogger(__name__)
 
 UPLINK_TOPICS = ("v3/+/devices/+/up", "application/+/device/+/event/up")
 DEDUP_WINDOW = 200_000  # uplink ids remembered to drop retransmissions and gateway duplicates
+SPOOL_MAX_BYTES = 2 * 1024**3  # default cap of the on-disk spool
+RECEIVE_MAXIMUM = 20_000  # unacknowledged QoS 1 messages the broker may send us (MQTT 5 flow control)
 
 
 class IngestError(RuntimeError):
@@ -41,12 +48,15 @@ class IngestError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class IngestOptions:
-    """How one ingest process subscribes."""
+    """How one ingest process subscribes and buffers."""
 
     client_id: str
     qos: int = 1
     share_group: str = ""
     session_expiry: int = 7 * 24 * 3600  # s the broker keeps our session (and queued messages) while we are away
+    spool_max_bytes: int = SPOOL_MAX_BYTES
+    receive_maximum: int = RECEIVE_MAXIMUM
+    linger: float = 0.02  # s an idle writer waits for more messages before writing a batch
 
 
 def subscription_topics(share_group: str) -> list[str]:
@@ -54,27 +64,8 @@ def subscription_topics(share_group: str) -> list[str]:
     return [f"$share/{share_group}/{t}" if share_group else t for t in UPLINK_TOPICS]
 
 
-class _Dedup:
-    """Bounded memory of uplink ids; a repeat waits for (or reuses) the first copy's outcome."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._seen: OrderedDict[str, asyncio.Future[None]] = OrderedDict()
-
-    def check(self, key: str, fut_factory: Any = None) -> asyncio.Future[None] | None:
-        fut = self._seen.get(key)
-        if fut is not None:
-            self._seen.move_to_end(key)
-        return fut
-
-    def remember(self, key: str, fut: asyncio.Future[None]) -> None:
-        self._seen[key] = fut
-        if len(self._seen) > self._size:
-            self._seen.popitem(last=False)
-
-
 class IngestService:
-    """One ingest process: MQTT in, InfluxDB and quarantine out."""
+    """One ingest process: MQTT in, InfluxDB (or spool) and quarantine out."""
 
     def __init__(self, settings: Settings, options: IngestOptions) -> None:
         self.settings = settings
@@ -89,53 +80,71 @@ class IngestService:
             username=settings.influx_username,
             password=settings.influx_password,
         )
-        self.writer = BatchWriter(
-            self.influx,
-            self._store_rejections,
-            batch_size=settings.batch_size,
-            batch_interval=settings.batch_interval,
-        )
-        self._dedup = _Dedup(DEDUP_WINDOW)
+        self.spool_dir = settings.data_dir / "spool" / _safe_name(options.client_id)
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._counts: Counter[tuple[str, str]] = Counter()
         self._stop = asyncio.Event()
         self._connected = asyncio.Event()
-        self._client: gmqtt.Client | None = None
+        self._client: BulkAckClient | None = None
+        self._writer: BatchWriter | None = None
+        self._pending = 0
         self.received = 0
+        self.duplicates = 0
+        self._duplicates_reported = 0
+
+    # --- the hot path ---------------------------------------------------------------------------------------
+    def _on_message(self, topic: str, payload: bytes, ack: PendingAck | None) -> None:
+        writer = self._writer
+        if writer is None:  # not ready: leave it unacknowledged, the broker delivers it again
+            return
+        self.received += 1
+        if ack is not None:
+            self._pending += 1
+        outcome = self.pipeline.process(topic, payload, arrival_ns=time.time_ns())
+        uplink = outcome.uplink
+        self._counts[(uplink.source.value if uplink else "unknown", outcome.model or "unknown")] += 1
+        if uplink is not None:
+            key = uplink.dedup_key
+            seen = self._seen
+            if key in seen:
+                self.duplicates += 1
+                writer.add_ack(ack)  # stored (or about to be) with an earlier batch; acked after it
+                return
+            seen[key] = None
+            if len(seen) > DEDUP_WINDOW:
+                seen.popitem(last=False)
+        writer.add(outcome.lines, outcome.rejection, topic, payload, ack)
+
+    def _on_stored(self, acks: list[PendingAck]) -> None:
+        self._pending -= len(acks)
+        sent = self._client.ack(acks) if self._client is not None else 0
+        if sent < len(acks):
+            metrics.STALE_ACKS.inc(len(acks) - sent)
+        self._flush_counts()
+
+    def _flush_counts(self) -> None:
+        counts, self._counts = self._counts, Counter()
+        for (source, model), n in counts.items():
+            metrics.MESSAGES.labels(source, model).inc(n)
+        if self.duplicates > self._duplicates_reported:
+            metrics.DUPLICATES.inc(self.duplicates - self._duplicates_reported)
+            self._duplicates_reported = self.duplicates
+        metrics.PENDING.set(max(self._pending, 0))
+
+    def _on_pressure(self, paused: bool) -> None:
+        if self._client is None:
+            return
+        if paused:
+            self._client.pause()
+        else:
+            self._client.resume()
 
     async def _store_rejections(self, rejections: list[Rejection]) -> None:
         for r in rejections:
             log.info("quarantined (%s) %s: %s", r.stage, r.topic, r.reason)
         await asyncio.to_thread(self.quarantine.add_many, rejections)
 
-    async def _on_message(self, client: gmqtt.Client, topic: str, payload: bytes, qos: int, properties: Any) -> int:
-        self.received += 1
-        metrics.PENDING.inc()
-        try:
-            await self.handle(topic, payload, wait=qos > 0)
-        finally:
-            metrics.PENDING.dec()
-        return 0  # PUBACK "success": sent only now, after the message is stored
-
-    async def handle(self, topic: str, payload: bytes, *, wait: bool = True) -> None:
-        """Run one message through the pipeline and hand it to the writer; wait until it is stored."""
-        outcome = self.pipeline.process(topic, payload, arrival_ns=time.time_ns())
-        uplink = outcome.uplink
-        source = uplink.source.value if uplink else "unknown"
-        metrics.MESSAGES.labels(source, outcome.model or "unknown").inc()
-        if uplink is not None:
-            first = self._dedup.check(uplink.dedup_key)
-            if first is not None:
-                metrics.DUPLICATES.inc()
-                if wait:
-                    await asyncio.shield(first)
-                return
-        if outcome.lines and outcome.rejection is None:
-            metrics.DECODED.labels(outcome.model).inc()
-        done = await self.writer.submit(outcome.lines, outcome.rejection, topic, payload)
-        if uplink is not None:
-            self._dedup.remember(uplink.dedup_key, done)
-        if wait:
-            await asyncio.shield(done)
-
+    # --- connecting -----------------------------------------------------------------------------------------
     async def _check_influx(self) -> None:
         try:
             version = await self.influx.ping()
@@ -144,72 +153,90 @@ class IngestService:
             raise IngestError(f"InfluxDB is unreachable at {self.settings.influx_url}: {exc}") from exc
         log.info("InfluxDB %s at %s, database %r", version, self.settings.influx_url, self.settings.influx_db)
 
-    def _make_client(self) -> gmqtt.Client:
-        client = gmqtt.Client(
+    def _make_client(self) -> BulkAckClient:
+        client = BulkAckClient(
             self.options.client_id,
+            self._on_message,
             clean_session=False,
-            optimistic_acknowledgement=False,
             session_expiry_interval=self.options.session_expiry,
-            receive_maximum=65535,
+            receive_maximum=self.options.receive_maximum,
         )
         target = self.settings.mqtt
         if target.username:
             client.set_auth_credentials(target.username, target.password)
-        client.on_message = self._on_message
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         return client
 
-    def _on_connect(self, client: gmqtt.Client, flags: Any, rc: Any, properties: Any) -> None:
+    def _on_connect(self, client: BulkAckClient, flags: Any, rc: Any, properties: Any) -> None:
+        client.gate_reads()
         for topic in subscription_topics(self.options.share_group):
             client.subscribe(topic, qos=self.options.qos)
-        log.info("connected to MQTT %s:%s, subscribed (QoS %d)", self.settings.mqtt.host, self.settings.mqtt.port, self.options.qos)
+        mqtt = self.settings.mqtt
+        log.info("connected to MQTT %s:%s as %s, subscribed (QoS %d)", mqtt.host, mqtt.port,
+                 self.options.client_id, self.options.qos)
         self._connected.set()
 
-    def _on_disconnect(self, client: gmqtt.Client, packet: Any, exc: Any = None) -> None:
+    def _on_disconnect(self, client: BulkAckClient, packet: Any, exc: Any = None) -> None:
         self._connected.clear()
-        log.warning("disconnected from MQTT broker; reconnecting")
+        if not self._stop.is_set():
+            log.warning("disconnected from MQTT broker; reconnecting")
 
-    async def _connect_mqtt(self) -> gmqtt.Client:
-        client = self._make_client()
+    async def _connect_mqtt(self, client: BulkAckClient) -> None:
         target = self.settings.mqtt
-        client.set_config({"reconnect_retries": gmqtt.constants.UNLIMITED_RECONNECTS, "reconnect_delay": 2})
+        client.set_config({"reconnect_retries": gmqtt.constants.UNLIMITED_RECONNECTS, "reconnect_delay": 1})
         tls: ssl.SSLContext | bool = ssl.create_default_context() if target.tls else False
         try:
             await client.connect(target.host, target.port, ssl=tls, keepalive=30)
         except (OSError, gmqtt.mqtt.handler.MQTTConnectError) as exc:
             raise IngestError(f"MQTT broker is unreachable at {target.host}:{target.port}: {exc}") from exc
-        return client
 
+    # --- running --------------------------------------------------------------------------------------------
     async def run(self, *, ready: asyncio.Event | None = None) -> None:
         """Run until :meth:`stop` (or SIGTERM/SIGINT when installed)."""
         await self._check_influx()
         await asyncio.to_thread(self.directory.load)
         log.info("%d devices registered", len(self.directory))
-        writer_task = asyncio.create_task(self.writer.run())
+        spool = await asyncio.to_thread(Spool, self.spool_dir, max_bytes=self.options.spool_max_bytes)
+        self._client = self._make_client()
+        self._writer = BatchWriter(
+            self.influx,
+            spool,
+            self._store_rejections,
+            on_stored=self._on_stored,
+            on_pressure=self._on_pressure,
+            batch_size=self.settings.batch_size,
+            batch_interval=self.settings.batch_interval,
+            linger=self.options.linger,
+            max_batch_messages=max(1, self.options.receive_maximum // 2),
+        )
+        writer_task = asyncio.create_task(self._writer.run())
         changes: asyncio.Queue[set[str]] = asyncio.Queue()
-        refresher = asyncio.create_task(self.directory.keep_fresh(changes))
-        forgetter = asyncio.create_task(self._forget_changed(changes))
-        self._client = await self._connect_mqtt()
+        helpers = [
+            asyncio.create_task(self.directory.keep_fresh(changes)),
+            asyncio.create_task(self._forget_changed(changes)),
+        ]
+        await self._connect_mqtt(self._client)
         await asyncio.wait_for(self._connected.wait(), timeout=30)
         if ready is not None:
             ready.set()
         await self._stop.wait()
-        await self._shutdown(writer_task, refresher, forgetter)
+        await self._shutdown(writer_task, helpers)
 
     async def _forget_changed(self, changes: asyncio.Queue[set[str]]) -> None:
         while True:
             for eui in await changes.get():
                 self.pipeline.forget(eui)
 
-    async def _shutdown(self, writer_task: asyncio.Task[None], *helpers: asyncio.Task[None]) -> None:
+    async def _shutdown(self, writer_task: asyncio.Task[None], helpers: list[asyncio.Task[None]]) -> None:
         log.info("stopping: flushing open batches")
-        await self.writer.close()
-        await writer_task
-        await asyncio.sleep(0)  # let handlers whose batches just finished send their PUBACKs
-        if self._client is not None:
-            with contextlib.suppress(Exception):
-                await self._client.disconnect()
+        assert self._client is not None and self._writer is not None
+        self._client.pause()  # take nothing new; what is unread stays with the broker
+        await self._writer.close()
+        await writer_task  # every closed batch stored and acknowledged
+        self._flush_counts()
+        with contextlib.suppress(Exception):
+            await self._client.disconnect()
         for task in helpers:
             task.cancel()
         await self.influx.close()
@@ -225,6 +252,11 @@ class IngestService:
             loop.add_signal_handler(sig, self.stop)
 
 
+def _safe_name(client_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in client_id) or "ingest"
+
+
 def default_client_id(base: str, worker: int | None = None) -> str:
     """A stable client id (persistent sessions need one); workers get ``-wN``."""
-    return f"{base}-w{worker}" if worker is not None else base or f"stadtpuls-ingest-{uuid.uuid4().hex[:8]}"
+    base = base or f"stadtpuls-ingest-{uuid.uuid4().hex[:8]}"
+    return f"{base}-w{worker}" if worker is not None else base

@@ -70,9 +70,7 @@ def approx_equal(left: Any, right: Any) -> bool:
     return bool(left == right)
 
 
-def verified(
-    decode: Callable[[int, bytes], DecodeResult], f_port: int, data: dict[str, Any], frame: bytes
-) -> bytes:
+def verified(decode: Callable[[int, bytes], DecodeResult], f_port: int, data: dict[str, Any], frame: bytes) -> bytes:
     """``frame`` if it decodes back to ``data``.
 
     Raises:

@@ -65,12 +65,14 @@ def _decode_raw(f_port: int, payload: bytes) -> DecodeResult:
 def _decode_debug(payload: bytes) -> DecodeResult:
     if len(payload) < DEBUG_SIZE:
         return too_short("debug", payload, DEBUG_SIZE)
-    return ok({
-        "type": "debug",
-        "timestamp": sint(payload[0:4], little=True),
-        "debugCode": ((payload[5] & 0x0F) << 8) | payload[4],
-        "sequenceNumber": uint(payload[8:10], little=True),
-    })
+    return ok(
+        {
+            "type": "debug",
+            "timestamp": sint(payload[0:4], little=True),
+            "debugCode": ((payload[5] & 0x0F) << 8) | payload[4],
+            "sequenceNumber": uint(payload[8:10], little=True),
+        }
+    )
 
 
 def decode(f_port: int, payload: bytes) -> DecodeResult:

@@ -59,7 +59,9 @@ def _gps() -> tuple[Callable[..., Any], Callable[..., bytes]]:
     divisors = {"latitude": 10000.0, "longitude": 10000.0, "altitude": 100.0}
 
     def read(raw: bytes) -> Any:
-        return {k: round(_int(raw[i * 3 : i * 3 + 3], signed=True) / d, 10) for i, (k, d) in enumerate(divisors.items())}
+        return {
+            k: round(_int(raw[i * 3 : i * 3 + 3], signed=True) / d, 10) for i, (k, d) in enumerate(divisors.items())
+        }
 
     def write(value: Any) -> bytes:
         return b"".join(_pack(value[k], 3, d, signed=True) for k, d in divisors.items())

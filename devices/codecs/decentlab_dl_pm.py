@@ -55,15 +55,23 @@ def _pressure_word(value: Any) -> int:
 
 
 _SENSORS: tuple[tuple[_Value, ...], ...] = (
-    (_Value("battery_voltage", "Battery voltage", "V", lambda x: x / 1000,
-            lambda v: scaled(v, 1000, "battery_voltage")),),
+    (
+        _Value(
+            "battery_voltage", "Battery voltage", "V", lambda x: x / 1000, lambda v: scaled(v, 1000, "battery_voltage")
+        ),
+    ),
     (
         _tenths("pm1_0_mass_concentration", "PM1.0 mass concentration", MASS),
         _tenths("pm2_5_mass_concentration", "PM2.5 mass concentration", MASS),
         _tenths("pm4_mass_concentration", "PM4 mass concentration", MASS),
         _tenths("pm10_mass_concentration", "PM10 mass concentration", MASS),
-        _Value("typical_particle_size", "Typical particle size", "nm", lambda x: x,
-               lambda v: scaled(v, 1, "typical_particle_size")),
+        _Value(
+            "typical_particle_size",
+            "Typical particle size",
+            "nm",
+            lambda x: x,
+            lambda v: scaled(v, 1, "typical_particle_size"),
+        ),
         _tenths("pm0_5_number_concentration", "PM0.5 number concentration", None),
         _tenths("pm1_0_number_concentration", "PM1.0 number concentration", None),
         _tenths("pm2_5_number_concentration", "PM2.5 number concentration", None),
@@ -71,10 +79,16 @@ _SENSORS: tuple[tuple[_Value, ...], ...] = (
         _tenths("pm10_number_concentration", "PM10 number concentration", None),
     ),
     (
-        _Value("air_temperature", "Air temperature", "°C", _temperature,
-               lambda v: scaled(v, 65536 / 175.72, "air_temperature", offset=-46.85)),
-        _Value("air_humidity", "Air humidity", "%", _humidity,
-               lambda v: scaled(v, 65536 / 125, "air_humidity", offset=-6)),
+        _Value(
+            "air_temperature",
+            "Air temperature",
+            "°C",
+            _temperature,
+            lambda v: scaled(v, 65536 / 175.72, "air_temperature", offset=-46.85),
+        ),
+        _Value(
+            "air_humidity", "Air humidity", "%", _humidity, lambda v: scaled(v, 65536 / 125, "air_humidity", offset=-6)
+        ),
     ),
     (_Value("barometric_pressure", "Barometric pressure", "Pa", lambda x: x * 2, _pressure_word),),
 )

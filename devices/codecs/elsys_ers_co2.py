@@ -64,8 +64,11 @@ _TYPES = (
     _t(0x0D, _f("digital", 1)),
     _t(0x0E, _f("distance", 2)),
     _t(0x0F, _f("accMotion", 1)),
-    _t(0x10, _f("irInternalTemperature", 2, signed=True, divisor=10),
-       _f("irExternalTemperature", 2, signed=True, divisor=10)),
+    _t(
+        0x10,
+        _f("irInternalTemperature", 2, signed=True, divisor=10),
+        _f("irExternalTemperature", 2, signed=True, divisor=10),
+    ),
     _t(0x11, _f("occupancy", 1)),
     _t(0x12, _f("waterleak", 1)),
     _t(0x14, _f("pressure", 4, signed=True, divisor=1000)),

@@ -76,8 +76,14 @@ def _decode_standard(payload: bytes) -> DecodeResult:
     }
     if variant == 5:
         data.update(_status_and_battery(payload, HEADER_SIZE))
-        data.update({"counter_a": _u16(payload, 13), "counter_b": _u16(payload, 15),
-                     "sensor_status": payload[17], "payload_counter": payload[18]})
+        data.update(
+            {
+                "counter_a": _u16(payload, 13),
+                "counter_b": _u16(payload, 15),
+                "sensor_status": payload[17],
+                "payload_counter": payload[18],
+            }
+        )
     elif variant == 6:
         data.update(_counters(payload))
     else:
@@ -114,14 +120,23 @@ def _status_battery_bytes(data: dict[str, Any]) -> bytes:
 
 def _body(variant: int, data: dict[str, Any]) -> bytes:
     if variant == 5:
-        return (_status_battery_bytes(data) + _u16_of(data, "counter_a") + _u16_of(data, "counter_b")
-                + _u8_of(data, "sensor_status") + _u8_of(data, "payload_counter"))
-    totals = (_u8_of(data, "sensor_status") + _u16_of(data, "total_counter_a")
-              + _u16_of(data, "total_counter_b"))
+        return (
+            _status_battery_bytes(data)
+            + _u16_of(data, "counter_a")
+            + _u16_of(data, "counter_b")
+            + _u8_of(data, "sensor_status")
+            + _u8_of(data, "payload_counter")
+        )
+    totals = _u8_of(data, "sensor_status") + _u16_of(data, "total_counter_a") + _u16_of(data, "total_counter_b")
     if variant == 7:
         return _status_battery_bytes(data) + totals
-    return (_status_battery_bytes(data) + _u16_of(data, "counter_a") + _u16_of(data, "counter_b")
-            + totals + _u8_of(data, "payload_counter"))
+    return (
+        _status_battery_bytes(data)
+        + _u16_of(data, "counter_a")
+        + _u16_of(data, "counter_b")
+        + totals
+        + _u8_of(data, "payload_counter")
+    )
 
 
 def _header(data: dict[str, Any]) -> tuple[int, bytes]:

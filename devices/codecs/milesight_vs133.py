@@ -30,8 +30,7 @@ def _item(channel: int, kind: int, value: bytes) -> tuple[int, dict[str, int]] |
     if kind == TYPE_TOTAL and channel in _TOTAL_OUT:
         return _TOTAL_OUT[channel], {"total_out": uint(value, little=True)}
     if kind == TYPE_PERIOD and channel in _PERIOD:
-        return _PERIOD[channel], {"period_in": uint(value[:2], little=True),
-                                  "period_out": uint(value[2:], little=True)}
+        return _PERIOD[channel], {"period_in": uint(value[:2], little=True), "period_out": uint(value[2:], little=True)}
     return None
 
 

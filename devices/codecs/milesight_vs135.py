@@ -82,8 +82,10 @@ _CHILD_TOTAL_OUT = {0x12 + 3 * n: n + 1 for n in range(LINES)}
 _CHILD_PERIOD = {0x13 + 3 * n: n + 1 for n in range(LINES)}
 TYPE_TOTAL, TYPE_PERIOD = 0xD2, 0xCC
 _TOTALS = (
-    (_TOTAL_IN, "total_in"), (_TOTAL_OUT, "total_out"),
-    (_CHILD_TOTAL_IN, "child_total_in"), (_CHILD_TOTAL_OUT, "child_total_out"),
+    (_TOTAL_IN, "total_in"),
+    (_TOTAL_OUT, "total_out"),
+    (_CHILD_TOTAL_IN, "child_total_in"),
+    (_CHILD_TOTAL_OUT, "child_total_out"),
 )
 _PERIODS = ((_PERIOD, ""), (_CHILD_PERIOD, "child_"))
 
@@ -105,6 +107,7 @@ def _read_line(channel: int, kind: int, reader: _Reader, out: dict[str, Any]) ->
 
 
 # --- history records (channel 20 ce) ------------------------------------------------------------------
+
 
 def _history_layouts() -> dict[int, tuple[str, ...]]:
     """History data type → the keys its 4 value bytes carry (``dwell`` types carry region + uint16)."""
@@ -145,6 +148,7 @@ def _read_history(reader: _Reader) -> dict[str, Any]:
 
 # --- replies to downlinks -----------------------------------------------------------------------------
 
+
 def _enable(key: str) -> Callable[[_Reader], dict[str, Any]]:
     return lambda r: {key: _label(_ENABLE, r.u8(key))}
 
@@ -179,15 +183,18 @@ _REPLIES: dict[int, Callable[[_Reader], dict[str, Any]]] = {
     0x6D: _yes("stop_transmit"),
 }
 _EXT_REPLIES: dict[int, Callable[[_Reader], dict[str, Any]]] = {
-    0x84: lambda r: {"sync_time_from_gateway_config": {
-        "enable": _label(_ENABLE, r.u8("enable")), "period": r.u16("period")}},
-    0x85: lambda r: {"rejoin_config": {
-        "enable": _label(_ENABLE, r.u8("enable")), "max_count": r.u8("max_count")}},
+    0x84: lambda r: {
+        "sync_time_from_gateway_config": {"enable": _label(_ENABLE, r.u8("enable")), "period": r.u16("period")}
+    },
+    0x85: lambda r: {"rejoin_config": {"enable": _label(_ENABLE, r.u8("enable")), "max_count": r.u8("max_count")}},
     0x86: lambda r: {"data_rate": r.u8("data_rate")},
     0x87: lambda r: {"tx_power_level": r.u8("tx_power_level")},
-    0x88: lambda r: {"log_config": {
-        "console_log_level": _label(_LOG_LEVEL, r.u8("console log level")),
-        "file_log_level": _label(_LOG_LEVEL, r.u8("file log level"))}},
+    0x88: lambda r: {
+        "log_config": {
+            "console_log_level": _label(_LOG_LEVEL, r.u8("console log level")),
+            "file_log_level": _label(_LOG_LEVEL, r.u8("file log level")),
+        }
+    },
 }
 CHANNEL_EXT_RESULT, CHANNEL_EXT = 0xF8, 0xF9
 
@@ -200,12 +207,14 @@ def _read_ext_reply(channel: int, kind: int, reader: _Reader) -> dict[str, Any]:
     if channel == CHANNEL_EXT_RESULT:
         result = reader.u8("result")
         if result:
-            return {"device_response_result": {
-                "channel_type": kind, "result": _label(_RESULT, result), "request": reply}}
+            return {
+                "device_response_result": {"channel_type": kind, "result": _label(_RESULT, result), "request": reply}
+            }
     return reply
 
 
 # --- item dispatch ------------------------------------------------------------------------------------
+
 
 def _read_info(kind: int, reader: _Reader) -> dict[str, Any] | None:
     if kind == 0x01:
@@ -226,8 +235,10 @@ def _read_regions(channel: int, kind: int, reader: _Reader) -> dict[str, Any] | 
         return {f"region_{r}_{child}count": reader.u8("region count") for r in range(1, 5)}
     if channel in (0x10, 0x1E) and kind == 0xE4:
         region = reader.u8("region")
-        return {f"region_{region}_{child}avg_dwell": reader.u16("avg dwell"),
-                f"region_{region}_{child}max_dwell": reader.u16("max dwell")}
+        return {
+            f"region_{region}_{child}avg_dwell": reader.u16("avg dwell"),
+            f"region_{region}_{child}max_dwell": reader.u16("max dwell"),
+        }
     if channel == 0x50 and kind == 0xFC:
         reader.u8("alarm type")
         node = reader.u8("node id")
@@ -280,6 +291,7 @@ def decode(f_port: int, payload: bytes) -> DecodeResult:
 
 
 # --- encoding -----------------------------------------------------------------------------------------
+
 
 def _u32(value: Any, what: str) -> bytes:
     return pack(value, 4, what, little=True)
@@ -386,9 +398,15 @@ def _encode_replies(data: dict[str, Any]) -> bytes:
     return bytes(out)
 
 
-_ENABLE_REPLIES = {"confirm_mode_enable": 0x04, "adr_enable": 0x40, "wifi_enable": 0x42,
-                   "periodic_report_enable": 0x43, "trigger_report_enable": 0x44, "history_enable": 0x68,
-                   "retransmit_enable": 0x69}
+_ENABLE_REPLIES = {
+    "confirm_mode_enable": 0x04,
+    "adr_enable": 0x40,
+    "wifi_enable": 0x42,
+    "periodic_report_enable": 0x43,
+    "trigger_report_enable": 0x44,
+    "history_enable": 0x68,
+    "retransmit_enable": 0x69,
+}
 _YES_REPLIES = {"reboot": 0x10, "clear_history": 0x27, "clear_total_count": 0x51, "stop_transmit": 0x6D}
 
 
@@ -436,8 +454,13 @@ def _ext_body(data: dict[str, Any]) -> bytes:
         return bytes([0x87]) + pack(data.pop("tx_power_level"), 1, "tx_power_level")
     if "log_config" in data:
         cfg = data.pop("log_config")
-        return bytes([0x88, _code(_LOG_LEVEL, cfg.get("console_log_level"), "console_log_level"),
-                      _code(_LOG_LEVEL, cfg.get("file_log_level"), "file_log_level")])
+        return bytes(
+            [
+                0x88,
+                _code(_LOG_LEVEL, cfg.get("console_log_level"), "console_log_level"),
+                _code(_LOG_LEVEL, cfg.get("file_log_level"), "file_log_level"),
+            ]
+        )
     return b""
 
 

@@ -46,10 +46,16 @@ def _previous_state(compressed: int) -> dict[str, Any]:
     elif compressed < 127:
         duration, error = 240 + (compressed - 120) * 60, 59
     else:
-        return {"previous_state_duration": 660, "previous_state_duration_error": None,
-                "previous_state_duration_overflow": True}
-    return {"previous_state_duration": duration, "previous_state_duration_error": error,
-            "previous_state_duration_overflow": False}
+        return {
+            "previous_state_duration": 660,
+            "previous_state_duration_error": None,
+            "previous_state_duration_overflow": True,
+        }
+    return {
+        "previous_state_duration": duration,
+        "previous_state_duration_error": error,
+        "previous_state_duration_overflow": False,
+    }
 
 
 def _compress(data: dict[str, Any]) -> int:
@@ -90,14 +96,16 @@ def _decode_heartbeat(payload: bytes) -> DecodeResult:
         return too_short("heartbeat", payload, 3)
     millivolts = 2500 + payload[1] * 4
     temperature = sint(payload[2:3]) / 2 + 10
-    return ok({
-        "type": "heartbeat",
-        "occupied": bool(payload[0] & 1),
-        "hw_health_status": payload[0] & 0x7F,
-        "temperature": temperature,
-        "battery_voltage": millivolts / 1000,
-        "battery_health": _battery_health(millivolts, temperature),
-    })
+    return ok(
+        {
+            "type": "heartbeat",
+            "occupied": bool(payload[0] & 1),
+            "hw_health_status": payload[0] & 0x7F,
+            "temperature": temperature,
+            "battery_voltage": millivolts / 1000,
+            "battery_health": _battery_health(millivolts, temperature),
+        }
+    )
 
 
 def _decode_startup(payload: bytes) -> DecodeResult:
@@ -155,8 +163,12 @@ def _encode_heartbeat(data: dict[str, Any]) -> bytes:
     first = pack(health, 1, "hw_health_status")[0] | occupied
     battery = scaled(data.get("battery_voltage"), 250, "battery_voltage", offset=2.5)
     temperature = scaled(data.get("temperature"), 2, "temperature", offset=10)
-    return (bytes([first]) + pack(battery, 1, "battery_voltage")
-            + pack(temperature, 1, "temperature", signed=True) + bytes(HEARTBEAT_SIZE - 3))
+    return (
+        bytes([first])
+        + pack(battery, 1, "battery_voltage")
+        + pack(temperature, 1, "temperature", signed=True)
+        + bytes(HEARTBEAT_SIZE - 3)
+    )
 
 
 def _encode_startup(data: dict[str, Any]) -> bytes:

@@ -1,0 +1,205 @@
+"""Codec throughput: decodes per second on one core, native Python codecs against the same devices' JavaScript.
+
+Run: ``.venv/bin/python bench/bench_codecs.py`` (prints a markdown table);
+``--write-docs`` also replaces the "## Codecs" section of ``docs/benchmarks.md``.
+
+Every native codec in ``devices.codecs.NATIVE_CODECS`` decodes its conformance vectors (``tests/vectors/`` if
+it has any there, else ``/work/shared/vectors/codecs.yaml``) in a loop; the devices that have a JavaScript
+codec in ``devices/codecs/js/`` decode the same vectors through the QuickJS sandbox (``JsCodec``, one hardened
+realm reused) and, for reference, with a fresh realm per call. Each figure is the median of several runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from devices.codecs import NATIVE_CODECS  # noqa: E402
+from devices.codecs.base import DecodeResult  # noqa: E402
+from devices.jscodec import JsCodec  # noqa: E402
+
+LOCAL_VECTORS = ROOT / "tests" / "vectors"
+SHARED_VECTORS = Path("/work/shared/vectors/codecs.yaml")
+JS_CODECS = ROOT / "devices" / "codecs" / "js"
+DOCS = ROOT / "docs" / "benchmarks.md"
+SECTION = "## Codecs"
+RUN_SECONDS = 0.4  # s per measurement
+REPEATS = 5
+
+Decoder = Callable[[int, bytes], DecodeResult]
+Frame = tuple[int, bytes]
+
+
+def _vector_entries(path: Path) -> list[dict[str, Any]]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return []
+    entries = document if isinstance(document, list) else []
+    return [e for e in entries if isinstance(e, dict) and "model" in e and isinstance(e.get("input"), dict)]
+
+
+def _frames(entries: list[dict[str, Any]]) -> dict[str, list[Frame]]:
+    frames: dict[str, list[Frame]] = {}
+    for entry in entries:
+        given = entry["input"]
+        raw = bytes.fromhex(given["hex"]) if "hex" in given else bytes(given.get("bytes", []))
+        frames.setdefault(str(entry["model"]), []).append((int(given["fPort"]), raw))
+    return frames
+
+
+def load_vectors() -> tuple[dict[str, list[Frame]], dict[str, str]]:
+    """Frames per model id, and where each model's frames came from."""
+    local = _frames([e for p in sorted(LOCAL_VECTORS.rglob("*.yaml")) for e in _vector_entries(p)])
+    shared = _frames(_vector_entries(SHARED_VECTORS))
+    frames = {**shared, **local}
+    origin = {m: ("tests/vectors" if m in local else "shared") for m in frames}
+    return frames, origin
+
+
+def pin_to_one_core() -> str:
+    """Run on a single CPU so the figures are per core."""
+    if not hasattr(os, "sched_setaffinity"):
+        return "not pinned"
+    cpu = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    return f"pinned to CPU {cpu}"
+
+
+def decodes_per_second(decode: Decoder, frames: list[Frame], *, seconds: float = RUN_SECONDS) -> float:
+    """Median decodes/s over :data:`REPEATS` runs of about ``seconds`` each."""
+    for f_port, payload in frames:  # warm up, and make sure the vectors decode
+        result = decode(f_port, payload)
+        if result["errors"]:
+            raise SystemExit(f"vector on fPort {f_port} ({payload.hex()}) does not decode: {result['errors']}")
+    batch = max(1, len(frames))
+    rates = []
+    for _ in range(REPEATS):
+        count, start = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < seconds:
+            for f_port, payload in frames:
+                decode(f_port, payload)
+            count += batch
+        rates.append(count / elapsed)
+    return statistics.median(rates)
+
+
+def machine() -> str:
+    """CPU model and core count as lscpu reports them."""
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        text = ""
+    model = re.search(r"^Model name:\s*(.+)$", text, re.M)
+    cpus = re.search(r"^CPU\(s\):\s*(\d+)$", text, re.M)
+    return f"{model.group(1).strip() if model else platform.processor() or 'unknown CPU'}, " \
+           f"{cpus.group(1) if cpus else os.cpu_count()} cores"
+
+
+def _fmt(rate: float | None) -> str:
+    return "–" if rate is None else f"{rate:,.0f}"
+
+
+def measure() -> list[tuple[str, int, str, float, float | None, float | None]]:
+    """Rows: model, number of vectors, vector origin, native/s, JS/s, JS with a fresh realm per call/s."""
+    frames, origin = load_vectors()
+    rows = []
+    for name, module in sorted(NATIVE_CODECS.items()):
+        model = name.replace("_", "-")
+        model_frames = frames.get(model, [])
+        if not model_frames:
+            print(f"skipped {model}: no vectors", file=sys.stderr)
+            continue
+        native = decodes_per_second(module.decode, model_frames)
+        js_file = JS_CODECS / f"{model}.js"
+        js = fresh = None
+        if js_file.is_file():
+            js = decodes_per_second(JsCodec(js_file).decode, model_frames)
+            fresh = decodes_per_second(JsCodec(js_file, fresh_context=True).decode, model_frames, seconds=0.2)
+        rows.append((model, len(model_frames), origin[model], native, js, fresh))
+    return rows
+
+
+def table(rows: list[tuple[str, int, str, float, float | None, float | None]]) -> str:
+    """The results as a markdown table."""
+    lines = [
+        "| device model | vectors | native decodes/s | JS decodes/s (sandbox) | native / JS "
+        "| JS decodes/s (fresh realm per call) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for model, count, origin, native, js, fresh in rows:
+        ratio = f"{native / js:.1f}×" if js else "–"
+        lines.append(f"| {model} | {count} ({origin}) | {_fmt(native)} | {_fmt(js)} | {ratio} | {_fmt(fresh)} |")
+    return "\n".join(lines)
+
+
+def section(rows: list[tuple[str, int, str, float, float | None, float | None]], pinned: str) -> str:
+    """The "## Codecs" section of docs/benchmarks.md."""
+    versions = f"Python {platform.python_version()}, quickjs-ng {metadata.version('quickjs-ng')}"
+    js_rows = [(r[0], r[3], r[4]) for r in rows if r[4]]
+    speed = ", ".join(f"{model} {js:,.0f} ({'met' if js >= 20_000 else 'not met'})" for model, _, js in js_rows)
+    ratio = ", ".join(
+        f"{model} {native / js:.1f}× ({'met' if native >= 10 * js else 'not met'})" for model, native, js in js_rows
+    )
+    verdict = f"Targets: JS ≥ 20,000 decodes/s: {speed or '–'}. Native ≥ 10× JS: {ratio or '–'}."
+    return "\n".join([
+        SECTION,
+        "",
+        f"Measured {dt.date.today().isoformat()} on {machine()} ({pinned}); {versions}.",
+        f"Median of {REPEATS} runs of {RUN_SECONDS} s, each decoding the model's conformance vectors in a loop.",
+        "Command: `.venv/bin/python bench/bench_codecs.py --write-docs`.",
+        "",
+        table(rows),
+        "",
+        verdict,
+        "",
+        "A JS decode includes the sandbox's per-call work: the codec's top-level code runs afresh, the result",
+        "goes through JSON, and globals the call created are removed. \"Fresh realm per call\" is",
+        "`JsCodec(..., fresh_context=True)`: a new QuickJS context for every uplink.",
+        "",
+    ])
+
+
+def write_docs(text: str) -> None:
+    """Replace (or append) the "## Codecs" section of docs/benchmarks.md, leaving other sections alone."""
+    current = DOCS.read_text(encoding="utf-8") if DOCS.is_file() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
+    if pattern.search(current):
+        updated = pattern.sub(lambda _: text + "\n", current, count=1)
+    else:
+        updated = current.rstrip("\n") + "\n\n" + text
+    DOCS.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    """Measure, print the table, and optionally update docs/benchmarks.md."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write-docs", action="store_true", help="update the Codecs section of docs/benchmarks.md")
+    args = parser.parse_args()
+    pinned = pin_to_one_core()
+    rows = measure()
+    text = section(rows, pinned)
+    print(text)
+    if args.write_docs:
+        write_docs(text)
+        print(f"updated {DOCS.relative_to(ROOT)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Processing: aggregation and anomaly detection over stored measurements."""

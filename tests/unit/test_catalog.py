@@ -1,0 +1,126 @@
+"""The device catalog: every entry has a codec, passing vectors, and rules that yield canonical quantities."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from devices.catalog import CatalogError, DeviceModel, catalog, load_catalog
+from devices.codecs import NATIVE_CODECS, codec_for
+from ingest.normalise import Normaliser
+from stadtpuls.schema import QUANTITIES
+
+VECTOR_DIR = Path(__file__).resolve().parents[1] / "vectors"
+
+
+def load_vectors(model: str) -> list[dict[str, Any]]:
+    """The examples of ``tests/vectors/<model>.yaml`` (none when the file is missing)."""
+    path = VECTOR_DIR / f"{model}.yaml"
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or []) if path.is_file() else []
+
+
+def same(left: Any, right: Any) -> bool:
+    """Deep equality with floats compared to 1e-9; booleans never equal numbers."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return type(left) is type(right) and left == right
+    if isinstance(left, int | float) and isinstance(right, int | float):
+        return math.isclose(left, right, rel_tol=0, abs_tol=1e-9)
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(same(left[k], right[k]) for k in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(same(a, b) for a, b in zip(left, right, strict=True))
+    return bool(left == right)
+
+
+def frame_of(example: dict[str, Any]) -> tuple[int, bytes]:
+    return int(example["input"]["fPort"]), bytes.fromhex(str(example["input"]["hex"]))
+
+
+MODELS = sorted(catalog().values(), key=lambda m: m.model)
+MODEL_IDS = [m.model for m in MODELS]
+VECTORS_BY_MODEL = {m.model: load_vectors(m.model) for m in MODELS}
+
+
+@pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
+def test_codec_exists(model: DeviceModel) -> None:
+    if model.codec:
+        assert model.codec in NATIVE_CODECS, f"{model.model}: no native codec {model.codec!r}"
+    else:
+        assert model.codec_js is not None and model.codec_js.is_file(), f"{model.model}: missing {model.codec_js}"
+
+
+@pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
+def test_entry_is_complete(model: DeviceModel) -> None:
+    assert model.vendor and model.name
+    assert model.fports and all(isinstance(text, str) and text != "None" for text in model.fports.values())
+    assert model.report_interval >= 0 and model.heartbeat_interval >= 0
+    assert model.report_interval or model.heartbeat_interval, "a device must be heard from at least daily"
+    assert model.rules and all(rule.quantity in QUANTITIES for rule in model.rules)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
+def test_vectors_pass(model: DeviceModel) -> None:
+    vectors = VECTORS_BY_MODEL[model.model]
+    assert (VECTOR_DIR / f"{model.model}.yaml").is_file()
+    assert any("data" in example["output"] for example in vectors), f"{model.model} has no data vector"
+    codec = codec_for(model)
+    for example in vectors:
+        result = codec.decode(*frame_of(example))
+        if "data" in example["output"]:
+            assert result["errors"] == [], example["description"]
+            assert same(result["data"], example["output"]["data"]), example["description"]
+        else:
+            assert result["errors"], example["description"]
+
+
+@pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
+def test_rules_turn_vectors_into_quantities(model: DeviceModel) -> None:
+    """Every vector's values are plausible, and together the vectors exercise every rule of the model."""
+    normaliser = Normaliser(model)
+    seen: set[str] = set()
+    for example in VECTORS_BY_MODEL[model.model]:
+        if "data" not in example["output"]:
+            continue
+        result = normaliser.normalise(example["output"]["data"])
+        assert result.implausible == [], example["description"]
+        seen.update(m.quantity for m in result.measurements)
+    assert seen, f"{model.model}: no vector yields a canonical quantity"
+    assert seen == model.quantities, f"{model.model}: rules no vector exercises: {model.quantities - seen}"
+
+
+def test_people_counter_channels() -> None:
+    by_model = {m.model: Normaliser(m) for m in MODELS}
+    vs133 = by_model["milesight-vs133"].normalise({"line_2": {"total_in": 5, "period_out": 1}}).measurements
+    assert {(m.quantity, m.value, m.channel) for m in vs133} == {
+        ("people_in_total", 5.0, "2"),
+        ("people_out", 1.0, "2"),
+    }
+    imb = by_model["imbuildings-people-counter"].normalise({"counter_a": 3, "total_counter_b": 9}).measurements
+    assert {(m.quantity, m.value, m.channel) for m in imb} == {("people_in", 3.0, ""), ("people_out_total", 9.0, "")}
+
+
+def test_decentlab_pressure_is_stored_in_hectopascal() -> None:
+    model = catalog()["decentlab-dl-pm"]
+    data = {"barometric_pressure": {"displayName": "Barometric pressure", "unit": "Pa", "value": 96800}}
+    (measurement,) = Normaliser(model).normalise(data).measurements
+    assert measurement.quantity == "pressure" and measurement.value == pytest.approx(968.0)
+
+
+def test_parking_state_is_stored_as_one_or_zero() -> None:
+    normaliser = Normaliser(catalog()["nwave-nps405"])
+    values = [normaliser.normalise({"occupied": state}).measurements[0].value for state in (True, False)]
+    assert values == [1.0, 0.0]
+
+
+def test_unknown_quantity_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(
+        "- {model: acme-x1, class: generic, codec: cayenne_lpp, quantities: [{match: x, quantity: flux}]}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CatalogError, match="flux"):
+        load_catalog(path)
