@@ -22,7 +22,6 @@ from devices.registry import DeviceRegistry
 from ingest.loadgen import MODEL, Stream, device_eui, publish
 from ingest.quarantine import QuarantineStore
 from ingest.service import IngestOptions, IngestService
-from stadtpuls.influx import InfluxClient
 from stadtpuls.localstack import InfluxServer, MosquittoServer, create_database, free_port
 from stadtpuls.settings import Settings
 

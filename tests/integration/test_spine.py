@@ -7,28 +7,24 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 import pytest
 
 from api.app import create_app
-from devices.registry import DeviceRegistry
 from ingest.quarantine import QuarantineStore
-from ingest.service import IngestOptions, IngestService
+from ingest.service import IngestService
 from stadtpuls.influx import InfluxClient
-from stadtpuls.localstack import InfluxServer, MosquittoServer
+from stadtpuls.localstack import MosquittoServer
 from stadtpuls.settings import Settings
+from tests.integration.conftest import CS_EUI, TTS_EUI
+from tests.integration.support import publish, wait_for_rows
 
 pytestmark = pytest.mark.integration
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "envelopes"
-TTS_EUI = "70B3D5E75E000001"
-CS_EUI = "0101010101010101"
 
 
 def envelope(name: str, lpp_hex: str) -> tuple[str, dict[str, Any]]:
@@ -41,62 +37,6 @@ def envelope(name: str, lpp_hex: str) -> tuple[str, dict[str, Any]]:
     else:
         payload["data"] = raw
     return doc["topic"], payload
-
-
-def publish(url_port: int, messages: list[tuple[str, bytes]]) -> None:
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"test-pub-{uuid.uuid4().hex[:6]}")
-    client.connect("127.0.0.1", url_port)
-    client.loop_start()
-    infos = [client.publish(topic, body, qos=1) for topic, body in messages]
-    for info in infos:
-        info.wait_for_publish(timeout=10)
-    client.loop_stop()
-    client.disconnect()
-
-
-@pytest.fixture
-def settings(
-    mosquitto: MosquittoServer, influxdb: InfluxServer, influx_db_name: str, tmp_path: Path
-) -> Settings:
-    return Settings(
-        mqtt_url=mosquitto.url,
-        influx_url=influxdb.url,
-        influx_db=influx_db_name,
-        data_dir=tmp_path,
-        batch_interval=0.05,
-    )
-
-
-@pytest.fixture
-async def running_ingest(settings: Settings) -> AsyncIterator[IngestService]:
-    registry = DeviceRegistry(settings.registry_url)
-    registry.upsert(
-        TTS_EUI, model="cayenne-lpp", name="Rathaus Klima", site="Rathaus", municipality="Musterstadt"
-    )
-    registry.upsert(
-        CS_EUI, model="cayenne-lpp", name="Bahnhof Wetter", site="Bahnhof", municipality="Nachbarort"
-    )
-    service = IngestService(settings, IngestOptions(client_id=f"test-ingest-{uuid.uuid4().hex[:6]}"))
-    ready = asyncio.Event()
-    task = asyncio.create_task(service.run(ready=ready))
-    await asyncio.wait_for(ready.wait(), timeout=30)
-    yield service
-    service.stop()
-    await asyncio.wait_for(task, timeout=30)
-
-
-async def wait_for_rows(
-    influx: InfluxClient, query: str, count: int, timeout: float = 20.0
-) -> list[list[Any]]:
-    deadline = time.monotonic() + timeout
-    rows: list[list[Any]] = []
-    while time.monotonic() < deadline:
-        series = await influx.query(query)
-        rows = [row for s in series for row in s["values"]]
-        if len(rows) >= count:
-            return rows
-        await asyncio.sleep(0.2)
-    return rows
 
 
 async def test_tts_and_chirpstack_uplinks_reach_influx_and_api(
