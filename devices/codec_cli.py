@@ -64,7 +64,12 @@ def _parse_hex(ctx: click.Context, param: click.Parameter, value: str) -> bytes:
 
 
 def _print_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a codec returned a lone surrogate: print it escaped
+        text = json.dumps(value, indent=2)
+    click.echo(text)
 
 
 # decode ------------------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ The sandbox:
     the next call builds a new one.
 
   ``fresh_context=True`` instead runs the file as a plain script in a new realm for every call: the
-  exact semantics of a one-shot script at roughly a tenth of the speed.
+  exact semantics of a one-shot script, at a small fraction of the speed (see ``docs/benchmarks.md``).
 
 Errors never escape :meth:`JsCodec.decode`: a throwing, slow, greedy or malformed codec yields a
 :class:`~devices.codecs.base.DecodeResult` whose ``errors`` name the problem.

@@ -239,8 +239,8 @@ def ground_truth(faults: list[Fault], town: Town, *, start: float, end: float, s
             "quantity": f.quantity,
             "start": _iso(f.start),
             "end": _iso(f.end),
-            "start_ns": int(round(f.start * 1e9)),
-            "end_ns": int(round(f.end * 1e9)),
+            "start_ns": round(f.start * 1e9),
+            "end_ns": round(f.end * 1e9),
             "expect": FAULT_KINDS[f.kind][1],
             "params": f.params,
         })

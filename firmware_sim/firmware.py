@@ -208,7 +208,7 @@ class ParkingUnit(Unit):
                      initial: npt.NDArray[np.bool_]) -> None:
         for bay, fault in self.day_faults(day, "stuck_value"):
             lo = max(0, int((fault.start - day.start) // day.minute_seconds))
-            hi = min(MINUTES, int(math.ceil((fault.end - day.start) / day.minute_seconds)))
+            hi = min(MINUTES, math.ceil((fault.end - day.start) / day.minute_seconds))
             held = states[lo - 1, bay] if lo > 0 else initial[bay]
             states[lo:hi, bay] = held
             column = np.concatenate([[initial[bay]], states[:, bay]])
@@ -245,7 +245,7 @@ class ParkingUnit(Unit):
                 key = (1, occupied, data["previous_state_duration"], data["previous_state_duration_overflow"])
             else:
                 data = {"type": "parking status", "occupied": occupied}
-                key = (1, occupied)
+                key = (1, occupied, 0, False)
             last[b] = t
             if t >= self.run_start:
                 out.append((t, b, 1, encode(1, data, key), False))
@@ -267,7 +267,7 @@ class ParkingUnit(Unit):
 
     def _heartbeat_frame(self, bay: int, t: float, occupied: bool, temperature: float) -> bytes:
         if not self.nwave:
-            temp_c = int(round(min(127.0, max(-128.0, temperature))))
+            temp_c = round(min(127.0, max(-128.0, temperature)))
             return self.encoder(2, {"type": "heartbeat", "occupied": occupied, "temperature": temp_c},
                                 (2, occupied, temp_c))
         volts = 3.46 + 0.02 * float(self.battery0[bay]) - 0.07 * self.age_years(t, bay)
@@ -437,7 +437,7 @@ def _decentlab(sample: dict[str, float], *, device_id: int, battery: float) -> d
 
 def _elsys(sample: dict[str, float], **_: Any) -> dict[str, Any]:
     return {
-        "temperature": int(round(min(3276.7, max(-3276.8, sample["temperature"])) * 10)) / 10,
+        "temperature": round(min(3276.7, max(-3276.8, sample["temperature"])) * 10) / 10,
         "humidity": int(min(255, max(0, round(sample["humidity"])))),
         "light": int(min(65535, max(0, round(sample["light"])))),
         "motion": int(min(255, max(0, round(sample["motion"])))),

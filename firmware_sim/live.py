@@ -15,12 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import gmqtt
 
 from firmware_sim.engine import Simulation
 from firmware_sim.faults import Fault, ground_truth, load_spec, resolve_faults, write_ground_truth
+from firmware_sim.mqtt import MqttPublisher, open_publisher
 from firmware_sim.radio import Delivery, RadioStats
 from firmware_sim.town import Town, load_town, register_town
 from stadtpuls.settings import Settings
@@ -46,37 +44,6 @@ class LiveResult:
     def rate(self) -> float:
         """Envelopes published per wall-clock second."""
         return self.published / self.wall_seconds if self.wall_seconds else 0.0
-
-
-class Publisher:
-    """A thin gmqtt connection: connect, publish (QoS 0 or 1), disconnect."""
-
-    def __init__(self, settings: Settings, *, client_id: str, qos: int) -> None:
-        if qos not in (0, 1):
-            raise ValueError(f"qos must be 0 or 1, got {qos}")
-        self.target = settings.mqtt
-        self.qos = qos
-        self.client = gmqtt.Client(client_id)
-        if self.target.username:
-            self.client.set_auth_credentials(self.target.username, self.target.password)
-
-    async def __aenter__(self) -> Publisher:
-        await self.client.connect(self.target.host, self.target.port, ssl=self.target.tls, keepalive=60, version=4)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.client.disconnect()
-
-    def publish(self, topic: str, payload: bytes) -> None:
-        self.client.publish(topic, payload, qos=self.qos)
-
-    async def drain(self) -> None:
-        """Wait until the socket's write buffer is empty (QoS 0 has no acknowledgement to wait for)."""
-        transport: Any = getattr(getattr(self.client, "_connection", None), "_transport", None)
-        for _ in range(2000):
-            if transport is None or transport.is_closing() or transport.get_write_buffer_size() == 0:
-                return
-            await asyncio.sleep(0.005)
 
 
 class Schedule:
@@ -178,17 +145,17 @@ async def run_live(
     sim = Simulation(the_town, seed=seed, fmt=fmt, faults=fault_list, run_start=sim_start)
     first = datetime.fromtimestamp(sim_start, the_town.timezone).date()
     result = LiveResult(faults=len(fault_list))
-    async with Publisher(settings, client_id=client_id, qos=qos) as publisher:
-        try:
-            await _publish_loop(sim, the_town, first, publisher, sim_start=sim_start, speed=speed,
-                                duration=duration, result=result)
-        finally:
-            await publisher.drain()
-            result.radio = sim.stats
+    publisher = await open_publisher(settings.mqtt, client_id=client_id, qos=qos)
+    try:
+        await _publish_loop(sim, the_town, first, publisher, sim_start=sim_start, speed=speed,
+                            duration=duration, result=result)
+    finally:
+        result.radio = sim.stats
+        await publisher.close()
     return result
 
 
-async def _publish_loop(sim: Simulation, town: Town, first: date, publisher: Publisher, *, sim_start: float,
+async def _publish_loop(sim: Simulation, town: Town, first: date, publisher: MqttPublisher, *, sim_start: float,
                         speed: float, duration: float | None, result: LiveResult) -> None:
     schedule = Schedule(sim, town, first)
     schedule.advance()
@@ -209,6 +176,7 @@ async def _publish_loop(sim: Simulation, town: Town, first: date, publisher: Pub
             due = wall_start + (deliver_ns - start_ns) / 1e9 / speed
             now = time.monotonic()
             if due > now + BATCH_SLACK:
+                await publisher.flush()
                 if generating:
                     generating = schedule.work()
                     continue
@@ -220,9 +188,9 @@ async def _publish_loop(sim: Simulation, town: Town, first: date, publisher: Pub
                 lag = now - due
                 if lag > result.max_lag:
                     result.max_lag = lag
-                if result.published % 64 == 0:
+                if result.published % 256 == 0:
                     lags.append(max(0.0, lag))
-                    await asyncio.sleep(0)
+                    await publisher.flush()
             schedule.pos += 1
     finally:
         result.wall_seconds = time.monotonic() - wall_start

@@ -155,38 +155,44 @@ class Radio:
         rssi = radio.link.rssi[None, :] + rng.normal(0.0, settings.shadowing_db, (n, gws))
         snr = np.minimum(rssi - NOISE_FLOOR_DBM + rng.normal(0.0, 1.0, (n, gws)), 12.0)
         heard = snr >= DEMOD_FLOOR_DB[radio.link.sf]
-        draws = rng.random((n, 5))
+        rssi_l = np.round(rssi).astype(np.int64).tolist()
+        snr_l = np.round(snr, 1).tolist()
+        heard_l = heard.tolist()
+        draws = rng.random((n, 5)).tolist()
+        channels = rng.integers(len(CHANNELS_HZ), size=n).tolist()
         out: list[Delivery] = []
         stats = self.stats
+        session = radio.session
+        airtime_ns = int(AIRTIME_S[radio.link.sf] * 1e9)
         for i in range(n):
             f_port, payload, rejoin = payloads[i]
-            if rejoin or not radio.session.session_key_id:
+            if rejoin or not session.session_key_id:
                 self.rejoin(radio)
-            f_cnt = radio.session.f_cnt
-            radio.session.f_cnt = (f_cnt + 1) % 2**32
+            f_cnt = session.f_cnt
+            session.f_cnt = (f_cnt + 1) % 2**32
             stats.transmitted += 1
-            row = np.nonzero(heard[i])[0]
-            if row.size == 0 or draws[i, 0] < settings.loss:
+            draw = draws[i]
+            flags = heard_l[i]
+            if draw[0] < settings.loss or not any(flags):
                 stats.lost += 1
                 continue
-            received_ns = int(times[i] * 1e9) + int(AIRTIME_S[radio.link.sf] * 1e9) + int(draws[i, 3] * 4e7)
-            envelope = self._envelope(radio, received_ns, f_port, f_cnt, payload,
-                                      [(int(g), float(rssi[i, g]), float(snr[i, g])) for g in row], rng)
+            rx = [(g, rssi_l[i][g], snr_l[i][g]) for g in range(gws) if flags[g]]
+            received_ns = int(times[i] * 1e9) + airtime_ns + int(draw[3] * 4e7)
+            envelope = self._envelope(radio, received_ns, f_port, f_cnt, payload, rx, CHANNELS_HZ[channels[i]])
             deliver = received_ns + 20_000_000
-            if draws[i, 1] < settings.late:
+            if draw[1] < settings.late:
                 low, high = settings.late_delay
-                deliver += int((low + (high - low) * draws[i, 2]) * 1e9)
+                deliver += int((low + (high - low) * draw[2]) * 1e9)
                 stats.late += 1
             out.append((deliver, radio.topic, envelope))
-            if draws[i, 4] < settings.duplicate:
-                out.append((deliver + int(50e6 + draws[i, 3] * 2e9), radio.topic, envelope))
+            if draw[4] < settings.duplicate:
+                out.append((deliver + int(50e6 + draw[3] * 2e9), radio.topic, envelope))
                 stats.duplicates += 1
         stats.delivered += len(out)
         return out
 
     def _envelope(self, radio: DeviceRadio, received_ns: int, f_port: int, f_cnt: int, payload: bytes,
-                  rx: list[tuple[int, float, float]], rng: np.random.Generator) -> bytes:
-        frequency = CHANNELS_HZ[int(rng.integers(len(CHANNELS_HZ)))]
+                  rx: list[tuple[int, int, float]], frequency: int) -> bytes:
         data = base64.b64encode(payload).decode()
         token = hashlib.blake2b(f"{radio.dev_eui}:{radio.session.number}:{f_cnt}:{self.seed}".encode(),
                                 digest_size=16).hexdigest()
@@ -195,12 +201,12 @@ class Radio:
         return self._chirpstack(radio, received_ns, f_port, f_cnt, data, rx, frequency, token)
 
     def _tts(self, radio: DeviceRadio, received_ns: int, f_port: int, f_cnt: int, data: str,
-             rx: list[tuple[int, float, float]], frequency: int, token: str) -> bytes:
+             rx: list[tuple[int, int, float]], frequency: int, token: str) -> bytes:
         at = rfc3339(received_ns)
         gw_at = rfc3339(received_ns - 45_000_000)
         meta = ",".join(
-            f'{{"gateway_ids":{self._gw_json_tts[g]},"time":"{gw_at}","rssi":{round(r)},"channel_rssi":{round(r)},'
-            f'"snr":{round(s, 1)},"uplink_token":"{token[:16]}"}}'
+            f'{{"gateway_ids":{self._gw_json_tts[g]},"time":"{gw_at}","rssi":{r},"channel_rssi":{r},'
+            f'"snr":{s},"uplink_token":"{token[:16]}"}}'
             for g, r, s in rx
         )
         s = radio.session
@@ -218,11 +224,11 @@ class Radio:
         ).encode()
 
     def _chirpstack(self, radio: DeviceRadio, received_ns: int, f_port: int, f_cnt: int, data: str,
-                    rx: list[tuple[int, float, float]], frequency: int, token: str) -> bytes:
+                    rx: list[tuple[int, int, float]], frequency: int, token: str) -> bytes:
         dedup = f"{token[:8]}-{token[8:12]}-4{token[13:16]}-a{token[17:20]}-{token[20:32]}"
         meta = ",".join(
-            f'{{"gatewayId":"{self._gw_ids_cs[g]}","uplinkId":{int(token[:8], 16) + g},"rssi":{round(r)},'
-            f'"snr":{round(s, 1)},"context":"{token[:8]}","metadata":{{"region_config_id":"eu868",'
+            f'{{"gatewayId":"{self._gw_ids_cs[g]}","uplinkId":{int(token[:8], 16) + g},"rssi":{r},'
+            f'"snr":{s},"context":"{token[:8]}","metadata":{{"region_config_id":"eu868",'
             f'"region_common_name":"EU868"}}}}'
             for g, r, s in rx
         )

@@ -209,7 +209,8 @@ def hourly(values: tuple[float, ...]) -> FloatArray:
     """24 hourly values (at hh:30) → a smooth per-minute curve over the day."""
     knots = np.concatenate([[values[-1]], values, [values[0]]])
     x = np.concatenate([[-30.0], np.arange(24) * 60.0 + 30.0, [MINUTES + 30.0]])
-    return np.interp(_MINUTE_AXIS, x, knots)
+    curve: FloatArray = np.interp(_MINUTE_AXIS, x, knots)
+    return curve
 
 
 def boost_curve(info: DayInfo, field: str, *, weight: float = 1.0) -> FloatArray:

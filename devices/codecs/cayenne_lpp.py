@@ -1,112 +1,97 @@
 """Cayenne LPP (myDevices Low Power Payload), named as The Things Stack names its keys: ``<type>_<channel>``.
 
-Frame: repeated ``[channel u8][type u8][value]``, big-endian. Any fPort.
+Frame: repeated ``[channel u8][type u8][value]``, big-endian. Any fPort. Scaled values are divided, not rounded:
+IEEE division of the raw integer is correctly rounded, so ``272 / 10`` is exactly the float ``27.2``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from devices.codecs.base import CodecError, DecodeResult, fail, ok
 
 
-@dataclass(frozen=True)
-class _Type:
-    code: int
+class _Part(NamedTuple):
+    key: str  # "" for a scalar type, else the component's key ("x", "latitude", ...)
+    width: int  # bytes
+    divisor: int
+    signed: bool
+
+
+class _Type(NamedTuple):
     name: str
     size: int  # bytes
-    read: Callable[[bytes], Any]
-    write: Callable[[Any], bytes]
+    parts: tuple[_Part, ...]
 
 
-def _int(raw: bytes, *, signed: bool) -> int:
-    return int.from_bytes(raw, "big", signed=signed)
+def _scalar(name: str, width: int, divisor: int, *, signed: bool) -> _Type:
+    return _Type(name, width, (_Part("", width, divisor, signed),))
 
 
-def _scalar(size: int, divisor: float, *, signed: bool) -> tuple[Callable[[bytes], Any], Callable[[Any], bytes]]:
-    def read(raw: bytes) -> Any:
-        value = _int(raw, signed=signed)
-        return value if divisor == 1 else round(value / divisor, 10)
-
-    def write(value: Any) -> bytes:
-        return _pack(value, size, divisor, signed=signed)
-
-    return read, write
+def _vector(name: str, keys: tuple[str, ...], width: int, divisors: tuple[int, ...]) -> _Type:
+    parts = tuple(_Part(k, width, d, True) for k, d in zip(keys, divisors, strict=True))
+    return _Type(name, width * len(parts), parts)
 
 
-def _pack(value: Any, size: int, divisor: float, *, signed: bool) -> bytes:
-    number = round(float(value) * divisor)
-    try:
-        return number.to_bytes(size, "big", signed=signed)
-    except OverflowError as exc:
-        raise CodecError(f"value {value!r} does not fit in {size} bytes") from exc
-
-
-def _triple(size: int, divisor: float, keys: tuple[str, str, str]) -> tuple[Callable[..., Any], Callable[..., bytes]]:
-    def read(raw: bytes) -> Any:
-        return {k: round(_int(raw[i * size : (i + 1) * size], signed=True) / divisor, 10) for i, k in enumerate(keys)}
-
-    def write(value: Any) -> bytes:
-        return b"".join(_pack(value[k], size, divisor, signed=True) for k in keys)
-
-    return read, write
-
-
-def _gps() -> tuple[Callable[..., Any], Callable[..., bytes]]:
-    divisors = {"latitude": 10000.0, "longitude": 10000.0, "altitude": 100.0}
-
-    def read(raw: bytes) -> Any:
-        return {
-            k: round(_int(raw[i * 3 : i * 3 + 3], signed=True) / d, 10) for i, (k, d) in enumerate(divisors.items())
-        }
-
-    def write(value: Any) -> bytes:
-        return b"".join(_pack(value[k], 3, d, signed=True) for k, d in divisors.items())
-
-    return read, write
-
-
-_TYPES = [
-    _Type(0, "digital_in", 1, *_scalar(1, 1, signed=False)),
-    _Type(1, "digital_out", 1, *_scalar(1, 1, signed=False)),
-    _Type(2, "analog_in", 2, *_scalar(2, 100, signed=True)),
-    _Type(3, "analog_out", 2, *_scalar(2, 100, signed=True)),
-    _Type(101, "luminosity", 2, *_scalar(2, 1, signed=False)),
-    _Type(102, "presence", 1, *_scalar(1, 1, signed=False)),
-    _Type(103, "temperature", 2, *_scalar(2, 10, signed=True)),
-    _Type(104, "relative_humidity", 1, *_scalar(1, 2, signed=False)),
-    _Type(113, "accelerometer", 6, *_triple(2, 1000, ("x", "y", "z"))),
-    _Type(115, "barometric_pressure", 2, *_scalar(2, 10, signed=False)),
-    _Type(134, "gyrometer", 6, *_triple(2, 100, ("x", "y", "z"))),
-    _Type(136, "gps", 9, *_gps()),
-]
-_BY_CODE = {t.code: t for t in _TYPES}
-_BY_NAME = {t.name: t for t in _TYPES}
+_TYPES: dict[int, _Type] = {
+    0: _scalar("digital_in", 1, 1, signed=False),
+    1: _scalar("digital_out", 1, 1, signed=False),
+    2: _scalar("analog_in", 2, 100, signed=True),
+    3: _scalar("analog_out", 2, 100, signed=True),
+    101: _scalar("luminosity", 2, 1, signed=False),
+    102: _scalar("presence", 1, 1, signed=False),
+    103: _scalar("temperature", 2, 10, signed=True),
+    104: _scalar("relative_humidity", 1, 2, signed=False),
+    113: _vector("accelerometer", ("x", "y", "z"), 2, (1000, 1000, 1000)),
+    115: _scalar("barometric_pressure", 2, 10, signed=False),
+    134: _vector("gyrometer", ("x", "y", "z"), 2, (100, 100, 100)),
+    136: _vector("gps", ("latitude", "longitude", "altitude"), 3, (10000, 10000, 100)),
+}
+_BY_NAME = {t.name: (code, t) for code, t in _TYPES.items()}
 _KEY = re.compile(r"^([a-z_]+)_(\d{1,3})$")
+
+
+def _read(part: _Part, raw: bytes) -> int | float:
+    value = int.from_bytes(raw, "big", signed=part.signed)
+    return value if part.divisor == 1 else value / part.divisor
 
 
 def decode(f_port: int, payload: bytes) -> DecodeResult:
     """Decode a Cayenne LPP frame into ``{"<type>_<channel>": value}``."""
     data: dict[str, Any] = {}
-    pos = 0
-    while pos < len(payload):
-        if pos + 2 > len(payload):
+    pos, end = 0, len(payload)
+    while pos < end:
+        if pos + 2 > end:
             return fail(f"truncated frame: channel/type header at byte {pos} is incomplete")
         channel, code = payload[pos], payload[pos + 1]
-        kind = _BY_CODE.get(code)
+        kind = _TYPES.get(code)
         if kind is None:
             return fail(f"unknown Cayenne LPP type {code} at byte {pos + 1}")
-        start = pos + 2
-        if start + kind.size > len(payload):
+        pos += 2
+        if pos + kind.size > end:
             return fail(f"truncated {kind.name} value on channel {channel}: needs {kind.size} bytes")
-        data[f"{kind.name}_{channel}"] = kind.read(payload[start : start + kind.size])
-        pos = start + kind.size
+        key = f"{kind.name}_{channel}"
+        if len(kind.parts) == 1:
+            part = kind.parts[0]
+            raw = int.from_bytes(payload[pos : pos + kind.size], "big", signed=part.signed)
+            data[key] = raw if part.divisor == 1 else raw / part.divisor
+        else:
+            data[key] = {
+                p.key: _read(p, payload[pos + i * p.width : pos + (i + 1) * p.width]) for i, p in enumerate(kind.parts)
+            }
+        pos += kind.size
     if not data:
         return fail("empty payload")
     return ok(data)
+
+
+def _write(part: _Part, value: Any) -> bytes:
+    number = round(float(value) * part.divisor)
+    try:
+        return number.to_bytes(part.width, "big", signed=part.signed)
+    except OverflowError as exc:
+        raise CodecError(f"value {value!r} does not fit in {part.width} bytes") from exc
 
 
 def encode(f_port: int, data: dict[str, Any]) -> bytes:
@@ -114,11 +99,18 @@ def encode(f_port: int, data: dict[str, Any]) -> bytes:
     out = bytearray()
     for key, value in data.items():
         match = _KEY.match(key)
-        kind = _BY_NAME.get(match.group(1)) if match else None
-        if match is None or kind is None:
+        found = _BY_NAME.get(match.group(1)) if match else None
+        if match is None or found is None:
             raise CodecError(f"not a Cayenne LPP key: {key!r}")
+        code, kind = found
         channel = int(match.group(2))
         if channel > 255:
             raise CodecError(f"channel {channel} out of range 0..255")
-        out += bytes((channel, kind.code)) + kind.write(value)
+        out += bytes((channel, code))
+        if len(kind.parts) == 1:
+            out += _write(kind.parts[0], value)
+        else:
+            if not isinstance(value, dict):
+                raise CodecError(f"{key} needs an object with {[p.key for p in kind.parts]}")
+            out += b"".join(_write(p, value[p.key]) for p in kind.parts)
     return bytes(out)

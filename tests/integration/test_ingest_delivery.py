@@ -103,10 +103,10 @@ def ingest_process(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
         "STADTPULS_DATA_DIR": str(settings.data_dir),
         "STADTPULS_BATCH_INTERVAL": "0.1",
     })
-    log = (settings.data_dir / f"ingest-{uuid.uuid4().hex[:6]}.log").open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "stadtpuls.cli", "ingest", *args], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    with (settings.data_dir / f"ingest-{uuid.uuid4().hex[:6]}.log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "stadtpuls.cli", "ingest", *args], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
 
 
 def wait_subscribed(broker: MosquittoServer, client_id: str, times: int = 1) -> None:

@@ -184,3 +184,44 @@ def test_differences_tolerate_float_noise_only() -> None:
     assert list(differences({"b": True}, {"b": 1})) == ["b: expected True, got 1"]
     assert list(differences({"a": 1}, {"b": 1})) == ["a: missing (expected 1)", "b: unexpected (got 1)"]
     assert list(differences([1, 2], [1])) == ["value: expected [1, 2], got [1]"]
+
+
+def test_decode_a_model_whose_catalog_entry_names_a_js_codec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from devices import codec_cli
+    from devices.catalog import load_catalog
+
+    entry = tmp_path / "catalog.yaml"
+    entry.write_text(
+        f"- model: nwave-nps405\n  class: parking\n  codec_js: {OUR_CODECS / 'nwave-nps405.js'}\n", encoding="utf-8"
+    )
+    monkeypatch.setattr(codec_cli, "get_model", load_catalog(entry).__getitem__)
+    code, output = invoke("decode", "nwave-nps405", "--fport", "2", "--hex", "00D3D800590B")
+    assert code == 0
+    assert json.loads(output)["data"]["battery_voltage"] == pytest.approx(3.344)
+
+
+def test_decode_prints_a_lone_surrogate_escaped(tmp_path: Path) -> None:
+    odd = tmp_path / "odd.js"
+    odd.write_text("function decodeUplink(i) { return {data: {s: String.fromCharCode(0xD800)}}; }", encoding="utf-8")
+    code, output = invoke("decode", "--js", odd, "--fport", "1", "--hex", "00")
+    assert code == 0
+    assert '"s": "\\ud800"' in output
+
+
+VENDOR_VECTORS = [
+    pytest.param(path.stem, example, id=f"{path.stem}-{index}")
+    for path in sorted((ROOT / "tests" / "vectors").glob("*.yaml"))
+    for index, example in enumerate(yaml.safe_load(path.read_text()))
+    if "data" in example["output"]
+]
+
+
+@pytest.mark.parametrize(("model", "example"), VENDOR_VECTORS)
+def test_every_vendor_example_through_the_cli(model: str, example: dict[str, object]) -> None:
+    given = example["input"]
+    assert isinstance(given, dict)
+    code, output = invoke("decode", model, "--fport", str(given["fPort"]), "--hex", given["hex"])
+    assert code == 0, output
+    expected = example["output"]
+    assert isinstance(expected, dict)
+    assert list(differences(expected["data"], json.loads(output)["data"])) == []

@@ -351,3 +351,23 @@ def test_vendor_style_codec_never_raises(f_port: int, payload: bytes) -> None:
     assert isinstance(result["data"], dict)
     assert bool(result["errors"]) != bool(result["data"])
 
+
+
+def test_a_catalog_entry_with_codec_js_needs_no_release(tmp_path: Path) -> None:
+    from devices.catalog import load_catalog
+    from devices.codecs import codec_for
+
+    entry = tmp_path / "catalog.yaml"
+    entry.write_text(
+        "- model: nwave-nps405\n"
+        "  vendor: Nwave\n"
+        "  class: parking\n"
+        f"  codec_js: {OUR_CODECS / 'nwave-nps405.js'}\n"
+        "  quantities:\n"
+        "    - {match: occupied, quantity: occupied}\n",
+        encoding="utf-8",
+    )
+    model = load_catalog(entry)["nwave-nps405"]
+    codec = codec_for(model)
+    assert isinstance(codec, JsCodec)
+    assert codec.decode(1, b"\x95")["data"]["previous_state_duration"] == 74

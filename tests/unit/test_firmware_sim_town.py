@@ -1,0 +1,80 @@
+"""Loading towns and registering their devices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devices.registry import DeviceRegistry
+from firmware_sim.town import TownError, load_town, register_town
+from tests.unit.test_firmware_sim_support import SMALL_TOWN, small_town
+
+
+def test_default_town_has_the_described_sites() -> None:
+    town = load_town("default")
+    parking = [s for s in town.sites if s.kind == "parking"]
+    assert len(parking) == 4
+    assert all(60 <= len(s.devices) <= 400 for s in parking)
+    assert [s.params["profile"] for s in parking].count("on_street") == 1
+    counters = [d for d in town.devices if d.kind == "footfall"]
+    air = [d for d in town.devices if d.kind == "air"]
+    assert len(counters) == 8
+    assert len(air) == 6
+    assert {d.model for d in counters} == {"milesight-vs133", "milesight-vs135", "imbuildings-people-counter"}
+    assert {d.model for d in air} == {"decentlab-dl-pm", "elsys-ers-co2"}
+    assert len({d.municipality for d in town.devices}) >= 2  # the town and a partner
+    for dev in town.devices:
+        assert len(dev.dev_eui) == 16 and dev.site and dev.municipality
+        assert 50 < dev.lat < 51 and 9 < dev.lon < 10
+    assert len({d.dev_eui for d in town.devices}) == len(town.devices)
+
+
+def test_bays_of_a_lot_are_spread_around_it(tmp_path: Path) -> None:
+    lot = small_town(tmp_path).sites[0]
+    positions = {(d.lat, d.lon) for d in lot.devices}
+    assert len(positions) == len(lot.devices)
+    assert all(abs(d.lat - lot.lat) < 0.001 and abs(d.lon - lot.lon) < 0.001 for d in lot.devices)
+
+
+def test_registering_is_idempotent(tmp_path: Path) -> None:
+    town = small_town(tmp_path)
+    url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
+    assert register_town(town, url) == (len(town.devices), 0)
+    assert register_town(town, url) == (0, len(town.devices))
+    devices = DeviceRegistry(url).list()
+    assert len(devices) == len(town.devices)
+    pm = next(d for d in devices if d.name == "a-pm")
+    assert (pm.model, pm.site, pm.municipality) == ("decentlab-dl-pm", "air", "Nachbarort")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("model: nwave-nps405", "model: nwave-nope", "unknown device model 'nwave-nope'"),
+        ("eui_prefix: 70B3D5E7", "eui_prefix: 70B3", "eui_prefix must be 8 hex digits"),
+        ("kind: parking, model: bosch", "kind: garden, model: bosch", "kind must be one of"),
+        ("model: milesight-vs133", "model: nwave-nps405", "is a parking device, not footfall"),
+        ("profile: centre", "profile: beach", "profile must be one of"),
+        ('from: "07:00"', 'from: "7 Uhr"', "is not a time HH:MM"),
+    ],
+)
+def test_a_bad_town_is_refused_with_the_reason(tmp_path: Path, old: str, new: str, message: str) -> None:
+    assert old in SMALL_TOWN
+    path = tmp_path / "bad.yaml"
+    path.write_text(SMALL_TOWN.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(TownError, match=message):
+        load_town(path)
+
+
+def test_an_unknown_town_names_the_known_ones() -> None:
+    with pytest.raises(TownError, match="default"):
+        load_town("atlantis")
+
+
+def test_devices_are_found_by_name_or_eui(tmp_path: Path) -> None:
+    town = small_town(tmp_path)
+    dev = town.device("c-vs133")
+    assert town.device(dev.dev_eui.lower()) is dev
+    with pytest.raises(TownError, match="no device named"):
+        town.device("nowhere")
