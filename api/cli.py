@@ -7,9 +7,7 @@ import click
 
 @click.command("api")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on."
-)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 def api_command(host: str, port: int) -> None:
     """Serve the query API (FastAPI) with uvicorn."""
     import uvicorn

@@ -17,16 +17,16 @@ def latest_values_query(dev_eui: str, quantities: Iterable[str]) -> str:
         raise ValueError("no quantities to query")
     sources = ",".join(quote_identifier(n) for n in names)
     return (
-        f'SELECT last("value") AS "value" FROM {sources} '
-        f'WHERE "dev_eui" = {quote_string(dev_eui)} GROUP BY "channel"'
+        f'SELECT last("value") AS "value" FROM {sources} WHERE "dev_eui" = {quote_string(dev_eui)} GROUP BY "channel"'
     )
 
 
 def latest_uplink_query(dev_eui: str) -> str:
     """The device's newest radio record."""
+    # one row, not several last() selectors: with more than one selector InfluxQL reports time 0
     return (
-        f'SELECT last("rssi") AS rssi, last("snr") AS snr, last("f_cnt") AS f_cnt '
-        f'FROM {quote_identifier(UPLINK_MEASUREMENT)} WHERE "dev_eui" = {quote_string(dev_eui)}'
+        f'SELECT "rssi", "snr", "f_cnt" FROM {quote_identifier(UPLINK_MEASUREMENT)} '
+        f'WHERE "dev_eui" = {quote_string(dev_eui)} ORDER BY time DESC LIMIT 1'
     )
 
 

@@ -24,10 +24,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from firmware_sim.backfill import ProgressBar, run_backfill  # noqa: E402
-from firmware_sim.live import run_live  # noqa: E402
-from stadtpuls.localstack import InfluxServer, MosquittoServer  # noqa: E402
-from stadtpuls.settings import Settings  # noqa: E402
+from firmware_sim.backfill import ProgressBar, run_backfill
+from firmware_sim.live import run_live
+from stadtpuls.localstack import InfluxServer, MosquittoServer
+from stadtpuls.settings import Settings
 
 
 def _machine() -> str:

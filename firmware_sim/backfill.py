@@ -263,8 +263,13 @@ class ProgressBar:
         self.label = label
         self.stream = stream or sys.stderr
         self.began = time.monotonic()
+        self._shown = 0.0
 
     def __call__(self, done: int, total: int, uplinks: int, lines: int) -> None:
+        now = time.monotonic()
+        if now - self._shown < 0.25 and done < total:
+            return
+        self._shown = now
         frac = done / total if total else 1.0
         elapsed = time.monotonic() - self.began
         eta = elapsed / frac - elapsed if frac > 0 else 0.0

@@ -20,9 +20,10 @@ from firmware_sim.radio import Delivery, DeviceRadio, Radio, RadioStats
 from firmware_sim.town import SimDevice, Town
 from firmware_sim.world import make_day
 
-PARKING_CHUNK = 80  # bays simulated together (vectorised); fixed, so results do not depend on the split
+PARKING_CHUNK = 400  # bays simulated together (vectorised); fixed, so results do not depend on the split
 GARBLE_TRIES = 40
 RADIO_FAULTS = ("offline", "garbled_payload", "unknown_device")
+_Batch = tuple[DeviceRadio, list[float], list[tuple[int, bytes, bool]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +126,7 @@ class Simulation:
                   start: float, end: float) -> list[Delivery]:
         frames.sort(key=lambda f: (f[1], f[0]))
         faults = [(i, f) for i, f in unit.faults if f.kind in RADIO_FAULTS and f.overlaps(start, end)]
-        out: list[Delivery] = []
+        batches: list[_Batch] = []
         lo = 0
         while lo < len(frames):
             index = frames[lo][1]
@@ -133,16 +134,22 @@ class Simulation:
             while hi < len(frames) and frames[hi][1] == index:
                 hi += 1
             mine = [f for i, f in faults if i == index]
-            out += self._send(unit.devices[index], frames[lo:hi], mine, rng)
+            batches += self._batches(unit.devices[index], frames[lo:hi], mine, rng)
             lo = hi
+        draws = self.radio.draw([(radio.link, len(times)) for radio, times, _ in batches], rng)
+        out: list[Delivery] = []
+        offset = 0
+        for radio, times, payloads in batches:
+            out += self.radio.transmit(radio, times, payloads, draws, offset)
+            offset += len(times)
         return out
 
-    def _send(self, device: SimDevice, frames: list[Frame], faults: list[Fault],
-              rng: np.random.Generator) -> list[Delivery]:
+    def _batches(self, device: SimDevice, frames: list[Frame], faults: list[Fault],
+                 rng: np.random.Generator) -> list[_Batch]:
+        """The frames one device sends after the radio-path faults, plus those of an unregistered twin."""
         times = [f[0] for f in frames]
         payloads = [(f[2], f[3], f[4]) for f in frames]
-        ghost_times: list[float] = []
-        ghost_payloads: list[tuple[int, bytes, bool]] = []
+        batches: list[_Batch] = []
         for fault in faults:
             keep = [not (fault.start <= t < fault.end) for t in times]
             if fault.kind == "offline":
@@ -155,14 +162,8 @@ class Simulation:
                         payloads[i] = (port, raw, payloads[i][2])
                         self.radio.stats.garbled += 1
             else:  # unknown_device: an unregistered twin sends the same frames
-                ghost_times += [t for t, k in zip(times, keep, strict=True) if not k]
-                ghost_payloads += [p for p, k in zip(payloads, keep, strict=True) if not k]
-        out = self.radio.transmit(self._device_radio(device), times, payloads, rng)
-        if ghost_times:
-            ghost = faults[0].ghost_eui if faults else None
-            for fault in faults:
-                if fault.kind == "unknown_device":
-                    ghost = fault.ghost_eui
-            self.radio.stats.ghost += len(ghost_times)
-            out += self.radio.transmit(self._device_radio(device, ghost), ghost_times, ghost_payloads, rng)
-        return out
+                ghost_times = [t for t, k in zip(times, keep, strict=True) if not k]
+                ghost_payloads = [p for p, k in zip(payloads, keep, strict=True) if not k]
+                self.radio.stats.ghost += len(ghost_times)
+                batches.append((self._device_radio(device, fault.ghost_eui), ghost_times, ghost_payloads))
+        return [(self._device_radio(device), times, payloads), *batches]

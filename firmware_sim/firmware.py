@@ -194,14 +194,14 @@ class ParkingUnit(Unit):
         draws = rng.random((MINUTES, len(self.devices)))
         arrive = draws < p_arrive[:, None]
         depart = draws < p_depart[:, None]
-        flips = np.empty_like(arrive)
         states = np.empty_like(arrive)
-        state = self.state.copy()
-        for m in range(MINUTES):
-            flip = np.where(state, depart[m], arrive[m])
-            state ^= flip
-            flips[m] = flip
-            states[m] = state
+        previous = self.state
+        for m in range(MINUTES):  # a bay's next state depends on its state: sequential in time, vector over bays
+            np.logical_xor(previous, np.where(previous, depart[m], arrive[m]), out=states[m])
+            previous = states[m]
+        flips = np.empty_like(states)
+        flips[0] = states[0] != self.state
+        flips[1:] = states[1:] != states[:-1]
         return flips, states
 
     def _apply_stuck(self, day: Day, flips: npt.NDArray[np.bool_], states: npt.NDArray[np.bool_],
@@ -252,18 +252,26 @@ class ParkingUnit(Unit):
         return out
 
     def _heartbeats(self, day: Day, rng: np.random.Generator, states: npt.NDArray[np.bool_]) -> list[Frame]:
-        out: list[Frame] = []
+        """Every bay's heartbeats of the day (all bays at once: phase + k·interval)."""
+        low = max(day.start, self.run_start + 30)
+        interval = self.heartbeat
+        offsets = self.phase * interval
+        first = np.ceil((low - offsets) / interval) * interval + offsets
+        per_bay = math.ceil((day.end - day.start) / interval) + 1
+        times = first[:, None] + interval * np.arange(per_bay)[None, :]
+        bays, slots = np.nonzero(times < day.end)
+        times = times[bays, slots]
+        if times.size == 0:
+            return []
+        minute = local_minutes(day, times)
         w = day.weather
-        for b in range(len(self.devices)):
-            times = periodic_times(day, self.heartbeat, float(self.phase[b]), not_before=self.run_start + 30)
-            if times.size == 0:
-                continue
-            minute = local_minutes(day, times)
-            ground = w.temp_mean + 0.5 * w.temp_amplitude * np.sin((minute / 60.0 - 10.0) * math.pi / 12.0)
-            for t, m, temp in zip(times.tolist(), minute.astype(np.int64).tolist(), ground.tolist(), strict=True):
-                occupied = bool(states[m, b])
-                out.append((t, b, 2, self._heartbeat_frame(b, t, occupied, temp + float(rng.normal(0, 0.4))), False))
-        return out
+        ground = w.temp_mean + 0.5 * w.temp_amplitude * np.sin((minute / 60.0 - 10.0) * math.pi / 12.0)
+        ground += rng.normal(0, 0.4, times.size)
+        occupied = states[minute.astype(np.int64), bays]
+        return [
+            (t, b, 2, self._heartbeat_frame(b, t, occ, temp), False)
+            for t, b, occ, temp in zip(times.tolist(), bays.tolist(), occupied.tolist(), ground.tolist(), strict=True)
+        ]
 
     def _heartbeat_frame(self, bay: int, t: float, occupied: bool, temperature: float) -> bytes:
         if not self.nwave:

@@ -161,6 +161,7 @@ async def _publish_loop(sim: Simulation, town: Town, first: date, publisher: Mqt
     schedule.advance()
     wall_start = time.monotonic()
     sim_end_ns = int((sim_start + duration * speed) * 1e9) if duration else None
+    duration_s = duration or 0.0
     start_ns = int(sim_start * 1e9)
     lags: list[float] = []
     generating = True
@@ -171,7 +172,7 @@ async def _publish_loop(sim: Simulation, town: Town, first: date, publisher: Mqt
                 generating = True
                 continue
             deliver_ns, topic, payload = schedule.ready[schedule.pos]
-            if sim_end_ns is not None and deliver_ns >= sim_end_ns:
+            if sim_end_ns is not None and (deliver_ns >= sim_end_ns or time.monotonic() - wall_start >= duration_s):
                 break
             due = wall_start + (deliver_ns - start_ns) / 1e9 / speed
             now = time.monotonic()

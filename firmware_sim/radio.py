@@ -58,6 +58,7 @@ class Session:
     f_cnt: int = 0
     dev_addr: str = ""
     session_key_id: str = ""
+    token: str = ""  # 24 hex digits naming the session in correlation and deduplication ids
 
 
 @dataclass(slots=True)
@@ -83,6 +84,18 @@ class Link:
 
     rssi: npt.NDArray[np.float64]
     sf: int
+
+
+@dataclass(slots=True)
+class Draws:
+    """Per-frame random radio conditions (plain lists, row per frame): RSSI and SNR per gateway, which gateways
+    heard it, five uniforms (loss, late, delay, jitter, duplicate) and the channel."""
+
+    rssi: list[list[int]]
+    snr: list[list[float]]
+    heard: list[list[bool]]
+    uniform: list[list[float]]
+    channels: list[int]
 
 
 @dataclass
@@ -143,27 +156,44 @@ class Radio:
         digest = hashlib.blake2b(f"{self.seed}:{radio.dev_eui}:{s.number}".encode(), digest_size=12).digest()
         s.dev_addr = "26" + digest[:3].hex().upper()
         s.session_key_id = base64.b64encode(digest[3:12]).decode()
+        s.token = digest.hex()
+
+    def draw(self, links: list[tuple[Link, int]], rng: np.random.Generator) -> Draws:
+        """Random radio conditions for a batch of frames: ``links`` gives each device's link and frame count."""
+        n = sum(count for _, count in links)
+        gws = len(self._gateways)
+        if n == 0:
+            return Draws([], [], [], [], [])
+        mean = np.repeat(np.stack([link.rssi for link, _ in links]), [c for _, c in links], axis=0)
+        floor = np.repeat([DEMOD_FLOOR_DB[link.sf] for link, _ in links], [c for _, c in links])
+        rssi = mean + rng.normal(0.0, self.network.radio.shadowing_db, (n, gws))
+        snr = np.minimum(rssi - NOISE_FLOOR_DBM + rng.normal(0.0, 1.0, (n, gws)), 12.0)
+        return Draws(
+            rssi=np.round(rssi).astype(np.int64).tolist(),
+            snr=np.round(snr, 1).tolist(),
+            heard=(snr >= floor[:, None]).tolist(),
+            uniform=rng.random((n, 5)).tolist(),
+            channels=rng.integers(len(CHANNELS_HZ), size=n).tolist(),
+        )
 
     def transmit(self, radio: DeviceRadio, times: list[float], payloads: list[tuple[int, bytes, bool]],
-                 rng: np.random.Generator) -> list[Delivery]:
-        """Send frames of one device (in time order) through the air; returns what the server delivers."""
+                 draws: Draws, offset: int = 0) -> list[Delivery]:
+        """Send frames of one device (in time order) through the air; returns what the server delivers.
+
+        Row ``offset + i`` of ``draws`` holds the radio conditions of frame ``i``.
+        """
         n = len(times)
-        if n == 0:
-            return []
         settings = self.network.radio
         gws = len(self._gateways)
-        rssi = radio.link.rssi[None, :] + rng.normal(0.0, settings.shadowing_db, (n, gws))
-        snr = np.minimum(rssi - NOISE_FLOOR_DBM + rng.normal(0.0, 1.0, (n, gws)), 12.0)
-        heard = snr >= DEMOD_FLOOR_DB[radio.link.sf]
-        rssi_l = np.round(rssi).astype(np.int64).tolist()
-        snr_l = np.round(snr, 1).tolist()
-        heard_l = heard.tolist()
-        draws = rng.random((n, 5)).tolist()
-        channels = rng.integers(len(CHANNELS_HZ), size=n).tolist()
+        rssi_l, snr_l, heard_l, draws_l, channels = draws.rssi, draws.snr, draws.heard, draws.uniform, draws.channels
         out: list[Delivery] = []
         stats = self.stats
         session = radio.session
         airtime_ns = int(AIRTIME_S[radio.link.sf] * 1e9)
+        jitter = np.array([draws_l[offset + i][3] for i in range(n)]) * 4e7
+        received = (np.array(times) * 1e9).astype(np.int64) + airtime_ns + jitter.astype(np.int64)
+        received_l = received.tolist()
+        stamps = np.datetime_as_string(received.astype("datetime64[ns]"), unit="ns").tolist()
         for i in range(n):
             f_port, payload, rejoin = payloads[i]
             if rejoin or not session.session_key_id:
@@ -171,14 +201,15 @@ class Radio:
             f_cnt = session.f_cnt
             session.f_cnt = (f_cnt + 1) % 2**32
             stats.transmitted += 1
-            draw = draws[i]
-            flags = heard_l[i]
+            row = offset + i
+            draw = draws_l[row]
+            flags = heard_l[row]
             if draw[0] < settings.loss or not any(flags):
                 stats.lost += 1
                 continue
-            rx = [(g, rssi_l[i][g], snr_l[i][g]) for g in range(gws) if flags[g]]
-            received_ns = int(times[i] * 1e9) + airtime_ns + int(draw[3] * 4e7)
-            envelope = self._envelope(radio, received_ns, f_port, f_cnt, payload, rx, CHANNELS_HZ[channels[i]])
+            rx = [(g, rssi_l[row][g], snr_l[row][g]) for g in range(gws) if flags[g]]
+            received_ns = received_l[i]
+            envelope = self._envelope(radio, stamps[i] + "Z", f_port, f_cnt, payload, rx, CHANNELS_HZ[channels[row]])
             deliver = received_ns + 20_000_000
             if draw[1] < settings.late:
                 low, high = settings.late_delay
@@ -191,21 +222,18 @@ class Radio:
         stats.delivered += len(out)
         return out
 
-    def _envelope(self, radio: DeviceRadio, received_ns: int, f_port: int, f_cnt: int, payload: bytes,
+    def _envelope(self, radio: DeviceRadio, at: str, f_port: int, f_cnt: int, payload: bytes,
                   rx: list[tuple[int, int, float]], frequency: int) -> bytes:
         data = base64.b64encode(payload).decode()
-        token = hashlib.blake2b(f"{radio.dev_eui}:{radio.session.number}:{f_cnt}:{self.seed}".encode(),
-                                digest_size=16).hexdigest()
+        token = f"{f_cnt:08x}{radio.session.token}"
         if radio.format == "tts":
-            return self._tts(radio, received_ns, f_port, f_cnt, data, rx, frequency, token)
-        return self._chirpstack(radio, received_ns, f_port, f_cnt, data, rx, frequency, token)
+            return self._tts(radio, at, f_port, f_cnt, data, rx, frequency, token)
+        return self._chirpstack(radio, at, f_port, f_cnt, data, rx, frequency, token)
 
-    def _tts(self, radio: DeviceRadio, received_ns: int, f_port: int, f_cnt: int, data: str,
+    def _tts(self, radio: DeviceRadio, at: str, f_port: int, f_cnt: int, data: str,
              rx: list[tuple[int, int, float]], frequency: int, token: str) -> bytes:
-        at = rfc3339(received_ns)
-        gw_at = rfc3339(received_ns - 45_000_000)
         meta = ",".join(
-            f'{{"gateway_ids":{self._gw_json_tts[g]},"time":"{gw_at}","rssi":{r},"channel_rssi":{r},'
+            f'{{"gateway_ids":{self._gw_json_tts[g]},"time":"{at}","rssi":{r},"channel_rssi":{r},'
             f'"snr":{s},"uplink_token":"{token[:16]}"}}'
             for g, r, s in rx
         )
@@ -223,7 +251,7 @@ class Radio:
             f'"received_at":"{at}","consumed_airtime":"{AIRTIME_S[radio.link.sf]}s"}}}}'
         ).encode()
 
-    def _chirpstack(self, radio: DeviceRadio, received_ns: int, f_port: int, f_cnt: int, data: str,
+    def _chirpstack(self, radio: DeviceRadio, at: str, f_port: int, f_cnt: int, data: str,
                     rx: list[tuple[int, int, float]], frequency: int, token: str) -> bytes:
         dedup = f"{token[:8]}-{token[8:12]}-4{token[13:16]}-a{token[17:20]}-{token[20:32]}"
         meta = ",".join(
@@ -237,7 +265,7 @@ class Radio:
         port = f'"fPort":{f_port},' if f_port else ""
         dr = 12 - radio.link.sf
         return (
-            f'{{"deduplicationId":"{dedup}","time":"{rfc3339(received_ns)}","deviceInfo":{{'
+            f'{{"deduplicationId":"{dedup}","time":"{at}","deviceInfo":{{'
             f'"tenantId":"52f14cd4-c6f1-4fbd-8f87-4025e1d49242","tenantName":"{net.tenant}",'
             f'"applicationId":"{net.chirpstack_application}","applicationName":"{net.application}",'
             f'"deviceProfileName":"{radio.device.model}","deviceName":"{radio.device.name}",'

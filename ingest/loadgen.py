@@ -2,7 +2,7 @@
 
 Every uplink is a realistic envelope (~700 bytes) whose Cayenne LPP payload carries a temperature and a
 humidity, so it becomes three points: the radio record and two measurements. Uplink ``i`` of a stream is
-unique (its own deduplicationId and frame counter) and its server time is ``base_ns + i`` microseconds, so a
+unique (its own deduplicationId and frame counter) and its server time is ``base_ns + i * step_ns``, so a
 stream's points can be counted in InfluxDB exactly.
 
 The publisher uses paho-mqtt (QoS 1 waits for every PUBACK, so "published" means "the broker has it"); for
@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import paho.mqtt.client as paho
@@ -44,13 +45,13 @@ def _rfc3339(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{frac:09d}Z"
 
 
-def uplink(i: int, *, devices: int, base_ns: int, stream: str) -> tuple[str, bytes]:
-    """Uplink ``i`` of ``stream``: (topic, JSON payload)."""
+def uplink(i: int, *, devices: int, base_ns: int, stream: str, step_ns: int = 1000) -> tuple[str, bytes]:
+    """Uplink ``i`` of ``stream``: (topic, JSON payload), received by the server at ``base_ns + i * step_ns``."""
     eui = device_eui(i % devices)
     f_cnt = i // devices
     doc = {
         "deduplicationId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{stream}/{i}")),
-        "time": _rfc3339(base_ns + i * 1000),
+        "time": _rfc3339(base_ns + i * step_ns),
         "deviceInfo": {
             "tenantId": "52f14cd4-c6f1-4fbd-8f87-4025e1d49242",
             "tenantName": "Stadtwerke",
@@ -93,11 +94,12 @@ class Stream:
     devices: int = 100
     base_ns: int = 1_700_000_000_000_000_000
     name: str = "stream"
+    step_ns: int = 1000  # server time between consecutive uplinks
 
     def messages(self, indices: Sequence[int] | None = None) -> Iterator[tuple[str, bytes]]:
         """The messages, in index order or in the order of ``indices``."""
         for i in indices if indices is not None else range(self.count):
-            yield uplink(i, devices=self.devices, base_ns=self.base_ns, stream=self.name)
+            yield uplink(i, devices=self.devices, base_ns=self.base_ns, stream=self.name, step_ns=self.step_ns)
 
 
 def publish(host: str, port: int, messages: Sequence[tuple[str, bytes]], *, qos: int = 1, rate: float = 0.0,
@@ -133,25 +135,33 @@ def publish(host: str, port: int, messages: Sequence[tuple[str, bytes]], *, qos:
     return elapsed
 
 
-def _publish_part(args: tuple[str, int, Stream, list[int], int, float, multiprocessing.Queue]) -> None:  # type: ignore[type-arg]
-    host, port, stream, indices, qos, rate, out = args
+def _publish_part(args: tuple[str, int, Stream, list[int], int, float, Any, Any]) -> None:
+    host, port, stream, indices, qos, rate, barrier, out = args
     messages = list(stream.messages(indices))
-    out.put(publish(host, port, messages, qos=qos, rate=rate))
+    barrier.wait()
+    started = time.time()
+    elapsed = publish(host, port, messages, qos=qos, rate=rate)
+    out.put((started, elapsed))
 
 
 def publish_parallel(host: str, port: int, stream: Stream, *, processes: int = 2, qos: int = 1,
-                     rate: float = 0.0) -> float:
-    """Publish a whole stream from ``processes`` processes (each a slice); returns the slowest one's seconds."""
+                     rate: float = 0.0) -> tuple[float, float]:
+    """Publish a whole stream from ``processes`` processes (each a slice, messages built beforehand).
+
+    Returns the wall-clock time publishing started and the seconds until the slowest publisher was done.
+    """
     ctx = multiprocessing.get_context("spawn")
-    out: multiprocessing.Queue[float] = ctx.Queue()
+    out = ctx.Queue()
+    barrier = ctx.Barrier(processes)
     parts = [list(range(k, stream.count, processes)) for k in range(processes)]
     procs = [
-        ctx.Process(target=_publish_part, args=((host, port, stream, part, qos, rate / processes, out),))
+        ctx.Process(target=_publish_part, args=((host, port, stream, part, qos, rate / processes, barrier, out),))
         for part in parts
     ]
     for proc in procs:
         proc.start()
-    times = [out.get() for _ in procs]
+    results = [out.get() for _ in procs]
     for proc in procs:
         proc.join()
-    return max(times)
+    started = min(r[0] for r in results)
+    return started, max(r[0] + r[1] for r in results) - started

@@ -39,9 +39,7 @@ async def _serve_api(settings: Settings, port: int) -> tuple[Any, asyncio.Task[N
 
     from api.app import create_app
 
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -50,12 +48,15 @@ async def _serve_api(settings: Settings, port: int) -> tuple[Any, asyncio.Task[N
     return server, task
 
 
+def _format_value(v: dict[str, Any]) -> str:
+    channel = f"[{v['channel']}]" if v["channel"] else ""
+    unit = "" if v["unit"] == "1" else f" {v['unit']}"
+    return f"{v['quantity']}{channel}={v['value']:g}{unit}"
+
+
 def _format_latest(body: dict[str, Any]) -> str:
     device = body["device"]
-    values = ", ".join(
-        f"{v['quantity']}{'[' + v['channel'] + ']' if v['channel'] else ''}={v['value']:g} {v['unit']}".rstrip()
-        for v in body["values"][:6]
-    )
+    values = ", ".join(_format_value(v) for v in body["values"][:6])
     when = body["values"][0]["time"][:19] if body["values"] else "-"
     return f"  {device['name'][:28]:28} {device['model']:26} {when}  {values or 'no data yet'}"
 
@@ -68,9 +69,7 @@ async def _report(api_url: str, every: float) -> None:
             picks: dict[str, dict[str, Any]] = {}
             for d in devices:
                 picks.setdefault(d["device_class"], d)
-            click.echo(
-                f"\n{time.strftime('%H:%M:%S')}  latest values via {api_url}/v1/devices/<dev_eui>/latest"
-            )
+            click.echo(f"\n{time.strftime('%H:%M:%S')}  latest values via {api_url}/v1/devices/<dev_eui>/latest")
             for d in picks.values():
                 body = (await http.get(f"/v1/devices/{d['dev_eui']}/latest")).json()
                 click.echo(_format_latest(body))
@@ -93,11 +92,10 @@ def _banner(settings: Settings, api_url: str, run_dir: Path, devices: int) -> st
     )
 
 
-async def run_demo(
-    run_dir: Path, *, speed: float, duration: float, api_port: int, report_every: float
-) -> None:
+async def run_demo(run_dir: Path, *, speed: float, duration: float, api_port: int, report_every: float) -> None:
     """Start everything, run until ``duration`` seconds pass (0 = until interrupted), stop everything."""
     from firmware_sim import run_live
+    from firmware_sim.town import load_town, register_town
     from ingest.service import IngestOptions, IngestService
 
     base = get_settings()
@@ -105,13 +103,14 @@ async def run_demo(
         settings = base.model_copy(
             update={"mqtt_url": broker.url, "influx_url": influx.url, "data_dir": run_dir, "database_url": ""}
         )
+        register_town(load_town("default"), settings.registry_url)
         ingest = IngestService(settings, IngestOptions(client_id="stadtpuls-demo-ingest"))
         ready = asyncio.Event()
         ingest_task = asyncio.create_task(ingest.run(ready=ready))
         await asyncio.wait_for(ready.wait(), timeout=60)
         server, api_task = await _serve_api(settings, api_port)
         api_url = f"http://127.0.0.1:{api_port}"
-        sim_task = asyncio.create_task(run_live(settings, town="default", speed=speed, duration=None))
+        sim_task = asyncio.create_task(run_live(settings, town="default", speed=speed, duration=None, register=False))
         await asyncio.sleep(1.0)
         click.echo(_banner(settings, api_url, run_dir, len(ingest.registry.list())))
         report_task = asyncio.create_task(_report(api_url, report_every))
@@ -140,9 +139,7 @@ async def run_demo(
     show_default=True,
     help="Folder for the demo's broker, InfluxDB and registry.",
 )
-@click.option(
-    "--speed", type=float, default=60.0, show_default=True, help="Simulated seconds per real second."
-)
+@click.option("--speed", type=float, default=60.0, show_default=True, help="Simulated seconds per real second.")
 @click.option(
     "--duration",
     type=float,
@@ -151,9 +148,7 @@ async def run_demo(
     help="Stop after this many seconds (0 = Ctrl-C).",
 )
 @click.option("--api-port", type=int, default=8000, show_default=True, help="API port (a free one if taken).")
-@click.option(
-    "--report-every", type=float, default=10.0, show_default=True, help="Seconds between status reports."
-)
+@click.option("--report-every", type=float, default=10.0, show_default=True, help="Seconds between status reports.")
 def demo_command(run_dir: Path, speed: float, duration: float, api_port: int, report_every: float) -> None:
     """Run the whole platform on this machine with a simulated town."""
     run_dir = run_dir.resolve()

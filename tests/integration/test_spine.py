@@ -109,3 +109,44 @@ async def test_bad_input_is_quarantined_and_ingest_keeps_running(
     async with InfluxClient(settings.influx_url, settings.influx_db) as influx:
         rows = await wait_for_rows(influx, 'SELECT "value" FROM "temperature"', 1)
     assert [r[1] for r in rows] == [-2.0]
+
+
+async def test_simulated_town_reaches_the_api(
+    running_ingest: IngestService, settings: Settings, tmp_path: Path
+) -> None:
+    """simulator (live) → Mosquitto → ingest → InfluxDB → API returns the values."""
+    from datetime import datetime
+
+    from firmware_sim.live import run_live
+    from firmware_sim.town import load_town, register_town
+    from tests.unit.test_firmware_sim_support import SMALL_TOWN
+
+    town = tmp_path / "small.yaml"
+    town.write_text(SMALL_TOWN, encoding="utf-8")
+    register_town(load_town(town), settings.registry_url)
+    await asyncio.to_thread(running_ingest.directory.load)  # ingest learns the town's devices
+    result = await run_live(
+        settings,
+        town=town,
+        speed=2_000,
+        duration=2.0,
+        start=datetime(2025, 3, 8, 10, 0).astimezone(),
+        fmt="mixed",
+        qos=1,
+        register=False,
+        client_id=f"sim-{uuid.uuid4().hex[:6]}",
+    )
+    assert result.published > 0
+    async with InfluxClient(settings.influx_url, settings.influx_db) as influx:
+        rows = await wait_for_rows(influx, 'SELECT "f_cnt", "dev_eui" FROM "uplink"', 1)
+    assert rows
+    dev_eui = rows[-1][2]
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api,
+    ):
+        body = (await api.get(f"/v1/devices/{dev_eui}/latest")).json()
+    assert body["device"]["dev_eui"] == dev_eui
+    assert body["values"], body
+    assert body["last_uplink"]["time"].startswith("2025-03-08")

@@ -1,0 +1,379 @@
+"""End-to-end ingest benchmark: publish → Mosquitto → ingest → InfluxDB, against Node-RED on the same run.
+
+One command (``make bench-ingest``) starts its own Mosquitto and InfluxDB on free ports under ``.bench/``,
+installs Node-RED when missing, and prints a Markdown table. Every figure counts points in InfluxDB: a run
+"has zero loss" when InfluxDB holds exactly the uplinks published.
+
+    .venv/bin/python bench/bench_ingest.py [--count 150000] [--soak-seconds 600] [--backlog-minutes 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.nodered import runner as nodered  # noqa: E402
+from devices.registry import DeviceRegistry  # noqa: E402
+from ingest.loadgen import MODEL, Stream, device_eui, publish_parallel, uplink  # noqa: E402
+from stadtpuls.localstack import InfluxServer, MosquittoServer, create_database, free_port  # noqa: E402
+
+RUN_DIR = ROOT / ".bench" / "ingest"
+DEVICES = 100
+DESIGN_RATE = 1700  # uplinks/s: 100k sensors at one uplink a minute
+STALL = 30.0  # s without progress in InfluxDB ends a measurement
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Row:
+    name: str
+    figures: dict[str, str] = field(default_factory=dict)
+
+
+# --- process accounting from /proc ---------------------------------------------------------------------------
+def _tree(pid: int) -> list[int]:
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                pids.extend(_tree(int(entry.name)))
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (alive ones)."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLK
+
+
+def rss_bytes(pid: int) -> int:
+    total = 0
+    for p in _tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
+# --- InfluxDB ------------------------------------------------------------------------------------------------
+def count(influx: InfluxServer, db: str) -> int:
+    response = httpx.get(f"{influx.url}/query", params={"db": db, "q": 'SELECT count("f_cnt") FROM "uplink"'},
+                         timeout=60)
+    series = response.json()["results"][0].get("series", [])
+    return int(series[0]["values"][0][1]) if series else 0
+
+
+def wait_count(influx: InfluxServer, db: str, expected: int) -> tuple[int, float]:
+    """Poll until ``expected`` uplinks are stored or progress stalls; returns (count, wall time reached)."""
+    last, last_change = -1, time.monotonic()
+    while True:
+        n = count(influx, db)
+        now = time.time()
+        if n >= expected:
+            return n, now
+        if n != last:
+            last, last_change = n, time.monotonic()
+        elif time.monotonic() - last_change > STALL:
+            return n, now
+        time.sleep(0.1)
+
+
+# --- the systems under test ----------------------------------------------------------------------------------
+class Stadtpuls:
+    def __init__(self, broker: MosquittoServer, influx: InfluxServer, db: str, *, workers: int, qos: int) -> None:
+        self.data_dir = RUN_DIR / f"data-{db}"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.env = dict(os.environ, STADTPULS_MQTT_URL=broker.url, STADTPULS_INFLUX_URL=influx.url,
+                        STADTPULS_INFLUX_DB=db, STADTPULS_DATA_DIR=str(self.data_dir))
+        registry = DeviceRegistry(f"sqlite:///{self.data_dir / 'stadtpuls.sqlite3'}")
+        for i in range(DEVICES):
+            registry.upsert(device_eui(i), model=MODEL, name=f"s{i}", site="Marktplatz", municipality="Benchstadt")
+        self.client_id = f"bench-{db}"
+        self.args = ["--client-id", self.client_id, "--qos", str(qos), "--workers", str(workers)]
+        self.ids = [f"{self.client_id}-w{i}" for i in range(workers)] if workers > 1 else [self.client_id]
+        self.broker = broker
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with (self.data_dir / "ingest.log").open("ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "stadtpuls.cli", "ingest", *self.args],
+                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        for cid in self.ids:
+            wait_connected(self.broker, cid)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=120)
+
+
+def wait_connected(broker: MosquittoServer, client_id: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if f" as {client_id} " in broker.log_path.read_text(errors="replace"):
+            time.sleep(1.0)
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{client_id} did not connect to the broker")
+
+
+# --- measurements --------------------------------------------------------------------------------------------
+def throughput(broker: MosquittoServer, influx: InfluxServer, system: Stadtpuls | nodered.NodeRed, db: str,
+               n: int, *, qos: int, publishers: int) -> dict[str, str]:
+    """Two runs of ``n`` uplinks each.
+
+    live: publish as fast as the publishers go while the system runs; time until InfluxDB holds them all
+    (on two cores the publishers compete with the system for CPU and often set the pace).
+    queued: publish while the system is stopped (its persistent session queues them at the broker), then
+    start it and time until InfluxDB holds them all: what the system can sustain by itself.
+    """
+    stream = Stream(n, devices=DEVICES, name=f"tp-{db}", step_ns=1_000_000, base_ns=1_700_000_000_000_000_000)
+    system.start()
+    cpu0 = cpu_seconds(system.pid)
+    started, publish_s = publish_parallel(broker.host, broker.port, stream, processes=publishers, qos=qos)
+    stored, reached = wait_count(influx, db, n)
+    cpu = cpu_seconds(system.pid) - cpu0
+    live = n / (reached - started)
+    figures = {
+        "live: uplinks/s end to end": f"{live:,.0f}",
+        "live: published/s": f"{n / publish_s:,.0f}",
+        "live: lost": f"{n - stored:,}" + ("" if stored == n else f" ({(n - stored) / n:.1%})"),
+        "CPU s / 10k uplinks": f"{cpu / n * 10_000:.2f}",
+    }
+    system.stop()
+    if qos == 0:  # a QoS 0 message published while nobody is connected is not kept: no queued run
+        return figures
+    second = Stream(n, devices=DEVICES, name=f"tq-{db}", step_ns=1_000_000, base_ns=1_705_000_000_000_000_000)
+    publish_parallel(broker.host, broker.port, second, processes=publishers, qos=qos)
+    system.start()
+    first = count(influx, db)
+    while first <= n:  # from the first stored batch on (process start-up is not ingest speed)
+        time.sleep(0.05)
+        first = count(influx, db)
+    started = time.time()
+    stored, reached = wait_count(influx, db, 2 * n)
+    figures["queued: uplinks/s"] = f"{(stored - first) / (reached - started):,.0f}"
+    figures["queued: lost"] = f"{2 * n - stored:,}"
+    system.stop()
+    return figures
+
+
+def latency(broker: MosquittoServer, influx: InfluxServer, db: str, *, rate: int, seconds: int) -> dict[str, str]:
+    """Publish at ``rate`` with the publish time as the server time; see when each point becomes queryable."""
+    total = rate * seconds
+    seen: dict[int, float] = {}
+    stop = threading.Event()
+
+    def poll() -> None:
+        since = 0
+        while not stop.is_set():
+            response = httpx.get(f"{influx.url}/query", params={
+                "db": db, "epoch": "ns", "q": f'SELECT "f_cnt" FROM "uplink" WHERE time > {since}'}, timeout=30)
+            now = time.time_ns()
+            for s in response.json()["results"][0].get("series", []):
+                for row in s["values"]:
+                    seen.setdefault(int(row[0]), now)
+                    since = max(since, int(row[0]))
+            time.sleep(0.02)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"lat-{uuid.uuid4().hex[:6]}")
+    client.max_inflight_messages_set(1000)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    t0 = time.monotonic()
+    sent: list[int] = []
+    for i in range(total):
+        ahead = t0 + i / rate - time.monotonic()
+        if ahead > 0:
+            time.sleep(ahead)
+        now = time.time_ns()
+        topic, body = uplink(i, devices=DEVICES, base_ns=now - i * 1000, stream=f"lat-{db}")  # time = now
+        client.publish(topic, body, qos=1)
+        sent.append(now)
+    deadline = time.monotonic() + 30
+    while len(seen) < total and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    poller.join()
+    client.loop_stop()
+    client.disconnect()
+    lat = sorted((seen[t] - t) / 1e9 for t in sent if t in seen)
+    if not lat:
+        return {"p50 s": "-", "p99 s": "-", "lost": f"{total}"}
+    return {"p50 s": f"{lat[len(lat) // 2]:.3f}", "p99 s": f"{lat[int(len(lat) * 0.99)]:.3f}",
+            "lost": f"{total - len(lat)}"}
+
+
+def soak(broker: MosquittoServer, influx: InfluxServer, system: Stadtpuls, db: str, *, rate: int,
+         seconds: int) -> dict[str, str]:
+    """Publish at ``rate`` for ``seconds``; sample ingest's memory every 5 s."""
+    samples: list[tuple[float, int]] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        t0 = time.monotonic()
+        while not stop.is_set():
+            samples.append((time.monotonic() - t0, rss_bytes(system.pid)))
+            stop.wait(5.0)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    n = rate * seconds
+    stream = Stream(n, devices=DEVICES, name=f"soak-{db}", step_ns=1_000_000, base_ns=1_710_000_000_000_000_000)
+    publish_parallel(broker.host, broker.port, stream, processes=2, qos=1, rate=rate)
+    stored, _ = wait_count(influx, db, n)
+    stop.set()
+    sampler.join()
+    warm = [rss for t, rss in samples if t >= min(60.0, seconds / 5)]
+    first, last = statistics.mean(warm[: max(1, len(warm) // 5)]), statistics.mean(warm[-max(1, len(warm) // 5):])
+    return {"peak RSS MiB": f"{max(r for _, r in samples) / 2**20:.0f}",
+            "RSS drift first→last fifth": f"{(last - first) / first:+.1%}", "lost": f"{n - stored}"}
+
+
+def backlog(broker: MosquittoServer, influx: InfluxServer, system: Stadtpuls, db: str, *, rate: int,
+            minutes: float) -> dict[str, str]:
+    """InfluxDB down while ``minutes`` of traffic at ``rate`` arrive (ingest spools); then time the catch-up
+    while live traffic continues at ``rate``."""
+    n = int(rate * minutes * 60)
+    influx.stop()
+    stream = Stream(n, devices=DEVICES, name=f"backlog-{db}", step_ns=1_000_000, base_ns=1_720_000_000_000_000_000)
+    publish_parallel(broker.host, broker.port, stream, processes=2, qos=1)
+    spool = system.data_dir / "spool"
+    time.sleep(5)
+    spooled = sum(f.stat().st_size for f in spool.rglob("*.lp"))
+    influx.start()
+    live_n = rate * 600
+    live = Stream(live_n, devices=DEVICES, name=f"live-{db}", step_ns=1_000_000, base_ns=1_730_000_000_000_000_000)
+    t0 = time.monotonic()
+    publisher = threading.Thread(target=publish_parallel, args=(broker.host, broker.port, live),
+                                 kwargs={"processes": 1, "qos": 1, "rate": rate})
+    publisher.start()
+    drained = None
+    while time.monotonic() - t0 < 600:
+        elapsed = time.monotonic() - t0
+        if not any(spool.rglob("*.lp")) and count(influx, db) >= n + int(rate * elapsed * 0.98):
+            drained = elapsed
+            break
+        time.sleep(1.0)
+    publisher.join()
+    stored, _ = wait_count(influx, db, n + live_n)
+    return {"backlog uplinks": f"{n:,}", "spool MiB": f"{spooled / 2**20:,.0f}",
+            "drain s (live traffic on)": f"{drained:.0f}" if drained else "> 600",
+            "lost": f"{n + live_n - stored}"}
+
+
+# --- main ----------------------------------------------------------------------------------------------------
+def table(rows: list[Row]) -> str:
+    keys: list[str] = []
+    for row in rows:
+        keys += [k for k in row.figures if k not in keys]
+    lines = ["| run | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    lines += [f"| {r.name} | " + " | ".join(r.figures.get(k, "") for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=150_000, help="uplinks per throughput run")
+    parser.add_argument("--soak-seconds", type=int, default=600)
+    parser.add_argument("--backlog-minutes", type=float, default=60.0)
+    parser.add_argument("--skip", default="", help="comma-separated: nodered,latency,soak,backlog,qos0")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    shutil.rmtree(RUN_DIR, ignore_errors=True)
+    RUN_DIR.mkdir(parents=True)
+    rows: list[Row] = []
+    broker = MosquittoServer(RUN_DIR / "mosquitto", max_queued_messages=20_000_000, max_queued_bytes=16 * 2**30,
+                             max_inflight_messages=1000)
+    with broker, InfluxServer(RUN_DIR / "influxdb") as influx:
+        def report(row: Row) -> None:
+            rows.append(row)
+            print(f"{row.name}: {row.figures}", flush=True)
+
+        for workers, qos in [(1, 1), (2, 1), (1, 0), (2, 0)]:
+            if qos == 0 and "qos0" in skip:
+                continue
+            db = f"sp_w{workers}_q{qos}"
+            system = Stadtpuls(broker, influx, db, workers=workers, qos=qos)
+            try:
+                report(Row(f"Stadtpuls ingest, {workers} worker(s), QoS {qos}",
+                           throughput(broker, influx, system, db, args.count, qos=qos, publishers=2)))
+            finally:
+                system.stop()
+
+        if "nodered" not in skip:
+            for kind in ("obvious", "tuned"):
+                db = f"nodered_{kind}"
+                create_database(influx.url, db)
+                red = nodered.NodeRed(RUN_DIR / f"nodered-{kind}", nodered.flow(
+                    kind, broker_port=broker.port, influx_port=influx.http_port, database=db,
+                    client_id=f"nodered-{kind}"), free_port(), broker)
+                try:
+                    n = args.count if kind == "tuned" else min(args.count, 30_000)
+                    report(Row(f"Node-RED {nodered.version()}, {kind} flow, QoS 1",
+                               throughput(broker, influx, red, db, n, qos=1, publishers=2)))
+                finally:
+                    red.stop()
+
+        for name in ("latency", "soak", "backlog"):
+            if name in skip:
+                continue
+            db = f"sp_{name}"
+            system = Stadtpuls(broker, influx, db, workers=2 if name == "backlog" else 1, qos=1)
+            system.start()
+            try:
+                if name == "latency":
+                    report(Row("Stadtpuls, 1,000 uplinks/s, publish → queryable",
+                               latency(broker, influx, db, rate=1000, seconds=30)))
+                elif name == "soak":
+                    report(Row(f"Stadtpuls, {2 * DESIGN_RATE:,} uplinks/s for {args.soak_seconds} s",
+                               soak(broker, influx, system, db, rate=2 * DESIGN_RATE, seconds=args.soak_seconds)))
+                else:
+                    report(Row(f"Stadtpuls 2 workers, {args.backlog_minutes:g} min backlog at 2,000/s",
+                               backlog(broker, influx, system, db, rate=2000, minutes=args.backlog_minutes)))
+            finally:
+                system.stop()
+    print()
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
