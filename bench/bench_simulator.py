@@ -68,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--speed", type=float, default=250_000.0, help="live mode speed factor")
+    parser.add_argument("--speed", type=float, default=280_000.0, help="live mode speed factor")
     parser.add_argument("--live-seconds", type=float, default=30.0)
     parser.add_argument("--qos", type=int, default=0, choices=(0, 1))
     parser.add_argument("--skip-backfill", action="store_true")

@@ -31,7 +31,7 @@ _TRUTH = click.Path(dir_okay=False, path_type=Path)
 @click.option("--register/--no-register", default=True, show_default=True,
               help="Register the town's devices in the registry first.")
 @click.option("--qos", type=click.IntRange(0, 1), default=0, show_default=True, help="MQTT QoS.")
-@click.option("--start", type=click.DateTime(), default=None, help="Simulated start time (default: now).")
+@click.option("--start", type=click.DateTime(), default=None, help="Simulated start, town local time (default: now).")
 @click.pass_context
 def simulate_group(ctx: click.Context, town: str, speed: float, faults: Path | None, truth: Path | None, fmt: str,
                    duration: float | None, seed: int, register: bool, qos: int, start: datetime | None) -> None:
@@ -50,7 +50,7 @@ def simulate_group(ctx: click.Context, town: str, speed: float, faults: Path | N
             result = asyncio.run(run_live(
                 settings, town=town, speed=speed, duration=duration, fmt=fmt, seed=seed, faults=faults,
                 ground_truth_path=truth, register=register, qos=qos,
-                start=start.astimezone() if start else None,
+                start=start,
             ))
             click.echo(
                 f"published {result.published:,} uplinks in {result.wall_seconds:.1f} s ({result.rate:,.0f}/s), "

@@ -127,7 +127,7 @@ async def run_live(
         faults: a fault spec file; its ground truth goes to ``ground_truth_path``.
         register: register the town's devices in the registry first.
         qos: MQTT QoS 0 or 1.
-        start: the simulated start time (default: now).
+        start: the simulated start time (default: now; without a zone, the town's local time).
         client_id: the MQTT client id.
 
     Returns:
@@ -138,6 +138,8 @@ async def run_live(
     the_town = load_town(town)
     if register:
         await asyncio.to_thread(register_town, the_town, settings.registry_url)
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=the_town.timezone)  # a naive start is the town's local time
     sim_start = (start or datetime.now(the_town.timezone)).timestamp()
     horizon = duration * speed if duration else FAULT_HORIZON
     fault_list = _resolve_faults(the_town, faults, start=sim_start, end=sim_start + horizon, seed=seed,
