@@ -10,17 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-import struct
 from typing import Protocol
 
 import gmqtt
 
+from stadtpuls.mqttwire import connect_packet, publish_packet, refusal
 from stadtpuls.settings import MqttTarget
 
 KEEPALIVE = 60  # s
 FLUSH_BYTES = 256 * 1024  # write to the socket at least this often
-_REFUSALS = {1: "unacceptable protocol", 2: "client id rejected", 3: "server unavailable",
-             4: "bad user name or password", 5: "not authorised"}
 
 
 class PublishError(ConnectionError):
@@ -35,41 +33,6 @@ class MqttPublisher(Protocol):
     async def flush(self) -> None: ...
 
     async def close(self) -> None: ...
-
-
-def _utf8(text: str) -> bytes:
-    raw = text.encode()
-    return struct.pack("!H", len(raw)) + raw
-
-
-def remaining_length(n: int) -> bytes:
-    """MQTT's variable-length integer."""
-    out = bytearray()
-    while True:
-        byte, n = n % 128, n // 128
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def connect_packet(target: MqttTarget, client_id: str, *, keepalive: int = KEEPALIVE) -> bytes:
-    """An MQTT 3.1.1 CONNECT with a clean session and optional credentials."""
-    flags = 0x02
-    body = _utf8(client_id)
-    if target.username:
-        flags |= 0x80
-        body += _utf8(target.username)
-        if target.password is not None:
-            flags |= 0x40
-            body += _utf8(target.password)
-    payload = _utf8("MQTT") + bytes((4, flags)) + struct.pack("!H", keepalive) + body
-    return b"\x10" + remaining_length(len(payload)) + payload
-
-
-def publish_packet(topic: bytes, payload: bytes) -> bytes:
-    """An MQTT PUBLISH at QoS 0, no retain."""
-    body_len = 2 + len(topic) + len(payload)
-    return b"\x30" + remaining_length(body_len) + struct.pack("!H", len(topic)) + topic + payload
 
 
 class FastPublisher:
@@ -102,7 +65,7 @@ class FastPublisher:
         except (OSError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError) as exc:
             raise PublishError(f"MQTT broker at {where} is unreachable: {exc!r}") from exc
         if connack[0] != 0x20 or connack[3] != 0:
-            reason = _REFUSALS.get(connack[3], f"code {connack[3]}")
+            reason = refusal(connack[3])
             raise PublishError(f"MQTT broker at {where} refused the connection: {reason}")
         self._watch = asyncio.create_task(self._read_loop())
         self._ping = asyncio.create_task(self._ping_loop())
