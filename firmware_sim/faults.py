@@ -3,7 +3,7 @@
 A spec lists faults and/or asks for random ones::
 
     faults:
-      - {kind: stuck_value, device: ring-nord, quantity: pm2_5, start: "2025-03-01T08:00", duration: 6h}
+      - {kind: stuck_value, device: ring-ost, quantity: pm2_5, start: "2025-03-01T08:00", duration: 6h}
       - {kind: offline, device: parkhaus-altstadt-017, after: 2h, duration: 30m}
     random: {count: 20, kinds: [spike, drift, offline], duration: [30m, 12h]}
 
@@ -41,14 +41,17 @@ FAULT_KINDS: dict[str, tuple[frozenset[str], str]] = {
 # quantities each air model can carry a value fault on; the first is the default
 AIR_QUANTITIES: dict[str, tuple[str, ...]] = {
     "decentlab-dl-pm": ("pm2_5", "pm10", "pm1_0", "temperature", "humidity", "pressure"),
+    "decentlab-dl-ac": ("no2", "no", "o3", "temperature", "humidity"),  # not co: its cell saturates below 100 mg/m³
     "elsys-ers-co2": ("co2", "temperature", "humidity"),
 }
 IMPLAUSIBLE: dict[str, float] = {  # a value the sensor can encode but no real sensor reports
     "pm2_5": 1500.0, "pm10": 1800.0, "pm1_0": 1200.0, "temperature": 110.0, "humidity": 110.0,
-    "pressure": 1250.0, "co2": 12000.0,
+    "pressure": 1250.0, "co2": 12000.0, "no2": 2500.0, "no": 2500.0,
+    "o3": 2500.0,
 }
 DRIFT_PER_DAY: dict[str, float] = {  # default drift slope, units per day
     "pm2_5": 8.0, "pm10": 10.0, "pm1_0": 6.0, "temperature": 1.5, "humidity": 4.0, "pressure": 3.0, "co2": 150.0,
+    "no2": 6.0, "no": 6.0, "o3": 6.0,
 }
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -10,7 +10,9 @@ encoder refuses data the device could not have sent.
   ``heartbeat_interval``, startup frame on fPort 3 after power-on and every reset.
 * People counters (Milesight VS133/VS135, IMBuildings): cumulative totals and period counts every
   ``report_interval``.
-* Air (Decentlab DL-PM, Elsys ERS CO2): one frame every ``report_interval`` (10 minutes).
+* Air (Decentlab DL-PM and DL-AC, Elsys ERS CO2): one frame every ``report_interval`` (10 minutes). The DL-AC's
+  gas cells report electrode voltages: the firmware turns the world's concentrations into the voltages the
+  codec's calibration reads back as those concentrations.
 
 Value faults (stuck, spike, drift, implausible, flatline, counter reset) are applied here, to the truth before
 encoding; faults of the radio path (offline, garbled, unknown device) are applied in :mod:`firmware_sim.engine`.
@@ -27,7 +29,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from devices.catalog import DeviceModel
 from devices.codecs import native_codec
+from devices.codecs.decentlab_dl_ac import CALIBRATION, FULL_SCALE, MIDSCALE, millivolts
 from firmware_sim.faults import Fault
 from firmware_sim.town import SimDevice
 from firmware_sim.world import (
@@ -408,7 +412,7 @@ def _tenths(value: float) -> float:
     return int(min(65535, max(0, round(value * 10)))) / 10
 
 
-def _decentlab(sample: dict[str, float], *, device_id: int, battery: float) -> dict[str, Any]:
+def _decentlab(sample: dict[str, float], *, device_id: int, battery: float, **_: Any) -> dict[str, Any]:
     """DL-PM readings quantised to the sensor's raw words (the vendor's formulas)."""
     pm25 = sample["pm2_5"]
     raw_t = int(min(65535, max(0, round((sample["temperature"] + 46.85) * 65536 / 175.72))))
@@ -443,6 +447,59 @@ def _decentlab(sample: dict[str, float], *, device_id: int, battery: float) -> d
     }
 
 
+O3_PER_PPB = 2.00  # µg/m³ of ozone per ppb at 20 °C and 1013 hPa (48.00 g/mol / 24.06 l/mol)
+AUX_DRIFT = {"no2": 0.4, "no": 0.8, "ox": 0.5, "co": 1.5}  # mV/K: the cells' zero moves with temperature
+_DL_AC_CELLS = ((4, "no2", "NO2"), (5, "no", "NO"), (6, "ox", "Ox"), (7, "co", "CO"))
+
+
+def _adc_word(mv: float) -> int:
+    """The ADC word of a voltage (mV), clipped to the converter's range."""
+    return int(min(65535, max(0, round((mv + FULL_SCALE) * MIDSCALE / FULL_SCALE))))
+
+
+def _dl_ac_cell(channel: int, gas: str, label: str, ppb: float, temperature: float) -> dict[str, Any]:
+    """One gas cell's readings: the electrode voltages that give ``ppb`` with the codec's calibration."""
+    cal = CALIBRATION[gas]
+    we_aux = _adc_word(cal.we_zero - cal.aux_zero + cal.sensitivity * ppb)
+    aux = cal.aux_zero + AUX_DRIFT[gas] * (temperature - 20.0)
+    we = _adc_word(aux + millivolts(we_aux))
+    prefix, title = f"ch{channel}_{gas}", f"CH{channel}: {label}"
+    return {
+        f"{prefix}_we": {"displayName": f"{title} (we)", "unit": "mV", "value": millivolts(we)},
+        f"{prefix}_we_aux": {"displayName": f"{title} (we-aux)", "unit": "mV", "value": millivolts(we_aux)},
+        f"{prefix}_concentration_we": {"displayName": f"{title} concentration (we)", "unit": "ppb",
+                                       "value": (millivolts(we) - cal.we_zero) / cal.sensitivity},
+        f"{prefix}_concentration_we_aux": {
+            "displayName": f"{title} concentration (we-aux)", "unit": "ppb",
+            "value": (millivolts(we_aux) - cal.we_zero + cal.aux_zero) / cal.sensitivity},
+    }
+
+
+def _decentlab_ac(sample: dict[str, float], *, device_id: int, battery: float, mass_per_ppb: dict[str, float],
+                  **_: Any) -> dict[str, Any]:
+    """DL-AC readings: temperature, humidity, the four gas cells and the battery, quantised to raw words.
+
+    ``mass_per_ppb`` holds the catalog's ppb → mass factors (``no2``, ``no`` in µg/m³, ``co`` in mg/m³), so
+    that what ingest stores equals the world's concentration within the cell's resolution.
+    """
+    no2 = sample["no2"] / mass_per_ppb["no2"]
+    ppb = {"no2": no2, "no": sample["no"] / mass_per_ppb["no"], "ox": sample["o3"] / O3_PER_PPB + no2,
+           "co": sample["co"] / mass_per_ppb["co"]}
+    raw_t = int(min(65535, max(0, round((sample["temperature"] + 46.85) * 65536 / 175.72))))
+    raw_h = int(min(65535, max(0, round((sample["humidity"] + 6) * 65536 / 125))))
+    data: dict[str, Any] = {
+        "protocol_version": 2,
+        "device_id": device_id,
+        "air_temperature": {"displayName": "Air temperature", "unit": "°C", "value": 175.72 * raw_t / 65536 - 46.85},
+        "air_humidity": {"displayName": "Air humidity", "unit": "%", "value": 125 * raw_h / 65536 - 6},
+    }
+    for channel, gas, label in _DL_AC_CELLS:
+        data |= _dl_ac_cell(channel, gas, label, ppb[gas], sample["temperature"])
+    data["battery_voltage"] = {"displayName": "Battery voltage", "unit": "V",
+                               "value": int(min(65535, max(0, round(battery * 1000)))) / 1000}
+    return data
+
+
 def _elsys(sample: dict[str, float], **_: Any) -> dict[str, Any]:
     return {
         "temperature": round(min(3276.7, max(-3276.8, sample["temperature"])) * 10) / 10,
@@ -454,13 +511,29 @@ def _elsys(sample: dict[str, float], **_: Any) -> dict[str, Any]:
     }
 
 
+AIR_FORMATS: dict[str, Callable[..., dict[str, Any]]] = {
+    "decentlab-dl-pm": _decentlab,
+    "decentlab-dl-ac": _decentlab_ac,
+    "elsys-ers-co2": _elsys,
+}
+
+
+def mass_per_ppb(entry: DeviceModel) -> dict[str, float]:
+    """Quantity → the scale of the catalog rule that maps it (ppb → mass concentration for the gas cells)."""
+    return {rule.quantity: rule.scale for rule in entry.rules}
+
+
 class AirUnit(Unit):
-    """One air station (each is its own unit): outdoor PM near traffic, or indoor CO2 in a classroom."""
+    """One air station (each is its own unit): outdoor PM and gases near traffic, or indoor CO2 in a classroom."""
 
     def __init__(self, key: str, devices: Sequence[SimDevice], **kwargs: Any) -> None:
         super().__init__(key, devices, **kwargs)
         device = self.devices[0]
         entry = device.catalog
+        if entry.model not in AIR_FORMATS:
+            raise ValueError(f"no air station firmware for model {entry.model}")
+        self.format = AIR_FORMATS[entry.model]
+        self.mass_per_ppb = mass_per_ppb(entry)
         self.elsys = entry.model.startswith("elsys")
         self.interval = float(entry.report_interval or DEFAULT_REPORT["air"])
         ports = [int(p) for p in entry.fports if str(p).isdigit()]
@@ -480,7 +553,7 @@ class AirUnit(Unit):
         for i, t in enumerate(times.tolist()):
             sample = {name: float(values[i]) for name, values in series.items()}
             battery = 3.1 + 0.02 * float(self.battery0[0]) - 0.08 * self.age_years(t, 0)
-            data = _elsys(sample) if self.elsys else _decentlab(sample, device_id=self.device_id, battery=battery)
+            data = self.format(sample, device_id=self.device_id, battery=battery, mass_per_ppb=self.mass_per_ppb)
             out.append((t, 0, self.port, self.encoder(self.port, data), not self.started and i == 0))
         return out
 
@@ -489,7 +562,8 @@ class AirUnit(Unit):
         return {
             "pm1_0": air.pm2_5 * 0.78, "pm2_5": air.pm2_5, "pm4": air.pm2_5 * 1.12, "pm10": air.pm10,
             "particle_size": 420 + 140 * rng.random(minutes.size), "temperature": air.temperature,
-            "humidity": air.humidity, "pressure": air.pressure,
+            "humidity": air.humidity, "pressure": air.pressure, "no2": air.no2, "no": air.no, "o3": air.o3,
+            "co": air.co,
         }
 
     def _indoor(self, day: Day, minutes: FloatArray, rng: np.random.Generator) -> dict[str, FloatArray]:

@@ -336,6 +336,9 @@ class AirSample:
     temperature: FloatArray  # °C
     humidity: FloatArray  # %
     pressure: FloatArray  # hPa
+    no: FloatArray  # µg/m³, nitrogen monoxide: fresh exhaust, highest at the kerb in the rush hours
+    o3: FloatArray  # µg/m³, ozone: sunny summer afternoons, eaten up by NO near roads
+    co: FloatArray  # mg/m³
 
 
 def air_quality(day: Day, minutes: FloatArray, *, traffic_weight: float, rng: np.random.Generator) -> AirSample:
@@ -356,8 +359,14 @@ def air_quality(day: Day, minutes: FloatArray, *, traffic_weight: float, rng: np
     temperature = w.temperature(minutes) + rng.normal(0.0, 0.2, minutes.size)
     humidity = np.clip(78.0 - 2.2 * (temperature - w.temp_mean) + 15.0 * w.rain - 0.6 * (w.temp_mean - 10), 18, 99)
     pressure = np.full(minutes.size, w.pressure) + rng.normal(0.0, 0.15, minutes.size)
-    return AirSample(no2=no2 * rng.lognormal(0.0, 0.1, minutes.size), pm2_5=pm25, pm10=pm10,
-                     temperature=temperature, humidity=humidity, pressure=pressure)
+    no2 = no2 * rng.lognormal(0.0, 0.1, minutes.size)
+    exhaust = road * dispersion * rng.lognormal(0.0, 0.2, minutes.size)
+    no = 2.0 + 55.0 * (1.0 + 0.4 * season) * exhaust
+    sun = np.clip(np.sin((minutes / 60.0 - 7.0) * math.pi / 14.0), 0.0, None)  # 07:00-21:00, top at 14:00
+    o3 = np.clip((38.0 - 22.0 * season) * (0.55 + 0.45 * sun) * (1.0 - 0.3 * w.inversion) - 0.6 * no, 2.0, None)
+    co = (0.18 + 0.02 * heating) * (1.0 + 0.5 * w.inversion) + 0.6 * exhaust
+    return AirSample(no2=no2, pm2_5=pm25, pm10=pm10, temperature=temperature, humidity=humidity,
+                     pressure=pressure, no=no, o3=o3, co=co)
 
 
 def classroom_co2(day: Day, minutes: FloatArray, *, rng: np.random.Generator, office: bool = False) -> FloatArray:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from devices.codecs import (
     bosch_tps110,
     cayenne_lpp,
+    decentlab_dl_ac,
     decentlab_dl_pm,
     elsys_ers_co2,
     imbuildings_people_counter,
@@ -31,6 +32,7 @@ NATIVE_CODECS: dict[str, ModuleType] = {
     "milesight_vs135": milesight_vs135,
     "imbuildings_people_counter": imbuildings_people_counter,
     "decentlab_dl_pm": decentlab_dl_pm,
+    "decentlab_dl_ac": decentlab_dl_ac,
     "elsys_ers_co2": elsys_ers_co2,
 }
 

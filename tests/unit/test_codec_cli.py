@@ -210,7 +210,7 @@ def test_decode_prints_a_lone_surrogate_escaped(tmp_path: Path) -> None:
 
 VENDOR_VECTORS = [
     pytest.param(path.stem, example, id=f"{path.stem}-{index}")
-    for path in sorted((ROOT / "tests" / "vectors").glob("*.yaml"))
+    for path in sorted((ROOT / "tests" / "vectors").rglob("*.yaml"))
     for index, example in enumerate(yaml.safe_load(path.read_text()))
     if "data" in example["output"]
 ]

@@ -9,12 +9,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from devices.catalog import catalog
 from devices.codecs import native_codec
 from devices.registry import DeviceInfo
-from firmware_sim.firmware import _decentlab, _elsys, _nwave_previous_state
+from firmware_sim.firmware import _decentlab, _decentlab_ac, _elsys, _nwave_previous_state, mass_per_ppb
 from firmware_sim.town import load_town
+from ingest.normalise import Normaliser
 from ingest.pipeline import Pipeline
-from tests.unit.test_firmware_sim_support import SATURDAY, day_start, decoded, simulate, small_town, uplinks
+from tests.unit.test_firmware_sim_support import (
+    SATURDAY,
+    SMALL_TOWN,
+    WEDNESDAY,
+    day_start,
+    decoded,
+    simulate,
+    small_town,
+    uplinks,
+)
 
 
 def test_every_device_of_the_default_town_sends_frames_that_ingest_accepts() -> None:
@@ -104,6 +115,45 @@ def test_decentlab_frame_carries_the_intended_values() -> None:
     assert back["air_humidity"]["value"] == pytest.approx(55.2, abs=0.01)
     assert back["barometric_pressure"]["value"] == 101340
     assert back["battery_voltage"]["value"] == 3.05
+
+
+ADC_STEP = 3000 / 32768  # mV per ADC word of the DL-AC
+
+
+def test_dl_ac_frame_carries_the_worlds_gases() -> None:
+    entry = catalog()["decentlab-dl-ac"]
+    sample = {"no2": 61.3, "no": 48.2, "o3": 22.4, "co": 0.46, "temperature": 3.2, "humidity": 86.0}
+    data = _decentlab_ac(sample, device_id=321, battery=3.6, mass_per_ppb=mass_per_ppb(entry))
+    back = native_codec("decentlab_dl_ac").decode(1, native_codec("decentlab_dl_ac").encode(1, data))["data"]
+    stored = {m.quantity: m.value for m in Normaliser(entry).normalise(back).measurements}
+    assert stored["no2"] == pytest.approx(61.3, abs=ADC_STEP / 0.256 * 1.91 / 2)  # half a word: 0.34 µg/m³
+    assert stored["no"] == pytest.approx(48.2, abs=ADC_STEP / 0.512 * 1.25 / 2)
+    assert stored["co"] == pytest.approx(0.46, abs=ADC_STEP / 0.424 * 0.00116 / 2)
+    assert stored["ox"] == pytest.approx(22.4 / 2.0 + 61.3 / 1.91, abs=ADC_STEP / 0.345 / 2)
+    assert stored["temperature"] == pytest.approx(3.2, abs=0.01)
+    assert stored["humidity"] == pytest.approx(86.0, abs=0.01)
+    assert stored["battery_voltage"] == 3.6
+    # the working electrode alone reads the cold cell's zero drift, which the auxiliary electrode takes out
+    assert back["ch4_no2_concentration_we"]["value"] < back["ch4_no2_concentration_we_aux"]["value"] - 20
+
+
+def test_dl_ac_at_the_ring_road_sees_the_rush_hours(tmp_path: Path) -> None:
+    path = tmp_path / "gas.yaml"
+    path.write_text(SMALL_TOWN.replace("{name: a-pm, model: decentlab-dl-pm", "{name: a-gas, model: decentlab-dl-ac"),
+                    encoding="utf-8")
+    town = load_town(path)
+    entry = catalog()["decentlab-dl-ac"]
+    start = day_start(town, WEDNESDAY)
+    by_hour: dict[int, list[float]] = defaultdict(list)
+    for up in uplinks(simulate(town, WEDNESDAY)):
+        if up.dev_eui == "70B3D5E900000001":
+            measurements = Normaliser(entry).normalise(decoded(town, up)).measurements
+            by_hour[int((up.received_ns / 1e9 - start) // 3600)] += [m.value for m in measurements
+                                                                     if m.quantity == "no2"]
+    assert sum(len(v) for v in by_hour.values()) > 130  # every 10 minutes
+    rush = np.mean([v for h in (7, 8, 16, 17) for v in by_hour[h]])
+    night = np.mean([v for h in (1, 2, 3) for v in by_hour[h]])
+    assert rush > 2 * night > 0
 
 
 def test_elsys_frame_carries_the_intended_values() -> None:

@@ -22,7 +22,8 @@ def test_default_town_has_the_described_sites() -> None:
     assert len(counters) == 8
     assert len(air) == 6
     assert {d.model for d in counters} == {"milesight-vs133", "milesight-vs135", "imbuildings-people-counter"}
-    assert {d.model for d in air} == {"decentlab-dl-pm", "elsys-ers-co2"}
+    assert {d.model for d in air} == {"decentlab-dl-pm", "decentlab-dl-ac", "elsys-ers-co2"}
+    assert {d.name for d in air if d.model == "decentlab-dl-ac"} == {"ring-nord", "schule-pausenhof"}
     assert len({d.municipality for d in town.devices}) >= 2  # the town and a partner
     for dev in town.devices:
         assert len(dev.dev_eui) == 16 and dev.site and dev.municipality
