@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from bench.nodered import runner as nodered  # noqa: E402
 from devices.registry import DeviceRegistry  # noqa: E402
 from ingest.loadgen import MODEL, Stream, device_eui, publish_parallel, uplink  # noqa: E402
+from ingest.service import DEDUP_WINDOW  # noqa: E402
 from stadtpuls.localstack import InfluxServer, MosquittoServer, create_database, free_port  # noqa: E402
 
 RUN_DIR = ROOT / ".bench" / "ingest"
@@ -249,7 +250,12 @@ def latency(broker: MosquittoServer, influx: InfluxServer, db: str, *, rate: int
 
 def soak(broker: MosquittoServer, influx: InfluxServer, system: Stadtpuls, db: str, *, rate: int,
          seconds: int) -> dict[str, str]:
-    """Publish at ``rate`` for ``seconds``; sample ingest's memory every 5 s."""
+    """Publish at ``rate`` for ``seconds``; sample ingest's memory every 5 s.
+
+    Two drift figures compare the mean RSS of the first and the last fifth of the samples: "raw" over the whole
+    run, "steady" from the moment the deduplication memory (``DEDUP_WINDOW`` ids) is full, because until then
+    it grows by design. The samples go to ``RUN_DIR/soak-rss.csv``.
+    """
     samples: list[tuple[float, int]] = []
     stop = threading.Event()
 
@@ -267,10 +273,24 @@ def soak(broker: MosquittoServer, influx: InfluxServer, system: Stadtpuls, db: s
     stored, _ = wait_count(influx, db, n)
     stop.set()
     sampler.join()
-    warm = [rss for t, rss in samples if t >= min(60.0, seconds / 5)]
-    first, last = statistics.mean(warm[: max(1, len(warm) // 5)]), statistics.mean(warm[-max(1, len(warm) // 5):])
+    (RUN_DIR / "soak-rss.csv").write_text("s,rss_bytes\n" + "".join(f"{t:.1f},{r}\n" for t, r in samples))
+    full = DEDUP_WINDOW / rate + 5.0  # s until the deduplication memory is full, plus one sample
+    during = [(t, r) for t, r in samples if t <= seconds + 5.0]  # while publishing, not the tail after it
+    steady = [(t, r) for t, r in during if t >= full]
     return {"peak RSS MiB": f"{max(r for _, r in samples) / 2**20:.0f}",
-            "RSS drift first→last fifth": f"{(last - first) / first:+.1%}", "lost": f"{n - stored}"}
+            "RSS drift first→last fifth, raw": drift(during),
+            f"RSS drift after {full:.0f} s (dedup memory full)": drift(steady),
+            "RSS at end MiB": f"{during[-1][1] / 2**20:.0f}", "lost": f"{n - stored}"}
+
+
+def drift(samples: list[tuple[float, int]]) -> str:
+    """Change of the mean RSS from the first to the last fifth of ``samples``."""
+    if len(samples) < 5:
+        return "-"
+    fifth = len(samples) // 5
+    first = statistics.mean(r for _, r in samples[:fifth])
+    last = statistics.mean(r for _, r in samples[-fifth:])
+    return f"{(last - first) / first:+.1%} ({first / 2**20:.0f} → {last / 2**20:.0f} MiB)"
 
 
 def backlog(broker: MosquittoServer, influx: InfluxServer, system: Stadtpuls, db: str, *, rate: int,
