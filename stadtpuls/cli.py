@@ -6,6 +6,7 @@ import importlib
 import logging
 
 import click
+from pydantic import ValidationError
 
 from stadtpuls import __version__
 
@@ -35,6 +36,23 @@ class LazyGroup(click.Group):
         command = getattr(importlib.import_module(module_name), attribute)
         assert isinstance(command, click.Command)
         return command
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ValidationError as exc:
+            if exc.title != "Settings":
+                raise
+            raise click.ClickException(settings_problem(exc)) from exc
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """One line per invalid setting, named by its environment variable."""
+    lines = ["invalid settings:"]
+    for error in exc.errors():
+        name = "STADTPULS_" + "_".join(str(part) for part in error["loc"]).upper()
+        lines.append(f"  {name}: {error['msg']}")
+    return "\n".join(lines)
 
 
 @click.group(cls=LazyGroup)

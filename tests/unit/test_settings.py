@@ -42,3 +42,17 @@ def test_bad_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch, name: s
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match=message):
         Settings()
+
+
+def test_cli_names_the_bad_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from stadtpuls.cli import main
+    from stadtpuls.settings import get_settings
+
+    get_settings.cache_clear()
+    monkeypatch.setenv("STADTPULS_MQTT_URL", "http://x")
+    result = CliRunner().invoke(main, ["devices", "list"])
+    get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "STADTPULS_MQTT_URL: Value error" in result.output
