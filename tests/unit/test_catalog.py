@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from devices.catalog import CatalogError, DeviceModel, catalog, load_catalog
 from devices.codecs import NATIVE_CODECS, codec_for
 from ingest.normalise import Normaliser
 from stadtpuls.schema import QUANTITIES
+from tests.unit.test_codecs import frame_of, same
 
 VECTOR_DIR = Path(__file__).resolve().parents[1] / "vectors"
 
@@ -21,23 +21,6 @@ def load_vectors(model: str) -> list[dict[str, Any]]:
     """The examples of ``tests/vectors/<model>.yaml`` (none when the file is missing)."""
     path = VECTOR_DIR / f"{model}.yaml"
     return (yaml.safe_load(path.read_text(encoding="utf-8")) or []) if path.is_file() else []
-
-
-def same(left: Any, right: Any) -> bool:
-    """Deep equality with floats compared to 1e-9; booleans never equal numbers."""
-    if isinstance(left, bool) or isinstance(right, bool):
-        return type(left) is type(right) and left == right
-    if isinstance(left, int | float) and isinstance(right, int | float):
-        return math.isclose(left, right, rel_tol=0, abs_tol=1e-9)
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(same(left[k], right[k]) for k in left)
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(same(a, b) for a, b in zip(left, right, strict=True))
-    return bool(left == right)
-
-
-def frame_of(example: dict[str, Any]) -> tuple[int, bytes]:
-    return int(example["input"]["fPort"]), bytes.fromhex(str(example["input"]["hex"]))
 
 
 MODELS = sorted(catalog().values(), key=lambda m: m.model)
