@@ -40,11 +40,12 @@ JS_CODECS = ROOT / "devices" / "codecs" / "js"
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Codecs"
 RUN_SECONDS = 0.4  # s per measurement
-REPEATS = 5
+REPEATS = 7
 EMPTY_CODEC = "function decodeUplink(input) { return {data: {}}; }"
 
 Decoder = Callable[[int, bytes], DecodeResult]
 Frame = tuple[int, bytes]
+Row = tuple[str, int, str, float, float | None, float | None, float | None]
 
 
 def _vector_entries(path: Path, model: str | None = None) -> list[dict[str, Any]]:
@@ -92,22 +93,41 @@ def pin_to_one_core() -> str:
     return f"pinned to CPU {cpu}"
 
 
-def decodes_per_second(decode: Decoder, frames: list[Frame], *, seconds: float = RUN_SECONDS) -> float:
-    """Median decodes/s over :data:`REPEATS` runs of about ``seconds`` each."""
-    for f_port, payload in frames:  # warm up, and make sure the vectors decode
+def _check(decode: Decoder, frames: list[Frame]) -> None:
+    """Warm up, and make sure the vectors decode."""
+    for f_port, payload in frames:
         result = decode(f_port, payload)
         if result["errors"]:
             raise SystemExit(f"vector on fPort {f_port} ({payload.hex()}) does not decode: {result['errors']}")
-    batch = max(1, len(frames))
-    rates = []
-    for _ in range(REPEATS):
-        count, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < seconds:
-            for f_port, payload in frames:
-                decode(f_port, payload)
-            count += batch
-        rates.append(count / elapsed)
-    return statistics.median(rates)
+
+
+def _one_run(decode: Decoder, frames: list[Frame], seconds: float) -> float:
+    """Decodes/s over one run of about ``seconds``."""
+    count, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        for f_port, payload in frames:
+            decode(f_port, payload)
+        count += len(frames)
+    return count / elapsed
+
+
+def decodes_per_second(decode: Decoder, frames: list[Frame], *, seconds: float = RUN_SECONDS) -> float:
+    """Median decodes/s over :data:`REPEATS` runs of about ``seconds`` each."""
+    _check(decode, frames)
+    return statistics.median(_one_run(decode, frames, seconds) for _ in range(REPEATS))
+
+
+def side_by_side(native: Decoder, js: Decoder, frames: list[Frame]) -> tuple[float, float, float]:
+    """Median native/s, median JS/s and the median of the per-round ratios, native and JS taking turns in each
+    of :data:`REPEATS` rounds, so that a busy moment of the machine weighs on both sides of a ratio alike."""
+    _check(native, frames)
+    _check(js, frames)
+    rounds = [(_one_run(native, frames, RUN_SECONDS), _one_run(js, frames, RUN_SECONDS)) for _ in range(REPEATS)]
+    return (
+        statistics.median(n for n, _ in rounds),
+        statistics.median(j for _, j in rounds),
+        statistics.median(n / j for n, j in rounds),
+    )
 
 
 def machine() -> str:
@@ -126,8 +146,9 @@ def _fmt(rate: float | None) -> str:
     return "–" if rate is None else f"{rate:,.0f}"
 
 
-def measure() -> list[tuple[str, int, str, float, float | None, float | None]]:
-    """Rows: model, number of vectors, vector origin, native/s, JS/s, JS with a fresh realm per call/s."""
+def measure() -> list[Row]:
+    """Rows: model, number of vectors, vector origin, native/s, JS/s, JS with a fresh realm per call/s, and the
+    median per-round ratio native/JS."""
     frames, origin = load_vectors()
     rows = []
     for name, module in sorted(NATIVE_CODECS.items()):
@@ -136,13 +157,14 @@ def measure() -> list[tuple[str, int, str, float, float | None, float | None]]:
         if not model_frames:
             print(f"skipped {model}: no vectors", file=sys.stderr)
             continue
-        native = decodes_per_second(module.decode, model_frames)
         js_file = JS_CODECS / f"{model}.js"
-        js = fresh = None
+        js = fresh = ratio = None
         if js_file.is_file():
-            js = decodes_per_second(JsCodec(js_file).decode, model_frames)
+            native, js, ratio = side_by_side(module.decode, JsCodec(js_file).decode, model_frames)
             fresh = decodes_per_second(JsCodec(js_file, fresh_context=True).decode, model_frames, seconds=0.2)
-        rows.append((model, len(model_frames), origin[model], native, js, fresh))
+        else:
+            native = decodes_per_second(module.decode, model_frames)
+        rows.append((model, len(model_frames), origin[model], native, js, fresh, ratio))
     return rows
 
 
@@ -151,39 +173,47 @@ def sandbox_floor() -> float:
     return decodes_per_second(JsCodec(EMPTY_CODEC).decode, [(1, b"\x01")])
 
 
-def table(rows: list[tuple[str, int, str, float, float | None, float | None]]) -> str:
+def table(rows: list[Row]) -> str:
     """The results as a markdown table."""
     lines = [
         "| device model | vectors | native decodes/s | JS decodes/s (sandbox) | native / JS "
         "| JS decodes/s (fresh realm per call) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for model, count, origin, native, js, fresh in rows:
-        ratio = f"{native / js:.1f}×" if js else "–"
-        lines.append(f"| {model} | {count} ({origin}) | {_fmt(native)} | {_fmt(js)} | {ratio} | {_fmt(fresh)} |")
+    for model, count, origin, native, js, fresh, ratio in rows:
+        times = f"{ratio:.1f}×" if ratio else "–"
+        lines.append(f"| {model} | {count} ({origin}) | {_fmt(native)} | {_fmt(js)} | {times} | {_fmt(fresh)} |")
     return "\n".join(lines)
 
 
-def section(rows: list[tuple[str, int, str, float, float | None, float | None]], pinned: str, floor: float) -> str:
+def section(rows: list[Row], pinned: str, floor: float) -> str:
     """The "## Codecs" section of docs/benchmarks.md."""
     versions = f"Python {platform.python_version()}, quickjs-ng {metadata.version('quickjs-ng')}"
-    js_rows = [(r[0], r[3], r[4]) for r in rows if r[4]]
-    speed = ", ".join(f"{model} {js:,.0f} ({'met' if js >= 20_000 else 'not met'})" for model, _, js in js_rows)
-    ratio = ", ".join(
-        f"{model} {native / js:.1f}× ({'met' if native >= 10 * js else 'not met'})" for model, native, js in js_rows
-    )
-    verdict = f"Targets: JS ≥ 20,000 decodes/s: {speed or '–'}. Native ≥ 10× JS: {ratio or '–'}."
+    js_rows = [(r[0], r[4], r[6]) for r in rows if r[4] and r[6]]
+    slow = [f"{model} ({js:,.0f})" for model, js, _ in js_rows if js < 20_000]
+    short = [f"{model} ({ratio:.1f}×)" for model, _, ratio in js_rows if ratio < 10]
+    verdict = "\n".join([
+        f"Targets, over the {len(js_rows)} models with a JS codec:",
+        f"- JS ≥ 20,000 decodes/s: {'met by all' if not slow else 'not met by ' + ', '.join(slow)}"
+        f" (slowest {min((js for _, js, _ in js_rows), default=0):,.0f}).",
+        f"- Native ≥ 10× JS: {'met by all' if not short else 'not met by ' + ', '.join(short)}"
+        f" (lowest {min((ratio for _, _, ratio in js_rows), default=0):.1f}×).",
+    ])
     return "\n".join([
         SECTION,
         "",
         f"Measured {dt.date.today().isoformat()} on {machine()} ({pinned}); {versions}.",
-        f"Median of {REPEATS} runs of {RUN_SECONDS} s, each decoding the model's conformance vectors in a loop.",
+        f"Median of {REPEATS} runs of {RUN_SECONDS} s, each decoding the model's conformance vectors in a loop;",
+        "native and JS take turns run by run, and native / JS is the median of the per-run ratios.",
         "Command: `.venv/bin/python bench/bench_codecs.py --write-docs`.",
         "",
         table(rows),
         "",
         verdict,
         "",
+        "The JS codecs are those in `devices/codecs/js/`: codecs in the TTN Device Repository form that decode",
+        "exactly as the native ones (`tests/unit/test_jscodec.py` compares them on the vectors and on random",
+        "frames); a vendor's own codec file runs in the same sandbox.",
         "A JS decode includes the sandbox's per-call work: the codec's top-level code runs afresh, the result",
         "goes through JSON, and globals the call created are removed. \"Fresh realm per call\" is",
         "`JsCodec(..., fresh_context=True)`: a new QuickJS context for every uplink.",

@@ -280,30 +280,31 @@ def soak(broker: MosquittoServer, influx: InfluxServer, system: Stadtpuls, db: s
          seconds: int) -> dict[str, str]:
     """Publish at ``rate`` for ``seconds``; sample ingest's memory every 5 s.
 
-    Two drift figures compare the mean RSS of the first and the last fifth of the samples: "raw" over the whole
-    run, "steady" from the moment the deduplication memory (``DEDUP_WINDOW`` ids) is full, because until then
-    it grows by design. The samples go to ``RUN_DIR/soak-rss.csv``.
+    Times count from the first publish (the publishers build their messages first, which takes a while). Two
+    drift figures compare the mean RSS of the first and the last fifth of the samples taken while publishing:
+    "raw" over the whole run, "steady" from the moment the deduplication memory (``DEDUP_WINDOW`` ids) is
+    full, because until then it grows by design. The samples go to ``RUN_DIR/soak-rss.csv``.
     """
-    samples: list[tuple[float, int]] = []
+    samples: list[tuple[float, int]] = []  # (wall-clock time, RSS bytes)
     stop = threading.Event()
 
     def sample() -> None:
-        t0 = time.monotonic()
         while not stop.is_set():
-            samples.append((time.monotonic() - t0, rss_bytes(system.pid)))
+            samples.append((time.time(), rss_bytes(system.pid)))
             stop.wait(5.0)
 
     sampler = threading.Thread(target=sample)
     sampler.start()
     n = rate * seconds
     stream = Stream(n, devices=DEVICES, name=f"soak-{db}", step_ns=1_000_000, base_ns=1_710_000_000_000_000_000)
-    publish_parallel(broker.host, broker.port, stream, processes=2, qos=1, rate=rate)
+    started, _ = publish_parallel(broker.host, broker.port, stream, processes=2, qos=1, rate=rate)
     stored, _ = wait_count(influx, db, n)
     stop.set()
     sampler.join()
-    (RUN_DIR / "soak-rss.csv").write_text("s,rss_bytes\n" + "".join(f"{t:.1f},{r}\n" for t, r in samples))
+    timeline = [(t - started, r) for t, r in samples]
+    (RUN_DIR / "soak-rss.csv").write_text("s,rss_bytes\n" + "".join(f"{t:.1f},{r}\n" for t, r in timeline))
     full = DEDUP_WINDOW / rate + 5.0  # s until the deduplication memory is full, plus one sample
-    during = [(t, r) for t, r in samples if t <= seconds + 5.0]  # while publishing, not the tail after it
+    during = [(t, r) for t, r in timeline if 0.0 <= t <= seconds + 5.0]  # while publishing
     steady = [(t, r) for t, r in during if t >= full]
     return {"peak RSS MiB": f"{max(r for _, r in samples) / 2**20:.0f}",
             "RSS drift first→last fifth, raw": drift(during),

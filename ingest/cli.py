@@ -12,6 +12,7 @@ from ingest.quarantine import QuarantineStore
 from ingest.replay import replay
 from ingest.service import SPOOL_MAX_BYTES, IngestError, IngestOptions, IngestService, default_client_id
 from ingest.workers import METRICS_ADDR, supervise
+from stadtpuls.allocator import pin_mmap_threshold
 from stadtpuls.influx import InfluxError
 from stadtpuls.settings import Settings, get_settings
 
@@ -50,6 +51,7 @@ def ingest_command(
 
 
 def _run_one(settings: Settings, options: IngestOptions, metrics_port: int) -> None:
+    pin_mmap_threshold()  # RSS stays flat while the deduplication memory is rebuilt (stadtpuls/allocator.py)
     if metrics_port:
         start_http_server(metrics_port, addr=METRICS_ADDR)
 

@@ -17,7 +17,7 @@ import signal
 import ssl
 import time
 import uuid
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ import gmqtt
 
 from devices.registry import DeviceRegistry
 from ingest import metrics
+from ingest.dedup import RecentKeys
 from ingest.directory import DeviceDirectory
 from ingest.pipeline import Pipeline
 from ingest.quarantine import QuarantineStore, Rejection
@@ -81,7 +82,7 @@ class IngestService:
             password=settings.influx_password,
         )
         self.spool_dir = settings.data_dir / "spool" / _safe_name(options.client_id)
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen = RecentKeys(DEDUP_WINDOW)
         self._counts: Counter[tuple[str, str]] = Counter()
         self._stop = asyncio.Event()
         self._connected = asyncio.Event()
@@ -103,16 +104,10 @@ class IngestService:
         outcome = self.pipeline.process(topic, payload, arrival_ns=time.time_ns())
         uplink = outcome.uplink
         self._counts[(uplink.source.value if uplink else "unknown", outcome.model or "unknown")] += 1
-        if uplink is not None:
-            key = uplink.dedup_key
-            seen = self._seen
-            if key in seen:
-                self.duplicates += 1
-                writer.add_ack(ack)  # stored (or about to be) with an earlier batch; acked after it
-                return
-            seen[key] = None
-            if len(seen) > DEDUP_WINDOW:
-                seen.popitem(last=False)
+        if uplink is not None and not self._seen.add(uplink.dedup_key):
+            self.duplicates += 1
+            writer.add_ack(ack)  # stored (or about to be) with an earlier batch; acked after it
+            return
         writer.add(outcome.lines, outcome.rejection, topic, payload, ack)
 
     def _on_stored(self, acks: list[PendingAck]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from devices.codecs._frames import pack, scaled, too_short, unknown_port, verified
 from devices.codecs.base import CodecError, DecodeResult, fail, ok
@@ -21,6 +21,7 @@ HEADER_SIZE = 5  # version, device id, flags
 _HEADER = struct.Struct(">BHH")
 
 Write = Callable[[Any], int]  # a reading's value → the raw word it is sent as
+Emit = Callable[[tuple[int, ...], int, dict[str, Any]], None]  # (all words, the sensor's first word, data)
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,16 @@ class Reading:
 
 @dataclass(frozen=True)
 class Sensor:
-    """The run of words behind one flag bit and the readings derived from them."""
+    """The run of words behind one flag bit and the readings derived from them.
+
+    ``emit``, when given, writes the sensor's readings into the decoded data in one call, computing what
+    several readings share once (a gas cell's voltages); it must give what the readings' own ``read``
+    functions give, which ``tests/unit/test_codecs.py`` checks for every sensor on random words.
+    """
 
     readings: tuple[Reading, ...]
     words: tuple[tuple[str, Write], ...]  # per word: the reading it is written from, and how
+    emit: Emit | None = None
 
 
 def one_per_word(*values: tuple[Reading, Write]) -> Sensor:
@@ -75,13 +82,41 @@ BATTERY = one_per_word(
     ),
 )
 
-_Plan = tuple[int, int, struct.Struct, tuple[tuple[str, str, str | None, int, Callable[[int], float]], ...]]
+def reading_by_reading(readings: tuple[Reading, ...]) -> Emit:
+    """Write each reading as ``{"displayName", "value"[, "unit"]}`` from its own word and ``read``."""
+    items = tuple((r.name, r.display_name, r.unit, r.word, r.read) for r in readings)
+
+    def emit(words: tuple[int, ...], offset: int, data: dict[str, Any]) -> None:
+        for name, display_name, unit, word, read in items:
+            if unit is None:
+                data[name] = {"displayName": display_name, "value": read(words[offset + word])}
+            else:
+                data[name] = {"displayName": display_name, "value": read(words[offset + word]), "unit": unit}
+
+    return emit
 
 
-def _plan(bit: int, sensor: Sensor) -> _Plan:
-    """What decoding needs of one sensor, in the cheapest shape to loop over."""
-    values = tuple((r.name, r.display_name, r.unit, r.word, r.read) for r in sensor.readings)
-    return bit, 2 * len(sensor.words), struct.Struct(f">{len(sensor.words)}H"), values
+def emitter(sensor: Sensor) -> Emit:
+    """How ``sensor``'s readings are written: its own ``emit``, else reading by reading."""
+    return sensor.emit or reading_by_reading(sensor.readings)
+
+
+class _Layout(NamedTuple):
+    """What decoding needs for one combination of flag bits: the size of all the sensors' words, one struct
+    reader for them, and per sensor the index of its first word and how its readings are written."""
+
+    size: int
+    unpack: Callable[[bytes, int], tuple[int, ...]]
+    sensors: tuple[tuple[int, Emit], ...]
+
+
+def _layout(sensors: tuple[Sensor, ...]) -> _Layout:
+    emits: list[tuple[int, Emit]] = []
+    words = 0
+    for sensor in sensors:
+        emits.append((words, emitter(sensor)))
+        words += len(sensor.words)
+    return _Layout(2 * words, struct.Struct(f">{words}H").unpack_from, tuple(emits))
 
 
 class DecentlabCodec:
@@ -101,7 +136,24 @@ class DecentlabCodec:
         self.known_flags = (1 << len(sensors)) - 1
         every_unit = all(r.unit is not None for s in sensors for r in s.readings)
         self._shape = "{displayName, value, unit}" if every_unit else "{displayName, value[, unit]}"
-        self._plans = tuple(_plan(bit, sensor) for bit, sensor in enumerate(sensors))
+        self._layouts: dict[int, _Layout] = {}  # known flag bits → their layout, made when first seen
+
+    def _new_layout(self, flags: int) -> _Layout:
+        """The layout of the sensors whose bits are set in ``flags`` (only known bits), made and kept."""
+        sensors = tuple(sensor for bit, sensor in enumerate(self.sensors) if flags >> bit & 1)
+        layout = self._layouts[flags] = _layout(sensors)
+        return layout
+
+    def _truncated(self, flags: int, length: int) -> DecodeResult:
+        """The error for a frame too short for its flags: it names the first sensor cut off."""
+        pos = HEADER_SIZE
+        for bit, sensor in enumerate(self.sensors):
+            if flags >> bit & 1:
+                size = 2 * len(sensor.words)
+                if pos + size > length:
+                    return fail(f"truncated: flag bit {bit} needs {size} bytes at byte {pos}")
+                pos += size
+        raise AssertionError(f"flags 0x{flags:04x} fit in {length} bytes")  # only asked about a frame cut off
 
     def decode(self, f_port: int, payload: bytes) -> DecodeResult:
         """Decode one uplink; bad bytes give an ``errors`` entry, unknown flag bits and extra bytes a warning."""
@@ -115,25 +167,23 @@ class DecentlabCodec:
         if len(payload) < HEADER_SIZE:
             return too_short("Decentlab frame", payload, HEADER_SIZE)
         _, device_id, flags = _HEADER.unpack_from(payload)
+        known = flags & self.known_flags
+        layout = self._layouts.get(known)
+        if layout is None:
+            layout = self._new_layout(known)
+        size, unpack, sensors = layout
+        end, length = HEADER_SIZE + size, len(payload)
+        if end > length:
+            return self._truncated(known, length)
+        words = unpack(payload, HEADER_SIZE)
         data: dict[str, Any] = {"protocol_version": PROTOCOL_VERSION, "device_id": device_id}
-        pos, length = HEADER_SIZE, len(payload)
-        for bit, size, layout, values in self._plans:
-            if not flags >> bit & 1:
-                continue
-            if pos + size > length:
-                return fail(f"truncated: flag bit {bit} needs {size} bytes at byte {pos}")
-            words = layout.unpack_from(payload, pos)
-            for name, display_name, unit, word, read in values:
-                if unit is None:
-                    data[name] = {"displayName": display_name, "value": read(words[word])}
-                else:
-                    data[name] = {"displayName": display_name, "value": read(words[word]), "unit": unit}
-            pos += size
+        for offset, emit in sensors:
+            emit(words, offset, data)
         warnings = []
-        if flags & ~self.known_flags:
+        if flags != known:
             warnings.append(f"flag bits 0x{flags & ~self.known_flags:04x} are not {self.model} sensors; ignored")
-        if pos < length:
-            warnings.append(f"{length - pos} trailing bytes ignored")
+        if end < length:
+            warnings.append(f"{length - end} trailing bytes ignored")
         return ok(data, warnings)
 
     def encode(self, f_port: int, data: dict[str, Any]) -> bytes:

@@ -7,6 +7,8 @@ IEEE division of the raw integer is correctly rounded, so ``272 / 10`` is exactl
 from __future__ import annotations
 
 import re
+import struct
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from devices.codecs.base import CodecError, DecodeResult, fail, ok
@@ -52,9 +54,48 @@ _BY_NAME = {t.name: (code, t) for code, t in _TYPES.items()}
 _KEY = re.compile(r"^([a-z_]+)_(\d{1,3})$")
 
 
-def _read(part: _Part, raw: bytes) -> int | float:
-    value = int.from_bytes(raw, "big", signed=part.signed)
-    return value if part.divisor == 1 else value / part.divisor
+# Decoding tables, derived once from _TYPES: per type code its struct reader and the key for each channel
+# ("temperature_0" .. "temperature_255"), so the loop below formats no strings and builds no slices.
+_KEYS = {code: tuple(f"{t.name}_{channel}" for channel in range(256)) for code, t in _TYPES.items()}
+_SCALAR_FORMAT = {(1, False): ">B", (2, False): ">H", (2, True): ">h"}
+Unpack = Callable[[bytes, int], tuple[int, ...]]
+Reader = Callable[[bytes, int], dict[str, float]]
+
+
+def _scalar_decoder(code: int, kind: _Type) -> tuple[str, int, tuple[str, ...], Unpack, int]:
+    (part,) = kind.parts
+    return (
+        kind.name,
+        kind.size,
+        _KEYS[code],
+        struct.Struct(_SCALAR_FORMAT[part.width, part.signed]).unpack_from,
+        part.divisor,
+    )
+
+
+def _vector_reader(kind: _Type) -> Reader:
+    """Read a three-axis value. A 3-byte axis is a signed high byte and an unsigned 16-bit rest (struct has no
+    24-bit format), joined as ``high << 16 | rest``."""
+    (kx, ky, kz), (dx, dy, dz) = (tuple(p.key for p in kind.parts), tuple(p.divisor for p in kind.parts))
+    if kind.parts[0].width == 2:
+        unpack16 = struct.Struct(">hhh").unpack_from
+
+        def read16(payload: bytes, pos: int) -> dict[str, float]:
+            x, y, z = unpack16(payload, pos)
+            return {kx: x / dx, ky: y / dy, kz: z / dz}
+
+        return read16
+    unpack24 = struct.Struct(">bHbHbH").unpack_from
+
+    def read24(payload: bytes, pos: int) -> dict[str, float]:
+        xh, xl, yh, yl, zh, zl = unpack24(payload, pos)
+        return {kx: (xh << 16 | xl) / dx, ky: (yh << 16 | yl) / dy, kz: (zh << 16 | zl) / dz}
+
+    return read24
+
+
+_SCALARS = {code: _scalar_decoder(code, t) for code, t in _TYPES.items() if len(t.parts) == 1}
+_VECTORS = {code: (t.name, t.size, _KEYS[code], _vector_reader(t)) for code, t in _TYPES.items() if len(t.parts) == 3}
 
 
 def decode(f_port: int, payload: bytes) -> DecodeResult:
@@ -65,22 +106,23 @@ def decode(f_port: int, payload: bytes) -> DecodeResult:
         if pos + 2 > end:
             return fail(f"truncated frame: channel/type header at byte {pos} is incomplete")
         channel, code = payload[pos], payload[pos + 1]
-        kind = _TYPES.get(code)
-        if kind is None:
-            return fail(f"unknown Cayenne LPP type {code} at byte {pos + 1}")
         pos += 2
-        if pos + kind.size > end:
-            return fail(f"truncated {kind.name} value on channel {channel}: needs {kind.size} bytes")
-        key = f"{kind.name}_{channel}"
-        if len(kind.parts) == 1:
-            part = kind.parts[0]
-            raw = int.from_bytes(payload[pos : pos + kind.size], "big", signed=part.signed)
-            data[key] = raw if part.divisor == 1 else raw / part.divisor
+        scalar = _SCALARS.get(code)
+        if scalar is not None:
+            name, size, keys, unpack, divisor = scalar
+            if pos + size > end:
+                return fail(f"truncated {name} value on channel {channel}: needs {size} bytes")
+            raw = unpack(payload, pos)[0]
+            data[keys[channel]] = raw if divisor == 1 else raw / divisor
         else:
-            data[key] = {
-                p.key: _read(p, payload[pos + i * p.width : pos + (i + 1) * p.width]) for i, p in enumerate(kind.parts)
-            }
-        pos += kind.size
+            vector = _VECTORS.get(code)
+            if vector is None:
+                return fail(f"unknown Cayenne LPP type {code} at byte {pos - 1}")
+            name, size, keys, read = vector
+            if pos + size > end:
+                return fail(f"truncated {name} value on channel {channel}: needs {size} bytes")
+            data[keys[channel]] = read(payload, pos)
+        pos += size
     if not data:
         return fail("empty payload")
     return ok(data)

@@ -61,8 +61,12 @@ CALIBRATION: dict[str, Calibration] = {  # the vendor decoder's published parame
 
 
 def millivolts(x: int) -> float:
-    """The voltage (mV) of a raw ADC word."""
-    return 3 * (x / 32768 - 1) * 1000
+    """The voltage (mV) of a raw ADC word.
+
+    The vendor writes ``3 * (x / 32768 - 1) * 1000``; for a word every step of that is exact in binary floating
+    point, so this shorter form gives the same float for each of the 65536 words.
+    """
+    return (x - MIDSCALE) * FULL_SCALE / MIDSCALE
 
 
 def _millivolt_word(name: str) -> Write:
@@ -72,25 +76,40 @@ def _millivolt_word(name: str) -> Write:
 def _gas(channel: int, gas: str, label: str) -> Sensor:
     """One gas cell: two words (``we``, ``we-aux``), each read as a voltage and as a concentration."""
     cal = CALIBRATION[gas]
+    we_zero, aux_zero, sensitivity = cal.we_zero, cal.aux_zero, cal.sensitivity
     prefix, title = f"ch{channel}_{gas}", f"CH{channel}: {label}"
 
     def we_ppb(x: int) -> float:
-        return (millivolts(x) - cal.we_zero) / cal.sensitivity
+        return (millivolts(x) - we_zero) / sensitivity
 
     def we_aux_ppb(x: int) -> float:
-        return (millivolts(x) - cal.we_zero + cal.aux_zero) / cal.sensitivity
+        return (millivolts(x) - we_zero + aux_zero) / sensitivity
+
+    readings = (
+        Reading(f"{prefix}_we", f"{title} (we)", "mV", millivolts, word=0),
+        Reading(f"{prefix}_we_aux", f"{title} (we-aux)", "mV", millivolts, word=1),
+        Reading(f"{prefix}_concentration_we", f"{title} concentration (we)", "ppb", we_ppb, word=0),
+        Reading(f"{prefix}_concentration_we_aux", f"{title} concentration (we-aux)", "ppb", we_aux_ppb, word=1),
+    )
+    (k_we, d_we), (k_aux, d_aux), (k_ppb, d_ppb), (k_ppb_aux, d_ppb_aux) = ((r.name, r.display_name) for r in readings)
+
+    def emit(words: tuple[int, ...], offset: int, data: dict[str, Any]) -> None:
+        """The four readings at once, each voltage computed once (as :func:`millivolts` does)."""
+        we = (words[offset] - MIDSCALE) * FULL_SCALE / MIDSCALE
+        we_aux = (words[offset + 1] - MIDSCALE) * FULL_SCALE / MIDSCALE
+        data[k_we] = {"displayName": d_we, "value": we, "unit": "mV"}
+        data[k_aux] = {"displayName": d_aux, "value": we_aux, "unit": "mV"}
+        data[k_ppb] = {"displayName": d_ppb, "value": (we - we_zero) / sensitivity, "unit": "ppb"}
+        ppb_aux = (we_aux - we_zero + aux_zero) / sensitivity
+        data[k_ppb_aux] = {"displayName": d_ppb_aux, "value": ppb_aux, "unit": "ppb"}
 
     return Sensor(
-        readings=(
-            Reading(f"{prefix}_we", f"{title} (we)", "mV", millivolts, word=0),
-            Reading(f"{prefix}_we_aux", f"{title} (we-aux)", "mV", millivolts, word=1),
-            Reading(f"{prefix}_concentration_we", f"{title} concentration (we)", "ppb", we_ppb, word=0),
-            Reading(f"{prefix}_concentration_we_aux", f"{title} concentration (we-aux)", "ppb", we_aux_ppb, word=1),
-        ),
+        readings=readings,
         words=(
             (f"{prefix}_we", _millivolt_word(f"{prefix}_we")),
             (f"{prefix}_we_aux", _millivolt_word(f"{prefix}_we_aux")),
         ),
+        emit=emit,
     )
 
 

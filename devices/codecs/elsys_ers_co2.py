@@ -11,10 +11,12 @@ this one, with a warning. The data port is configurable (default 5), so any appl
 from __future__ import annotations
 
 import math
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from devices.codecs._frames import pack, scaled, sint, uint, verified
+from devices.codecs._frames import pack, scaled, verified
 from devices.codecs.base import CodecError, DecodeResult, fail, ok
 
 MAX_APP_PORT = 223
@@ -85,11 +87,6 @@ _BY_CODE = {t.code: t for t in _TYPES}
 _BY_KEY = {f.key: t for t in _TYPES for f in t.fields}
 
 
-def _read(field: _Field, raw: bytes) -> float:
-    value = sint(raw) if field.signed else uint(raw)
-    return value if field.divisor == 1 else value / field.divisor
-
-
 def _add_ext_temp2(data: dict[str, Any], value: float) -> None:
     """The vendor codec turns repeated external temperature 2 readings into a list."""
     current = data.get("externalTemperature2")
@@ -101,22 +98,77 @@ def _add_ext_temp2(data: dict[str, Any], value: float) -> None:
         data["externalTemperature2"] = [current, value]
 
 
-def _read_item(kind: _Type, raw: bytes, data: dict[str, Any]) -> None:
-    pos = 0
-    for field in kind.fields:
-        value = _read(field, raw[pos : pos + field.size])
-        pos += field.size
-        if kind.code == EXT_TEMP2_TYPE:
-            _add_ext_temp2(data, value)
-        else:
-            data[field.key] = value
+# Decoding tables, derived once from _TYPES: per type code a struct reader of its value, the keys and the
+# divisors, so the loop below builds no slices and makes no call per field.
+Unpack = Callable[[bytes, int], tuple[int, ...]]
+Item = Callable[[bytes, int, dict[str, Any]], None]  # reads a value at pos into the data
+_FORMATS = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h", (4, False): "I", (4, True): "i"}
 
 
-def _item_size(code: int) -> int | None:
-    if code == GRIDEYE_TYPE:
-        return 1 + GRIDEYE_PIXELS
-    kind = _BY_CODE.get(code)
-    return None if kind is None else kind.size
+def _unpacker(fields: tuple[_Field, ...]) -> Unpack:
+    """The raw integers of ``fields``, read at a position of a frame."""
+    if all((f.size, f.signed) in _FORMATS for f in fields):
+        return struct.Struct(">" + "".join(_FORMATS[f.size, f.signed] for f in fields)).unpack_from
+    spans: list[tuple[int, int, bool]] = []  # struct has no 24-bit format: slice such fields
+    offset = 0
+    for f in fields:
+        spans.append((offset, offset + f.size, f.signed))
+        offset += f.size
+
+    def unpack(payload: bytes, pos: int) -> tuple[int, ...]:
+        return tuple(
+            int.from_bytes(payload[pos + first : pos + stop], "big", signed=signed) for first, stop, signed in spans
+        )
+
+    return unpack
+
+
+def _scalar(kind: _Type) -> tuple[int, Unpack, str, float]:
+    """A one-field type: value size, reader, key, divisor."""
+    (field,) = kind.fields
+    return kind.size, _unpacker(kind.fields), field.key, field.divisor
+
+
+def _group(kind: _Type) -> Item:
+    """A type of several fields, each read into its key."""
+    unpack = _unpacker(kind.fields)
+    fields = tuple((index, f.key, f.divisor) for index, f in enumerate(kind.fields))
+
+    def read(payload: bytes, pos: int, data: dict[str, Any]) -> None:
+        values = unpack(payload, pos)
+        for index, key, divisor in fields:
+            raw = values[index]
+            data[key] = raw if divisor == 1 else raw / divisor
+
+    return read
+
+
+def _ext_temp2(kind: _Type) -> Item:
+    _, unpack, _, divisor = _scalar(kind)
+
+    def read(payload: bytes, pos: int, data: dict[str, Any]) -> None:
+        raw = unpack(payload, pos)[0]
+        _add_ext_temp2(data, raw if divisor == 1 else raw / divisor)
+
+    return read
+
+
+def _grideye(payload: bytes, pos: int, data: dict[str, Any]) -> None:
+    """A reference temperature byte and 64 pixels of tenths of a degree above it."""
+    reference = payload[pos]
+    data["grideye"] = [reference + b / 10.0 for b in payload[pos + 1 : pos + 1 + GRIDEYE_PIXELS]]
+
+
+_SCALARS = {t.code: _scalar(t) for t in _TYPES if len(t.fields) == 1 and t.code != EXT_TEMP2_TYPE}
+_ITEMS: dict[int, tuple[int, Item]] = {  # the other types: value size, reader
+    **{t.code: (t.size, _group(t)) for t in _TYPES if len(t.fields) > 1},
+    EXT_TEMP2_TYPE: (_BY_CODE[EXT_TEMP2_TYPE].size, _ext_temp2(_BY_CODE[EXT_TEMP2_TYPE])),
+    GRIDEYE_TYPE: (1 + GRIDEYE_PIXELS, _grideye),
+}
+
+
+def _truncated(code: int, pos: int, size: int) -> DecodeResult:
+    return fail(f"truncated value of type 0x{code:02x} at byte {pos}: needs {size} bytes")
 
 
 def decode(f_port: int, payload: bytes) -> DecodeResult:
@@ -126,21 +178,28 @@ def decode(f_port: int, payload: bytes) -> DecodeResult:
     payload = bytes(payload)
     data: dict[str, Any] = {}
     warnings: list[str] = []
-    pos = 0
-    while pos < len(payload):
+    pos, end = 0, len(payload)
+    while pos < end:
         code = payload[pos]
-        size = _item_size(code)
-        if size is None:
+        start = pos + 1
+        scalar = _SCALARS.get(code)
+        if scalar is not None:
+            size, unpack, key, divisor = scalar
+            pos = start + size
+            if pos > end:
+                return _truncated(code, start, size)
+            raw = unpack(payload, start)[0]
+            data[key] = raw if divisor == 1 else raw / divisor
+            continue
+        item = _ITEMS.get(code)
+        if item is None:
             warnings.append(f"unknown type 0x{code:02x} at byte {pos}; rest ignored")
             break
-        raw = payload[pos + 1 : pos + 1 + size]
-        if len(raw) < size:
-            return fail(f"truncated value of type 0x{code:02x} at byte {pos + 1}: needs {size} bytes")
-        if code == GRIDEYE_TYPE:
-            data["grideye"] = [raw[0] + b / 10.0 for b in raw[1:]]
-        else:
-            _read_item(_BY_CODE[code], raw, data)
-        pos += 1 + size
+        size, read = item
+        pos = start + size
+        if pos > end:
+            return _truncated(code, start, size)
+        read(payload, start, data)
     if not data:
         return fail(warnings[0] if warnings else "the frame carries no readings")
     return ok(data, warnings)

@@ -16,45 +16,54 @@ each transmission, the totals are cumulative until the device resets them.
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
-from devices.codecs._frames import pack, scaled, too_short, uint, unknown_port, verified
+from devices.codecs._frames import pack, scaled, too_short, unknown_port, verified
 from devices.codecs.base import CodecError, DecodeResult, fail, ok
 
 PORT_STANDARD, PORT_VARIANT_6, PORT_VARIANT_7 = 1, 26, 27
 PEOPLE_COUNTER = 2
 HEADER_SIZE = 10  # type, variant, 8-byte device id
-_SIZES = {5: 19, 6: 23, 7: 18}  # variant → frame size (bytes) on fPort 1
-_BARE_SIZES = {PORT_VARIANT_6: 13, PORT_VARIANT_7: 5}  # frame size without the header
 _PORTS = (PORT_STANDARD, PORT_VARIANT_6, PORT_VARIANT_7)
 
-
-def _u16(payload: bytes, pos: int) -> int:
-    return uint(payload[pos : pos + 2])
-
-
-def _status_and_battery(payload: bytes, pos: int) -> dict[str, Any]:
-    return {"device_status": payload[pos], "battery_voltage": _u16(payload, pos + 1) / 100}
-
-
-def _counters(payload: bytes) -> dict[str, Any]:
-    """Variant 6 body: the last 13 bytes of the frame."""
-    body = payload[-13:]
-    return {
-        **_status_and_battery(body, 0),
-        "counter_a": _u16(body, 3),
-        "counter_b": _u16(body, 5),
-        "sensor_status": body[7],
-        "total_counter_a": _u16(body, 8),
-        "total_counter_b": _u16(body, 10),
-        "payload_counter": body[12],
-    }
+Field = tuple[str, str, int]  # key, big-endian struct format, divisor (value = raw / divisor)
+_STATUS: tuple[Field, ...] = (("device_status", "B", 1), ("battery_voltage", "H", 100))
+_PERIOD: tuple[Field, ...] = (("counter_a", "H", 1), ("counter_b", "H", 1))
+_TOTALS: tuple[Field, ...] = (("sensor_status", "B", 1), ("total_counter_a", "H", 1), ("total_counter_b", "H", 1))
+_BODIES: dict[int, tuple[Field, ...]] = {  # variant → the fields after the header on fPort 1
+    5: (*_STATUS, *_PERIOD, ("sensor_status", "B", 1), ("payload_counter", "B", 1)),
+    6: (*_STATUS, *_PERIOD, *_TOTALS, ("payload_counter", "B", 1)),
+    7: (*_STATUS, *_TOTALS),
+}
+_BARE_BODIES = {PORT_VARIANT_6: _BODIES[6], PORT_VARIANT_7: _TOTALS}  # fPort → the fields of its frame
 
 
-def _totals(payload: bytes) -> dict[str, Any]:
-    """Variant 7 body: the last 5 bytes of the frame."""
-    body = payload[-5:]
-    return {"sensor_status": body[0], "total_counter_a": _u16(body, 1), "total_counter_b": _u16(body, 3)}
+class _Layout:
+    """A frame whose fields follow ``offset`` header bytes, read with one struct call."""
+
+    __slots__ = ("fields", "offset", "size", "unpack")
+
+    def __init__(self, offset: int, fields: tuple[Field, ...]) -> None:
+        reader = struct.Struct(">" + "".join(codes for _, codes, _ in fields))
+        self.offset = offset
+        self.size = offset + reader.size  # of the whole frame
+        self.unpack = reader.unpack_from
+        self.fields = tuple((index, key, divisor) for index, (key, _, divisor) in enumerate(fields))
+
+    def read(self, payload: bytes, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` with the fields' values added."""
+        values = self.unpack(payload, self.offset)
+        for index, key, divisor in self.fields:
+            raw = values[index]
+            data[key] = raw if divisor == 1 else raw / divisor
+        return data
+
+
+# Decoding layouts, derived once from the tables above.
+_LAYOUTS = {variant: _Layout(HEADER_SIZE, fields) for variant, fields in _BODIES.items()}
+_BARE_LAYOUTS = {port: _Layout(0, fields) for port, fields in _BARE_BODIES.items()}
+_SIZES = {variant: layout.size for variant, layout in _LAYOUTS.items()}  # variant → frame size on fPort 1
 
 
 def _decode_standard(payload: bytes) -> DecodeResult:
@@ -63,33 +72,18 @@ def _decode_standard(payload: bytes) -> DecodeResult:
     if payload[0] != PEOPLE_COUNTER:
         return fail(f"payload type {payload[0]} is not a people counter (2)")
     variant = payload[1]
-    size = _SIZES.get(variant)
-    if size is None:
+    layout = _LAYOUTS.get(variant)
+    if layout is None:
         return fail(f"people counter variant {variant} is not a LoRaWAN variant (5, 6, 7)")
-    if len(payload) != size:
-        return fail(f"people counter variant {variant} needs {size} bytes, got {len(payload)}")
+    if len(payload) != layout.size:
+        return fail(f"people counter variant {variant} needs {layout.size} bytes, got {len(payload)}")
     data: dict[str, Any] = {
         "device_type_identifier": PEOPLE_COUNTER,
         "device_type": "People Counter",
         "device_type_variant": variant,
         "device_id": payload[2:HEADER_SIZE].hex(),
     }
-    if variant == 5:
-        data.update(_status_and_battery(payload, HEADER_SIZE))
-        data.update(
-            {
-                "counter_a": _u16(payload, 13),
-                "counter_b": _u16(payload, 15),
-                "sensor_status": payload[17],
-                "payload_counter": payload[18],
-            }
-        )
-    elif variant == 6:
-        data.update(_counters(payload))
-    else:
-        data.update(_status_and_battery(payload, HEADER_SIZE))
-        data.update(_totals(payload))
-    return ok(data)
+    return ok(layout.read(payload, data))
 
 
 def decode(f_port: int, payload: bytes) -> DecodeResult:
@@ -97,12 +91,12 @@ def decode(f_port: int, payload: bytes) -> DecodeResult:
     payload = bytes(payload)
     if f_port == PORT_STANDARD:
         return _decode_standard(payload)
-    size = _BARE_SIZES.get(f_port)
-    if size is None:
+    layout = _BARE_LAYOUTS.get(f_port)
+    if layout is None:
         return unknown_port(f_port, _PORTS)
-    if len(payload) != size:
-        return fail(f"fPort {f_port} frame needs {size} bytes, got {len(payload)}")
-    return ok(_counters(payload) if f_port == PORT_VARIANT_6 else _totals(payload))
+    if len(payload) != layout.size:
+        return fail(f"fPort {f_port} frame needs {layout.size} bytes, got {len(payload)}")
+    return ok(layout.read(payload, {}))
 
 
 def _u16_of(data: dict[str, Any], key: str) -> bytes:

@@ -9,9 +9,11 @@ for lines 1..4. The vendor codec stops at the first other channel; so does this 
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Callable
 from typing import Any
 
-from devices.codecs._frames import pack, uint, unknown_port, verified
+from devices.codecs._frames import pack, unknown_port, verified
 from devices.codecs.base import CodecError, DecodeResult, fail, ok
 
 PORT = 85
@@ -21,17 +23,22 @@ _TOTAL_IN = {0x03 + 3 * n: n + 1 for n in range(LINES)}
 _TOTAL_OUT = {0x04 + 3 * n: n + 1 for n in range(LINES)}
 _PERIOD = {0x05 + 3 * n: n + 1 for n in range(LINES)}
 _ITEM_SIZE = 6  # channel, type, 4 value bytes
+_ITEMS = (  # channels of one kind of item, its channel type, the fields of its value
+    (_TOTAL_IN, TYPE_TOTAL, ("total_in",)),
+    (_TOTAL_OUT, TYPE_TOTAL, ("total_out",)),
+    (_PERIOD, TYPE_PERIOD, ("period_in", "period_out")),
+)
+_VALUE_FORMAT = {TYPE_TOTAL: "<I", TYPE_PERIOD: "<HH"}
 
-
-def _item(channel: int, kind: int, value: bytes) -> tuple[int, dict[str, int]] | None:
-    """The line number and fields of one item, or None for a channel this model does not know."""
-    if kind == TYPE_TOTAL and channel in _TOTAL_IN:
-        return _TOTAL_IN[channel], {"total_in": uint(value, little=True)}
-    if kind == TYPE_TOTAL and channel in _TOTAL_OUT:
-        return _TOTAL_OUT[channel], {"total_out": uint(value, little=True)}
-    if kind == TYPE_PERIOD and channel in _PERIOD:
-        return _PERIOD[channel], {"period_in": uint(value[:2], little=True), "period_out": uint(value[2:], little=True)}
-    return None
+# Decoding table, derived once from _ITEMS: per item header (channel << 8 | channel type) the line's key, the
+# value's fields (index in the unpacked value, key) and the struct reader of the value, so the loop below formats
+# no strings and builds no slices.
+Unpack = Callable[[bytes, int], tuple[int, ...]]
+_DECODERS: dict[int, tuple[str, tuple[tuple[int, str], ...], Unpack]] = {
+    channel << 8 | kind: (f"line_{line}", tuple(enumerate(fields)), struct.Struct(_VALUE_FORMAT[kind]).unpack_from)
+    for channels, kind, fields in _ITEMS
+    for channel, line in channels.items()
+}
 
 
 def decode(f_port: int, payload: bytes) -> DecodeResult:
@@ -41,19 +48,21 @@ def decode(f_port: int, payload: bytes) -> DecodeResult:
     payload = bytes(payload)
     data: dict[str, Any] = {}
     warnings: list[str] = []
-    for pos in range(0, len(payload), _ITEM_SIZE):
-        if pos + 2 > len(payload):
+    end = len(payload)
+    for pos in range(0, end, _ITEM_SIZE):
+        if pos + 2 > end:
             return fail(f"truncated item header at byte {pos}")
         channel, kind = payload[pos], payload[pos + 1]
-        value = payload[pos + 2 : pos + _ITEM_SIZE]
-        found = _item(channel, kind, value) if len(value) == 4 else None
-        if found is None and len(value) < 4 and _item(channel, kind, bytes(4)) is not None:
-            return fail(f"truncated value of channel 0x{channel:02x} at byte {pos + 2}: needs 4 bytes")
-        if found is None:
+        item = _DECODERS.get(channel << 8 | kind)
+        if item is None:
             warnings.append(f"unknown channel 0x{channel:02x} 0x{kind:02x} at byte {pos}; rest ignored")
             break
-        line, fields = found
-        data.setdefault(f"line_{line}", {}).update(fields)
+        if pos + _ITEM_SIZE > end:
+            return fail(f"truncated value of channel 0x{channel:02x} at byte {pos + 2}: needs 4 bytes")
+        line_key, fields, unpack = item
+        values, line = unpack(payload, pos + 2), data.setdefault(line_key, {})
+        for index, key in fields:
+            line[key] = values[index]
     if not data:
         return fail(warnings[0] if warnings else "the frame carries no readings")
     return ok(data, warnings)

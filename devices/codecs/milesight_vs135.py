@@ -11,15 +11,20 @@ A frame is a run of ``[channel id][channel type][value]`` items, little-endian:
 
 The vendor codec names the child period-out key after the last plain period channel; this codec names it
 ``line_<n>_child_period_out`` for the line it belongs to.
+
+Every item's value is declared as a run of fields (what the field is, its struct format) and a function that
+turns the unpacked fields into keys and values; decoding checks the run fits, unpacks it in one call and, when
+it does not fit, names the first field cut off.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from devices.codecs._frames import pack, uint, unknown_port, verified
+from devices.codecs._frames import pack, unknown_port, verified
 from devices.codecs.base import CodecError, DecodeResult, fail, ok
 
 PORT = 85
@@ -48,28 +53,71 @@ def _code(table: dict[int, str], label: Any, what: str) -> int:
     raise CodecError(f"{what} must be one of {sorted(table.values())}, got {label!r}")
 
 
-@dataclass
-class _Reader:
-    """A cursor over one frame."""
+# --- value layouts ------------------------------------------------------------------------------------
 
-    payload: bytes
-    pos: int = 0
+Field = tuple[str, str]  # what the field is (named in errors), its little-endian struct format ("H", "BB", "8s")
+Values = tuple[Any, ...]
+Build = Callable[[Values], dict[str, Any]]  # the unpacked fields → the keys and values they give
+Item = Callable[[bytes, int, dict[str, Any]], int]  # reads a value at pos into the data, returns the next pos
 
-    def take(self, size: int, what: str) -> bytes:
-        if self.pos + size > len(self.payload):
-            raise FrameError(f"truncated {what} at byte {self.pos}: needs {size} bytes")
-        chunk = self.payload[self.pos : self.pos + size]
-        self.pos += size
-        return chunk
 
-    def u8(self, what: str) -> int:
-        return self.take(1, what)[0]
+@dataclass(frozen=True)
+class _Layout:
+    """A run of fields read with one struct call."""
 
-    def u16(self, what: str) -> int:
-        return uint(self.take(2, what), little=True)
+    fields: tuple[Field, ...]
+    size: int
+    unpack: Callable[[bytes, int], Values]
 
-    def u32(self, what: str) -> int:
-        return uint(self.take(4, what), little=True)
+
+def _layout(*fields: Field) -> _Layout:
+    reader = struct.Struct("<" + "".join(codes for _, codes in fields))
+    return _Layout(fields, reader.size, reader.unpack_from)
+
+
+def _truncated(layout: _Layout, payload: bytes, pos: int) -> FrameError:
+    """The error for ``layout`` at ``pos`` running past the end of ``payload``: it names the first field cut off."""
+    for what, codes in layout.fields:
+        size = struct.calcsize("<" + codes)
+        if pos + size > len(payload):
+            return FrameError(f"truncated {what} at byte {pos}: needs {size} bytes")
+        pos += size
+    raise AssertionError(f"{layout.fields} fit at byte {pos}")  # only asked about a run that does not fit
+
+
+def _stored(layout: _Layout, keys: tuple[str, ...]) -> Item:
+    """An item whose fields are stored as they are, one key each."""
+    size, unpack, fields = layout.size, layout.unpack, tuple(enumerate(keys))
+
+    def read(payload: bytes, pos: int, out: dict[str, Any]) -> int:
+        end = pos + size
+        if end > len(payload):
+            raise _truncated(layout, payload, pos)
+        values = unpack(payload, pos)
+        for index, key in fields:
+            out[key] = values[index]
+        return end
+
+    return read
+
+
+def _built(layout: _Layout, build: Build) -> Item:
+    """An item whose keys and values ``build`` derives from its fields."""
+    size, unpack = layout.size, layout.unpack
+
+    def read(payload: bytes, pos: int, out: dict[str, Any]) -> int:
+        end = pos + size
+        if end > len(payload):
+            raise _truncated(layout, payload, pos)
+        out.update(build(unpack(payload, pos)))
+        return end
+
+    return read
+
+
+def _header(channel: int, kind: int) -> int:
+    """An item's channel id and channel type as one lookup key."""
+    return channel << 8 | kind
 
 
 # --- line counters ------------------------------------------------------------------------------------
@@ -90,23 +138,64 @@ _TOTALS = (
 _PERIODS = ((_PERIOD, ""), (_CHILD_PERIOD, "child_"))
 
 
-def _read_line(channel: int, kind: int, reader: _Reader, out: dict[str, Any]) -> bool:
-    if kind == TYPE_TOTAL:
-        for table, suffix in _TOTALS:
-            if channel in table:
-                out[f"line_{table[channel]}_{suffix}"] = reader.u32(f"line {suffix}")
-                return True
-    if kind == TYPE_PERIOD:
-        for table, prefix in _PERIODS:
-            if channel in table:
-                line = table[channel]
-                out[f"line_{line}_{prefix}period_in"] = reader.u16("period in")
-                out[f"line_{line}_{prefix}period_out"] = reader.u16("period out")
-                return True
-    return False
+def _line_items() -> dict[int, Item]:
+    items: dict[int, Item] = {}
+    for table, suffix in _TOTALS:
+        total = _layout((f"line {suffix}", "I"))
+        for channel, line in table.items():
+            items[_header(channel, TYPE_TOTAL)] = _stored(total, (f"line_{line}_{suffix}",))
+    period = _layout(("period in", "H"), ("period out", "H"))
+    for table, prefix in _PERIODS:
+        for channel, line in table.items():
+            keys = (f"line_{line}_{prefix}period_in", f"line_{line}_{prefix}period_out")
+            items[_header(channel, TYPE_PERIOD)] = _stored(period, keys)
+    return items
+
+
+# --- regions and alarms -------------------------------------------------------------------------------
+
+_REGION_COUNTS = {0x0F: "", 0x1D: "child_"}  # channel (type e3) → key infix
+_REGION_DWELLS = {0x10: "", 0x1E: "child_"}  # channel (type e4) → key infix
+CHANNEL_ALARM = 0x50
+_ALARM_KEYS = tuple(f"{'master' if node == 0 else f'node_{node}'}_occlusion_alarm" for node in range(256))
+
+
+def _region_count_keys(infix: str) -> tuple[str, ...]:
+    return tuple(f"region_{r}_{infix}count" for r in range(1, 5))
+
+
+def _region_dwell(infix: str) -> Build:
+    keys = tuple((f"region_{r}_{infix}avg_dwell", f"region_{r}_{infix}max_dwell") for r in range(256))
+
+    def build(values: Values) -> dict[str, Any]:
+        region, avg, most = values
+        avg_key, max_key = keys[region]
+        return {avg_key: avg, max_key: most}
+
+    return build
+
+
+def _alarm(values: Values) -> dict[str, Any]:
+    _, node, alarm = values
+    return {_ALARM_KEYS[node]: _label(_ALARM, alarm)}
+
+
+def _region_items() -> dict[int, Item]:
+    items: dict[int, Item] = {}
+    count = _layout(*[("region count", "B")] * 4)
+    for channel, infix in _REGION_COUNTS.items():
+        items[_header(channel, 0xE3)] = _stored(count, _region_count_keys(infix))
+    dwell = _layout(("region", "B"), ("avg dwell", "H"), ("max dwell", "H"))
+    for channel, infix in _REGION_DWELLS.items():
+        items[_header(channel, 0xE4)] = _built(dwell, _region_dwell(infix))
+    alarm = _layout(("alarm type", "B"), ("node id", "B"), ("alarm", "B"))
+    items[_header(CHANNEL_ALARM, 0xFC)] = _built(alarm, _alarm)
+    return items
 
 
 # --- history records (channel 20 ce) ------------------------------------------------------------------
+
+CHANNEL_HISTORY, TYPE_HISTORY = 0x20, 0xCE
 
 
 def _history_layouts() -> dict[int, tuple[str, ...]]:
@@ -118,170 +207,195 @@ def _history_layouts() -> dict[int, tuple[str, ...]]:
     for table, prefix in _PERIODS:
         for channel, line in table.items():
             layouts[channel] = (f"line_{line}_{prefix}period_in", f"line_{line}_{prefix}period_out")
-    layouts[0x0F] = tuple(f"region_{r}_count" for r in range(1, 5))
-    layouts[0x1D] = tuple(f"region_{r}_child_count" for r in range(1, 5))
+    for channel, infix in _REGION_COUNTS.items():
+        layouts[channel] = _region_count_keys(infix)
     return layouts
 
 
 _HISTORY = _history_layouts()
 _HISTORY_DWELL = {0x10: "avg_dwell", 0x20: "max_dwell", 0x1E: "child_avg_dwell", 0x3C: "child_max_dwell"}
+_HISTORY_HEAD = _layout(("history timestamp", "I"), ("history data type", "B"))
+_HISTORY_FIELDS = {1: ("history counter", "I"), 2: ("history period", "H"), 4: ("history region count", "B")}
 
 
-def _read_history(reader: _Reader) -> dict[str, Any]:
-    record: dict[str, Any] = {"timestamp": reader.u32("history timestamp")}
-    data_type = reader.u8("history data type")
-    if data_type in _HISTORY_DWELL:
-        region = reader.u8("history region")
-        record[f"region_{region}_{_HISTORY_DWELL[data_type]}"] = reader.u16("history dwell")
+def _history_dwell(suffix: str) -> Build:
+    keys = tuple(f"region_{region}_{suffix}" for region in range(256))
+
+    def build(values: Values) -> dict[str, Any]:
+        region, dwell = values
+        return {keys[region]: dwell}
+
+    return build
+
+
+def _history_keys(keys: tuple[str, ...]) -> Build:
+    fields = tuple(enumerate(keys))
+
+    def build(values: Values) -> dict[str, Any]:
+        record = {}
+        for index, key in fields:
+            record[key] = values[index]
         return record
-    keys = _HISTORY.get(data_type)
-    if keys is None:
-        raise FrameError(f"unknown history data type 0x{data_type:02x} at byte {reader.pos - 1}")
-    if len(keys) == 1:
-        record[keys[0]] = reader.u32("history counter")
-    elif len(keys) == 2:
-        record[keys[0]], record[keys[1]] = reader.u16("history period"), reader.u16("history period")
-    else:
-        record.update({key: reader.u8("history region count") for key in keys})
-    return record
+
+    return build
 
 
-# --- replies to downlinks -----------------------------------------------------------------------------
+# Per history data type: the layout of the record's value and what it gives, derived from the tables above.
+_HISTORY_BODIES: dict[int, tuple[_Layout, Build]] = {
+    **{
+        data_type: (_layout(*[_HISTORY_FIELDS[len(keys)]] * len(keys)), _history_keys(keys))
+        for data_type, keys in _HISTORY.items()
+    },
+    **{
+        data_type: (_layout(("history region", "B"), ("history dwell", "H")), _history_dwell(suffix))
+        for data_type, suffix in _HISTORY_DWELL.items()
+    },
+}
 
 
-def _enable(key: str) -> Callable[[_Reader], dict[str, Any]]:
-    return lambda r: {key: _label(_ENABLE, r.u8(key))}
+def _read_history(payload: bytes, pos: int, out: dict[str, Any]) -> int:
+    """One history record, appended to ``out["history"]``."""
+    head_end = pos + _HISTORY_HEAD.size
+    if head_end > len(payload):
+        raise _truncated(_HISTORY_HEAD, payload, pos)
+    timestamp, data_type = _HISTORY_HEAD.unpack(payload, pos)
+    body = _HISTORY_BODIES.get(data_type)
+    if body is None:
+        raise FrameError(f"unknown history data type 0x{data_type:02x} at byte {head_end - 1}")
+    layout, build = body
+    end = head_end + layout.size
+    if end > len(payload):
+        raise _truncated(layout, payload, head_end)
+    out.setdefault("history", []).append({"timestamp": timestamp, **build(layout.unpack(payload, head_end))})
+    return end
 
 
-def _yes(key: str) -> Callable[[_Reader], dict[str, Any]]:
-    def read(reader: _Reader) -> dict[str, Any]:
-        reader.u8(key)
-        return {key: "yes"}
+# --- device information and replies to downlinks ------------------------------------------------------
 
-    return read
+CHANNEL_INFO, CHANNEL_REPLY = 0xFF, 0xFE  # replies come on both
+CHANNEL_EXT_RESULT, CHANNEL_EXT = 0xF8, 0xF9
+_REPLY_CHANNELS = (CHANNEL_INFO, CHANNEL_REPLY, CHANNEL_EXT_RESULT, CHANNEL_EXT)
+_ENABLE_REPLIES = {
+    "confirm_mode_enable": 0x04,
+    "adr_enable": 0x40,
+    "wifi_enable": 0x42,
+    "periodic_report_enable": 0x43,
+    "trigger_report_enable": 0x44,
+    "history_enable": 0x68,
+    "retransmit_enable": 0x69,
+}
+_YES_REPLIES = {"reboot": 0x10, "clear_history": 0x27, "clear_total_count": 0x51, "stop_transmit": 0x6D}
+Value = tuple[tuple[Field, ...], Build]  # an item's fields and what they give
 
 
-def _interval(reader: _Reader) -> dict[str, Any]:
-    kind, value = reader.u8("interval type"), reader.u16("interval")
+def _enable(key: str) -> Value:
+    return ((key, "B"),), lambda values: {key: _label(_ENABLE, values[0])}
+
+
+def _yes(key: str) -> Value:
+    return ((key, "B"),), lambda values: {key: "yes"}
+
+
+def _number(key: str, codes: str) -> Value:
+    return ((key, codes),), lambda values: {key: values[0]}
+
+
+def _interval(values: Values) -> dict[str, Any]:
+    kind, value = values
     return {0: {"retransmit_interval": value}, 1: {"resend_interval": value}}.get(kind, {})
 
 
-_REPLIES: dict[int, Callable[[_Reader], dict[str, Any]]] = {
-    0x03: lambda r: {"report_interval": r.u16("report_interval")},
-    0x04: _enable("confirm_mode_enable"),
-    0x10: _yes("reboot"),
-    0x11: lambda r: {"timestamp": r.u32("timestamp")},
-    0x27: _yes("clear_history"),
-    0x40: _enable("adr_enable"),
-    0x42: _enable("wifi_enable"),
-    0x43: _enable("periodic_report_enable"),
-    0x44: _enable("trigger_report_enable"),
-    0x51: _yes("clear_total_count"),
-    0x68: _enable("history_enable"),
-    0x69: _enable("retransmit_enable"),
-    0x6A: _interval,
-    0x6D: _yes("stop_transmit"),
+_INFO: dict[int, Value] = {  # channel ff only
+    0x01: ((("ipso_version", "B"),), lambda v: {"ipso_version": f"v{v[0] >> 4}.{v[0] & 0x0F}"}),
+    0x09: ((("hardware_version", "BB"),), lambda v: {"hardware_version": "v{}.{}".format(*v)}),
+    0x1F: ((("firmware_version", "BBBB"),), lambda v: {"firmware_version": "v{}.{}.{}.{}".format(*v)}),
+    0x16: ((("sn", "8s"),), lambda v: {"sn": v[0].hex()}),
 }
-_EXT_REPLIES: dict[int, Callable[[_Reader], dict[str, Any]]] = {
-    0x84: lambda r: {
-        "sync_time_from_gateway_config": {"enable": _label(_ENABLE, r.u8("enable")), "period": r.u16("period")}
-    },
-    0x85: lambda r: {"rejoin_config": {"enable": _label(_ENABLE, r.u8("enable")), "max_count": r.u8("max_count")}},
-    0x86: lambda r: {"data_rate": r.u8("data_rate")},
-    0x87: lambda r: {"tx_power_level": r.u8("tx_power_level")},
-    0x88: lambda r: {
-        "log_config": {
-            "console_log_level": _label(_LOG_LEVEL, r.u8("console log level")),
-            "file_log_level": _label(_LOG_LEVEL, r.u8("file log level")),
-        }
-    },
+_REPLIES: dict[int, Value] = {  # channels fe and ff
+    0x03: _number("report_interval", "H"),
+    0x11: _number("timestamp", "I"),
+    0x6A: ((("interval type", "B"), ("interval", "H")), _interval),
+    **{kind: _enable(key) for key, kind in _ENABLE_REPLIES.items()},
+    **{kind: _yes(key) for key, kind in _YES_REPLIES.items()},
 }
-CHANNEL_EXT_RESULT, CHANNEL_EXT = 0xF8, 0xF9
+_EXT_REPLIES: dict[int, Value] = {  # channels f8 and f9
+    0x84: (
+        (("enable", "B"), ("period", "H")),
+        lambda v: {"sync_time_from_gateway_config": {"enable": _label(_ENABLE, v[0]), "period": v[1]}},
+    ),
+    0x85: (
+        (("enable", "B"), ("max_count", "B")),
+        lambda v: {"rejoin_config": {"enable": _label(_ENABLE, v[0]), "max_count": v[1]}},
+    ),
+    0x86: _number("data_rate", "B"),
+    0x87: _number("tx_power_level", "B"),
+    0x88: (
+        (("console log level", "B"), ("file log level", "B")),
+        lambda v: {
+            "log_config": {"console_log_level": _label(_LOG_LEVEL, v[0]), "file_log_level": _label(_LOG_LEVEL, v[1])}
+        },
+    ),
+}
 
 
-def _read_ext_reply(channel: int, kind: int, reader: _Reader) -> dict[str, Any]:
-    handler = _EXT_REPLIES.get(kind)
-    if handler is None:
-        raise FrameError(f"unknown downlink reply 0x{channel:02x} 0x{kind:02x} at byte {reader.pos - 2}")
-    reply = handler(reader)
-    if channel == CHANNEL_EXT_RESULT:
-        result = reader.u8("result")
+def _with_result(kind: int, build: Build) -> Build:
+    """A channel f8 reply: the request's fields are followed by a result byte; a failure wraps the request."""
+
+    def wrapped(values: Values) -> dict[str, Any]:
+        reply, result = build(values[:-1]), values[-1]
         if result:
             return {
                 "device_response_result": {"channel_type": kind, "result": _label(_RESULT, result), "request": reply}
             }
-    return reply
+        return reply
+
+    return wrapped
+
+
+def _reply_items() -> dict[int, Item]:
+    items: dict[int, Item] = {}
+    for kind, (fields, build) in _INFO.items():
+        items[_header(CHANNEL_INFO, kind)] = _built(_layout(*fields), build)
+    for kind, (fields, build) in _REPLIES.items():
+        for channel in (CHANNEL_INFO, CHANNEL_REPLY):
+            items[_header(channel, kind)] = _built(_layout(*fields), build)
+    for kind, (fields, build) in _EXT_REPLIES.items():
+        items[_header(CHANNEL_EXT, kind)] = _built(_layout(*fields), build)
+        items[_header(CHANNEL_EXT_RESULT, kind)] = _built(_layout(*fields, ("result", "B")), _with_result(kind, build))
+    return items
 
 
 # --- item dispatch ------------------------------------------------------------------------------------
 
-
-def _read_info(kind: int, reader: _Reader) -> dict[str, Any] | None:
-    if kind == 0x01:
-        version = reader.u8("ipso_version")
-        return {"ipso_version": f"v{version >> 4}.{version & 0x0F}"}
-    if kind == 0x09:
-        return {"hardware_version": "v{}.{}".format(*reader.take(2, "hardware_version"))}
-    if kind == 0x1F:
-        return {"firmware_version": "v{}.{}.{}.{}".format(*reader.take(4, "firmware_version"))}
-    if kind == 0x16:
-        return {"sn": reader.take(8, "sn").hex()}
-    return None
-
-
-def _read_regions(channel: int, kind: int, reader: _Reader) -> dict[str, Any] | None:
-    child = "child_" if channel in (0x1D, 0x1E) else ""
-    if channel in (0x0F, 0x1D) and kind == 0xE3:
-        return {f"region_{r}_{child}count": reader.u8("region count") for r in range(1, 5)}
-    if channel in (0x10, 0x1E) and kind == 0xE4:
-        region = reader.u8("region")
-        return {
-            f"region_{region}_{child}avg_dwell": reader.u16("avg dwell"),
-            f"region_{region}_{child}max_dwell": reader.u16("max dwell"),
-        }
-    if channel == 0x50 and kind == 0xFC:
-        reader.u8("alarm type")
-        node = reader.u8("node id")
-        name = "master" if node == 0 else f"node_{node}"
-        return {f"{name}_occlusion_alarm": _label(_ALARM, reader.u8("alarm"))}
-    return None
-
-
-def _read_item(channel: int, kind: int, reader: _Reader, out: dict[str, Any]) -> bool:
-    """Decode one item into ``out``; False when the channel is not known."""
-    if _read_line(channel, kind, reader, out):
-        return True
-    item = _read_info(kind, reader) if channel == 0xFF else None
-    item = item if item is not None else _read_regions(channel, kind, reader)
-    if item is None and channel == 0x20 and kind == 0xCE:
-        out.setdefault("history", []).append(_read_history(reader))
-        return True
-    if item is None and channel in (0xFE, 0xFF):
-        handler = _REPLIES.get(kind)
-        if handler is None:
-            raise FrameError(f"unknown downlink reply 0x{channel:02x} 0x{kind:02x} at byte {reader.pos - 2}")
-        item = handler(reader)
-    if item is None and channel in (CHANNEL_EXT_RESULT, CHANNEL_EXT):
-        item = _read_ext_reply(channel, kind, reader)
-    if item is None:
-        return False
-    out.update(item)
-    return True
+# Every item the VS135 sends, by _header(channel id, channel type), derived once from the tables above.
+_ITEMS: dict[int, Item] = {
+    **_line_items(),
+    **_region_items(),
+    _header(CHANNEL_HISTORY, TYPE_HISTORY): _read_history,
+    **_reply_items(),
+}
 
 
 def decode(f_port: int, payload: bytes) -> DecodeResult:
     """Decode one VS135 uplink into flat keys (``line_1_total_in`` ...)."""
     if f_port != PORT:
         return unknown_port(f_port, (PORT,))
-    reader = _Reader(bytes(payload))
+    payload = bytes(payload)
     data: dict[str, Any] = {}
     warnings: list[str] = []
+    pos, end = 0, len(payload)
     try:
-        while reader.pos < len(reader.payload):
-            start = reader.pos
-            channel, kind = reader.u8("channel id"), reader.u8("channel type")
-            if not _read_item(channel, kind, reader, data):
-                warnings.append(f"unknown channel 0x{channel:02x} 0x{kind:02x} at byte {start}; rest ignored")
+        while pos < end:
+            if pos + 2 > end:
+                raise FrameError(f"truncated channel type at byte {pos + 1}: needs 1 bytes")
+            channel, kind = payload[pos], payload[pos + 1]
+            read = _ITEMS.get(channel << 8 | kind)  # _header(channel, kind), inline
+            if read is not None:
+                pos = read(payload, pos + 2, data)
+            elif channel in _REPLY_CHANNELS:
+                raise FrameError(f"unknown downlink reply 0x{channel:02x} 0x{kind:02x} at byte {pos}")
+            else:
+                warnings.append(f"unknown channel 0x{channel:02x} 0x{kind:02x} at byte {pos}; rest ignored")
                 break
     except FrameError as exc:
         return fail(str(exc))
@@ -396,18 +510,6 @@ def _encode_replies(data: dict[str, Any]) -> bytes:
             out += bytes([0xFF, kind]) + frame
             data.pop(key, None)
     return bytes(out)
-
-
-_ENABLE_REPLIES = {
-    "confirm_mode_enable": 0x04,
-    "adr_enable": 0x40,
-    "wifi_enable": 0x42,
-    "periodic_report_enable": 0x43,
-    "trigger_report_enable": 0x44,
-    "history_enable": 0x68,
-    "retransmit_enable": 0x69,
-}
-_YES_REPLIES = {"reboot": 0x10, "clear_history": 0x27, "clear_total_count": 0x51, "stop_transmit": 0x6D}
 
 
 def _reply_frames(key: str, value: Any) -> list[tuple[int, bytes]]:

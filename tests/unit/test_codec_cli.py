@@ -122,7 +122,7 @@ def test_js_option_overrides_the_file_name() -> None:
     assert "FAIL  uplink: Counts" in output
 
 
-@pytest.mark.parametrize("model", ["cayenne-lpp", "nwave-nps405"])
+@pytest.mark.parametrize("model", sorted(p.name.removesuffix("-codec.yaml") for p in OUR_CODECS.glob("*-codec.yaml")))
 def test_our_codec_yamls_pass_with_js_and_native(model: str) -> None:
     codec_yaml = OUR_CODECS / f"{model}-codec.yaml"
     code, output = invoke("test", codec_yaml)
