@@ -17,6 +17,11 @@ def unknown_port(f_port: int, known: Iterable[int]) -> DecodeResult:
     return fail(f"unknown fPort {f_port}; this model sends on fPort {ports}")
 
 
+# struct format characters of the integer fields frames carry, by (width in bytes, signed); struct has none for
+# 3 bytes, so codecs read those fields their own way.
+STRUCT_CODES = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h", (4, False): "I", (4, True): "i"}
+
+
 def too_short(what: str, payload: bytes, needed: int) -> DecodeResult:
     """The error for a frame shorter than its layout."""
     return fail(f"{what} needs {needed} bytes, got {len(payload)}")

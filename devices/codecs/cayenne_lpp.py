@@ -11,6 +11,7 @@ import struct
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from devices.codecs._frames import STRUCT_CODES
 from devices.codecs.base import CodecError, DecodeResult, fail, ok
 
 
@@ -57,7 +58,6 @@ _KEY = re.compile(r"^([a-z_]+)_(\d{1,3})$")
 # Decoding tables, derived once from _TYPES: per type code its struct reader and the key for each channel
 # ("temperature_0" .. "temperature_255"), so the loop below formats no strings and builds no slices.
 _KEYS = {code: tuple(f"{t.name}_{channel}" for channel in range(256)) for code, t in _TYPES.items()}
-_SCALAR_FORMAT = {(1, False): ">B", (2, False): ">H", (2, True): ">h"}
 Unpack = Callable[[bytes, int], tuple[int, ...]]
 Reader = Callable[[bytes, int], dict[str, float]]
 
@@ -68,7 +68,7 @@ def _scalar_decoder(code: int, kind: _Type) -> tuple[str, int, tuple[str, ...], 
         kind.name,
         kind.size,
         _KEYS[code],
-        struct.Struct(_SCALAR_FORMAT[part.width, part.signed]).unpack_from,
+        struct.Struct(">" + STRUCT_CODES[part.width, part.signed]).unpack_from,
         part.divisor,
     )
 

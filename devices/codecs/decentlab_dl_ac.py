@@ -94,7 +94,9 @@ def _gas(channel: int, gas: str, label: str) -> Sensor:
     (k_we, d_we), (k_aux, d_aux), (k_ppb, d_ppb), (k_ppb_aux, d_ppb_aux) = ((r.name, r.display_name) for r in readings)
 
     def emit(words: tuple[int, ...], offset: int, data: dict[str, Any]) -> None:
-        """The four readings at once, each voltage computed once (as :func:`millivolts` does)."""
+        """The four readings at once, each voltage computed once. The formulas of :func:`millivolts`, ``we_ppb``
+        and ``we_aux_ppb`` are written out here because calling them costs about 12 % of a full frame;
+        ``test_decentlab_one_call_emit_matches_reading_by_reading`` holds the two forms equal."""
         we = (words[offset] - MIDSCALE) * FULL_SCALE / MIDSCALE
         we_aux = (words[offset + 1] - MIDSCALE) * FULL_SCALE / MIDSCALE
         data[k_we] = {"displayName": d_we, "value": we, "unit": "mV"}

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from devices.codecs._frames import pack, scaled, verified
+from devices.codecs._frames import STRUCT_CODES, pack, scaled, verified
 from devices.codecs.base import CodecError, DecodeResult, fail, ok
 
 MAX_APP_PORT = 223
@@ -102,13 +102,12 @@ def _add_ext_temp2(data: dict[str, Any], value: float) -> None:
 # divisors, so the loop below builds no slices and makes no call per field.
 Unpack = Callable[[bytes, int], tuple[int, ...]]
 Item = Callable[[bytes, int, dict[str, Any]], None]  # reads a value at pos into the data
-_FORMATS = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h", (4, False): "I", (4, True): "i"}
 
 
 def _unpacker(fields: tuple[_Field, ...]) -> Unpack:
     """The raw integers of ``fields``, read at a position of a frame."""
-    if all((f.size, f.signed) in _FORMATS for f in fields):
-        return struct.Struct(">" + "".join(_FORMATS[f.size, f.signed] for f in fields)).unpack_from
+    if all((f.size, f.signed) in STRUCT_CODES for f in fields):
+        return struct.Struct(">" + "".join(STRUCT_CODES[f.size, f.signed] for f in fields)).unpack_from
     spans: list[tuple[int, int, bool]] = []  # struct has no 24-bit format: slice such fields
     offset = 0
     for f in fields:

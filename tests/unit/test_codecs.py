@@ -371,19 +371,26 @@ DL_GROUPS: list[dict[str, st.SearchStrategy[Any]]] = [
     },
     {"barometric_pressure": _reading("Barometric pressure", "Pa", lambda x: 2 * x)},
 ]
-DECENTLAB = st.tuples(
-    st.just(1),
-    st.builds(
-        lambda device_id, chosen, groups: {
-            "protocol_version": 2,
-            "device_id": device_id,
-            **{k: v for i, g in enumerate(groups) if chosen[i] for k, v in g.items()},
-        },
-        U16,
-        st.lists(st.booleans(), min_size=4, max_size=4),
-        st.tuples(*(st.fixed_dictionaries(g) for g in DL_GROUPS)),
-    ),
-)
+
+
+def _decentlab_frames(groups: list[st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
+    """(fPort 1, readings of a protocol-2 frame carrying any subset of ``groups``, one group per flag bit)."""
+    return st.tuples(
+        st.just(1),
+        st.builds(
+            lambda device_id, chosen, values: {
+                "protocol_version": 2,
+                "device_id": device_id,
+                **{k: v for i, g in enumerate(values) if chosen[i] for k, v in g.items()},
+            },
+            U16,
+            st.lists(st.booleans(), min_size=len(groups), max_size=len(groups)),
+            st.tuples(*groups),
+        ),
+    )
+
+
+DECENTLAB = _decentlab_frames([st.fixed_dictionaries(g) for g in DL_GROUPS])
 
 
 def _dl_ac_millivolts(x: int) -> float:
@@ -424,19 +431,7 @@ DL_AC_GROUPS: list[st.SearchStrategy[Any]] = [
     _dl_ac_cell(7, "co", "CO", 544, 0.424, 301),
     U16.map(lambda x: {"battery_voltage": {"displayName": "Battery voltage", "value": x / 1000, "unit": "V"}}),
 ]
-DECENTLAB_AC = st.tuples(
-    st.just(1),
-    st.builds(
-        lambda device_id, chosen, groups: {
-            "protocol_version": 2,
-            "device_id": device_id,
-            **{k: v for i, g in enumerate(groups) if chosen[i] for k, v in g.items()},
-        },
-        U16,
-        st.lists(st.booleans(), min_size=6, max_size=6),
-        st.tuples(*DL_AC_GROUPS),
-    ),
-)
+DECENTLAB_AC = _decentlab_frames(DL_AC_GROUPS)
 
 
 ELSYS = st.tuples(

@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 from devices.codecs import native_codec
 from devices.codecs._frames import approx_equal
 from devices.jscodec import JsCodec, JsCodecError
+from tests.unit.test_codecs import SHARED_VECTORS, UNCALIBRATED, frame_of
+from tests.unit.test_codecs import VECTORS as MODEL_VECTORS
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "js"
 OUR_CODECS = ROOT / "devices" / "codecs" / "js"
-SHARED_VECTORS = Path("/work/shared/vectors/codecs.yaml")
 LPP_FRAME = bytes.fromhex("03670110056700FF")
 LPP_DATA = {"temperature_3": 27.2, "temperature_5": 25.5}
 # What a clean ECMAScript realm (QuickJS) has on its global object: nothing of the host.
@@ -343,7 +344,6 @@ def test_our_js_codecs_match_the_vendor_vectors(model: str) -> None:
 
 
 JS_SAMPLE = JsCodec(FIXTURES / "sample-counter.js")
-VECTORS = ROOT / "tests" / "vectors"
 JS_MODELS = sorted(path.stem for path in OUR_CODECS.glob("*.js"))
 _JS = {model: JsCodec(OUR_CODECS / f"{model}.js") for model in JS_MODELS}
 UNUSED_PORT = 224  # LoRaWAN keeps fPort 224 for its MAC-layer test protocol: no model sends application data on it
@@ -351,15 +351,7 @@ UNUSED_PORT = 224  # LoRaWAN keeps fPort 224 for its MAC-layer test protocol: no
 
 def _model_vectors(model: str) -> list[dict[str, Any]]:
     """The vectors of ``tests/vectors/<model>.yaml`` and ``tests/vectors/uncalibrated/<model>.yaml``."""
-    vectors: list[dict[str, Any]] = []
-    for path in (VECTORS / f"{model}.yaml", VECTORS / "uncalibrated" / f"{model}.yaml"):
-        if path.is_file():
-            vectors += yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    return vectors
-
-
-def _frame(vector: dict[str, Any]) -> tuple[int, bytes]:
-    return int(vector["input"]["fPort"]), bytes.fromhex(str(vector["input"]["hex"]))
+    return [example for name, example in MODEL_VECTORS + UNCALIBRATED if name == model]
 
 
 def test_every_native_codec_has_a_js_codec() -> None:
@@ -374,7 +366,7 @@ def test_our_js_codecs_decode_the_model_vectors(model: str) -> None:
     assert vectors, f"no vectors for {model}"
     for vector in vectors:
         where = f"{model}: {vector['description']}"
-        result = _JS[model].decode(*_frame(vector))
+        result = _JS[model].decode(*frame_of(vector))
         expected = vector["output"]
         assert result["errors"] == expected.get("errors", []), where
         assert approx_equal(result["data"], expected.get("data", {})), where
@@ -383,8 +375,8 @@ def test_our_js_codecs_decode_the_model_vectors(model: str) -> None:
 
 
 # Per model: the fPorts its vectors use plus one it does not use, and its vector payloads to vary.
-_PORTS = {model: sorted({_frame(v)[0] for v in _model_vectors(model)} | {UNUSED_PORT}) for model in JS_MODELS}
-_SEEDS = {model: [_frame(v)[1] for v in _model_vectors(model)] for model in JS_MODELS}
+_PORTS = {model: sorted({frame_of(v)[0] for v in _model_vectors(model)} | {UNUSED_PORT}) for model in JS_MODELS}
+_SEEDS = {model: [frame_of(v)[1] for v in _model_vectors(model)] for model in JS_MODELS}
 
 
 @st.composite
