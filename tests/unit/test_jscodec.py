@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from devices.codecs import native_codec
 from devices.codecs._frames import approx_equal
 from devices.jscodec import JsCodec, JsCodecError
-from tests.unit.test_codecs import SHARED_VECTORS, UNCALIBRATED, frame_of
+from tests.unit.test_codecs import UNCALIBRATED, frame_of
 from tests.unit.test_codecs import VECTORS as MODEL_VECTORS
 
 ROOT = Path(__file__).resolve().parents[2]
+SHARED_VECTORS = Path("/work/shared/vectors/codecs.yaml")
 FIXTURES = ROOT / "tests" / "fixtures" / "js"
 OUR_CODECS = ROOT / "devices" / "codecs" / "js"
 LPP_FRAME = bytes.fromhex("03670110056700FF")
