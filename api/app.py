@@ -22,12 +22,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = config
         app.state.registry = DeviceRegistry(config.registry_url)
-        app.state.influx = InfluxClient(
-            config.influx_url,
-            config.influx_db,
-            username=config.influx_username,
-            password=config.influx_password,
-        )
+        app.state.influx = InfluxClient.from_settings(config.influx)
         try:
             yield
         finally:

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from firmware_sim.backfill import ProgressBar, run_backfill
 from firmware_sim.live import run_live
 from stadtpuls.localstack import InfluxServer, MosquittoServer
-from stadtpuls.settings import Settings
+from stadtpuls.settings import InfluxSettings, MqttSettings, Settings
 
 
 def _machine() -> str:
@@ -42,7 +42,7 @@ def _count(url: str, db: str, query: str) -> int:
 
 def bench_backfill(run_dir: Path, *, days: int, workers: int | None) -> None:
     with InfluxServer(run_dir / "influxdb") as influx:
-        settings = Settings(influx_url=influx.url, influx_db="bench", data_dir=run_dir)
+        settings = Settings(influx=InfluxSettings(url=influx.url, db="bench"), data_dir=run_dir)
         bar = ProgressBar("backfill")
         began = time.monotonic()
         result = run_backfill(settings, days=days, start=date(2025, 1, 1), workers=workers, on_progress=bar)
@@ -56,7 +56,7 @@ def bench_backfill(run_dir: Path, *, days: int, workers: int | None) -> None:
 
 def bench_live(run_dir: Path, *, speed: float, seconds: float, qos: int) -> None:
     with MosquittoServer(run_dir / "mosquitto") as broker:
-        settings = Settings(mqtt_url=broker.url, data_dir=run_dir)
+        settings = Settings(mqtt=MqttSettings(url=broker.url), data_dir=run_dir)
         result = asyncio.run(run_live(settings, speed=speed, duration=seconds, register=False, qos=qos,
                                       start=None))
         print(f"live: speed x{speed:g} for {result.wall_seconds:.1f} s, QoS {qos}: {result.published:,} uplinks, "

@@ -3,51 +3,25 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Float, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from devices.catalog import get_model
-from stadtpuls.db import Base, open_database
+from devices.records import DeviceInfo
+from stadtpuls.db import open_database
+from stadtpuls.errors import DataError
 from stadtpuls.lineprotocol import LineProtocolError, check_name
+from stadtpuls.tables import Device
+
+__all__ = ["DeviceInfo", "DeviceRegistry", "RegistryError", "normalise_dev_eui"]
 
 _DEV_EUI = re.compile(r"^[0-9A-F]{16}$")
 
 
-class RegistryError(ValueError):
+class RegistryError(DataError, ValueError):
     """A device record is invalid (bad DevEUI, unknown model, empty name...)."""
-
-
-class Device(Base):
-    """One installed sensor."""
-
-    __tablename__ = "devices"
-
-    dev_eui: Mapped[str] = mapped_column(String(16), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    model: Mapped[str] = mapped_column(String(100), index=True)
-    site: Mapped[str] = mapped_column(String(200), index=True)
-    municipality: Mapped[str] = mapped_column(String(200), index=True)
-    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
-    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceInfo:
-    """A plain, detached view of a registered device (what ingest caches and the API returns)."""
-
-    dev_eui: str
-    name: str
-    model: str
-    device_class: str
-    site: str
-    municipality: str
-    lat: float | None
-    lon: float | None
 
 
 def normalise_dev_eui(value: str) -> str:

@@ -24,7 +24,7 @@ from firmware_sim.engine import Simulation, split_units, unit_specs
 from firmware_sim.faults import Fault, ground_truth, load_spec, resolve_faults, write_ground_truth
 from firmware_sim.radio import RadioStats
 from firmware_sim.town import Town, load_town, register_town
-from stadtpuls.settings import Settings
+from stadtpuls.settings import InfluxSettings, Settings
 
 BATCH_LINES = 5000
 WRITES_IN_FLIGHT = 2
@@ -63,10 +63,7 @@ class _Job:
     fmt: str
     faults: list[Fault]
     run_start: float
-    influx_url: str
-    influx_db: str
-    influx_username: str | None
-    influx_password: str | None
+    influx: InfluxSettings
     registry_url: str
 
 
@@ -92,8 +89,7 @@ class _Worker:
         from stadtpuls.influx import InfluxClient
 
         job = self.job
-        async with InfluxClient(job.influx_url, job.influx_db, username=job.influx_username,
-                                password=job.influx_password, timeout=120) as client:
+        async with InfluxClient.from_settings(job.influx, timeout=120) as client:
             writes: set[asyncio.Task[None]] = set()
             for n in range(job.days):
                 day = job.first + timedelta(days=n)
@@ -183,7 +179,7 @@ def run_backfill(
     """Write ``days`` days of the town from ``start`` through the ingest pipeline into InfluxDB.
 
     Args:
-        settings: InfluxDB (``influx_url``, ``influx_db``) and the registry/quarantine database.
+        settings: InfluxDB (``settings.influx``) and the registry/quarantine database.
         town: a town name or YAML path.
         days: how many local days.
         start: the first local day (default: ``days`` days before today).
@@ -206,10 +202,10 @@ def run_backfill(
     fault_list, run_start, _ = _resolve(the_town, faults, first, days, seed, ground_truth_path)
     from stadtpuls.localstack import create_database
 
-    create_database(settings.influx_url, settings.influx_db)
+    create_database(settings.influx.url, settings.influx.db)
     groups = split_units(unit_specs(the_town), workers or os.cpu_count() or 2)
-    jobs = [_Job(i, str(town), g, first, days, seed, fmt, fault_list, run_start, settings.influx_url,
-                 settings.influx_db, settings.influx_username, settings.influx_password, settings.registry_url)
+    jobs = [_Job(i, str(town), g, first, days, seed, fmt, fault_list, run_start, settings.influx,
+                 settings.registry_url)
             for i, g in enumerate(groups)]
     result = BackfillResult(days=days, faults=len(fault_list))
     began = time.monotonic()

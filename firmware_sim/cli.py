@@ -44,7 +44,7 @@ def simulate_group(ctx: click.Context, town: str, speed: float, faults: Path | N
     if speed <= 0:
         raise click.BadParameter("must be positive", param_hint="--speed")
     settings = get_settings()
-    click.echo(f"simulating town {town!r} at ×{speed:g} to {settings.mqtt_url} (Ctrl-C stops)", err=True)
+    click.echo(f"simulating town {town!r} at ×{speed:g} to {settings.mqtt.url} (Ctrl-C stops)", err=True)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             result = asyncio.run(run_live(
@@ -95,5 +95,5 @@ def backfill_command(ctx: click.Context, days: int, start: datetime | None, town
     rate = result.uplinks / result.wall_seconds if result.wall_seconds else 0.0
     click.echo(
         f"backfilled {days} days: {result.uplinks:,} uplinks, {result.lines:,} lines into "
-        f"{settings.influx_url} db {settings.influx_db!r} in {result.wall_seconds:.0f} s ({rate:,.0f} uplinks/s); "
+        f"{settings.influx.url} db {settings.influx.db!r} in {result.wall_seconds:.0f} s ({rate:,.0f} uplinks/s); "
         f"rejected: {rejected}", err=True)

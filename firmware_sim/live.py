@@ -118,7 +118,7 @@ async def run_live(
     """Publish the town's uplinks to MQTT on an accelerated clock until ``duration`` wall seconds pass.
 
     Args:
-        settings: where the broker (``mqtt_url``) and the registry are.
+        settings: where the broker (``settings.mqtt``) and the registry are.
         town: a town name or YAML path.
         speed: simulated seconds per wall-clock second.
         duration: wall-clock seconds to run; None runs until cancelled.
@@ -147,7 +147,7 @@ async def run_live(
     sim = Simulation(the_town, seed=seed, fmt=fmt, faults=fault_list, run_start=sim_start)
     first = datetime.fromtimestamp(sim_start, the_town.timezone).date()
     result = LiveResult(faults=len(fault_list))
-    publisher = await open_publisher(settings.mqtt, client_id=client_id, qos=qos)
+    publisher = await open_publisher(settings.mqtt.target, client_id=client_id, qos=qos)
     try:
         await _publish_loop(sim, the_town, first, publisher, sim_start=sim_start, speed=speed,
                             duration=duration, result=result)

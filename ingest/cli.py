@@ -10,7 +10,7 @@ from prometheus_client import start_http_server
 
 from ingest.quarantine import QuarantineStore
 from ingest.replay import replay
-from ingest.service import SPOOL_MAX_BYTES, IngestError, IngestOptions, IngestService, default_client_id
+from ingest.service import IngestError, IngestOptions, IngestService, default_client_id
 from ingest.workers import METRICS_ADDR, supervise
 from stadtpuls.allocator import pin_mmap_threshold
 from stadtpuls.influx import InfluxError
@@ -23,22 +23,26 @@ from stadtpuls.settings import Settings, get_settings
 @click.option("--share-group", default=None, help="Join a shared subscription group ($share/GROUP/...).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes in one shared-subscription group (client ids CLIENT_ID-w0, -w1, ...).")
-@click.option("--metrics-port", type=click.IntRange(0, 65535), default=0, envvar="STADTPULS_METRICS_PORT",
-              help="Serve Prometheus /metrics here (worker N on port + N); 0 = off.")
-@click.option("--spool-max-mb", type=click.IntRange(1), default=SPOOL_MAX_BYTES // 2**20, show_default=True,
-              envvar="STADTPULS_SPOOL_MAX_MB", help="Cap of the on-disk spool per process, in MiB.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve Prometheus /metrics here (worker N on port + N); 0 = off (default STADTPULS_METRICS_PORT).")
+@click.option("--spool-max-mb", type=click.IntRange(1), default=None,
+              help="Cap of the on-disk spool per process, in MiB (default STADTPULS_SPOOL_MAX_MB=2048).")
 def ingest_command(
-    client_id: str | None, qos: int | None, share_group: str | None, workers: int, metrics_port: int,
-    spool_max_mb: int,
+    client_id: str | None, qos: int | None, share_group: str | None, workers: int, metrics_port: int | None,
+    spool_max_mb: int | None,
 ) -> None:
     """Receive uplinks from MQTT, decode them and write them to InfluxDB."""
     settings = get_settings()
-    group = settings.mqtt_share_group if share_group is None else share_group
+    if metrics_port is None:
+        metrics_port = settings.ingest.metrics_port
+    if spool_max_mb is None:
+        spool_max_mb = settings.ingest.spool_max_mb
+    group = settings.mqtt.share_group if share_group is None else share_group
     if workers > 1 and not group:
         group = "stadtpuls-ingest"
     options = IngestOptions(
-        client_id=client_id or default_client_id(settings.mqtt_client_id),
-        qos=settings.mqtt_qos if qos is None else qos,
+        client_id=client_id or default_client_id(settings.mqtt.client_id),
+        qos=settings.mqtt.qos if qos is None else qos,
         share_group=group,
         spool_max_bytes=spool_max_mb * 2**20,
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from devices.registry import DeviceInfo, DeviceRegistry
+from devices.records import DeviceInfo
+from devices.registry import DeviceRegistry
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from devices.catalog import DeviceModel, get_model
 from devices.codecs import Codec, codec_for
-from devices.registry import DeviceInfo
+from devices.records import DeviceInfo
 from ingest.envelopes import EnvelopeError, parse_envelope
 from ingest.normalise import Normaliser
 from ingest.quarantine import Rejection

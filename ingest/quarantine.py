@@ -6,28 +6,13 @@ import builtins
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Integer, LargeBinary, String, Text, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from stadtpuls.db import Base, open_database
+from stadtpuls.db import open_database
+from stadtpuls.tables import QuarantinedMessage
 
 MAX_PAYLOAD = 256 * 1024  # bytes kept of one rejected message
-
-
-class QuarantinedMessage(Base):
-    """A rejected message: raw topic and payload, the stage that rejected it and why."""
-
-    __tablename__ = "quarantine"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    topic: Mapped[str] = mapped_column(Text)
-    payload: Mapped[bytes] = mapped_column(LargeBinary)
-    stage: Mapped[str] = mapped_column(String(32), index=True)
-    reason: Mapped[str] = mapped_column(Text)
-    dev_eui: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
-    municipality: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
-    replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from devices.registry import DeviceRegistry
 from ingest.directory import DeviceDirectory
 from ingest.pipeline import Pipeline
-from ingest.quarantine import QuarantinedMessage, QuarantineStore
+from ingest.quarantine import QuarantineStore
 from stadtpuls.influx import InfluxClient
 from stadtpuls.settings import Settings
+from stadtpuls.tables import QuarantinedMessage
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +52,7 @@ async def replay(settings: Settings, rows: list[QuarantinedMessage], *, store: Q
             report.failed[row.id] = outcome.rejection.reason
             store.update_reason(row.id, outcome.rejection.stage, outcome.rejection.reason)
     if lines:
-        async with InfluxClient(
-            settings.influx_url, settings.influx_db, username=settings.influx_username,
-            password=settings.influx_password,
-        ) as influx:
+        async with InfluxClient.from_settings(settings.influx) as influx:
             await influx.create_database()
             await influx.write("\n".join(lines).encode())
     report.points = len(lines)

@@ -32,6 +32,7 @@ from ingest.quarantine import QuarantineStore, Rejection
 from ingest.receiver import BulkAckClient, PendingAck
 from ingest.spool import Spool
 from ingest.writer import BatchWriter
+from stadtpuls.errors import UnavailableError
 from stadtpuls.influx import InfluxClient, InfluxUnavailable
 from stadtpuls.settings import Settings
 
@@ -43,7 +44,7 @@ SPOOL_MAX_BYTES = 2 * 1024**3  # default cap of the on-disk spool
 RECEIVE_MAXIMUM = 20_000  # unacknowledged QoS 1 messages the broker may send us (MQTT 5 flow control)
 
 
-class IngestError(RuntimeError):
+class IngestError(UnavailableError):
     """Ingest cannot start: a dependency is unreachable or misconfigured. The text names which."""
 
 
@@ -75,12 +76,7 @@ class IngestService:
         self.quarantine = QuarantineStore(settings.registry_url)
         self.directory = DeviceDirectory(self.registry)
         self.pipeline = Pipeline(self.directory.get)
-        self.influx = InfluxClient(
-            settings.influx_url,
-            settings.influx_db,
-            username=settings.influx_username,
-            password=settings.influx_password,
-        )
+        self.influx = InfluxClient.from_settings(settings.influx)
         self.spool_dir = settings.data_dir / "spool" / _safe_name(options.client_id)
         self._seen = RecentKeys(DEDUP_WINDOW)
         self._counts: Counter[tuple[str, str]] = Counter()
@@ -145,8 +141,8 @@ class IngestService:
             version = await self.influx.ping()
             await self.influx.create_database()
         except InfluxUnavailable as exc:
-            raise IngestError(f"InfluxDB is unreachable at {self.settings.influx_url}: {exc}") from exc
-        log.info("InfluxDB %s at %s, database %r", version, self.settings.influx_url, self.settings.influx_db)
+            raise IngestError(f"InfluxDB is unreachable at {self.settings.influx.url}: {exc}") from exc
+        log.info("InfluxDB %s at %s, database %r", version, self.settings.influx.url, self.settings.influx.db)
 
     def _make_client(self) -> BulkAckClient:
         client = BulkAckClient(
@@ -156,7 +152,7 @@ class IngestService:
             session_expiry_interval=self.options.session_expiry,
             receive_maximum=self.options.receive_maximum,
         )
-        target = self.settings.mqtt
+        target = self.settings.mqtt.target
         if target.username:
             client.set_auth_credentials(target.username, target.password)
         client.on_connect = self._on_connect
@@ -167,7 +163,7 @@ class IngestService:
         client.gate_reads()
         for topic in subscription_topics(self.options.share_group):
             client.subscribe(topic, qos=self.options.qos)
-        mqtt = self.settings.mqtt
+        mqtt = self.settings.mqtt.target
         log.info("connected to MQTT %s:%s as %s, subscribed (QoS %d)", mqtt.host, mqtt.port,
                  self.options.client_id, self.options.qos)
         self._connected.set()
@@ -178,7 +174,7 @@ class IngestService:
             log.warning("disconnected from MQTT broker; reconnecting")
 
     async def _connect_mqtt(self, client: BulkAckClient) -> None:
-        target = self.settings.mqtt
+        target = self.settings.mqtt.target
         client.set_config({"reconnect_retries": gmqtt.constants.UNLIMITED_RECONNECTS, "reconnect_delay": 1})
         tls: ssl.SSLContext | bool = ssl.create_default_context() if target.tls else False
         try:
@@ -200,8 +196,8 @@ class IngestService:
             self._store_rejections,
             on_stored=self._on_stored,
             on_pressure=self._on_pressure,
-            batch_size=self.settings.batch_size,
-            batch_interval=self.settings.batch_interval,
+            batch_size=self.settings.ingest.batch_size,
+            batch_interval=self.settings.ingest.batch_interval,
             linger=self.options.linger,
             max_batch_messages=max(1, self.options.receive_maximum // 2),
         )

@@ -6,9 +6,9 @@ import importlib
 import logging
 
 import click
-from pydantic import ValidationError
 
 from stadtpuls import __version__
+from stadtpuls.errors import StadtpulsError
 
 # name → "module:attribute" of a click command; tiny explicit registry, imported on first use
 COMMANDS = {
@@ -40,19 +40,9 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except ValidationError as exc:
-            if exc.title != "Settings":
-                raise
-            raise click.ClickException(settings_problem(exc)) from exc
-
-
-def settings_problem(exc: ValidationError) -> str:
-    """One line per invalid setting, named by its environment variable."""
-    lines = ["invalid settings:"]
-    for error in exc.errors():
-        name = "STADTPULS_" + "_".join(str(part) for part in error["loc"]).upper()
-        lines.append(f"  {name}: {error['msg']}")
-    return "\n".join(lines)
+        except StadtpulsError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
 
 
 @click.group(cls=LazyGroup)

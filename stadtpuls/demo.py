@@ -20,7 +20,7 @@ import click
 import httpx
 
 from stadtpuls.localstack import InfluxServer, MosquittoServer, free_port
-from stadtpuls.settings import Settings, get_settings
+from stadtpuls.settings import InfluxSettings, MqttSettings, RegistrySettings, Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,8 @@ def _banner(settings: Settings, api_url: str, run_dir: Path, devices: int) -> st
             f"  API            {api_url}/docs   (health: {api_url}/health)",
             f"  devices        curl {some}",
             f"  latest values  curl {api_url}/v1/devices/<dev_eui>/latest",
-            f"  InfluxDB       {settings.influx_url}  database {settings.influx_db!r} (InfluxQL at /query)",
-            f"  MQTT broker    {settings.mqtt_url}",
+            f"  InfluxDB       {settings.influx.url}  database {settings.influx.db!r} (InfluxQL at /query)",
+            f"  MQTT broker    {settings.mqtt.url}",
             f"  run folder     {run_dir}   ({devices} simulated devices registered)",
             "Press Ctrl-C to stop.",
         ]
@@ -101,7 +101,12 @@ async def run_demo(run_dir: Path, *, speed: float, duration: float, api_port: in
     base = get_settings()
     with MosquittoServer(run_dir / "mosquitto") as broker, InfluxServer(run_dir / "influxdb") as influx:
         settings = base.model_copy(
-            update={"mqtt_url": broker.url, "influx_url": influx.url, "data_dir": run_dir, "database_url": ""}
+            update={
+                "mqtt": MqttSettings(url=broker.url),
+                "influx": InfluxSettings(url=influx.url, db=base.influx.db),
+                "registry": RegistrySettings(database_url=""),
+                "data_dir": run_dir,
+            }
         )
         register_town(load_town("default"), settings.registry_url)
         ingest = IngestService(settings, IngestOptions(client_id="stadtpuls-demo-ingest"))

@@ -8,14 +8,18 @@ is what Grafana's InfluxQL data source reads. Errors are classified so callers c
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from stadtpuls.errors import UnavailableError
 from stadtpuls.lineprotocol import quote_identifier
 
+if TYPE_CHECKING:
+    from stadtpuls.settings import InfluxSettings
 
-class InfluxError(Exception):
+
+class InfluxError(UnavailableError):
     """Base of InfluxDB client errors."""
 
 
@@ -48,6 +52,13 @@ class InfluxClient:
         self.database = database
         auth = (username, password or "") if username else None
         self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout, auth=auth)
+
+    @classmethod
+    def from_settings(cls, settings: InfluxSettings, *, timeout: float = 30.0) -> InfluxClient:
+        """The one way to build a client from the ``STADTPULS_INFLUX_*`` settings."""
+        return cls(
+            settings.url, settings.db, username=settings.username, password=settings.password, timeout=timeout
+        )
 
     async def __aenter__(self) -> InfluxClient:
         return self

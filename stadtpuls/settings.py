@@ -1,4 +1,18 @@
-"""Settings from environment variables (``STADTPULS_*``), validated before anything connects."""
+"""Settings from environment variables (``STADTPULS_*``), in sections, validated before anything connects.
+
+Every setting is read here and nowhere else. Sections group what one part of the system needs:
+
+| section | variables |
+|---|---|
+| :class:`MqttSettings` | ``STADTPULS_MQTT_URL``, ``_CLIENT_ID``, ``_QOS``, ``_SHARE_GROUP`` |
+| :class:`InfluxSettings` | ``STADTPULS_INFLUX_URL``, ``_DB``, ``_USERNAME``, ``_PASSWORD`` |
+| :class:`RegistrySettings` | ``STADTPULS_DATABASE_URL`` |
+| :class:`IngestSettings` | ``STADTPULS_BATCH_SIZE``, ``_BATCH_INTERVAL``, ``_SPOOL_MAX_MB``, ``_METRICS_PORT`` |
+| :class:`Settings` | ``STADTPULS_DATA_DIR``, ``_DEFAULT_MUNICIPALITY``, ``_CATALOG`` and the sections above |
+
+:func:`load_settings` turns an invalid value into a :class:`~stadtpuls.errors.ConfigError` that names the
+environment variable.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +20,13 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stadtpuls.errors import ConfigError
+
 DEFAULT_DATA_DIR = Path("var")
+PREFIX = "STADTPULS_"
 
 
 class MqttTarget(BaseModel):
@@ -22,49 +39,87 @@ class MqttTarget(BaseModel):
     password: str | None = None
 
 
-class Settings(BaseSettings):
-    """All settings of every Stadtpuls service. Each field maps to ``STADTPULS_<NAME>``."""
+class MqttSettings(BaseSettings):
+    """The MQTT broker ingest subscribes to (``STADTPULS_MQTT_*``)."""
 
-    model_config = SettingsConfigDict(env_prefix="STADTPULS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=PREFIX + "MQTT_", extra="ignore")
 
-    mqtt_url: str = "mqtt://127.0.0.1:1883"
-    mqtt_client_id: str = "stadtpuls-ingest"
-    mqtt_qos: int = Field(default=1, ge=0, le=1)
-    mqtt_share_group: str = ""
-    influx_url: str = "http://127.0.0.1:8086"
-    influx_db: str = "stadtpuls"
-    influx_username: str | None = None
-    influx_password: str | None = None
-    database_url: str = ""
-    data_dir: Path = DEFAULT_DATA_DIR
-    default_municipality: str = "Stadtpuls"
-    batch_size: int = Field(default=5000, ge=1, le=100_000)
-    batch_interval: float = Field(default=0.2, gt=0, le=60.0)  # seconds
-    api_keys_file: Path | None = None
+    url: str = "mqtt://127.0.0.1:1883"
+    client_id: str = "stadtpuls-ingest"
+    qos: int = Field(default=1, ge=0, le=1)
+    share_group: str = ""
 
-    @field_validator("mqtt_url")
+    @field_validator("url")
     @classmethod
-    def _check_mqtt_url(cls, value: str) -> str:
+    def _check_url(cls, value: str) -> str:
         parse_mqtt_url(value)
         return value
 
-    @field_validator("influx_url")
+    @property
+    def target(self) -> MqttTarget:
+        """Host, port, TLS and credentials of :attr:`url`."""
+        return parse_mqtt_url(self.url)
+
+
+class InfluxSettings(BaseSettings):
+    """The InfluxDB database behind the v1 HTTP API (``STADTPULS_INFLUX_*``).
+
+    Build a client from it with :meth:`stadtpuls.influx.InfluxClient.from_settings`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX + "INFLUX_", extra="ignore")
+
+    url: str = "http://127.0.0.1:8086"
+    db: str = "stadtpuls"
+    username: str | None = None
+    password: str | None = None
+
+    @field_validator("url")
     @classmethod
-    def _check_influx_url(cls, value: str) -> str:
+    def _check_url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"STADTPULS_INFLUX_URL must be http(s)://host[:port], got {value!r}")
+            raise ValueError(f"must be http(s)://host[:port], got {value!r}")
         return value.rstrip("/")
 
-    @property
-    def mqtt(self) -> MqttTarget:
-        return parse_mqtt_url(self.mqtt_url)
+
+class RegistrySettings(BaseSettings):
+    """The relational store of devices and quarantine (``STADTPULS_DATABASE_URL``)."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
+
+    database_url: str = ""  # any SQLAlchemy URL; empty: a SQLite file in the data folder
+
+
+class IngestSettings(BaseSettings):
+    """How ingest batches, spools and reports (``STADTPULS_BATCH_*``, ``_SPOOL_MAX_MB``, ``_METRICS_PORT``)."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
+
+    batch_size: int = Field(default=5000, ge=1, le=100_000)  # lines per InfluxDB write
+    batch_interval: float = Field(default=0.2, gt=0, le=60.0)  # s before a partial batch is written
+    spool_max_mb: int = Field(default=2048, ge=1)  # MiB cap of the on-disk spool, per process
+    metrics_port: int = Field(default=0, ge=0, le=65535)  # Prometheus /metrics; 0 = off
+
+
+class Settings(BaseSettings):
+    """All settings of every Stadtpuls service, in sections."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    default_municipality: str = "Stadtpuls"
+    catalog: Path | None = None  # a town's own device catalog, merged with the built-in one
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    influx: InfluxSettings = Field(default_factory=InfluxSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
 
     @property
     def registry_url(self) -> str:
         """The SQLAlchemy URL of the device registry; a SQLite file in the data folder by default."""
-        if self.database_url:
-            return self.database_url
+        if self.registry.database_url:
+            return self.registry.database_url
         return f"sqlite:///{(self.data_dir / 'stadtpuls.sqlite3').resolve()}"
 
 
@@ -76,9 +131,9 @@ def parse_mqtt_url(url: str) -> MqttTarget:
     """
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts"):
-        raise ValueError(f"STADTPULS_MQTT_URL must start with mqtt:// or mqtts://, got {url!r}")
+        raise ValueError(f"must start with mqtt:// or mqtts://, got {url!r}")
     if not parts.hostname:
-        raise ValueError(f"STADTPULS_MQTT_URL has no host: {url!r}")
+        raise ValueError(f"has no host: {url!r}")
     tls = parts.scheme == "mqtts"
     return MqttTarget(
         host=parts.hostname,
@@ -89,7 +144,35 @@ def parse_mqtt_url(url: str) -> MqttTarget:
     )
 
 
+def load_settings() -> Settings:
+    """Read every setting from the environment.
+
+    Raises:
+        ConfigError: one line per invalid setting, named by its environment variable.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(settings_problem(exc)) from exc
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """One line per invalid setting of ``exc``, named by its environment variable."""
+    prefix = _SECTION_PREFIXES.get(exc.title, PREFIX)
+    lines = ["invalid settings:"]
+    for error in exc.errors():
+        name = prefix + "_".join(str(part) for part in error["loc"]).upper()
+        lines.append(f"  {name}: {error['msg']}")
+    return "\n".join(lines)
+
+
+_SECTION_PREFIXES = {
+    section.__name__: str(section.model_config.get("env_prefix", PREFIX))
+    for section in (MqttSettings, InfluxSettings, RegistrySettings, IngestSettings, Settings)
+}
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+    """The process-wide settings, read once from the environment (see :func:`load_settings`)."""
+    return load_settings()

@@ -25,7 +25,7 @@ async def _influx_check(influx: InfluxDep) -> Check:
 @router.get("/health", response_model=Health)
 async def health(settings: SettingsDep, influx: InfluxDep, response: Response) -> Health:
     """200 when the broker and InfluxDB answer, 503 otherwise; each check says what it found."""
-    broker, store = await asyncio.gather(mqtt_reachable(settings.mqtt), _influx_check(influx))
+    broker, store = await asyncio.gather(mqtt_reachable(settings.mqtt.target), _influx_check(influx))
     checks = {"mqtt": Check(ok=broker[0], detail=broker[1]), "influxdb": store}
     healthy = all(c.ok for c in checks.values())
     if not healthy:

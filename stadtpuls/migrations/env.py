@@ -5,12 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-import devices.registry
-import ingest.quarantine  # noqa: F401  (registers its table)
+import stadtpuls.tables  # noqa: F401  (registers the tables with Base.metadata)
 from stadtpuls.db import Base
 
 target_metadata = Base.metadata
-_ = devices.registry
 
 
 def run() -> None:

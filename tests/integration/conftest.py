@@ -12,7 +12,7 @@ import pytest
 from devices.registry import DeviceRegistry
 from ingest.service import IngestOptions, IngestService
 from stadtpuls.localstack import InfluxServer, MosquittoServer
-from stadtpuls.settings import Settings
+from stadtpuls.settings import InfluxSettings, IngestSettings, MqttSettings, Settings
 
 TTS_EUI = "70B3D5E75E000001"
 CS_EUI = "0101010101010101"
@@ -21,11 +21,10 @@ CS_EUI = "0101010101010101"
 @pytest.fixture
 def settings(mosquitto: MosquittoServer, influxdb: InfluxServer, influx_db_name: str, tmp_path: Path) -> Settings:
     return Settings(
-        mqtt_url=mosquitto.url,
-        influx_url=influxdb.url,
-        influx_db=influx_db_name,
+        mqtt=MqttSettings(url=mosquitto.url),
+        influx=InfluxSettings(url=influxdb.url, db=influx_db_name),
+        ingest=IngestSettings(batch_interval=0.05),
         data_dir=tmp_path,
-        batch_interval=0.05,
     )
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from api.app import create_app
 from stadtpuls.localstack import InfluxServer, MosquittoServer, free_port
-from stadtpuls.settings import Settings
+from stadtpuls.settings import InfluxSettings, MqttSettings, Settings
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +24,9 @@ async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_health_ok_when_both_answer(mosquitto: MosquittoServer, influxdb: InfluxServer, tmp_path: Path) -> None:
-    settings = Settings(mqtt_url=mosquitto.url, influx_url=influxdb.url, data_dir=tmp_path)
+    settings = Settings(
+        mqtt=MqttSettings(url=mosquitto.url), influx=InfluxSettings(url=influxdb.url), data_dir=tmp_path
+    )
     async for client in client_for(settings):
         response = await client.get("/health")
     assert response.status_code == 200
@@ -35,7 +37,9 @@ async def test_health_ok_when_both_answer(mosquitto: MosquittoServer, influxdb: 
 
 async def test_health_names_what_is_down(influxdb: InfluxServer, tmp_path: Path) -> None:
     dead = free_port()
-    settings = Settings(mqtt_url=f"mqtt://127.0.0.1:{dead}", influx_url=influxdb.url, data_dir=tmp_path)
+    settings = Settings(
+        mqtt=MqttSettings(url=f"mqtt://127.0.0.1:{dead}"), influx=InfluxSettings(url=influxdb.url), data_dir=tmp_path
+    )
     async for client in client_for(settings):
         response = await client.get("/health")
     assert response.status_code == 503

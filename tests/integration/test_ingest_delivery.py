@@ -23,7 +23,7 @@ from ingest.loadgen import MODEL, Stream, device_eui, publish
 from ingest.quarantine import QuarantineStore
 from ingest.service import IngestOptions, IngestService
 from stadtpuls.localstack import InfluxServer, MosquittoServer, create_database, free_port
-from stadtpuls.settings import Settings
+from stadtpuls.settings import InfluxSettings, IngestSettings, MqttSettings, Settings
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,10 @@ def register_devices(settings: Settings) -> None:
 
 def make_settings(broker: MosquittoServer, influx: InfluxServer, db: str, data_dir: Path) -> Settings:
     settings = Settings(
-        mqtt_url=broker.url, influx_url=influx.url, influx_db=db, data_dir=data_dir, batch_interval=0.1
+        mqtt=MqttSettings(url=broker.url),
+        influx=InfluxSettings(url=influx.url, db=db),
+        ingest=IngestSettings(batch_interval=0.1),
+        data_dir=data_dir,
     )
     register_devices(settings)
     return settings
@@ -97,9 +100,9 @@ async def service_factory() -> AsyncIterator[object]:
 def ingest_process(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update({
-        "STADTPULS_MQTT_URL": settings.mqtt_url,
-        "STADTPULS_INFLUX_URL": settings.influx_url,
-        "STADTPULS_INFLUX_DB": settings.influx_db,
+        "STADTPULS_MQTT_URL": settings.mqtt.url,
+        "STADTPULS_INFLUX_URL": settings.influx.url,
+        "STADTPULS_INFLUX_DB": settings.influx.db,
         "STADTPULS_DATA_DIR": str(settings.data_dir),
         "STADTPULS_BATCH_INTERVAL": "0.1",
     })

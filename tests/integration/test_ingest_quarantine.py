@@ -12,7 +12,7 @@ from ingest.quarantine import QuarantineStore, Rejection
 from ingest.replay import replay
 from stadtpuls.influx import InfluxClient
 from stadtpuls.localstack import InfluxServer
-from stadtpuls.settings import Settings
+from stadtpuls.settings import InfluxSettings, Settings
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 async def test_replay_after_registering_the_device_writes_the_uplink(
     influxdb: InfluxServer, influx_db_name: str, tmp_path: Path
 ) -> None:
-    settings = Settings(influx_url=influxdb.url, influx_db=influx_db_name, data_dir=tmp_path)
+    settings = Settings(influx=InfluxSettings(url=influxdb.url, db=influx_db_name), data_dir=tmp_path)
     store = QuarantineStore(settings.registry_url)
     topic, payload = uplink(3, devices=10, base_ns=1_700_000_000_000_000_000, stream="replay")
     store.add_many([

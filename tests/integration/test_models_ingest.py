@@ -69,7 +69,7 @@ async def test_every_model_lands_as_canonical_quantities(
     running_ingest.pipeline.forget()
     await asyncio.to_thread(publish, mosquitto.port, messages)
 
-    async with InfluxClient(settings.influx_url, settings.influx_db) as influx:
+    async with InfluxClient.from_settings(settings.influx) as influx:
         await wait_for_rows(influx, 'SELECT "f_cnt" FROM "uplink"', len(messages), timeout=30)
         quantities = sorted({q for q, *_ in expected})
         got: dict[tuple[str, str, str, int], float] = {}

@@ -19,7 +19,7 @@ from ingest.envelopes import parse_envelope
 from ingest.quarantine import QuarantineStore
 from stadtpuls.influx import InfluxClient
 from stadtpuls.localstack import InfluxServer, MosquittoServer
-from stadtpuls.settings import Settings
+from stadtpuls.settings import InfluxSettings, MqttSettings, Settings
 from tests.unit.test_firmware_sim_support import SMALL_TOWN
 
 pytestmark = pytest.mark.integration
@@ -33,14 +33,14 @@ def _town(tmp_path: Path) -> Path:
 
 
 async def _count(settings: Settings, query: str) -> int:
-    async with InfluxClient(settings.influx_url, settings.influx_db) as influx:
+    async with InfluxClient.from_settings(settings.influx) as influx:
         series = await influx.query(query)
     return int(series[0]["values"][0][1]) if series else 0
 
 
 async def test_a_day_of_a_small_town_lands_in_influxdb(tmp_path: Path, influxdb: InfluxServer,
                                                         influx_db_name: str) -> None:
-    settings = Settings(influx_url=influxdb.url, influx_db=influx_db_name, data_dir=tmp_path)
+    settings = Settings(influx=InfluxSettings(url=influxdb.url, db=influx_db_name), data_dir=tmp_path)
     spec = tmp_path / "faults.yaml"
     spec.write_text("faults:\n"
                     "  - {kind: garbled_payload, device: c-vs133, start: '2025-03-08T09:00', duration: 2h}\n"
@@ -61,7 +61,7 @@ async def test_a_day_of_a_small_town_lands_in_influxdb(tmp_path: Path, influxdb:
 
 
 async def test_live_mode_publishes_what_it_counts(tmp_path: Path, mosquitto: MosquittoServer) -> None:
-    settings = Settings(mqtt_url=mosquitto.url, data_dir=tmp_path)
+    settings = Settings(mqtt=MqttSettings(url=mosquitto.url), data_dir=tmp_path)
     received: list[tuple[str, bytes]] = []
     subscribed = threading.Event()
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"test-sub-{uuid.uuid4().hex[:6]}")

@@ -47,7 +47,7 @@ async def test_tts_and_chirpstack_uplinks_reach_influx_and_api(
     await asyncio.to_thread(
         publish, mosquitto.port, [(tts_topic, json.dumps(tts).encode()), (cs_topic, json.dumps(cs).encode())]
     )
-    async with InfluxClient(settings.influx_url, settings.influx_db) as influx:
+    async with InfluxClient.from_settings(settings.influx) as influx:
         rows = await wait_for_rows(
             influx, 'SELECT "value", "dev_eui", "channel", "municipality", "site" FROM "temperature"', 3
         )
@@ -106,7 +106,7 @@ async def test_bad_input_is_quarantined_and_ingest_keeps_running(
     topic, good = envelope("chirpstack-v4-up", "0067FFEC")  # -2.0 °C
     good["deduplicationId"] = str(uuid.uuid4())
     await asyncio.to_thread(publish, mosquitto.port, [(topic, json.dumps(good).encode())])
-    async with InfluxClient(settings.influx_url, settings.influx_db) as influx:
+    async with InfluxClient.from_settings(settings.influx) as influx:
         rows = await wait_for_rows(influx, 'SELECT "value" FROM "temperature"', 1)
     assert [r[1] for r in rows] == [-2.0]
 
@@ -137,7 +137,7 @@ async def test_simulated_town_reaches_the_api(
         client_id=f"sim-{uuid.uuid4().hex[:6]}",
     )
     assert result.published > 0
-    async with InfluxClient(settings.influx_url, settings.influx_db) as influx:
+    async with InfluxClient.from_settings(settings.influx) as influx:
         rows = await wait_for_rows(influx, 'SELECT "f_cnt", "dev_eui" FROM "uplink"', 1)
     assert rows
     dev_eui = rows[-1][2]

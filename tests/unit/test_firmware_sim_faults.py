@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from devices.registry import DeviceInfo
+from devices.records import DeviceInfo
 from firmware_sim.faults import (
     FAULT_KINDS,
     FaultSpecError,

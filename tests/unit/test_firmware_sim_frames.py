@@ -11,7 +11,7 @@ import pytest
 
 from devices.catalog import catalog
 from devices.codecs import native_codec
-from devices.registry import DeviceInfo
+from devices.records import DeviceInfo
 from firmware_sim.firmware import _decentlab, _decentlab_ac, _elsys, _nwave_previous_state, mass_per_ppb
 from firmware_sim.town import load_town
 from ingest.normalise import Normaliser

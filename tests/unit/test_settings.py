@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
-from stadtpuls.settings import Settings, parse_mqtt_url
+from stadtpuls.errors import EX_CONFIG, ConfigError
+from stadtpuls.settings import Settings, load_settings, parse_mqtt_url
 
 
 def test_mqtt_url_parts() -> None:
@@ -23,9 +23,9 @@ def test_environment_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     monkeypatch.setenv("STADTPULS_INFLUX_URL", "http://influx:8086/")
     monkeypatch.setenv("STADTPULS_DATA_DIR", str(tmp_path))
     settings = Settings()
-    assert settings.mqtt.port == 1884
-    assert settings.influx_url == "http://influx:8086"
-    assert settings.influx_db == "stadtpuls"
+    assert settings.mqtt.target.port == 1884
+    assert settings.influx.url == "http://influx:8086"
+    assert settings.influx.db == "stadtpuls"
     assert settings.registry_url == f"sqlite:///{tmp_path / 'stadtpuls.sqlite3'}"
 
 
@@ -35,13 +35,14 @@ def test_environment_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
         ("STADTPULS_MQTT_URL", "http://x", "mqtt:// or mqtts://"),
         ("STADTPULS_MQTT_URL", "mqtt://", "no host"),
         ("STADTPULS_INFLUX_URL", "influx:8086", "http"),
-        ("STADTPULS_BATCH_SIZE", "0", "batch_size"),
+        ("STADTPULS_BATCH_SIZE", "0", "greater than or equal to 1"),
+        ("STADTPULS_METRICS_PORT", "x", "valid integer"),
     ],
 )
 def test_bad_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str) -> None:
     monkeypatch.setenv(name, value)
-    with pytest.raises(ValidationError, match=message):
-        Settings()
+    with pytest.raises(ConfigError, match=f"{name}: .*{message}"):
+        load_settings()
 
 
 def test_cli_names_the_bad_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,5 +55,5 @@ def test_cli_names_the_bad_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STADTPULS_MQTT_URL", "http://x")
     result = CliRunner().invoke(main, ["devices", "list"])
     get_settings.cache_clear()
-    assert result.exit_code == 1
+    assert result.exit_code == EX_CONFIG
     assert "STADTPULS_MQTT_URL: Value error" in result.output
