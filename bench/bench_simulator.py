@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_simulator.py --days 30 --skip-live
     .venv/bin/python bench/bench_simulator.py --skip-backfill --speed 250000 --live-seconds 30
 
-Servers are local child processes on free ports (``stadtpuls.localstack``), never the system broker.
+Servers are local child processes on free ports (``devtools.localstack``), never the system broker.
 Prints one line per measurement, ready for docs/benchmarks.md.
 """
 
@@ -24,9 +24,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from devtools.localstack import InfluxServer, MosquittoServer
 from firmware_sim.backfill import ProgressBar, run_backfill
 from firmware_sim.live import run_live
-from stadtpuls.localstack import InfluxServer, MosquittoServer
 from stadtpuls.settings import InfluxSettings, MqttSettings, Settings
 
 

@@ -200,9 +200,9 @@ def run_backfill(
     if register:
         register_town(the_town, settings.registry_url)
     fault_list, run_start, _ = _resolve(the_town, faults, first, days, seed, ground_truth_path)
-    from stadtpuls.localstack import create_database
+    from stadtpuls.influx import ensure_database
 
-    create_database(settings.influx.url, settings.influx.db)
+    ensure_database(settings.influx)
     groups = split_units(unit_specs(the_town), workers or os.cpu_count() or 2)
     jobs = [_Job(i, str(town), g, first, days, seed, fmt, fault_list, run_start, settings.influx,
                  settings.registry_url)

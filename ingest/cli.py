@@ -6,15 +6,15 @@ import asyncio
 import json
 
 import click
-from prometheus_client import start_http_server
 
 from ingest.quarantine import QuarantineStore
 from ingest.replay import replay
-from ingest.service import IngestError, IngestOptions, IngestService, default_client_id
-from ingest.workers import METRICS_ADDR, supervise
-from stadtpuls.allocator import pin_mmap_threshold
+from ingest.run import run_ingest
+from ingest.service import IngestOptions, default_client_id
+from ingest.workers import supervise
+from stadtpuls.errors import UnavailableError
 from stadtpuls.influx import InfluxError
-from stadtpuls.settings import Settings, get_settings
+from stadtpuls.settings import get_settings
 
 
 @click.command("ingest")
@@ -31,7 +31,11 @@ def ingest_command(
     client_id: str | None, qos: int | None, share_group: str | None, workers: int, metrics_port: int | None,
     spool_max_mb: int | None,
 ) -> None:
-    """Receive uplinks from MQTT, decode them and write them to InfluxDB."""
+    """Receive uplinks from MQTT, decode them and write them to InfluxDB.
+
+    With --workers N a crashing worker is restarted after 1 s, 2 s, 4 s ... (at most 60 s); after five
+    crashes of one worker within five minutes the command stops every worker and exits with an error.
+    """
     settings = get_settings()
     if metrics_port is None:
         metrics_port = settings.ingest.metrics_port
@@ -47,27 +51,11 @@ def ingest_command(
         spool_max_bytes=spool_max_mb * 2**20,
     )
     if workers == 1:
-        _run_one(settings, options, metrics_port)
+        run_ingest(settings, options, metrics_port)
         return
     code = supervise(settings, options, workers, metrics_port)
     if code:
         raise SystemExit(code)
-
-
-def _run_one(settings: Settings, options: IngestOptions, metrics_port: int) -> None:
-    pin_mmap_threshold()  # RSS stays flat while the deduplication memory is rebuilt (stadtpuls/allocator.py)
-    if metrics_port:
-        start_http_server(metrics_port, addr=METRICS_ADDR)
-
-    async def run() -> None:
-        service = IngestService(settings, options)
-        service.install_signal_handlers()
-        await service.run()
-
-    try:
-        asyncio.run(run())
-    except IngestError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @click.group("quarantine")
@@ -94,7 +82,7 @@ def quarantine_show(message_id: int) -> None:
     """One rejected message in full: topic, reason and raw payload."""
     row = QuarantineStore(get_settings().registry_url).get(message_id)
     if row is None:
-        raise click.ClickException(f"no quarantined message with id {message_id}")
+        raise click.BadParameter(f"no quarantined message with id {message_id}", param_hint="MESSAGE_ID")
     try:
         payload: object = json.loads(row.payload)
     except ValueError:
@@ -122,7 +110,7 @@ def quarantine_replay(ids: tuple[int, ...], stage: str | None, replay_all: bool,
     try:
         report = asyncio.run(replay(settings, rows, store=store))
     except InfluxError as exc:
-        raise click.ClickException(f"replay wrote nothing: {exc}") from exc
+        raise UnavailableError(f"replay wrote nothing: {exc}") from exc
     click.echo(f"replayed {len(report.replayed)} of {len(rows)} messages ({report.points} points written)")
     for message_id, reason in report.failed.items():
         click.echo(f"{message_id:>7}  still quarantined: {reason}")

@@ -18,7 +18,7 @@ COMMANDS = {
     "devices": "devices.cli:devices_group",
     "codec": "devices.codec_cli:codec_group",
     "simulate": "firmware_sim.cli:simulate_group",
-    "demo": "stadtpuls.demo:demo_command",
+    "demo": "devtools.demo:demo_command",
 }
 
 

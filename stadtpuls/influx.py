@@ -7,8 +7,11 @@ is what Grafana's InfluxQL data source reads. Errors are classified so callers c
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -17,6 +20,8 @@ from stadtpuls.lineprotocol import quote_identifier
 
 if TYPE_CHECKING:
     from stadtpuls.settings import InfluxSettings
+
+T = TypeVar("T")
 
 
 class InfluxError(UnavailableError):
@@ -92,9 +97,17 @@ class InfluxClient:
 
     async def create_database(self) -> None:
         """Create the database if it does not exist (idempotent)."""
-        await self._request(
-            "POST", "/query", data={"q": f"CREATE DATABASE {quote_identifier(self.database)}"}
-        )
+        await self._command(f"CREATE DATABASE {quote_identifier(self.database)}")
+
+    async def drop_database(self) -> None:
+        """Drop the database with all its data (nothing happens if it does not exist)."""
+        await self._command(f"DROP DATABASE {quote_identifier(self.database)}")
+
+    async def _command(self, statement: str) -> None:
+        response = await self._request("POST", "/query", data={"q": statement})
+        for result in response.json().get("results", []):
+            if "error" in result:
+                raise InfluxRejected(400, f"{statement!r}: {result['error']}")
 
     async def write(self, body: str | bytes) -> None:
         """Write line protocol (newline-separated lines, ns precision)."""
@@ -118,6 +131,51 @@ class InfluxClient:
         if "error" in first:
             raise InfluxRejected(400, str(first["error"]))
         return list(first.get("series", []))
+
+
+def run_blocking(
+    action: Callable[[InfluxClient], Awaitable[T]],
+    url: str,
+    database: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    timeout: float = 10.0,
+) -> T:
+    """Run one client call from synchronous code, with a client of its own that is closed afterwards.
+
+    The call runs in a fresh event loop; when this thread already runs one, in a helper thread.
+
+    Raises:
+        InfluxError: what the call raises.
+    """
+
+    async def run() -> T:
+        async with InfluxClient(url, database, username=username, password=password, timeout=timeout) as client:
+            return await action(client)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+def ensure_database(settings: InfluxSettings, *, timeout: float = 10.0) -> None:
+    """Create the database of ``settings`` if it does not exist, from synchronous code.
+
+    Raises:
+        InfluxError: InfluxDB is unreachable or refuses.
+    """
+    run_blocking(
+        InfluxClient.create_database,
+        settings.url,
+        settings.db,
+        username=settings.username,
+        password=settings.password,
+        timeout=timeout,
+    )
 
 
 def _error_text(response: httpx.Response) -> str:

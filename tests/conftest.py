@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stadtpuls.localstack import InfluxServer, MosquittoServer, create_database, drop_database
+from devtools.localstack import InfluxServer, MosquittoServer, create_database, drop_database
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from devices.registry import DeviceRegistry
+from devtools.localstack import InfluxServer, MosquittoServer
 from ingest.service import IngestOptions, IngestService
-from stadtpuls.localstack import InfluxServer, MosquittoServer
 from stadtpuls.settings import InfluxSettings, IngestSettings, MqttSettings, Settings
 
 TTS_EUI = "70B3D5E75E000001"

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from stadtpuls.localstack import InfluxServer, MosquittoServer, free_port
+from devtools.localstack import InfluxServer, MosquittoServer, free_port
 from stadtpuls.settings import InfluxSettings, MqttSettings, Settings
 
 pytestmark = pytest.mark.integration

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from devtools.localstack import InfluxServer
 from stadtpuls.influx import InfluxClient
 from stadtpuls.lineprotocol import line, quote_string
-from stadtpuls.localstack import InfluxServer
 
 pytestmark = pytest.mark.integration
 

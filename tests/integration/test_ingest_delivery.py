@@ -19,10 +19,10 @@ import httpx
 import pytest
 
 from devices.registry import DeviceRegistry
-from ingest.loadgen import MODEL, Stream, device_eui, publish
+from devtools.loadgen import MODEL, Stream, device_eui, publish
+from devtools.localstack import InfluxServer, MosquittoServer, create_database, free_port
 from ingest.quarantine import QuarantineStore
 from ingest.service import IngestOptions, IngestService
-from stadtpuls.localstack import InfluxServer, MosquittoServer, create_database, free_port
 from stadtpuls.settings import InfluxSettings, IngestSettings, MqttSettings, Settings
 
 pytestmark = pytest.mark.integration

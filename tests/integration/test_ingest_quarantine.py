@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from devices.registry import DeviceRegistry
-from ingest.loadgen import MODEL, device_eui, uplink
+from devtools.loadgen import MODEL, device_eui, uplink
+from devtools.localstack import InfluxServer
 from ingest.quarantine import QuarantineStore, Rejection
 from ingest.replay import replay
 from stadtpuls.influx import InfluxClient
-from stadtpuls.localstack import InfluxServer
 from stadtpuls.settings import InfluxSettings, Settings
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from stadtpuls.localstack import (
+from devtools.localstack import (
     InfluxServer,
     LocalServerError,
     MosquittoServer,

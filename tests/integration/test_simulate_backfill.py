@@ -13,12 +13,12 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devtools.localstack import InfluxServer, MosquittoServer
 from firmware_sim.backfill import run_backfill
 from firmware_sim.live import run_live
 from ingest.envelopes import parse_envelope
 from ingest.quarantine import QuarantineStore
 from stadtpuls.influx import InfluxClient
-from stadtpuls.localstack import InfluxServer, MosquittoServer
 from stadtpuls.settings import InfluxSettings, MqttSettings, Settings
 from tests.unit.test_firmware_sim_support import SMALL_TOWN
 

@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from api.app import create_app
+from devtools.localstack import MosquittoServer
 from ingest.quarantine import QuarantineStore
 from ingest.service import IngestService
 from stadtpuls.influx import InfluxClient
-from stadtpuls.localstack import MosquittoServer
 from stadtpuls.settings import Settings
 from tests.integration.conftest import CS_EUI, TTS_EUI
 from tests.integration.support import publish, wait_for_rows

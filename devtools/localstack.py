@@ -1,4 +1,4 @@
-"""Real Mosquitto and InfluxDB servers as local child processes, for the test suite and the demo.
+"""Real Mosquitto and InfluxDB servers as local child processes, for the test suite, bench/ and the demo.
 
 Each server writes its configuration, data and log into a run folder and listens on 127.0.0.1 only, on free
 ports, so it never touches a system broker or database. ``start()`` returns once the server accepts
@@ -22,11 +22,13 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, ClassVar, Self
 
-import httpx
+from stadtpuls.errors import UnavailableError
+from stadtpuls.influx import InfluxClient, InfluxError, run_blocking
 
 START_TIMEOUT = 30.0  # seconds
 STOP_TIMEOUT = 10.0  # seconds
@@ -35,7 +37,7 @@ LOCALHOST = "127.0.0.1"
 SEARCH_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
 
 
-class LocalServerError(RuntimeError):
+class LocalServerError(UnavailableError):
     """A local server could not be found, configured, started or asked something."""
 
 
@@ -63,33 +65,13 @@ def find_binary(name: str, *, package: str) -> str:
     raise LocalServerError(f"{name} not found: install the Debian package {package!r} (make deps does)")
 
 
-def _quote_identifier(name: str) -> str:
-    """An InfluxQL identifier in double quotes, with backslashes and quotes escaped."""
-    escaped = name.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
-
-
-def _influx_command(url: str, statement: str, *, timeout: float) -> None:
-    try:
-        response = httpx.post(f"{url.rstrip('/')}/query", data={"q": statement}, timeout=timeout)
-    except httpx.HTTPError as exc:
-        raise LocalServerError(f"InfluxDB at {url} did not answer {statement!r}: {exc}") from exc
-    if response.status_code != 200:
-        raise LocalServerError(
-            f"InfluxDB at {url} refused {statement!r}: HTTP {response.status_code} {response.text}"
-        )
-    for result in response.json().get("results", []):
-        if "error" in result:
-            raise LocalServerError(f"InfluxDB at {url} refused {statement!r}: {result['error']}")
-
-
 def create_database(url: str, name: str, *, timeout: float = 10.0) -> None:
     """Create the InfluxDB database ``name`` (nothing happens if it exists).
 
     Raises:
         LocalServerError: the server is unreachable or refuses the statement.
     """
-    _influx_command(url, f"CREATE DATABASE {_quote_identifier(name)}", timeout=timeout)
+    _influx_call(InfluxClient.create_database, url, name, timeout=timeout)
 
 
 def drop_database(url: str, name: str, *, timeout: float = 10.0) -> None:
@@ -98,7 +80,14 @@ def drop_database(url: str, name: str, *, timeout: float = 10.0) -> None:
     Raises:
         LocalServerError: the server is unreachable or refuses the statement.
     """
-    _influx_command(url, f"DROP DATABASE {_quote_identifier(name)}", timeout=timeout)
+    _influx_call(InfluxClient.drop_database, url, name, timeout=timeout)
+
+
+def _influx_call(action: Callable[[InfluxClient], Awaitable[object]], url: str, name: str, *, timeout: float) -> None:
+    try:
+        run_blocking(action, url, name, timeout=timeout)
+    except InfluxError as exc:
+        raise LocalServerError(f"InfluxDB at {url}: {exc}") from exc
 
 
 def port_is_free(port: int) -> bool:
@@ -406,7 +395,7 @@ bind-address = "{LOCALHOST}:{self.rpc_port}"
 
     def is_ready(self) -> bool:
         try:
-            response = httpx.get(f"{self.url}/ping", timeout=1.0)
-        except httpx.HTTPError:
+            run_blocking(InfluxClient.ping, self.url, "", timeout=1.0)
+        except InfluxError:
             return False
-        return response.status_code == 204
+        return True

@@ -19,7 +19,7 @@ from typing import Any
 import click
 import httpx
 
-from stadtpuls.localstack import InfluxServer, MosquittoServer, free_port
+from devtools.localstack import InfluxServer, MosquittoServer, free_port
 from stadtpuls.settings import InfluxSettings, MqttSettings, RegistrySettings, Settings, get_settings
 
 log = logging.getLogger(__name__)
