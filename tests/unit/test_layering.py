@@ -198,3 +198,43 @@ def test_stadtpuls_demo_starts_without_paho() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "Run the whole platform on this machine" in done.stdout
+
+
+
+def import_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
+    """The groups of modules that import each other in a circle (strongly connected, more than one)."""
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        order[module] = low[module] = len(order)
+        stack.append(module)
+        for other in graph[module]:
+            if other not in order:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], order[other])
+        if low[module] == order[module]:
+            at = stack.index(module)
+            group, stack[at:] = stack[at:], []
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in sorted(graph):
+        if module not in order:
+            visit(module)
+    return cycles
+
+
+def test_the_cycle_finder_finds_a_circle_and_nothing_else() -> None:
+    graph = {"a": ["b"], "b": ["c"], "c": ["a"], "d": ["a"], "e": ["e"]}
+    assert import_cycles(graph) == [["a", "b", "c"]]
+
+
+def test_no_modules_import_each_other_in_a_circle() -> None:
+    modules = {m for m in module_files() if top(m) in (*SHIPPED, "devtools")}
+    graph = {m: sorted(n for n in imports_of(m) if n in modules and n != m) for m in modules}
+    assert import_cycles(graph) == []
