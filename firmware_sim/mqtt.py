@@ -2,7 +2,9 @@
 
 At QoS 0 a PUBLISH is fire-and-forget, so the fast path builds the packets itself and hands the socket many
 of them in one write; a client library that writes every message separately spends most of its time in
-system calls. QoS 1 needs acknowledgements, retries and an in-flight window: that is gmqtt's job.
+system calls (docs/benchmarks.md, simulator live rate). These are the only MQTT packets Stadtpuls writes by
+hand: CONNECT, QoS 0 PUBLISH, PINGREQ and DISCONNECT. QoS 1 needs acknowledgements, retries and an in-flight
+window: that is gmqtt's job.
 """
 
 from __future__ import annotations
@@ -10,15 +12,65 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import struct
 from typing import Protocol
 
 import gmqtt
 
-from stadtpuls.mqttwire import connect_packet, publish_packet, refusal
 from stadtpuls.settings import MqttTarget
 
 KEEPALIVE = 60  # s
 FLUSH_BYTES = 256 * 1024  # write to the socket at least this often
+PINGREQ = b"\xc0\x00"
+DISCONNECT = b"\xe0\x00"
+CONNACK_REFUSALS = {
+    1: "unacceptable protocol",
+    2: "client id rejected",
+    3: "server unavailable",
+    4: "bad user name or password",
+    5: "not authorised",
+}
+
+
+def utf8_string(text: str) -> bytes:
+    """An MQTT UTF-8 string: 2-byte big-endian length, then the bytes."""
+    raw = text.encode()
+    return struct.pack("!H", len(raw)) + raw
+
+
+def remaining_length(n: int) -> bytes:
+    """MQTT's variable-length integer."""
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def connect_packet(target: MqttTarget, client_id: str, *, keepalive: int = KEEPALIVE) -> bytes:
+    """An MQTT 3.1.1 CONNECT with a clean session and optional credentials (keepalive in s)."""
+    flags = 0x02
+    body = utf8_string(client_id)
+    if target.username:
+        flags |= 0x80
+        body += utf8_string(target.username)
+        if target.password is not None:
+            flags |= 0x40
+            body += utf8_string(target.password)
+    payload = utf8_string("MQTT") + bytes((4, flags)) + struct.pack("!H", keepalive) + body
+    return b"\x10" + remaining_length(len(payload)) + payload
+
+
+def publish_packet(topic: bytes, payload: bytes) -> bytes:
+    """An MQTT PUBLISH at QoS 0, no retain."""
+    body_len = 2 + len(topic) + len(payload)
+    return b"\x30" + remaining_length(body_len) + struct.pack("!H", len(topic)) + topic + payload
+
+
+def refusal(code: int) -> str:
+    """The text of a CONNACK return code."""
+    return CONNACK_REFUSALS.get(code, f"code {code}")
 
 
 class PublishError(ConnectionError):
@@ -84,7 +136,7 @@ class FastPublisher:
         while True:
             await asyncio.sleep(KEEPALIVE / 2)
             if self._writer is not None:
-                self._writer.write(b"\xc0\x00")
+                self._writer.write(PINGREQ)
 
     def publish(self, topic: str, payload: bytes) -> None:
         """Queue one message; it is written at the next :meth:`flush` (or when the batch is large).
@@ -124,7 +176,7 @@ class FastPublisher:
             return
         with contextlib.suppress(OSError, ConnectionError):
             self._write()
-            self._writer.write(b"\xe0\x00")
+            self._writer.write(DISCONNECT)
             await self._writer.drain()
         self._writer.close()
         with contextlib.suppress(OSError, ConnectionError):

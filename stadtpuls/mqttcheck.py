@@ -1,4 +1,4 @@
-"""Is the MQTT broker there? One CONNECT/CONNACK exchange (MQTT 3.1.1), then DISCONNECT."""
+"""Is the MQTT broker there? Connect with gmqtt (MQTT 3.1.1), wait for CONNACK, disconnect."""
 
 from __future__ import annotations
 
@@ -7,34 +7,43 @@ import contextlib
 import os
 import ssl
 
-from stadtpuls.mqttwire import connect_packet, refusal
+import gmqtt
+from gmqtt.mqtt.constants import MQTTv311
+from gmqtt.mqtt.handler import MQTTConnectError
+
 from stadtpuls.settings import MqttTarget
+
+DISCONNECT_TIMEOUT = 1.0  # s to say goodbye after the check; the answer is known by then
 
 
 async def mqtt_reachable(target: MqttTarget, *, timeout: float = 3.0) -> tuple[bool, str]:
-    """(True, detail) if the broker accepts a connection, else (False, what went wrong)."""
+    """Whether the broker accepts a connection within ``timeout`` seconds.
+
+    Returns:
+        (True, where) when the broker answered CONNACK with "accepted"; else (False, what went wrong:
+        unreachable, refused with the broker's reason, or no answer in time).
+    """
     where = f"{target.host}:{target.port}"
+    client = gmqtt.Client(f"stadtpuls-health-{os.urandom(4).hex()}")
+    client.stop_reconnect()  # a health check tries once; gmqtt would otherwise retry refusals in the background
+    if target.username:
+        client.set_auth_credentials(target.username, target.password)
     try:
         async with asyncio.timeout(timeout):
-            tls = ssl.create_default_context() if target.tls else None
-            reader, writer = await asyncio.open_connection(target.host, target.port, ssl=tls)
-            try:
-                writer.write(connect_packet(target, f"stadtpuls-health-{os.urandom(4).hex()}"))
-                await writer.drain()
-                connack = await reader.readexactly(4)
-                writer.write(b"\xe0\x00")
-                await writer.drain()
-            finally:
-                writer.close()
-                with contextlib.suppress(Exception):
-                    await writer.wait_closed()
-    except (OSError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError) as exc:
+            await client.connect(target.host, target.port, ssl=target.tls, keepalive=60, version=MQTTv311)
+    except MQTTConnectError as exc:
+        return False, f"MQTT broker at {where} refused the connection: {exc.message}"
+    except TimeoutError:
+        return False, f"MQTT broker at {where} did not answer within {timeout:g} s"
+    except (OSError, ssl.SSLError) as exc:
         return False, f"MQTT broker at {where} is unreachable: {exc!r}"
-    if connack[0] != 0x20:
-        return False, f"MQTT broker at {where} answered with packet type {connack[0]:#x}, not CONNACK"
-    if connack[3] != 0:
-        return (
-            False,
-            f"MQTT broker at {where} refused the connection: {refusal(connack[3])}",
-        )
+    finally:
+        await _disconnect(client)
     return True, f"MQTT broker at {where} accepts connections"
+
+
+async def _disconnect(client: gmqtt.Client) -> None:
+    """Close the connection if there is one; nothing the broker does here changes the result."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(DISCONNECT_TIMEOUT):
+            await client.disconnect()

@@ -46,3 +46,16 @@ async def test_health_names_what_is_down(influxdb: InfluxServer, tmp_path: Path)
     checks = response.json()["checks"]
     assert not checks["mqtt"]["ok"] and f"127.0.0.1:{dead}" in checks["mqtt"]["detail"]
     assert checks["influxdb"]["ok"]
+
+
+async def test_health_says_why_the_broker_refuses(influxdb: InfluxServer, tmp_path: Path) -> None:
+    locked = MosquittoServer(tmp_path / "locked", extra_config="allow_anonymous false")
+    with locked:
+        settings = Settings(
+            mqtt=MqttSettings(url=locked.url), influx=InfluxSettings(url=influxdb.url), data_dir=tmp_path
+        )
+        async for client in client_for(settings):
+            response = await client.get("/health")
+    assert response.status_code == 503
+    detail = response.json()["checks"]["mqtt"]["detail"]
+    assert detail == f"MQTT broker at 127.0.0.1:{locked.port} refused the connection: Connection Refused: not authorised"

@@ -1,10 +1,10 @@
-"""The MQTT packets written by hand, against the MQTT 3.1.1 specification's examples."""
+"""The simulator's hand-written MQTT packets, against the MQTT 3.1.1 specification's examples."""
 
 from __future__ import annotations
 
 import pytest
 
-from stadtpuls.mqttwire import connect_packet, publish_packet, refusal, remaining_length
+from firmware_sim.mqtt import connect_packet, publish_packet, refusal, remaining_length
 from stadtpuls.settings import parse_mqtt_url
 
 
