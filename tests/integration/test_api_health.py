@@ -58,4 +58,5 @@ async def test_health_says_why_the_broker_refuses(influxdb: InfluxServer, tmp_pa
             response = await client.get("/health")
     assert response.status_code == 503
     detail = response.json()["checks"]["mqtt"]["detail"]
-    assert detail == f"MQTT broker at 127.0.0.1:{locked.port} refused the connection: Connection Refused: not authorised"
+    where = f"127.0.0.1:{locked.port}"
+    assert detail == f"MQTT broker at {where} refused the connection: Connection Refused: not authorised"
