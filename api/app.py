@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from api.routes import devices, health
 from devices.registry import DeviceRegistry
@@ -21,7 +22,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = config
-        app.state.registry = DeviceRegistry(config.registry_url)
+        app.state.registry = await run_in_threadpool(DeviceRegistry, config.registry_url)  # opens, migrates
         app.state.influx = InfluxClient.from_settings(config.influx)
         try:
             yield
