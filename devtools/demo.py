@@ -20,9 +20,12 @@ import click
 import httpx
 
 from devtools.localstack import InfluxServer, MosquittoServer, free_port
+from stadtpuls.errors import UnavailableError
 from stadtpuls.settings import InfluxSettings, MqttSettings, RegistrySettings, Settings, get_settings
 
 log = logging.getLogger(__name__)
+
+START_TIMEOUT = 60.0  # s for ingest and the API to come up
 
 
 def _port_or_free(preferred: int) -> int:
@@ -34,6 +37,26 @@ def _port_or_free(preferred: int) -> int:
     return preferred
 
 
+async def _until_ready(ready: asyncio.Event, task: asyncio.Task[Any], *, what: str) -> None:
+    """Wait until ``ready`` is set; what ``task`` raises if it ends first (ingest raises IngestError).
+
+    Raises:
+        UnavailableError: the task ended without an error, or was not ready in time.
+    """
+    waiter = asyncio.create_task(ready.wait())
+    try:
+        await asyncio.wait({waiter, task}, timeout=START_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if ready.is_set():
+        return
+    if task.done():
+        task.result()  # raises the task's own error
+        raise UnavailableError(f"the demo's {what} stopped while starting")
+    task.cancel()
+    raise UnavailableError(f"the demo's {what} was not ready within {START_TIMEOUT:g} s")
+
+
 async def _serve_api(settings: Settings, port: int) -> tuple[Any, asyncio.Task[None]]:
     import uvicorn
 
@@ -41,9 +64,14 @@ async def _serve_api(settings: Settings, port: int) -> tuple[Any, asyncio.Task[N
 
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
+    deadline = time.monotonic() + START_TIMEOUT
     while not server.started:
         if task.done():
             task.result()
+            raise UnavailableError(f"the demo's API could not listen on 127.0.0.1:{port}")
+        if time.monotonic() > deadline:
+            task.cancel()
+            raise UnavailableError(f"the demo's API was not ready within {START_TIMEOUT:g} s")
         await asyncio.sleep(0.05)
     return server, task
 
@@ -112,7 +140,7 @@ async def run_demo(run_dir: Path, *, speed: float, duration: float, api_port: in
         ingest = IngestService(settings, IngestOptions(client_id="stadtpuls-demo-ingest"))
         ready = asyncio.Event()
         ingest_task = asyncio.create_task(ingest.run(ready=ready))
-        await asyncio.wait_for(ready.wait(), timeout=60)
+        await _until_ready(ready, ingest_task, what="ingest")
         server, api_task = await _serve_api(settings, api_port)
         api_url = f"http://127.0.0.1:{api_port}"
         sim_task = asyncio.create_task(run_live(settings, town="default", speed=speed, duration=None, register=False))
