@@ -17,7 +17,7 @@ SERVER_BINARIES := mosquitto influxd
 # Root runs apt-get directly; anyone else goes through sudo when it is there.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo || true)
 
-.PHONY: help deps venv lint test demo bench-ingest clean distclean
+.PHONY: help deps venv lint check test demo bench-ingest clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -47,7 +47,10 @@ lint: venv ## ruff and mypy --strict over the code
 	$(BIN)/ruff check .
 	$(BIN)/mypy $(PACKAGES)
 
-test: deps venv lint ## Everything CI runs: deps, venv, lint, the whole pytest suite
+check: venv lint ## ruff, mypy and the unit tests: no Mosquitto or InfluxDB needed
+	$(BIN)/pytest -q tests/unit -m "not integration"
+
+test: deps venv lint ## Everything CI runs: deps, venv, lint, the whole pytest suite (starts local servers)
 	$(BIN)/pytest
 
 demo: deps venv ## Run the demo town: local broker and InfluxDB, simulated sensors, ingest, API
