@@ -1,0 +1,259 @@
+"""Anomaly-detection kernels: one pass over a device's readings per detector, results written into outputs.
+
+Conventions shared by every kernel here:
+
+* ``times`` are seconds since the epoch (float64), ascending; ``values`` are float64 with NaN for a
+  missing reading. Both have shape (n,) and are C-contiguous.
+* Outputs are preallocated by the caller with shape (n,) unless stated otherwise; every element is written.
+* Rolling statistics are *trailing*: the statistic at point ``i`` uses points before ``i`` only, so a
+  reading is judged against what was known when it arrived (as a live service sees it).
+* A MAD is the plain median absolute deviation (not scaled by 1.4826).
+
+The public wrappers in :mod:`processing.detect` validate input, pick the parameters and turn the
+flags and scores into events.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import boolean, float64, int64, njit, void
+
+_F1 = float64[::1]
+_I1 = int64[::1]
+_B1 = boolean[::1]
+
+
+@njit(void(_F1, float64, float64, _F1), cache=True)
+def out_of_range(values, low, high, excess):  # type: ignore[no-untyped-def]
+    """How far each reading lies outside ``[low, high]``.
+
+    Args:
+        values: shape (n,), NaN for missing.
+        low: lowest plausible value (same unit as ``values``).
+        high: highest plausible value.
+        excess: output, shape (n,): ``value - high`` above the range, ``low - value`` below it, 0 inside
+            the range and for missing readings.
+    """
+    for i in range(values.shape[0]):
+        value = values[i]
+        if value > high:
+            excess[i] = value - high
+        elif value < low:
+            excess[i] = low - value
+        else:
+            excess[i] = 0.0
+
+
+@njit(int64(_F1, float64, _I1, _I1), cache=True)
+def constant_runs(values, tolerance, starts, ends):  # type: ignore[no-untyped-def]
+    """Split the valid readings into maximal runs of (nearly) unchanged values.
+
+    A run continues while each valid reading differs from the run's first reading by at most
+    ``tolerance``; missing readings (NaN) neither break nor extend a run. Every valid reading belongs to
+    exactly one run, so a series that always changes has runs of one reading each.
+
+    Args:
+        values: shape (n,), NaN for missing.
+        tolerance: largest difference still counted as "unchanged" (≥ 0).
+        starts: output, shape (n,): index of each run's first reading (entries past the count are untouched).
+        ends: output, shape (n,): index of each run's last reading.
+
+    Returns:
+        The number of runs.
+    """
+    count = 0
+    first = -1
+    last = -1
+    for i in range(values.shape[0]):
+        value = values[i]
+        if np.isnan(value):
+            continue
+        if first >= 0 and abs(value - values[first]) <= tolerance:
+            last = i
+            continue
+        if first >= 0:
+            starts[count] = first
+            ends[count] = last
+            count += 1
+        first = i
+        last = i
+    if first >= 0:
+        starts[count] = first
+        ends[count] = last
+        count += 1
+    return count
+
+
+@njit(float64(_F1, int64, float64), cache=True)
+def _median_abs_deviation_sorted(ordered, size, centre):  # type: ignore[no-untyped-def]
+    """Median of ``|ordered[:size] - centre|`` for sorted ``ordered`` in O(size), by merging both sides."""
+    right = 0
+    while right < size and ordered[right] <= centre:
+        right += 1
+    left = right - 1
+    low_rank = (size - 1) // 2
+    high_rank = size // 2
+    low_value = 0.0
+    rank = 0
+    while rank <= high_rank:
+        if left >= 0 and (right >= size or centre - ordered[left] <= ordered[right] - centre):
+            deviation = centre - ordered[left]
+            left -= 1
+        else:
+            deviation = ordered[right] - centre
+            right += 1
+        if rank == low_rank:
+            low_value = deviation
+        if rank == high_rank:
+            return (low_value + deviation) / 2.0
+        rank += 1
+    return low_value
+
+
+@njit(void(_F1, int64, int64, _F1, _F1), cache=True)
+def rolling_median_mad(values, window, min_count, median_out, mad_out):  # type: ignore[no-untyped-def]
+    """Median and MAD of the valid readings among the ``window`` points before each point.
+
+    The window is kept sorted, so each step costs O(window) rather than a sort.
+
+    Args:
+        values: shape (n,), NaN for missing.
+        window: number of preceding points (valid or not) that form the window, ≥ 1.
+        min_count: fewest valid readings a window needs; with fewer the outputs are NaN.
+        median_out: output, shape (n,): median of the window before point ``i``.
+        mad_out: output, shape (n,): median absolute deviation from that median.
+    """
+    ordered = np.empty(max(window, 1), dtype=np.float64)
+    size = 0
+    for i in range(values.shape[0]):
+        if size >= max(min_count, 1):
+            half = size // 2
+            centre = ordered[half] if size % 2 == 1 else (ordered[half - 1] + ordered[half]) / 2.0
+            median_out[i] = centre
+            mad_out[i] = _median_abs_deviation_sorted(ordered, size, centre)
+        else:
+            median_out[i] = np.nan
+            mad_out[i] = np.nan
+        leaving = i - window
+        if leaving >= 0 and not np.isnan(values[leaving]):
+            old = values[leaving]
+            position = np.searchsorted(ordered[:size], old)
+            for j in range(position, size - 1):
+                ordered[j] = ordered[j + 1]
+            size -= 1
+        value = values[i]
+        if not np.isnan(value):
+            position = np.searchsorted(ordered[:size], value)
+            for j in range(size, position, -1):
+                ordered[j] = ordered[j - 1]
+            ordered[position] = value
+            size += 1
+
+
+@njit(void(_F1, float64, _B1), cache=True)
+def gaps(times, max_interval, gap_before):  # type: ignore[no-untyped-def]
+    """Mark readings that arrive more than ``max_interval`` seconds after the previous one.
+
+    Args:
+        times: shape (n,), ascending seconds of the readings that arrived (missing ones removed).
+        max_interval: longest silence that is still normal, in seconds.
+        gap_before: output, shape (n,): True where the silence before reading ``i`` was too long.
+    """
+    if times.shape[0] > 0:
+        gap_before[0] = False
+    for i in range(1, times.shape[0]):
+        gap_before[i] = times[i] - times[i - 1] > max_interval
+
+
+@njit(void(_F1, _F1, _F1, float64, _F1, _F1), cache=True)
+def cusum(values, reference, scale, slack, upper, lower):  # type: ignore[no-untyped-def]
+    """Two-sided CUSUM of the standardised difference between readings and a reference.
+
+    With ``r = (value - reference) / scale``: ``upper = max(0, upper + r - slack)`` and
+    ``lower = max(0, lower - r - slack)``. Where any of the three inputs is missing (NaN) or the scale is
+    not positive, both sums keep their previous value.
+
+    Args:
+        values: shape (n,).
+        reference: shape (n,), what the reading should be (a long-term median or a co-located sensor).
+        scale: shape (n,), the normal spread around the reference (> 0).
+        slack: allowance in units of ``scale`` that a difference must exceed to accumulate (≥ 0).
+        upper: output, shape (n,): the sum for upward drift after point ``i``.
+        lower: output, shape (n,): the sum for downward drift after point ``i``.
+    """
+    high = 0.0
+    low = 0.0
+    for i in range(values.shape[0]):
+        value = values[i]
+        centre = reference[i]
+        spread = scale[i]
+        if not (np.isnan(value) or np.isnan(centre) or np.isnan(spread)) and spread > 0.0:
+            standardised = (value - centre) / spread
+            high = max(0.0, high + standardised - slack)
+            low = max(0.0, low - standardised - slack)
+        upper[i] = high
+        lower[i] = low
+
+
+@njit(void(_F1, _I1, _B1, int64, int64, int64, _F1, _F1), cache=True)
+def seasonal_baseline(values, slots, excluded, n_slots, depth, min_count, expected, spread):  # type: ignore[no-untyped-def]
+    """Median and MAD of the same slot's earlier readings (a Saturday 14:00 against earlier Saturdays 14:00).
+
+    Each slot keeps the last ``depth`` valid readings that were not excluded (public holidays, known events);
+    the baseline at point ``i`` is computed from the readings its slot held *before* ``i``.
+
+    Args:
+        values: shape (n,), NaN for missing.
+        slots: shape (n,), the slot of each reading in ``[0, n_slots)`` (hour of the week, say).
+        excluded: shape (n,), True for readings that must not enter the baseline.
+        n_slots: number of slots.
+        depth: how many earlier readings per slot form the baseline, ≥ 1.
+        min_count: fewest readings a slot needs; with fewer the outputs are NaN.
+        expected: output, shape (n,): median of the slot's earlier readings.
+        spread: output, shape (n,): their median absolute deviation.
+    """
+    history = np.empty((max(n_slots, 1), max(depth, 1)), dtype=np.float64)
+    filled = np.zeros(max(n_slots, 1), dtype=np.int64)
+    cursor = np.zeros(max(n_slots, 1), dtype=np.int64)
+    scratch = np.empty(max(depth, 1), dtype=np.float64)
+    for i in range(values.shape[0]):
+        slot = slots[i]
+        size = filled[slot]
+        if size >= max(min_count, 1):
+            for j in range(size):  # insertion sort: a slot holds a handful of readings
+                item = history[slot, j]
+                k = j
+                while k > 0 and scratch[k - 1] > item:
+                    scratch[k] = scratch[k - 1]
+                    k -= 1
+                scratch[k] = item
+            half = size // 2
+            centre = scratch[half] if size % 2 == 1 else (scratch[half - 1] + scratch[half]) / 2.0
+            expected[i] = centre
+            spread[i] = _median_abs_deviation_sorted(scratch, size, centre)
+        else:
+            expected[i] = np.nan
+            spread[i] = np.nan
+        value = values[i]
+        if np.isnan(value) or excluded[i]:
+            continue
+        history[slot, cursor[slot]] = value
+        cursor[slot] = (cursor[slot] + 1) % max(depth, 1)
+        if size < depth:
+            filled[slot] = size + 1
+
+
+@njit(void(_F1, _F1, float64, _F1), cache=True)
+def pair_excess(smaller, larger, tolerance, excess):  # type: ignore[no-untyped-def]
+    """How far a quantity exceeds one it can never exceed (PM2.5 above PM10 at the same station).
+
+    Args:
+        smaller: shape (n,), the quantity that must stay at or below ``larger`` (NaN for missing).
+        larger: shape (n,), aligned in time with ``smaller``.
+        tolerance: excess still explained by measurement noise (same unit, ≥ 0).
+        excess: output, shape (n,): ``smaller - larger`` where that is above ``tolerance``, else 0
+            (also 0 where either reading is missing).
+    """
+    for i in range(smaller.shape[0]):
+        difference = smaller[i] - larger[i]
+        excess[i] = difference if difference > tolerance else 0.0
