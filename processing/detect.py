@@ -1,0 +1,573 @@
+"""Anomalies in one device's readings, as events a technician can act on.
+
+:func:`detect` validates a series, runs the kernels of :mod:`processing.kernels.anomaly` over it and turns
+their flags into :class:`Event` values: when the condition was detected (``start``), when it was last seen
+(``end``), its kind, a score (how far past its threshold; ≥ 1 for every event) and a short reason in plain
+words. Events of one kind that overlap are merged, so each condition is reported once.
+
+Two families of series, each with one set of parameters (:data:`LEVEL`, :data:`COUNT`):
+
+* ``level``: a measured quantity (air quality, temperature, traffic speed). Detectors: out of range, stuck,
+  spikes (a robust z-score against the trailing window, as a Hampel filter does), gaps, drift (CUSUM against
+  the long-term trailing median).
+* ``count``: people or vehicles per interval. Detectors: out of range (negative counts), gaps, deviations from
+  the same hour of the week in earlier weeks, and a counter that stays at zero (or frozen) while earlier weeks
+  at the same hours counted plenty.
+
+:func:`detect_pair` finds physical impossibilities between two quantities of one station (PM2.5 above PM10).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from processing.kernels import anomaly
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+MINUTE = 60.0  # s
+HOUR = 3600.0  # s
+DAY = 86400.0  # s
+WEEK = 7 * DAY  # s
+MAD_TO_SIGMA = 1.4826  # a normal distribution's standard deviation per median absolute deviation
+KINDS = ("level", "count")
+WEEKDAYS = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
+
+
+class DetectError(ValueError):
+    """The readings cannot be examined: wrong shapes, timestamps that are not finite, an unknown kind."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One anomalous condition of one series.
+
+    Attributes:
+        start: detection time, seconds since the epoch (UTC): when the condition became recognisable.
+        end: time of the last reading that still showed it (seconds since the epoch).
+        kind: ``out_of_range``, ``stuck``, ``spike``, ``gap``, ``drift``, ``seasonal`` or ``impossible``.
+        score: how far past its threshold the condition went (≥ 1; larger is worse).
+        reason: one or two sentences for a technician.
+    """
+
+    start: float
+    end: float
+    kind: str
+    score: float
+    reason: str
+
+    def as_json(self) -> dict[str, object]:
+        """The event as the JSON object ``stadtpuls process detect`` prints (times ISO-8601 with ``Z``)."""
+        return {
+            "start": iso(self.start),
+            "end": iso(self.end),
+            "kind": self.kind,
+            "score": round(self.score, 3),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Parameters of the detectors for one family of series (durations in seconds)."""
+
+    spike_window: float  # trailing window of the robust z-score
+    spike_threshold: float  # robust z beyond which a reading is a spike
+    drift_window: float  # trailing window of the long-term reference median
+    drift_slack: float  # CUSUM allowance, in robust standard deviations
+    drift_threshold: float  # CUSUM alarm level, in robust standard deviations
+    stuck_factor: float  # a frozen stretch is stuck beyond this multiple of the longest normal one
+    stuck_min_duration: float  # and never below this duration
+    gap_factor: float  # silence beyond this multiple of the expected interval is a gap
+    seasonal_depth: int  # earlier readings of the same hour of the week in the baseline
+    seasonal_threshold: float  # robust z beyond which a count deviates from its baseline
+    busy_total: float  # counts the baseline expects during a zero stretch before the counter is stuck
+    min_history: int  # fewest earlier readings before a rolling statistic is trusted
+
+
+LEVEL = Settings(
+    spike_window=12 * HOUR,
+    spike_threshold=9.0,
+    drift_window=7 * DAY,
+    drift_slack=1.5,
+    drift_threshold=60.0,
+    stuck_factor=3.0,
+    stuck_min_duration=3 * HOUR,
+    gap_factor=12.0,
+    seasonal_depth=6,
+    seasonal_threshold=6.0,
+    busy_total=30.0,
+    min_history=12,
+)
+COUNT = replace(LEVEL, seasonal_threshold=4.5, seasonal_depth=6)
+PRESETS = {"level": LEVEL, "count": COUNT}
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A validated series with what the detectors derive from it once.
+
+    Attributes:
+        times: shape (n,), ascending seconds since the epoch, readings without a value removed.
+        values: shape (n,), finite.
+        interval: the expected time between readings, in seconds.
+        name: what is measured, for reasons ("PM2.5", "people").
+        unit: its unit, for reasons ("µg/m³"); empty for counts.
+    """
+
+    times: FloatArray
+    values: FloatArray
+    interval: float
+    name: str
+    unit: str
+
+    def amount(self, value: float) -> str:
+        """A value with its unit, for a reason."""
+        return f"{number(value)} {self.unit}".rstrip()
+
+
+# --- entry points -----------------------------------------------------------------------------------------
+
+
+def detect(
+    times: npt.ArrayLike,
+    values: npt.ArrayLike,
+    *,
+    kind: str = "level",
+    settings: Settings | None = None,
+    name: str = "value",
+    unit: str = "",
+    low: float | None = None,
+    high: float | None = None,
+    interval: float | None = None,
+    excluded_days: Collection[date] = (),
+    now: float | None = None,
+) -> list[Event]:
+    """Anomalies of one series, sorted by start.
+
+    Args:
+        times: shape (n,), seconds since the epoch (any order; for duplicate times the last reading counts).
+        values: shape (n,), NaN for a missing reading.
+        kind: ``level`` (a measured quantity) or ``count`` (people or vehicles per interval).
+        settings: detector parameters; the preset of ``kind`` when omitted.
+        name: the quantity's name for the reasons.
+        unit: its unit for the reasons.
+        low: lowest plausible value (counts default to 0).
+        high: highest plausible value.
+        interval: expected seconds between readings (the device model's); the median spacing when omitted.
+        excluded_days: UTC dates (public holidays, known events) that neither raise seasonal events nor enter
+            the seasonal baseline.
+        now: the current time (seconds since the epoch); when given, a silence since the last reading that
+            is longer than a gap is reported as an open gap ending ``now``.
+
+    Returns:
+        The events, one per condition, sorted by start time.
+
+    Raises:
+        DetectError: when the input cannot be examined.
+    """
+    if kind not in KINDS:
+        raise DetectError(f"unknown kind {kind!r}: expected one of {', '.join(KINDS)}")
+    chosen = settings or PRESETS[kind]
+    series = prepare(times, values, interval=interval, name=name, unit=unit)
+    if series.times.size == 0:
+        return []
+    if kind == "count" and low is None:
+        low = 0.0
+    events = out_of_range_events(series, low, high)
+    events += gap_events(series, chosen, now=now)
+    if kind == "level":
+        events += stuck_events(series, chosen)
+        events += spike_events(series, chosen)
+        events += drift_events(series, chosen)
+    else:
+        excluded = excluded_mask(series.times, excluded_days)
+        events += seasonal_events(series, chosen, excluded)
+    return merge_events(events)
+
+
+def detect_pair(
+    times: npt.ArrayLike,
+    smaller: npt.ArrayLike,
+    larger: npt.ArrayLike,
+    *,
+    names: tuple[str, str] = ("PM2.5", "PM10"),
+    unit: str = "µg/m³",
+    tolerance: float = 0.0,
+) -> list[Event]:
+    """Times where one quantity exceeds another that physically bounds it (PM2.5 above PM10).
+
+    Args:
+        times: shape (n,), seconds since the epoch, ascending; both quantities read at these times.
+        smaller: shape (n,), the quantity that can never exceed ``larger`` (NaN for missing).
+        larger: shape (n,).
+        names: the two quantities' names for the reason.
+        unit: their common unit.
+        tolerance: an excess still explained by measurement noise.
+
+    Returns:
+        One ``impossible`` event per stretch of consecutive offending readings.
+    """
+    stamps = np.ascontiguousarray(times, dtype=np.float64)
+    low = np.ascontiguousarray(smaller, dtype=np.float64)
+    high = np.ascontiguousarray(larger, dtype=np.float64)
+    if not stamps.ndim == low.ndim == high.ndim == 1 or not stamps.size == low.size == high.size:
+        raise DetectError("times and both quantities must be 1-D arrays of the same length")
+    if stamps.size > 1 and not bool(np.all(np.diff(stamps) >= 0)):
+        raise DetectError("times must be ascending")
+    excess = np.empty(stamps.size)
+    anomaly.pair_excess(low, high, float(tolerance), excess)
+    events = []
+    for first, last in stretches(excess > 0):
+        worst = first + int(np.argmax(excess[first : last + 1]))
+        reason = (
+            f"{names[0]} ({number(low[worst])} {unit}) above {names[1]} ({number(high[worst])} {unit}) at the "
+            f"same station in {readings(last - first + 1)}; one of the two sensors is wrong"
+        )
+        score = 1.0 + float(excess[worst]) / max(abs(float(high[worst])), 1.0)
+        events.append(Event(float(stamps[first]), float(stamps[last]), "impossible", score, reason))
+    return merge_events(events)
+
+
+# --- input ------------------------------------------------------------------------------------------------
+
+
+def prepare(
+    times: npt.ArrayLike, values: npt.ArrayLike, *, interval: float | None, name: str, unit: str
+) -> Series:
+    """Validate a series, sort it, drop duplicates (the last one wins) and missing readings.
+
+    Raises:
+        DetectError: on shapes, non-finite timestamps, infinite values or a non-positive interval.
+    """
+    stamps = np.asarray(times, dtype=np.float64)
+    readings_ = np.asarray(values, dtype=np.float64)
+    if stamps.ndim != 1 or readings_.ndim != 1 or stamps.size != readings_.size:
+        raise DetectError(f"times and values must be 1-D of one length, got {stamps.shape} and {readings_.shape}")
+    if not bool(np.all(np.isfinite(stamps))):
+        raise DetectError("every timestamp must be finite")
+    if bool(np.any(np.isinf(readings_))):
+        raise DetectError("values must be finite numbers or NaN (missing)")
+    if interval is not None and not (math.isfinite(interval) and interval > 0):
+        raise DetectError(f"the expected interval must be a positive number of seconds, got {interval}")
+    if stamps.size > 1 and not bool(np.all(np.diff(stamps) > 0)):
+        order = np.argsort(stamps, kind="stable")
+        stamps, readings_ = stamps[order], readings_[order]
+        last_of_each = np.append(np.diff(stamps) > 0, True)
+        stamps, readings_ = stamps[last_of_each], readings_[last_of_each]
+    present = ~np.isnan(readings_)
+    stamps = np.ascontiguousarray(stamps[present])
+    readings_ = np.ascontiguousarray(readings_[present])
+    if interval is None:
+        interval = float(np.median(np.diff(stamps))) if stamps.size > 1 else HOUR
+    return Series(stamps, readings_, float(interval), name, unit)
+
+
+def excluded_mask(times: FloatArray, days: Collection[date]) -> BoolArray:
+    """True for readings whose UTC date is one of ``days``."""
+    if not days:
+        return np.zeros(times.size, dtype=np.bool_)
+    day_numbers = np.array([(day - date(1970, 1, 1)).days for day in days], dtype=np.int64)
+    return np.isin(np.floor(times / DAY).astype(np.int64), day_numbers)
+
+
+# --- detectors --------------------------------------------------------------------------------------------
+
+
+def out_of_range_events(series: Series, low: float | None, high: float | None) -> list[Event]:
+    """Readings outside the plausible range ``[low, high]`` (either bound may be absent)."""
+    if low is None and high is None:
+        return []
+    lowest = -math.inf if low is None else float(low)
+    highest = math.inf if high is None else float(high)
+    excess = np.empty(series.values.size)
+    anomaly.out_of_range(series.values, lowest, highest, excess)
+    span = highest - lowest if math.isfinite(highest - lowest) and highest > lowest else 1.0
+    events = []
+    for first, last in stretches(excess > 0):
+        worst = first + int(np.argmax(excess[first : last + 1]))
+        value = float(series.values[worst])
+        side = f"above the highest plausible {series.amount(highest)}" if value > highest else (
+            f"below the lowest plausible {series.amount(lowest)}"
+        )
+        reason = f"{series.name} at {series.amount(value)}, {side} ({readings(last - first + 1)})"
+        score = 1.0 + float(excess[worst]) / span
+        events.append(Event(float(series.times[first]), float(series.times[last]), "out_of_range", score, reason))
+    return events
+
+
+def gap_events(series: Series, settings: Settings, *, now: float | None = None) -> list[Event]:
+    """Silences longer than ``gap_factor`` expected intervals; the event starts when the reading was overdue."""
+    limit = settings.gap_factor * series.interval
+    flags = np.empty(series.times.size, dtype=np.bool_)
+    anomaly.gaps(series.times, limit, flags)
+    ends = [float(t) for t in series.times[flags]]
+    starts = [float(t) for t in series.times[np.flatnonzero(flags) - 1]]
+    if now is not None and now - float(series.times[-1]) > limit:
+        starts.append(float(series.times[-1]))
+        ends.append(float(now))
+    events = []
+    for last_heard, heard_again in zip(starts, ends, strict=True):
+        silence = heard_again - last_heard
+        reason = (
+            f"no reading for {duration(silence)} after {when(last_heard)}; "
+            f"readings normally arrive every {duration(series.interval)}"
+        )
+        events.append(Event(last_heard + limit, heard_again, "gap", silence / limit, reason))
+    return events
+
+
+def stuck_events(series: Series, settings: Settings) -> list[Event]:
+    """Values frozen for much longer than this series has ever normally stayed unchanged."""
+    starts = np.empty(series.values.size, dtype=np.int64)
+    ends = np.empty(series.values.size, dtype=np.int64)
+    count = anomaly.constant_runs(series.values, 0.0, starts, ends)
+    starts, ends = starts[:count], ends[:count]
+    lengths = series.times[ends] - series.times[starts]
+    normal = float(np.quantile(lengths, 0.99)) if count else 0.0
+    limit = max(settings.stuck_factor * normal, settings.stuck_min_duration, 3 * series.interval)
+    events = []
+    for run in np.flatnonzero(lengths > limit):
+        first, last = int(starts[run]), int(ends[run])
+        detected = first + int(np.searchsorted(series.times[first : last + 1] - series.times[first], limit, "right"))
+        reason = (
+            f"{series.name} unchanged at {series.amount(series.values[first])} for {duration(lengths[run])} "
+            f"since {when(series.times[first])}; {typical_variation(series)}"
+        )
+        score = float(lengths[run]) / limit
+        events.append(Event(float(series.times[detected]), float(series.times[last]), "stuck", score, reason))
+    return events
+
+
+def spike_events(series: Series, settings: Settings) -> list[Event]:
+    """Readings far outside the trailing window's median, in robust standard deviations (a Hampel test)."""
+    window = points(settings.spike_window, series.interval)
+    median, mad = rolling(series.values, window, settings.min_history)
+    scale = np.maximum(MAD_TO_SIGMA * mad, resolution(series.values))
+    z = (series.values - median) / scale
+    flags = np.abs(np.nan_to_num(z)) > settings.spike_threshold
+    events = []
+    for first, last in stretches(flags, bridge=2):
+        worst = first + int(np.nanargmax(np.abs(z[first : last + 1])))
+        direction = "above" if z[worst] > 0 else "below"
+        reason = (
+            f"{series.name} {series.amount(series.values[worst])} at {when(series.times[worst])}, far {direction} "
+            f"the {duration(settings.spike_window)} before it ({series.amount(median[worst])} "
+            f"± {number(MAD_TO_SIGMA * mad[worst])})"
+        )
+        score = abs(float(z[worst])) / settings.spike_threshold
+        events.append(Event(float(series.times[first]), float(series.times[last]), "spike", score, reason))
+    return events
+
+
+def drift_events(series: Series, settings: Settings) -> list[Event]:
+    """A slow, lasting departure from the long-term trailing median, found by a two-sided CUSUM."""
+    window = points(settings.drift_window, series.interval)
+    reference, mad = rolling(series.values, window, max(settings.min_history, window // 4))
+    scale = np.maximum(MAD_TO_SIGMA * mad, resolution(series.values))
+    upper, lower = np.empty(series.values.size), np.empty(series.values.size)
+    anomaly.cusum(series.values, reference, scale, settings.drift_slack, upper, lower)
+    events = []
+    for sums, direction in ((upper, "upward"), (lower, "downward")):
+        for first, last in stretches(sums > settings.drift_threshold):
+            quiet = np.flatnonzero(sums[:first] == 0)
+            onset = int(quiet[-1]) + 1 if quiet.size else 0
+            shift = float(np.nanmean(series.values[onset : last + 1] - reference[onset : last + 1]))
+            reason = (
+                f"{series.name} drifting {direction} since about {when(series.times[onset])}: "
+                f"{series.amount(abs(shift))} {'above' if shift > 0 else 'below'} its "
+                f"{duration(settings.drift_window)} median ({series.amount(reference[first])}) on average"
+            )
+            score = float(np.max(sums[first : last + 1])) / settings.drift_threshold
+            events.append(Event(float(series.times[first]), float(series.times[last]), "drift", score, reason))
+    return events
+
+
+def seasonal_events(series: Series, settings: Settings, excluded: BoolArray) -> list[Event]:
+    """Counts far from the same hour of the week in earlier weeks, and counters stuck at zero in busy hours."""
+    slot_length = HOUR if series.interval <= HOUR else DAY
+    n_slots = int(WEEK // slot_length)
+    # the epoch began on a Thursday: shift so that slot 0 is Monday 00:00
+    slots = ((np.floor(series.times / slot_length).astype(np.int64) + 3 * int(DAY // slot_length)) % n_slots)
+    per_slot = max(1, int(round(slot_length / series.interval)))
+    depth = settings.seasonal_depth * per_slot
+    expected, spread = np.empty(series.values.size), np.empty(series.values.size)
+    anomaly.seasonal_baseline(
+        series.values, slots, excluded, n_slots, depth, min(depth, 2 * per_slot), expected, spread
+    )
+    scale = np.maximum(MAD_TO_SIGMA * spread, np.sqrt(np.maximum(expected, 1.0)))
+    z = np.nan_to_num((series.values - expected) / scale)
+    z[excluded] = 0.0
+    events = []
+    for first, last in stretches(np.abs(z) > settings.seasonal_threshold, bridge=1):
+        worst = first + int(np.argmax(np.abs(z[first : last + 1])))
+        slot_name = slot_label(int(slots[worst]), slot_length)
+        reason = (
+            f"{number(series.values[worst])} {series.name} at {when(series.times[worst])} where earlier "
+            f"{slot_name} had {number(expected[worst])} ± {number(MAD_TO_SIGMA * spread[worst])}"
+        )
+        score = abs(float(z[worst])) / settings.seasonal_threshold
+        events.append(Event(float(series.times[first]), float(series.times[last]), "seasonal", score, reason))
+    return events + silent_counter_events(series, settings, expected, excluded)
+
+
+def silent_counter_events(
+    series: Series, settings: Settings, expected: FloatArray, excluded: BoolArray
+) -> list[Event]:
+    """A counter frozen (usually at zero) while earlier weeks at the same hours counted ``busy_total`` or more."""
+    starts = np.empty(series.values.size, dtype=np.int64)
+    ends = np.empty(series.values.size, dtype=np.int64)
+    count = anomaly.constant_runs(series.values, 0.0, starts, ends)
+    usual = np.where(excluded, 0.0, np.nan_to_num(np.maximum(expected - series.values, 0.0)))
+    running = np.cumsum(usual)
+    events = []
+    for first, last in zip(starts[:count].tolist(), ends[:count].tolist(), strict=True):
+        if last - first < 2:
+            continue
+        missing = running[first : last + 1] - (running[first - 1] if first else 0.0)
+        if missing[-1] < settings.busy_total:
+            continue
+        detected = first + int(np.searchsorted(missing, settings.busy_total))
+        reason = (
+            f"counter stuck at {number(series.values[first])} for {duration(series.times[last] - series.times[first])}"
+            f" since {when(series.times[first])}, in hours when earlier weeks counted about "
+            f"{number(missing[-1] + series.values[first] * (last - first + 1))} {series.name}"
+        )
+        score = float(missing[-1]) / settings.busy_total
+        events.append(Event(float(series.times[detected]), float(series.times[last]), "stuck", score, reason))
+    return events
+
+
+# --- events -----------------------------------------------------------------------------------------------
+
+
+def merge_events(events: Iterable[Event]) -> list[Event]:
+    """One event per condition: events of one kind that overlap or touch become one, keeping the worst reason.
+
+    Returns:
+        The merged events sorted by start (then kind).
+    """
+    merged: list[Event] = []
+    by_kind: dict[str, list[Event]] = {}
+    for event in events:
+        by_kind.setdefault(event.kind, []).append(event)
+    for group in by_kind.values():
+        group.sort(key=lambda e: (e.start, e.end))
+        current = group[0]
+        for event in group[1:]:
+            if event.start <= current.end:
+                worst = event if event.score > current.score else current
+                current = Event(current.start, max(current.end, event.end), current.kind, worst.score, worst.reason)
+            else:
+                merged.append(current)
+                current = event
+        merged.append(current)
+    return sorted(merged, key=lambda e: (e.start, e.kind))
+
+
+def stretches(flags: BoolArray, *, bridge: int = 0) -> list[tuple[int, int]]:
+    """First and last index of each run of True, runs separated by at most ``bridge`` False joined."""
+    hits = np.flatnonzero(flags)
+    if hits.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(hits) > bridge + 1)
+    firsts = np.concatenate(([hits[0]], hits[breaks + 1]))
+    lasts = np.concatenate((hits[breaks], [hits[-1]]))
+    return list(zip(firsts.tolist(), lasts.tolist(), strict=True))
+
+
+# --- statistics helpers -------------------------------------------------------------------------------------
+
+
+def rolling(values: FloatArray, window: int, min_count: int) -> tuple[FloatArray, FloatArray]:
+    """Trailing median and MAD over ``window`` points (shape (n,) each; NaN until ``min_count`` readings)."""
+    median, mad = np.empty(values.size), np.empty(values.size)
+    anomaly.rolling_median_mad(values, window, min(min_count, window), median, mad)
+    return median, mad
+
+
+def points(span: float, interval: float) -> int:
+    """How many readings at ``interval`` cover ``span`` (at least 8, at most 4,096 to bound the cost)."""
+    return int(min(max(round(span / interval), 8), 4096))
+
+
+def resolution(values: FloatArray) -> float:
+    """The series' step: the smallest change between consecutive readings (a floor for robust spreads)."""
+    steps = np.abs(np.diff(values))
+    steps = steps[steps > 0]
+    return float(steps.min()) if steps.size else 1e-9
+
+
+def typical_variation(series: Series) -> str:
+    """"this sensor normally varies by ±3 µg/m³ within an hour", from the median change over an hour."""
+    horizon = max(HOUR, series.interval)
+    earlier = np.searchsorted(series.times, series.times - horizon)
+    later = np.flatnonzero(earlier < np.arange(series.times.size))
+    changes = np.abs(series.values[later] - series.values[earlier[later]])
+    changes = changes[changes > 0]
+    if changes.size == 0:
+        return "this sensor has never changed in the data examined"
+    span = "within an hour" if horizon == HOUR else f"within {duration(horizon)}"
+    return f"this sensor normally varies by ±{series.amount(float(np.median(changes)))} {span}"
+
+
+# --- wording ----------------------------------------------------------------------------------------------
+
+
+def number(value: float) -> str:
+    """A number rounded for reading: 12.0, 1,234, 0.0312."""
+    value = float(value)
+    if not math.isfinite(value):
+        return "unknown"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 1 or value == 0:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+def duration(seconds: float) -> str:
+    """A duration in the largest sensible unit: 45 s, 20 min, 9 h, 2.5 days."""
+    seconds = float(seconds)
+    if seconds < 2 * MINUTE:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * HOUR:
+        return f"{seconds / MINUTE:.0f} min"
+    if seconds < 2 * DAY:
+        hours = seconds / HOUR
+        return f"{hours:.0f} h" if hours >= 10 else f"{hours:.1f} h".replace(".0 h", " h")
+    return f"{seconds / DAY:.1f} days"
+
+
+def readings(count: int) -> str:
+    """'1 reading', '3 readings'."""
+    return f"{count} reading" if count == 1 else f"{count} readings"
+
+
+def when(seconds: float) -> str:
+    """A UTC time for a reason: 2015-09-01 13:00 UTC."""
+    return datetime.fromtimestamp(float(seconds), UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def iso(seconds: float) -> str:
+    """ISO-8601 UTC with ``Z``, seconds resolution (milliseconds when present)."""
+    moment = datetime.fromtimestamp(float(seconds), UTC)
+    text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def slot_label(slot: int, slot_length: float) -> str:
+    """'Saturdays 14:00-15:00' for an hour-of-week slot (Monday 00:00 is slot 0), 'Saturdays' for days."""
+    per_day = int(DAY // slot_length)
+    weekday = WEEKDAYS[slot // per_day]
+    if per_day == 1:
+        return weekday
+    hour = slot % per_day
+    return f"{weekday} {hour:02d}:00-{(hour + 1) % 24:02d}:00"
