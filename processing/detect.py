@@ -82,14 +82,18 @@ class Settings:
     spike_threshold: float  # robust z beyond which a reading is a spike
     drift_window: float  # trailing window of the long-term reference median
     drift_slack: float  # CUSUM allowance, in robust standard deviations
-    drift_threshold: float  # CUSUM alarm level, in robust standard deviations
+    drift_threshold: float  # CUSUM alarm level, in robust standard deviations × days of readings
     stuck_factor: float  # a frozen stretch is stuck beyond this multiple of the longest normal one
     stuck_min_duration: float  # and never below this duration
     gap_factor: float  # silence beyond this multiple of the expected interval is a gap
+    gap_history_factor: float  # with the interval estimated from the data: and beyond this multiple of its
+    # longest usual silence (the 99th percentile of the spacing)
     seasonal_depth: int  # earlier readings of the same hour of the week in the baseline
     seasonal_threshold: float  # robust z beyond which a count deviates from its baseline
+    seasonal_min_relative: float  # the baseline's spread is at least this share of the expected count
     busy_total: float  # counts the baseline expects during a zero stretch before the counter is stuck
     min_history: int  # fewest earlier readings before a rolling statistic is trusted
+    merge_gap: float  # flagged readings closer than this belong to one event
 
 
 LEVEL = Settings(
@@ -97,14 +101,17 @@ LEVEL = Settings(
     spike_threshold=9.0,
     drift_window=7 * DAY,
     drift_slack=1.5,
-    drift_threshold=60.0,
+    drift_threshold=1.0,
     stuck_factor=3.0,
     stuck_min_duration=3 * HOUR,
     gap_factor=12.0,
+    gap_history_factor=3.0,
     seasonal_depth=6,
     seasonal_threshold=6.0,
+    seasonal_min_relative=0.1,
     busy_total=30.0,
     min_history=12,
+    merge_gap=6 * HOUR,
 )
 COUNT = replace(LEVEL, seasonal_threshold=4.5, seasonal_depth=6)
 PRESETS = {"level": LEVEL, "count": COUNT}
@@ -127,6 +134,7 @@ class Series:
     interval: float
     name: str
     unit: str
+    interval_known: bool = True
 
     def amount(self, value: float) -> str:
         """A value with its unit, for a reason."""
@@ -266,7 +274,8 @@ def prepare(
     stamps = np.ascontiguousarray(stamps[present])
     readings_ = np.ascontiguousarray(readings_[present])
     if interval is None:
-        interval = float(np.median(np.diff(stamps))) if stamps.size > 1 else HOUR
+        estimated = float(np.median(np.diff(stamps))) if stamps.size > 1 else HOUR
+        return Series(stamps, readings_, estimated, name, unit, interval_known=False)
     return Series(stamps, readings_, float(interval), name, unit)
 
 
@@ -306,6 +315,9 @@ def out_of_range_events(series: Series, low: float | None, high: float | None) -
 def gap_events(series: Series, settings: Settings, *, now: float | None = None) -> list[Event]:
     """Silences longer than ``gap_factor`` expected intervals; the event starts when the reading was overdue."""
     limit = settings.gap_factor * series.interval
+    if not series.interval_known and series.times.size > 1:
+        # an interval estimated from the data: silences this series often has are its normal rhythm
+        limit = max(limit, settings.gap_history_factor * float(np.quantile(np.diff(series.times), 0.99)))
     flags = np.empty(series.times.size, dtype=np.bool_)
     anomaly.gaps(series.times, limit, flags)
     ends = [float(t) for t in series.times[flags]]
@@ -354,7 +366,7 @@ def spike_events(series: Series, settings: Settings) -> list[Event]:
     z = (series.values - median) / scale
     flags = np.abs(np.nan_to_num(z)) > settings.spike_threshold
     events = []
-    for first, last in stretches(flags, bridge=2):
+    for first, last in stretches(flags, bridge=points(settings.merge_gap, series.interval, low=0)):
         worst = first + int(np.nanargmax(np.abs(z[first : last + 1])))
         direction = "above" if z[worst] > 0 else "below"
         reason = (
@@ -374,9 +386,10 @@ def drift_events(series: Series, settings: Settings) -> list[Event]:
     scale = np.maximum(MAD_TO_SIGMA * mad, resolution(series.values))
     upper, lower = np.empty(series.values.size), np.empty(series.values.size)
     anomaly.cusum(series.values, reference, scale, settings.drift_slack, upper, lower)
+    alarm = settings.drift_threshold * max(DAY / series.interval, 1.0)
     events = []
     for sums, direction in ((upper, "upward"), (lower, "downward")):
-        for first, last in stretches(sums > settings.drift_threshold):
+        for first, last in stretches(sums > alarm):
             quiet = np.flatnonzero(sums[:first] == 0)
             onset = int(quiet[-1]) + 1 if quiet.size else 0
             shift = float(np.nanmean(series.values[onset : last + 1] - reference[onset : last + 1]))
@@ -385,28 +398,28 @@ def drift_events(series: Series, settings: Settings) -> list[Event]:
                 f"{series.amount(abs(shift))} {'above' if shift > 0 else 'below'} its "
                 f"{duration(settings.drift_window)} median ({series.amount(reference[first])}) on average"
             )
-            score = float(np.max(sums[first : last + 1])) / settings.drift_threshold
+            score = float(np.max(sums[first : last + 1])) / alarm
             events.append(Event(float(series.times[first]), float(series.times[last]), "drift", score, reason))
     return events
 
 
 def seasonal_events(series: Series, settings: Settings, excluded: BoolArray) -> list[Event]:
     """Counts far from the same hour of the week in earlier weeks, and counters stuck at zero in busy hours."""
-    slot_length = HOUR if series.interval <= HOUR else DAY
+    slot_length = seasonal_slot(series.interval)
     n_slots = int(WEEK // slot_length)
     # the epoch began on a Thursday: shift so that slot 0 is Monday 00:00
-    slots = ((np.floor(series.times / slot_length).astype(np.int64) + 3 * int(DAY // slot_length)) % n_slots)
-    per_slot = max(1, int(round(slot_length / series.interval)))
-    depth = settings.seasonal_depth * per_slot
+    slots = (np.floor(series.times / slot_length).astype(np.int64) + 3 * int(DAY // slot_length)) % n_slots
+    depth = settings.seasonal_depth
     expected, spread = np.empty(series.values.size), np.empty(series.values.size)
-    anomaly.seasonal_baseline(
-        series.values, slots, excluded, n_slots, depth, min(depth, 2 * per_slot), expected, spread
-    )
-    scale = np.maximum(MAD_TO_SIGMA * spread, np.sqrt(np.maximum(expected, 1.0)))
+    anomaly.seasonal_baseline(series.values, slots, excluded, n_slots, depth, min(depth, 3), expected, spread)
+    floor = np.maximum(np.sqrt(np.maximum(expected, 1.0)), settings.seasonal_min_relative * np.abs(expected))
+    scale = np.maximum(MAD_TO_SIGMA * spread, floor)
     z = np.nan_to_num((series.values - expected) / scale)
     z[excluded] = 0.0
     events = []
-    for first, last in stretches(np.abs(z) > settings.seasonal_threshold, bridge=1):
+    for first, last in stretches(
+        np.abs(z) > settings.seasonal_threshold, bridge=points(settings.merge_gap, series.interval, low=0)
+    ):
         worst = first + int(np.argmax(np.abs(z[first : last + 1])))
         slot_name = slot_label(int(slots[worst]), slot_length)
         reason = (
@@ -493,9 +506,9 @@ def rolling(values: FloatArray, window: int, min_count: int) -> tuple[FloatArray
     return median, mad
 
 
-def points(span: float, interval: float) -> int:
-    """How many readings at ``interval`` cover ``span`` (at least 8, at most 4,096 to bound the cost)."""
-    return int(min(max(round(span / interval), 8), 4096))
+def points(span: float, interval: float, *, low: int = 8, high: int = 4096) -> int:
+    """How many readings at ``interval`` cover ``span`` (clipped to ``[low, high]`` to bound the cost)."""
+    return int(min(max(round(span / interval), low), high))
 
 
 def resolution(values: FloatArray) -> float:
@@ -563,11 +576,26 @@ def iso(seconds: float) -> str:
     return text.replace("+00:00", "Z")
 
 
+def seasonal_slot(interval: float) -> float:
+    """Length of a slot of the week: the reading interval when it divides an hour (or a day), else a day."""
+    for length in (HOUR, DAY):
+        if interval <= length:
+            step = length / max(1, round(length / interval))
+            return step if length % step == 0 and step >= MINUTE else length
+    return DAY
+
+
 def slot_label(slot: int, slot_length: float) -> str:
-    """'Saturdays 14:00-15:00' for an hour-of-week slot (Monday 00:00 is slot 0), 'Saturdays' for days."""
+    """'Saturdays 14:00-14:30' for a slot of the week (Monday 00:00 is slot 0), 'Saturdays' for whole days."""
     per_day = int(DAY // slot_length)
     weekday = WEEKDAYS[slot // per_day]
     if per_day == 1:
         return weekday
-    hour = slot % per_day
-    return f"{weekday} {hour:02d}:00-{(hour + 1) % 24:02d}:00"
+    begin = (slot % per_day) * slot_length
+    end = (begin + slot_length) % DAY
+    return f"{weekday} {clock(begin)}-{clock(end)}"
+
+
+def clock(seconds: float) -> str:
+    """Time of day as HH:MM."""
+    return f"{int(seconds // HOUR):02d}:{int(seconds % HOUR // MINUTE):02d}"
