@@ -80,7 +80,9 @@ class Settings:
 
     spike_window: float  # trailing window of the robust z-score
     spike_threshold: float  # robust z beyond which a reading is a spike
+    spike_floor: float  # the short window's spread is at least this share of the long window's
     drift_window: float  # trailing window of the long-term reference median
+    drift_lag: float  # how long before a reading its reference window ends
     drift_slack: float  # CUSUM allowance, in robust standard deviations
     drift_threshold: float  # CUSUM alarm level, in robust standard deviations × days of readings
     stuck_factor: float  # a frozen stretch is stuck beyond this multiple of the longest normal one
@@ -99,9 +101,11 @@ class Settings:
 LEVEL = Settings(
     spike_window=12 * HOUR,
     spike_threshold=9.0,
+    spike_floor=0.3,
     drift_window=7 * DAY,
+    drift_lag=2 * DAY,
     drift_slack=1.5,
-    drift_threshold=1.0,
+    drift_threshold=3.0,
     stuck_factor=3.0,
     stuck_min_duration=3 * HOUR,
     gap_factor=12.0,
@@ -192,9 +196,10 @@ def detect(
     events = out_of_range_events(series, low, high)
     events += gap_events(series, chosen, now=now)
     if kind == "level":
+        median, spread = long_term(series, chosen)
         events += stuck_events(series, chosen)
-        events += spike_events(series, chosen)
-        events += drift_events(series, chosen)
+        events += spike_events(series, chosen, spread)
+        events += drift_events(series, chosen, median, spread)
     else:
         excluded = excluded_mask(series.times, excluded_days)
         events += seasonal_events(series, chosen, excluded)
@@ -242,6 +247,50 @@ def detect_pair(
         score = 1.0 + float(excess[worst]) / max(abs(float(high[worst])), 1.0)
         events.append(Event(float(stamps[first]), float(stamps[last]), "impossible", score, reason))
     return merge_events(events)
+
+
+def detect_reference_drift(
+    times: npt.ArrayLike,
+    values: npt.ArrayLike,
+    reference: npt.ArrayLike,
+    *,
+    settings: Settings = LEVEL,
+    name: str = "value",
+    unit: str = "",
+    reference_name: str = "the co-located reference",
+) -> list[Event]:
+    """Drift of a sensor against a co-located reference sensor measuring the same quantity.
+
+    The difference between the two is what drifts; its usual offset is the difference's long-term median
+    (``drift_lag`` earlier), its usual spread the long-term robust standard deviation.
+
+    Args:
+        times: shape (n,), seconds since the epoch, ascending; both sensors read at these times (resample
+            first).
+        values: shape (n,), the sensor under test (NaN for missing).
+        reference: shape (n,), the reference sensor.
+        settings: detector parameters (``drift_*`` are used).
+        name: the quantity's name for the reason.
+        unit: its unit.
+        reference_name: how the reason names the reference.
+
+    Returns:
+        ``drift`` events.
+    """
+    stamps = np.ascontiguousarray(times, dtype=np.float64)
+    own = np.asarray(values, dtype=np.float64)
+    other = np.asarray(reference, dtype=np.float64)
+    if not stamps.ndim == own.ndim == other.ndim == 1 or not stamps.size == own.size == other.size:
+        raise DetectError("times, values and reference must be 1-D arrays of the same length")
+    if stamps.size > 1 and not bool(np.all(np.diff(stamps) > 0)):
+        raise DetectError("times must be strictly ascending")
+    difference = own - other
+    present = ~np.isnan(difference)
+    if present.sum() < 2:
+        return []
+    series = prepare(stamps[present], difference[present], interval=None, name=f"{name} minus reference", unit=unit)
+    median, spread = long_term(series, settings)
+    return drift_events(series, settings, median, spread, against=f"the usual difference to {reference_name}")
 
 
 # --- input ------------------------------------------------------------------------------------------------
@@ -358,11 +407,20 @@ def stuck_events(series: Series, settings: Settings) -> list[Event]:
     return events
 
 
-def spike_events(series: Series, settings: Settings) -> list[Event]:
-    """Readings far outside the trailing window's median, in robust standard deviations (a Hampel test)."""
+def spike_events(series: Series, settings: Settings, long_spread: FloatArray) -> list[Event]:
+    """Readings far outside the trailing window's median, in robust standard deviations (a Hampel test).
+
+    Args:
+        series: the readings.
+        settings: detector parameters.
+        long_spread: shape (n,), the robust standard deviation over the long trailing window; a fraction of
+            it floors the short window's, so that an unusually quiet stretch (or a frozen value) does not make
+            ordinary variation look like a spike.
+    """
     window = points(settings.spike_window, series.interval)
     median, mad = rolling(series.values, window, settings.min_history)
-    scale = np.maximum(MAD_TO_SIGMA * mad, resolution(series.values))
+    floor = np.maximum(np.nan_to_num(settings.spike_floor * long_spread), resolution(series.values))
+    scale = np.maximum(MAD_TO_SIGMA * mad, floor)
     z = (series.values - median) / scale
     flags = np.abs(np.nan_to_num(z)) > settings.spike_threshold
     events = []
@@ -372,21 +430,43 @@ def spike_events(series: Series, settings: Settings) -> list[Event]:
         reason = (
             f"{series.name} {series.amount(series.values[worst])} at {when(series.times[worst])}, far {direction} "
             f"the {duration(settings.spike_window)} before it ({series.amount(median[worst])} "
-            f"± {number(MAD_TO_SIGMA * mad[worst])})"
+            f"± {number(scale[worst])})"
         )
         score = abs(float(z[worst])) / settings.spike_threshold
         events.append(Event(float(series.times[first]), float(series.times[last]), "spike", score, reason))
     return events
 
 
-def drift_events(series: Series, settings: Settings) -> list[Event]:
-    """A slow, lasting departure from the long-term trailing median, found by a two-sided CUSUM."""
+def long_term(series: Series, settings: Settings) -> tuple[FloatArray, FloatArray]:
+    """Trailing median and robust standard deviation over ``drift_window`` (shape (n,) each)."""
     window = points(settings.drift_window, series.interval)
-    reference, mad = rolling(series.values, window, max(settings.min_history, window // 4))
-    scale = np.maximum(MAD_TO_SIGMA * mad, resolution(series.values))
+    median, mad = rolling(series.values, window, max(settings.min_history, window // 4))
+    return median, MAD_TO_SIGMA * mad
+
+
+def drift_events(
+    series: Series, settings: Settings, median: FloatArray, spread: FloatArray, *, against: str = ""
+) -> list[Event]:
+    """A slow, lasting departure from a reference, found by a two-sided CUSUM.
+
+    The reference is the long-term trailing median ``drift_lag`` earlier, so that a slow drift does not
+    drag its own reference along.
+
+    Args:
+        series: the readings (or their differences from a co-located sensor).
+        settings: detector parameters.
+        median: shape (n,), the long-term trailing median (see :func:`long_term`).
+        spread: shape (n,), the long-term robust standard deviation.
+        against: how the reason names the reference; the long-term median when empty.
+    """
+    lag = points(settings.drift_lag, series.interval, low=0, high=series.values.size)
+    reference, scale = np.full(series.values.size, np.nan), np.full(series.values.size, np.nan)
+    reference[lag:] = median[: series.values.size - lag]
+    scale[lag:] = np.maximum(spread[: series.values.size - lag], resolution(series.values))
     upper, lower = np.empty(series.values.size), np.empty(series.values.size)
     anomaly.cusum(series.values, reference, scale, settings.drift_slack, upper, lower)
     alarm = settings.drift_threshold * max(DAY / series.interval, 1.0)
+    baseline = against or f"its median of the {duration(settings.drift_window)} a {duration(settings.drift_lag)} earlier"
     events = []
     for sums, direction in ((upper, "upward"), (lower, "downward")):
         for first, last in stretches(sums > alarm):
@@ -394,9 +474,9 @@ def drift_events(series: Series, settings: Settings) -> list[Event]:
             onset = int(quiet[-1]) + 1 if quiet.size else 0
             shift = float(np.nanmean(series.values[onset : last + 1] - reference[onset : last + 1]))
             reason = (
-                f"{series.name} drifting {direction} since about {when(series.times[onset])}: "
-                f"{series.amount(abs(shift))} {'above' if shift > 0 else 'below'} its "
-                f"{duration(settings.drift_window)} median ({series.amount(reference[first])}) on average"
+                f"{series.name} drifting {direction} since about {when(series.times[onset])}: on average "
+                f"{series.amount(abs(shift))} {'above' if shift > 0 else 'below'} {baseline} "
+                f"({series.amount(reference[first])} ± {number(scale[first])})"
             )
             score = float(np.max(sums[first : last + 1])) / alarm
             events.append(Event(float(series.times[first]), float(series.times[last]), "drift", score, reason))
@@ -412,7 +492,9 @@ def seasonal_events(series: Series, settings: Settings, excluded: BoolArray) -> 
     depth = settings.seasonal_depth
     expected, spread = np.empty(series.values.size), np.empty(series.values.size)
     anomaly.seasonal_baseline(series.values, slots, excluded, n_slots, depth, min(depth, 3), expected, spread)
-    floor = np.maximum(np.sqrt(np.maximum(expected, 1.0)), settings.seasonal_min_relative * np.abs(expected))
+    # counting noise: the larger of the two rates could have produced both counts (Poisson variance)
+    poisson = np.sqrt(np.maximum(np.maximum(expected, series.values), 1.0))
+    floor = np.maximum(poisson, settings.seasonal_min_relative * np.abs(expected))
     scale = np.maximum(MAD_TO_SIGMA * spread, floor)
     z = np.nan_to_num((series.values - expected) / scale)
     z[excluded] = 0.0
