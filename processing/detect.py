@@ -154,7 +154,7 @@ def detect(
     *,
     kind: str = "level",
     settings: Settings | None = None,
-    name: str = "value",
+    name: str | None = None,
     unit: str = "",
     low: float | None = None,
     high: float | None = None,
@@ -169,7 +169,7 @@ def detect(
         values: shape (n,), NaN for a missing reading.
         kind: ``level`` (a measured quantity) or ``count`` (people or vehicles per interval).
         settings: detector parameters; the preset of ``kind`` when omitted.
-        name: the quantity's name for the reasons.
+        name: the quantity's name for the reasons ("value" for levels, "count" for counts when omitted).
         unit: its unit for the reasons.
         low: lowest plausible value (counts default to 0).
         high: highest plausible value.
@@ -188,7 +188,8 @@ def detect(
     if kind not in KINDS:
         raise DetectError(f"unknown kind {kind!r}: expected one of {', '.join(KINDS)}")
     chosen = settings or PRESETS[kind]
-    series = prepare(times, values, interval=interval, name=name, unit=unit)
+    label = name or ("count" if kind == "count" else "value")
+    series = prepare(times, values, interval=interval, name=label, unit=unit)
     if series.times.size == 0:
         return []
     if kind == "count" and low is None:
@@ -505,39 +506,64 @@ def seasonal_events(series: Series, settings: Settings, excluded: BoolArray) -> 
         worst = first + int(np.argmax(np.abs(z[first : last + 1])))
         slot_name = slot_label(int(slots[worst]), slot_length)
         reason = (
-            f"{number(series.values[worst])} {series.name} at {when(series.times[worst])} where earlier "
-            f"{slot_name} had {number(expected[worst])} ± {number(MAD_TO_SIGMA * spread[worst])}"
+            f"{series.name} {whole(series.values[worst])} at {when(series.times[worst])} where earlier "
+            f"{slot_name} had {whole(expected[worst])} ± {whole(scale[worst])}"
         )
         score = abs(float(z[worst])) / settings.seasonal_threshold
         events.append(Event(float(series.times[first]), float(series.times[last]), "seasonal", score, reason))
-    return events + silent_counter_events(series, settings, expected, excluded)
+    return absorb(events, silent_counter_events(series, settings, expected, excluded))
 
 
 def silent_counter_events(
     series: Series, settings: Settings, expected: FloatArray, excluded: BoolArray
-) -> list[Event]:
-    """A counter frozen (usually at zero) while earlier weeks at the same hours counted ``busy_total`` or more."""
+) -> list[tuple[float, Event]]:
+    """A counter that stays at zero while earlier weeks at the same hours counted ``busy_total`` or more.
+
+    Returns:
+        For each such stretch, the time of its first zero and its ``stuck`` event (which starts when the
+        missing count reached ``busy_total``).
+    """
     starts = np.empty(series.values.size, dtype=np.int64)
     ends = np.empty(series.values.size, dtype=np.int64)
     count = anomaly.constant_runs(series.values, 0.0, starts, ends)
-    usual = np.where(excluded, 0.0, np.nan_to_num(np.maximum(expected - series.values, 0.0)))
+    starts, ends = starts[:count], ends[:count]
+    zero_runs = (series.values[starts] == 0) & (ends - starts >= 2)
+    usual = np.where(excluded, 0.0, np.nan_to_num(np.maximum(expected, 0.0)))
     running = np.cumsum(usual)
-    events = []
-    for first, last in zip(starts[:count].tolist(), ends[:count].tolist(), strict=True):
-        if last - first < 2:
-            continue
+    found = []
+    for first, last in zip(starts[zero_runs].tolist(), ends[zero_runs].tolist(), strict=True):
         missing = running[first : last + 1] - (running[first - 1] if first else 0.0)
         if missing[-1] < settings.busy_total:
             continue
         detected = first + int(np.searchsorted(missing, settings.busy_total))
         reason = (
-            f"counter stuck at {number(series.values[first])} for {duration(series.times[last] - series.times[first])}"
-            f" since {when(series.times[first])}, in hours when earlier weeks counted about "
-            f"{number(missing[-1] + series.values[first] * (last - first + 1))} {series.name}"
+            f"counter stuck at 0 for {duration(series.times[last] - series.times[first])} since "
+            f"{when(series.times[first])}, in hours when earlier weeks counted about {whole(missing[-1])}"
         )
         score = float(missing[-1]) / settings.busy_total
-        events.append(Event(float(series.times[detected]), float(series.times[last]), "stuck", score, reason))
-    return events
+        event = Event(float(series.times[detected]), float(series.times[last]), "stuck", score, reason)
+        found.append((float(series.times[first]), event))
+    return found
+
+
+def absorb(deviations: list[Event], silent: list[tuple[float, Event]]) -> list[Event]:
+    """One event per condition: a dead counter's deviations from its baseline become part of its ``stuck`` event.
+
+    A seasonal event that overlaps a zero stretch is dropped; the stuck event then starts at the earlier of
+    its own detection and the seasonal one (but not before the stretch's first zero).
+    """
+    kept = []
+    for deviation in deviations:
+        hit = next(
+            (i for i, (first, event) in enumerate(silent) if deviation.start <= event.end and deviation.end >= first),
+            None,
+        )
+        if hit is None:
+            kept.append(deviation)
+            continue
+        first, event = silent[hit]
+        silent[hit] = (first, replace(event, start=min(event.start, max(deviation.start, first))))
+    return kept + [event for _, event in silent]
 
 
 # --- events -----------------------------------------------------------------------------------------------
@@ -626,6 +652,11 @@ def number(value: float) -> str:
     if abs(value) >= 1 or value == 0:
         return f"{value:.1f}"
     return f"{value:.3g}"
+
+
+def whole(value: float) -> str:
+    """A count for reading: 1,234."""
+    return f"{float(value):,.0f}"
 
 
 def duration(seconds: float) -> str:

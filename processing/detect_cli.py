@@ -99,7 +99,8 @@ def detect_file(
         KeyError: for an unknown quantity name.
     """
     times, values = read_series(path)
-    name, unit = ("people" if kind == "count" else "value"), ""
+    name: str | None = None
+    unit = ""
     if quantity is not None:
         known = QUANTITIES[quantity]
         name, unit = quantity, known.unit

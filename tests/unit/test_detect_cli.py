@@ -103,8 +103,10 @@ def test_counter_stuck_on_a_saturday(tmp_path: Path) -> None:
     rows = [(m, 0.0 if saturday + timedelta(hours=9) <= m < saturday + timedelta(hours=18) else v) for m, v in rows]
     code, output = run(str(write_csv(tmp_path / "counts.csv", naive(rows), header=False)), "--kind", "count")
     assert code == 0, output
-    kinds = sorted(event["kind"] for event in json.loads(output))
-    assert kinds == ["seasonal", "stuck"]
+    events = json.loads(output)
+    assert [event["kind"] for event in events] == ["stuck"]
+    assert events[0]["start"] == (saturday + timedelta(hours=9)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert events[0]["reason"].startswith("counter stuck at 0 for 8 h since")
 
 
 def test_holiday_is_not_an_anomaly(tmp_path: Path) -> None:
