@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from nab_score import (  # noqa: E402
+from nab_score import (
     Profile,
     load_profiles,
     normalised,
@@ -32,7 +32,7 @@ from nab_score import (  # noqa: E402
     window_rows,
 )
 
-from processing.detect_cli import detect_file, read_series  # noqa: E402
+from processing.detect_cli import detect_file, read_series
 
 ROOT = Path(__file__).resolve().parents[1]
 NAB = ROOT.parent / "shared" / "benchmarks" / "nab"
@@ -160,7 +160,10 @@ def write_docs(text: str) -> None:
     doc = DOCS.read_text(encoding="utf-8")
     if begin not in doc:
         raise SystemExit(f"{DOCS} has no {begin} marker in its '{SECTION}' section")
-    stamp = f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}. Command: `.venv/bin/python bench/bench_nab.py --write-docs`."
+    stamp = (
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}. "
+        "Command: `.venv/bin/python bench/bench_nab.py --write-docs`."
+    )
     head, rest = doc.split(begin, 1)
     tail = rest.split(end, 1)[1]
     DOCS.write_text(f"{head}{begin}\n{stamp}\n\n{text}\n{end}{tail}", encoding="utf-8")

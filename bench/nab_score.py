@@ -89,7 +89,9 @@ def window_rows(times: Sequence[float], windows: Iterable[tuple[float, float]]) 
     return rows
 
 
-def score_file(n_rows: int, detections: Iterable[int], windows: Sequence[tuple[int, int]], profile: Profile) -> FileScore:
+def score_file(
+    n_rows: int, detections: Iterable[int], windows: Sequence[tuple[int, int]], profile: Profile
+) -> FileScore:
     """The raw NAB score of one file.
 
     Args:

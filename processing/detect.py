@@ -467,7 +467,9 @@ def drift_events(
     upper, lower = np.empty(series.values.size), np.empty(series.values.size)
     anomaly.cusum(series.values, reference, scale, settings.drift_slack, upper, lower)
     alarm = settings.drift_threshold * max(DAY / series.interval, 1.0)
-    baseline = against or f"its median of the {duration(settings.drift_window)} a {duration(settings.drift_lag)} earlier"
+    baseline = against or (
+        f"its median of the {duration(settings.drift_window)} a {duration(settings.drift_lag)} earlier"
+    )
     events = []
     for sums, direction in ((upper, "upward"), (lower, "downward")):
         for first, last in stretches(sums > alarm):

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from nab_score import (  # noqa: E402
+from nab_score import (
     Profile,
     load_profiles,
     normalised,
