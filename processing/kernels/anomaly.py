@@ -84,30 +84,44 @@ def constant_runs(values, tolerance, starts, ends):  # type: ignore[no-untyped-d
     return count
 
 
+@njit(float64(_F1, int64, int64, float64, int64), cache=True)
+def _kth_deviation(ordered, split, size, centre, rank):  # type: ignore[no-untyped-def]
+    """The ``rank``-th smallest (0-based) of ``|ordered[:size] - centre|`` in O(log size).
+
+    ``ordered[:split]`` are the values at or below ``centre`` and ``ordered[split:size]`` those above, so the
+    deviations form two ascending sequences, ``below[j] = centre - ordered[split - 1 - j]`` and
+    ``above[j] = ordered[split + j] - centre``; a binary search finds how many of the ``rank + 1`` smallest
+    come from ``below``.
+    """
+    n_below = split
+    n_above = size - split
+    low = max(0, rank + 1 - n_above)
+    high = min(rank + 1, n_below)
+    while low < high:
+        taken = (low + high) // 2
+        # too few from below while the next one below is smaller than the last one taken from above
+        if centre - ordered[split - 1 - taken] < ordered[split + rank - taken] - centre:
+            low = taken + 1
+        else:
+            high = taken
+    taken = low
+    rest = rank + 1 - taken
+    result = -np.inf
+    if taken > 0:
+        result = centre - ordered[split - taken]
+    if rest > 0:
+        result = max(result, ordered[split + rest - 1] - centre)
+    return result
+
+
 @njit(float64(_F1, int64, float64), cache=True)
 def _median_abs_deviation_sorted(ordered, size, centre):  # type: ignore[no-untyped-def]
-    """Median of ``|ordered[:size] - centre|`` for sorted ``ordered`` in O(size), by merging both sides."""
-    right = 0
-    while right < size and ordered[right] <= centre:
-        right += 1
-    left = right - 1
-    low_rank = (size - 1) // 2
-    high_rank = size // 2
-    low_value = 0.0
-    rank = 0
-    while rank <= high_rank:
-        if left >= 0 and (right >= size or centre - ordered[left] <= ordered[right] - centre):
-            deviation = centre - ordered[left]
-            left -= 1
-        else:
-            deviation = ordered[right] - centre
-            right += 1
-        if rank == low_rank:
-            low_value = deviation
-        if rank == high_rank:
-            return (low_value + deviation) / 2.0
-        rank += 1
-    return low_value
+    """Median of ``|ordered[:size] - centre|`` for sorted ``ordered`` (size ≥ 1) in O(log size)."""
+    split = np.searchsorted(ordered[:size], centre, side="right")
+    low = _kth_deviation(ordered, split, size, centre, (size - 1) // 2)
+    if size % 2 == 1:
+        return low
+    return (low + _kth_deviation(ordered, split, size, centre, size // 2)) / 2.0
 
 
 @njit(void(_F1, int64, int64, _F1, _F1), cache=True)
@@ -135,14 +149,23 @@ def rolling_median_mad(values, window, min_count, median_out, mad_out):  # type:
             median_out[i] = np.nan
             mad_out[i] = np.nan
         leaving = i - window
-        if leaving >= 0 and not np.isnan(values[leaving]):
-            old = values[leaving]
-            position = np.searchsorted(ordered[:size], old)
-            for j in range(position, size - 1):
-                ordered[j] = ordered[j + 1]
-            size -= 1
         value = values[i]
-        if not np.isnan(value):
+        if leaving >= 0 and not np.isnan(values[leaving]):
+            position = np.searchsorted(ordered[:size], values[leaving])
+            if np.isnan(value):
+                for j in range(position, size - 1):
+                    ordered[j] = ordered[j + 1]
+                size -= 1
+            else:
+                # replace the leaving value in place, moving only the values between the two
+                while position + 1 < size and ordered[position + 1] < value:
+                    ordered[position] = ordered[position + 1]
+                    position += 1
+                while position > 0 and ordered[position - 1] > value:
+                    ordered[position] = ordered[position - 1]
+                    position -= 1
+                ordered[position] = value
+        elif not np.isnan(value):
             position = np.searchsorted(ordered[:size], value)
             for j in range(size, position, -1):
                 ordered[j] = ordered[j - 1]
