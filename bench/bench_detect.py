@@ -115,7 +115,7 @@ def write_docs(summary: str, runs: int) -> None:
         platform.machine(),
     ) if Path("/proc/cpuinfo").exists() else platform.machine()
     text = (
-        f"Measured {datetime.now(UTC):%Y-%m-%d} on {cpu}, pinned to one core; Python {platform.python_version()}; "
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {cpu} ({os.cpu_count()} cores, shared), pinned to one core; Python {platform.python_version()}; "
         f"median and best of {runs} runs after a warm-up. Command: `.venv/bin/python bench/bench_detect.py "
         f"--write-docs`.\n\n"
         "| workload | median | best | throughput | per device | events | target |\n"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 from collections import Counter
@@ -139,7 +140,7 @@ def machine() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return f"{cpu}, Python {platform.python_version()}"
+    return f"{cpu} ({os.cpu_count()} cores), Python {platform.python_version()}"
 
 
 def main() -> None:
