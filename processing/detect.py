@@ -95,6 +95,7 @@ class Settings:
     seasonal_min_relative: float  # the baseline's spread is at least this share of the expected count
     busy_total: float  # counts the baseline expects during a zero stretch before the counter is stuck
     min_history: int  # fewest earlier readings before a rolling statistic is trusted
+    warmup: float  # readings covering this long before the long-term statistics (and spikes) are trusted
     merge_gap: float  # flagged readings closer than this belong to one event
 
 
@@ -115,6 +116,7 @@ LEVEL = Settings(
     seasonal_min_relative=0.1,
     busy_total=30.0,
     min_history=12,
+    warmup=DAY,
     merge_gap=6 * HOUR,
 )
 COUNT = replace(LEVEL, seasonal_threshold=4.5, seasonal_depth=6)
@@ -423,7 +425,8 @@ def spike_events(series: Series, settings: Settings, long_spread: FloatArray) ->
     floor = np.maximum(np.nan_to_num(settings.spike_floor * long_spread), resolution(series.values))
     scale = np.maximum(MAD_TO_SIGMA * mad, floor)
     z = (series.values - median) / scale
-    flags = np.abs(np.nan_to_num(z)) > settings.spike_threshold
+    # no verdict before the long-term spread is known: a few hours of history cannot tell a spike from a cycle
+    flags = (np.abs(np.nan_to_num(z)) > settings.spike_threshold) & np.isfinite(long_spread)
     events = []
     for first, last in stretches(flags, bridge=points(settings.merge_gap, series.interval, low=0)):
         worst = first + int(np.nanargmax(np.abs(z[first : last + 1])))
@@ -439,9 +442,13 @@ def spike_events(series: Series, settings: Settings, long_spread: FloatArray) ->
 
 
 def long_term(series: Series, settings: Settings) -> tuple[FloatArray, FloatArray]:
-    """Trailing median and robust standard deviation over ``drift_window`` (shape (n,) each)."""
+    """Trailing median and robust standard deviation over ``drift_window`` (shape (n,) each).
+
+    NaN until the window holds ``warmup`` worth of readings.
+    """
     window = points(settings.drift_window, series.interval)
-    median, mad = rolling(series.values, window, max(settings.min_history, window // 4))
+    warmup = points(settings.warmup, series.interval, low=settings.min_history, high=window)
+    median, mad = rolling(series.values, window, warmup)
     return median, MAD_TO_SIGMA * mad
 
 
