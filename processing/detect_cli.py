@@ -16,6 +16,7 @@ from processing.detect import KINDS, DetectError, Event, detect
 from stadtpuls.schema import QUANTITIES
 
 MAX_LINE = 4096  # characters; a longer line is not a reading
+MAX_ROWS = 20_000_000  # readings per file (a year at one every 2 s); bounds the memory a file can take
 
 
 class CsvError(ValueError):
@@ -39,6 +40,8 @@ def read_series(path: Path) -> tuple[np.ndarray, np.ndarray]:
         stamp, text = row[0].strip(), row[1].strip()
         if line_number == 1 and stamp.lower() == "timestamp":
             continue
+        if len(times) >= MAX_ROWS:
+            raise CsvError(f"{path}: more than {MAX_ROWS:,} readings; split the file")
         times.append(parse_time(stamp, path, line_number))
         values.append(parse_value(text, path, line_number))
     return np.array(times, dtype=np.float64), np.array(values, dtype=np.float64)

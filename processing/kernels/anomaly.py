@@ -128,7 +128,8 @@ def _median_abs_deviation_sorted(ordered, size, centre):  # type: ignore[no-unty
 def rolling_median_mad(values, window, min_count, median_out, mad_out):  # type: ignore[no-untyped-def]
     """Median and MAD of the valid readings among the ``window`` points before each point.
 
-    The window is kept sorted, so each step costs O(window) rather than a sort.
+    The window is kept sorted: the reading that enters takes the leaving one's place and moves only past the
+    values between the two, and the MAD is selected from the sorted window in O(log window).
 
     Args:
         values: shape (n,), NaN for missing.

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from stadtpuls.cli import main
@@ -159,3 +160,10 @@ def test_empty_file_prints_an_empty_list(tmp_path: Path) -> None:
     path = tmp_path / "empty.csv"
     path.write_text("timestamp,value\n", encoding="utf-8")
     assert run(str(path)) == (0, "[]\n")
+
+
+def test_too_many_rows_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("processing.detect_cli.MAX_ROWS", 3)
+    path = write_csv(tmp_path / "long.csv", naive(level_rows(days=1))[:5])
+    code, output = run(str(path))
+    assert code == 1 and "more than 3 readings" in output
