@@ -23,6 +23,8 @@ import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import numpy.typing as npt
@@ -162,6 +164,7 @@ def detect(
     high: float | None = None,
     interval: float | None = None,
     excluded_days: Collection[date] = (),
+    timezone: str | None = None,
     now: float | None = None,
 ) -> list[Event]:
     """Anomalies of one series, sorted by start.
@@ -176,8 +179,10 @@ def detect(
         low: lowest plausible value (counts default to 0).
         high: highest plausible value.
         interval: expected seconds between readings (the device model's); the median spacing when omitted.
-        excluded_days: UTC dates (public holidays, known events) that neither raise seasonal events nor enter
-            the seasonal baseline.
+        excluded_days: dates (public holidays, known events) that neither raise seasonal events nor enter
+            the seasonal baseline; dates of ``timezone``.
+        timezone: the town's time zone (``Europe/Berlin``): counts are compared by its wall-clock hour of the
+            week, so opening hours stay in their slot across daylight saving changes; UTC when omitted.
         now: the current time (seconds since the epoch); when given, a silence since the last reading that
             is longer than a gap is reported as an open gap ending ``now``.
 
@@ -204,8 +209,9 @@ def detect(
         events += spike_events(series, chosen, spread)
         events += drift_events(series, chosen, median, spread)
     else:
-        excluded = excluded_mask(series.times, excluded_days)
-        events += seasonal_events(series, chosen, excluded)
+        local = local_times(series.times, timezone)
+        excluded = excluded_mask(local, excluded_days)
+        events += seasonal_events(series, chosen, excluded, local=local, zone=timezone)
     return merge_events(events)
 
 
@@ -331,8 +337,40 @@ def prepare(
     return Series(stamps, readings_, float(interval), name, unit)
 
 
+def local_times(times: FloatArray, zone: str | None) -> FloatArray:
+    """Wall-clock times in ``zone`` as seconds since the epoch (``times`` itself for UTC or no zone).
+
+    Raises:
+        DetectError: for an unknown time zone name.
+    """
+    if zone is None or times.size == 0:
+        return times
+    hours = np.floor(times / HOUR).astype(np.int64)
+    first = int(hours[0])
+    offsets = hourly_offsets(zone, first, int(hours[-1]))
+    return times + offsets[hours - first]
+
+
+@lru_cache(maxsize=16)
+def hourly_offsets(zone: str, first_hour: int, last_hour: int) -> FloatArray:
+    """The zone's UTC offset (s) for each hour from ``first_hour`` to ``last_hour`` (hours since the epoch).
+
+    Cached: the devices of one town share their zone and, in the service, their time range.
+    """
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DetectError(f"unknown time zone {zone!r}") from None
+    offsets = np.empty(last_hour - first_hour + 1)
+    for index, hour in enumerate(range(first_hour, last_hour + 1)):
+        offset = datetime.fromtimestamp(hour * HOUR, tz).utcoffset()
+        offsets[index] = offset.total_seconds() if offset is not None else 0.0
+    offsets.flags.writeable = False
+    return offsets
+
+
 def excluded_mask(times: FloatArray, days: Collection[date]) -> BoolArray:
-    """True for readings whose UTC date is one of ``days``."""
+    """True for readings whose date is one of ``days`` (``times`` as wall-clock seconds of the town's zone)."""
     if not days:
         return np.zeros(times.size, dtype=np.bool_)
     day_numbers = np.array([(day - date(1970, 1, 1)).days for day in days], dtype=np.int64)
@@ -493,12 +531,23 @@ def drift_events(
     return events
 
 
-def seasonal_events(series: Series, settings: Settings, excluded: BoolArray) -> list[Event]:
-    """Counts far from the same hour of the week in earlier weeks, and counters stuck at zero in busy hours."""
+def seasonal_events(
+    series: Series, settings: Settings, excluded: BoolArray, *, local: FloatArray, zone: str | None
+) -> list[Event]:
+    """Counts far from the same hour of the week in earlier weeks, and counters stuck at zero in busy hours.
+
+    Args:
+        series: the counts.
+        settings: detector parameters.
+        excluded: shape (n,), readings on public holidays and known event days.
+        local: shape (n,), the readings' wall-clock times as seconds (UTC plus the zone's offset), so that a
+            Saturday 11:00 stays a Saturday 11:00 across daylight saving changes.
+        zone: the time zone's name for the reasons (None: UTC).
+    """
     slot_length = seasonal_slot(series.interval)
     n_slots = int(WEEK // slot_length)
     # the epoch began on a Thursday: shift so that slot 0 is Monday 00:00
-    slots = (np.floor(series.times / slot_length).astype(np.int64) + 3 * int(DAY // slot_length)) % n_slots
+    slots = (np.floor(local / slot_length).astype(np.int64) + 3 * int(DAY // slot_length)) % n_slots
     depth = settings.seasonal_depth
     expected, spread = np.empty(series.values.size), np.empty(series.values.size)
     anomaly.seasonal_baseline(series.values, slots, excluded, n_slots, depth, min(depth, 3), expected, spread)
@@ -513,7 +562,7 @@ def seasonal_events(series: Series, settings: Settings, excluded: BoolArray) -> 
         np.abs(z) > settings.seasonal_threshold, bridge=points(settings.merge_gap, series.interval, low=0)
     ):
         worst = first + int(np.argmax(np.abs(z[first : last + 1])))
-        slot_name = slot_label(int(slots[worst]), slot_length)
+        slot_name = slot_label(int(slots[worst]), slot_length) + (f" ({zone} time)" if zone else "")
         reason = (
             f"{series.name} {whole(series.values[worst])} at {when(series.times[worst])} where earlier "
             f"{slot_name} had {whole(expected[worst])} ± {whole(scale[worst])}"

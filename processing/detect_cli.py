@@ -93,6 +93,7 @@ def detect_file(
     low: float | None = None,
     high: float | None = None,
     excluded_days: tuple[date, ...] = (),
+    timezone: str | None = None,
 ) -> list[Event]:
     """The events of a ``timestamp,value`` CSV file (see :func:`processing.detect.detect`).
 
@@ -110,7 +111,8 @@ def detect_file(
         low = known.low if low is None else low
         high = known.high if high is None else high
     return detect(
-        times, values, kind=kind, name=name, unit=unit, low=low, high=high, excluded_days=excluded_days
+        times, values, kind=kind, name=name, unit=unit, low=low, high=high, excluded_days=excluded_days,
+        timezone=timezone,
     )
 
 
@@ -122,7 +124,9 @@ def detect_file(
 @click.option("--min", "low", type=float, help="Lowest plausible value (overrides the quantity's).")
 @click.option("--max", "high", type=float, help="Highest plausible value (overrides the quantity's).")
 @click.option("--exclude-day", "excluded", multiple=True, type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="A public holiday or known event (YYYY-MM-DD, UTC); counts then are not compared. Repeatable.")
+              help="A public holiday or known event (YYYY-MM-DD); counts then are not compared. Repeatable.")
+@click.option("--timezone", help="The town's time zone (Europe/Berlin): counts are compared by its wall-clock "
+              "hour of the week and --exclude-day dates are its dates. Default UTC.")
 def detect_command(
     file: Path,
     kind: str,
@@ -130,6 +134,7 @@ def detect_command(
     low: float | None,
     high: float | None,
     excluded: tuple[datetime, ...],
+    timezone: str | None,
 ) -> None:
     """Print the anomalies of a timestamp,value CSV FILE as a JSON list of events."""
     if quantity is not None and quantity not in QUANTITIES:
@@ -137,7 +142,7 @@ def detect_command(
     try:
         events = detect_file(
             file, kind=kind, quantity=quantity, low=low, high=high,
-            excluded_days=tuple(moment.date() for moment in excluded),
+            excluded_days=tuple(moment.date() for moment in excluded), timezone=timezone,
         )
     except (CsvError, DetectError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -167,3 +167,12 @@ def test_too_many_rows_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     path = write_csv(tmp_path / "long.csv", naive(level_rows(days=1))[:5])
     code, output = run(str(path))
     assert code == 1 and "more than 3 readings" in output
+
+
+def test_timezone_option(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "counts.csv", naive(count_rows(weeks=3)))
+    code, output = run(str(path), "--kind", "count", "--timezone", "Europe/Berlin")
+    assert code == 0, output
+    assert isinstance(json.loads(output), list)
+    code, output = run(str(path), "--kind", "count", "--timezone", "Nowhere/Special")
+    assert code == 1 and "unknown time zone 'Nowhere/Special'" in output

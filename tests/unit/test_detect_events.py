@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -184,6 +185,19 @@ def test_excluded_days_raise_nothing_and_stay_out_of_the_baseline() -> None:
     values[closed] = 0.0
     assert detect(times, values, kind="count") != []
     assert detect(times, values, kind="count", excluded_days=[date(2025, 7, 14)]) == []
+
+
+def test_counts_keep_their_wall_clock_slot_across_daylight_saving() -> None:
+    rng = np.random.default_rng(8)
+    berlin = ZoneInfo("Europe/Berlin")
+    times = datetime(2025, 2, 17, tzinfo=UTC).timestamp() + np.arange(0.0, 10 * 7 * DAY, HOUR)  # across 30 March
+    local_hours = np.array([datetime.fromtimestamp(t, berlin).hour for t in times])
+    values = rng.poisson(np.where((local_hours >= 9) & (local_hours < 19), 300.0, 10.0)).astype(np.float64)
+    shifted = detect(times, values, kind="count")
+    assert shifted and all(event.start > datetime(2025, 3, 30, tzinfo=UTC).timestamp() for event in shifted)
+    assert detect(times, values, kind="count", timezone="Europe/Berlin") == []
+    with pytest.raises(DetectError, match="unknown time zone"):
+        detect(times, values, kind="count", timezone="Mars/Olympus")
 
 
 def test_negative_counts_are_out_of_range() -> None:
