@@ -170,9 +170,13 @@ def test_too_many_rows_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_timezone_option(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "counts.csv", naive(count_rows(weeks=3)))
-    code, output = run(str(path), "--kind", "count", "--timezone", "Europe/Berlin")
-    assert code == 0, output
-    assert isinstance(json.loads(output), list)
+    holiday = START + timedelta(weeks=4)  # a Monday: closed from local midnight (22:00 UTC the day before)
+    local_day = (holiday - timedelta(hours=2), holiday + timedelta(hours=22))
+    rows = [(m, 0.0 if local_day[0] <= m < local_day[1] else v) for m, v in count_rows(weeks=5)]
+    path = write_csv(tmp_path / "counts.csv", naive(rows))
+    day = holiday.strftime("%Y-%m-%d")
+    assert json.loads(run(str(path), "--kind", "count", "--timezone", "Europe/Berlin")[1]) != []
+    code, output = run(str(path), "--kind", "count", "--timezone", "Europe/Berlin", "--exclude-day", day)
+    assert code == 0 and json.loads(output) == [], output
     code, output = run(str(path), "--kind", "count", "--timezone", "Nowhere/Special")
     assert code == 1 and "unknown time zone 'Nowhere/Special'" in output
