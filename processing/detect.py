@@ -14,7 +14,9 @@ Two families of series, each with one set of parameters (:data:`LEVEL`, :data:`C
   the same hour of the week in earlier weeks, and a counter that stays at zero (or frozen) while earlier weeks
   at the same hours counted plenty.
 
-:func:`detect_pair` finds physical impossibilities between two quantities of one station (PM2.5 above PM10).
+:func:`detect_pair` finds physical impossibilities between two quantities of one station (PM2.5 above PM10);
+:func:`detect_reference_drift` drift against a co-located reference sensor; :func:`detect_packet_loss` lost
+uplinks and restarts from the frame counters.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ class Event:
     Attributes:
         start: detection time, seconds since the epoch (UTC): when the condition became recognisable.
         end: time of the last reading that still showed it (seconds since the epoch).
-        kind: ``out_of_range``, ``stuck``, ``spike``, ``gap``, ``drift``, ``seasonal`` or ``impossible``.
+        kind: ``out_of_range``, ``stuck``, ``spike``, ``gap``, ``drift``, ``seasonal``, ``impossible``,
+            ``packet_loss`` or ``restart``.
         score: how far past its threshold the condition went (≥ 1; larger is worse).
         reason: one or two sentences for a technician.
     """
@@ -300,6 +303,65 @@ def detect_reference_drift(
     series = prepare(stamps[present], difference[present], interval=None, name=f"{name} minus reference", unit=unit)
     median, spread = long_term(series, settings)
     return drift_events(series, settings, median, spread, against=f"the usual difference to {reference_name}")
+
+
+def detect_packet_loss(
+    times: npt.ArrayLike,
+    counters: npt.ArrayLike,
+    *,
+    modulus: int = 2**32,
+    window: int = 48,
+    threshold: float = 0.25,
+    min_lost: int = 5,
+) -> list[Event]:
+    """Packet loss and restarts from the LoRaWAN frame counters of one device's received uplinks.
+
+    Args:
+        times: shape (n,), reception times (seconds since the epoch), ascending.
+        counters: shape (n,), the uplinks' frame counters (integers in ``[0, modulus)``).
+        modulus: the counter's range (2**32; 2**16 for 16-bit counters).
+        window: how many received uplinks the loss rate is judged over.
+        threshold: share of uplinks lost in that window above which it is reported.
+        min_lost: fewest lost uplinks in the window for a report (a few losses are normal radio).
+
+    Returns:
+        ``packet_loss`` events for stretches with a high loss rate and ``restart`` events where the
+        counter went back to zero (a power cycle or a re-join).
+
+    Raises:
+        DetectError: on shapes, descending times or counters out of range.
+    """
+    stamps = np.ascontiguousarray(times, dtype=np.float64)
+    frames = np.ascontiguousarray(counters, dtype=np.int64)
+    if stamps.ndim != 1 or frames.ndim != 1 or stamps.size != frames.size:
+        raise DetectError("times and frame counters must be 1-D arrays of the same length")
+    if stamps.size > 1 and not bool(np.all(np.diff(stamps) >= 0)):
+        raise DetectError("times must be ascending (frame counters in order of reception)")
+    if frames.size and (int(frames.min()) < 0 or int(frames.max()) >= modulus):
+        raise DetectError(f"frame counters must lie in [0, {modulus})")
+    lost = np.empty(frames.size, dtype=np.int64)
+    reset = np.empty(frames.size, dtype=np.bool_)
+    anomaly.frame_losses(frames, modulus, min(modulus // 2, 16384), lost, reset)
+    running = np.concatenate(([0], np.cumsum(lost)))
+    index = np.arange(frames.size)
+    start = np.maximum(index - window + 1, 0)
+    lost_in_window = running[index + 1] - running[start]
+    received = index - start + 1
+    share = lost_in_window / (lost_in_window + received)
+    events = []
+    for first, last in stretches((share > threshold) & (lost_in_window >= min_lost)):
+        worst = first + int(np.argmax(share[first : last + 1]))
+        reason = (
+            f"{int(lost_in_window[worst])} of {int(lost_in_window[worst] + received[worst])} uplinks lost up to "
+            f"{when(stamps[worst])} ({100 * share[worst]:.0f} %): weak radio link or a gateway out of service"
+        )
+        events.append(
+            Event(float(stamps[first]), float(stamps[last]), "packet_loss", float(share[worst]) / threshold, reason)
+        )
+    for at in np.flatnonzero(reset):
+        reason = f"device restarted before {when(stamps[at])}: frame counter back from {frames[at - 1]} to {frames[at]}"
+        events.append(Event(float(stamps[at]), float(stamps[at]), "restart", 1.0, reason))
+    return merge_events(events)
 
 
 # --- input ------------------------------------------------------------------------------------------------

@@ -281,3 +281,37 @@ def pair_excess(smaller, larger, tolerance, excess):  # type: ignore[no-untyped-
     for i in range(smaller.shape[0]):
         difference = smaller[i] - larger[i]
         excess[i] = difference if difference > tolerance else 0.0
+
+
+@njit(void(_I1, int64, int64, _I1, _B1), cache=True)
+def frame_losses(counters, modulus, wrap_margin, lost, reset):  # type: ignore[no-untyped-def]
+    """Uplinks lost between consecutive received ones, from their LoRaWAN frame counters.
+
+    Between two received uplinks with counters ``a`` then ``b``: ``b - a - 1`` were lost when ``b > a``; none
+    when ``b == a`` (a repeated frame). When ``b < a`` the counter either wrapped (``a`` within ``wrap_margin`` of
+    ``modulus``: ``modulus - a - 1 + b`` lost) or the device restarted and counts from 0 again (``b`` lost,
+    ``reset`` set).
+
+    Args:
+        counters: shape (n,), frame counters in order of reception (0 ≤ counter < modulus).
+        modulus: the counter's range, 2**32 (or 2**16 for devices that send 16-bit counters).
+        wrap_margin: how close to ``modulus`` a counter must be for a decrease to be a wrap-around.
+        lost: output, shape (n,): uplinks lost just before uplink ``i`` (0 for the first).
+        reset: output, shape (n,): True where the counter restarted before uplink ``i``.
+    """
+    if counters.shape[0] > 0:
+        lost[0] = 0
+        reset[0] = False
+    for i in range(1, counters.shape[0]):
+        before = counters[i - 1]
+        now = counters[i]
+        reset[i] = False
+        if now > before:
+            lost[i] = now - before - 1
+        elif now == before:
+            lost[i] = 0
+        elif before >= modulus - wrap_margin:
+            lost[i] = modulus - before - 1 + now
+        else:
+            lost[i] = now
+            reset[i] = True

@@ -226,3 +226,37 @@ def test_excluded_days_stay_out_of_the_baseline() -> None:
     expected, spread = np.empty(3), np.empty(3)
     anomaly.seasonal_baseline(values, np.zeros(3, dtype=np.int64), excluded, 1, 4, 1, expected, spread)
     assert expected[2] == 10.0
+
+
+# --- frame counters (packet loss) ---------------------------------------------------------------------------
+
+
+def twin_frame_losses(counters: list[int], modulus: int, margin: int) -> tuple[list[int], list[bool]]:
+    lost, reset = [0] * len(counters), [False] * len(counters)
+    for i in range(1, len(counters)):
+        a, b = counters[i - 1], counters[i]
+        if b >= a:
+            lost[i] = max(b - a - 1, 0)
+        elif a >= modulus - margin:
+            lost[i] = (b - a) % modulus - 1
+        else:
+            lost[i], reset[i] = b, True
+    return lost, reset
+
+
+@EXAMPLES
+@given(st.lists(st.integers(0, 2**16 - 1), max_size=40), st.integers(0, 2000))
+def test_frame_losses_match_twin(counters: list[int], margin: int) -> None:
+    lost = np.full(len(counters), -1, dtype=np.int64)
+    reset = np.ones(len(counters), dtype=np.bool_)
+    anomaly.frame_losses(np.array(counters, dtype=np.int64), 2**16, margin, lost, reset)
+    twin_lost, twin_reset = twin_frame_losses(counters, 2**16, margin)
+    assert lost.tolist() == twin_lost and reset.tolist() == twin_reset
+
+
+def test_frame_losses_wrap_and_restart() -> None:
+    counters = np.array([10, 11, 14, 14, 2**32 - 2, 1, 3, 0, 5], dtype=np.int64)
+    lost, reset = np.empty(9, dtype=np.int64), np.empty(9, dtype=np.bool_)
+    anomaly.frame_losses(counters, 2**32, 1000, lost, reset)
+    assert lost.tolist() == [0, 0, 2, 0, 2**32 - 2 - 14 - 1, 2, 1, 0, 4]
+    assert reset.tolist() == [False, False, False, False, False, False, False, True, False]

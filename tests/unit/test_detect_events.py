@@ -16,6 +16,7 @@ from processing.detect import (
     DetectError,
     Event,
     detect,
+    detect_packet_loss,
     detect_pair,
     detect_reference_drift,
     duration,
@@ -284,3 +285,25 @@ def test_wording() -> None:
     assert seasonal_slot(1800) == 1800 and seasonal_slot(3 * HOUR) == 3 * HOUR and seasonal_slot(2 * DAY) == DAY
     assert slot_label(5 * 48 + 28, 1800) == "Saturdays 14:00-14:30"
     assert slot_label(6, DAY) == "Sundays"
+
+
+def test_packet_loss_and_restart_from_frame_counters() -> None:
+    counters = list(range(0, 100))  # every uplink received
+    counters += list(range(100, 400, 3))  # two of every three lost
+    counters += list(range(400, 500))
+    counters += list(range(0, 50))  # the device restarted
+    times = START + np.arange(len(counters)) * 600.0
+    events = detect_packet_loss(times, counters)
+    assert [event.kind for event in events] == ["packet_loss", "restart"]
+    loss, restart = events
+    assert times[100] <= loss.start <= times[110] and loss.end < times[250]
+    assert "uplinks lost up to" in loss.reason and "(67 %)" in loss.reason
+    assert restart.start == times[300] and restart.reason.endswith("frame counter back from 499 to 0")
+    assert detect_packet_loss(times[:100], counters[:100]) == []
+
+
+def test_packet_loss_input_is_checked() -> None:
+    with pytest.raises(DetectError, match=r"\[0, 65536\)"):
+        detect_packet_loss([1.0, 2.0], [5, 70000], modulus=2**16)
+    with pytest.raises(DetectError, match="ascending"):
+        detect_packet_loss([2.0, 1.0], [5, 6])
