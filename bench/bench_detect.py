@@ -140,7 +140,8 @@ def write_docs(summary: str, runs: int, quality: str) -> None:
     ) if Path("/proc/cpuinfo").exists() else platform.machine()
     text = (
         f"Measured {datetime.now(UTC):%Y-%m-%d} on {cpu} ({os.cpu_count()} cores, shared), pinned to one core; "
-        f"Python {platform.python_version()}; "
+        f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.1f} at the end (other work "
+        "shared the machine); "
         f"median and best of {runs} runs after a warm-up. Command: `.venv/bin/python bench/bench_detect.py "
         f"--write-docs`.\n\n"
         "| workload | median | best | throughput | per device | events | target |\n"
