@@ -575,7 +575,7 @@ def drift_events(
     anomaly.cusum(series.values, reference, scale, settings.drift_slack, upper, lower)
     alarm = settings.drift_threshold * max(DAY / series.interval, 1.0)
     baseline = against or (
-        f"its median of the {duration(settings.drift_window)} a {duration(settings.drift_lag)} earlier"
+        f"its median over the {duration(settings.drift_window)} up to {duration(settings.drift_lag)} before"
     )
     events = []
     for sums, direction in ((upper, "upward"), (lower, "downward")):
@@ -789,7 +789,8 @@ def duration(seconds: float) -> str:
     if seconds < 2 * DAY:
         hours = seconds / HOUR
         return f"{hours:.0f} h" if hours >= 10 else f"{hours:.1f} h".replace(".0 h", " h")
-    return f"{seconds / DAY:.1f} days"
+    days = seconds / DAY
+    return f"{days:.0f} days" if days == round(days) else f"{days:.1f} days"
 
 
 def readings(count: int) -> str:

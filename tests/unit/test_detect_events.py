@@ -279,8 +279,8 @@ def test_stretches_bridge_short_breaks() -> None:
 
 def test_wording() -> None:
     assert [number(x) for x in (12.0, 1234.4, 0.03125, 0.0, math.nan)] == ["12.0", "1,234", "0.0312", "0.0", "unknown"]
-    durations = [duration(s) for s in (45, 1200, 9 * HOUR, 2.5 * DAY, 5400)]
-    assert durations == ["45 s", "20 min", "9 h", "2.5 days", "90 min"]
+    durations = [duration(s) for s in (45, 1200, 9 * HOUR, 2.5 * DAY, 5400, 7 * DAY)]
+    assert durations == ["45 s", "20 min", "9 h", "2.5 days", "90 min", "7 days"]
     assert iso(START) == "2025-06-02T00:00:00Z" and iso(START + 0.25) == "2025-06-02T00:00:00.250Z"
     assert seasonal_slot(1800) == 1800 and seasonal_slot(3 * HOUR) == 3 * HOUR and seasonal_slot(2 * DAY) == DAY
     assert slot_label(5 * 48 + 28, 1800) == "Saturdays 14:00-14:30"
