@@ -42,6 +42,8 @@ DAY = 86400.0  # s
 WEEK = 7 * DAY  # s
 MAD_TO_SIGMA = 1.4826  # a normal distribution's standard deviation per median absolute deviation
 KINDS = ("level", "count")
+FIRST_TIME = 0.0  # s: 1970-01-01
+LAST_TIME = 253_402_300_799.0  # s: 9999-12-31 23:59:59
 WEEKDAYS = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
 
 
@@ -381,6 +383,8 @@ def prepare(
         raise DetectError(f"times and values must be 1-D of one length, got {stamps.shape} and {readings_.shape}")
     if not bool(np.all(np.isfinite(stamps))):
         raise DetectError("every timestamp must be finite")
+    if stamps.size and not (float(stamps.min()) >= FIRST_TIME and float(stamps.max()) <= LAST_TIME):
+        raise DetectError("timestamps must lie between the years 1970 and 9999")
     if bool(np.any(np.isinf(readings_))):
         raise DetectError("values must be finite numbers or NaN (missing)")
     if interval is not None and not (math.isfinite(interval) and interval > 0):
@@ -408,24 +412,36 @@ def local_times(times: FloatArray, zone: str | None) -> FloatArray:
     if zone is None or times.size == 0:
         return times
     hours = np.floor(times / HOUR).astype(np.int64)
-    first = int(hours[0])
-    offsets = hourly_offsets(zone, first, int(hours[-1]))
-    return times + offsets[hours - first]
+    blocks = hours // HOURS_PER_BLOCK
+    if int(blocks[-1] - blocks[0]) > MAX_ZONE_BLOCKS:
+        raise DetectError("timestamps span more than a century; split the series")
+    offsets = np.empty(times.size)
+    for block in np.unique(blocks).tolist():
+        inside = blocks == block
+        offsets[inside] = block_offsets(zone, block)[hours[inside] - block * HOURS_PER_BLOCK]
+    return times + offsets
 
 
-@lru_cache(maxsize=16)
-def hourly_offsets(zone: str, first_hour: int, last_hour: int) -> FloatArray:
-    """The zone's UTC offset (s) for each hour from ``first_hour`` to ``last_hour`` (hours since the epoch).
+HOURS_PER_BLOCK = 8784  # a leap year of hours
+MAX_ZONE_BLOCKS = 100
 
-    Cached: the devices of one town share their zone and, in the service, their time range.
+
+@lru_cache(maxsize=64)
+def block_offsets(zone: str, block: int) -> FloatArray:
+    """The zone's UTC offset (s) for each hour of one block of ``HOURS_PER_BLOCK`` hours since the epoch.
+
+    Cached: the devices of a town share their zone and mostly the same year or two.
+
+    Raises:
+        DetectError: for an unknown time zone name.
     """
     try:
         tz = ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise DetectError(f"unknown time zone {zone!r}") from None
-    offsets = np.empty(last_hour - first_hour + 1)
-    for index, hour in enumerate(range(first_hour, last_hour + 1)):
-        offset = datetime.fromtimestamp(hour * HOUR, tz).utcoffset()
+    offsets = np.empty(HOURS_PER_BLOCK)
+    for index in range(HOURS_PER_BLOCK):
+        offset = datetime.fromtimestamp((block * HOURS_PER_BLOCK + index) * HOUR, tz).utcoffset()
         offsets[index] = offset.total_seconds() if offset is not None else 0.0
     offsets.flags.writeable = False
     return offsets

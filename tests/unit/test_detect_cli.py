@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stadtpuls.cli import main
 
@@ -180,3 +183,26 @@ def test_timezone_option(tmp_path: Path) -> None:
     assert code == 0 and json.loads(output) == [], output
     code, output = run(str(path), "--kind", "count", "--timezone", "Nowhere/Special")
     assert code == 1 and "unknown time zone 'Nowhere/Special'" in output
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.text(max_size=30), st.datetimes().map(lambda m: m.isoformat())),
+            st.one_of(st.text(max_size=12), st.floats(allow_nan=True, allow_infinity=True).map(str)),
+        ),
+        max_size=20,
+    )
+)
+def test_garbage_never_crashes(tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[str, str]]) -> None:
+    path = tmp_path_factory.mktemp("garbage") / "garbage.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    result = CliRunner().invoke(main, ["process", "detect", str(path)])
+    assert result.exit_code in (0, 1), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    if result.exit_code == 0:
+        assert isinstance(json.loads(result.output), list)
+    else:
+        assert result.output.startswith("Error: ")

@@ -239,6 +239,7 @@ def test_order_and_duplicates_do_not_matter() -> None:
         ([1.0, math.nan], [1.0, 2.0], "level", "timestamp must be finite"),
         ([1.0, 2.0], [1.0, math.inf], "level", "finite numbers"),
         ([1.0, 2.0], [1.0, 2.0], "speed", "unknown kind"),
+        ([1.0, 1e15], [1.0, 2.0], "level", "between the years"),
     ],
 )
 def test_bad_input_is_named(times: list[float], values: list[float], kind: str, message: str) -> None:
