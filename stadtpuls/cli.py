@@ -19,6 +19,7 @@ COMMANDS = {
     "codec": "devices.codec_cli:codec_group",
     "simulate": "firmware_sim.cli:simulate_group",
     "demo": "devtools.demo:demo_command",
+    "process": "processing.cli:process_group",
 }
 
 

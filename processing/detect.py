@@ -1,0 +1,851 @@
+"""Anomalies in one device's readings, as events a technician can act on.
+
+:func:`detect` validates a series, runs the kernels of :mod:`processing.kernels.anomaly` over it and turns
+their flags into :class:`Event` values: when the condition was detected (``start``), when it was last seen
+(``end``), its kind, a score (how far past its threshold; ≥ 1 for every event) and a short reason in plain
+words. Events of one kind that overlap are merged, so each condition is reported once.
+
+Two families of series, each with one set of parameters (:data:`LEVEL`, :data:`COUNT`):
+
+* ``level``: a measured quantity (air quality, temperature, traffic speed). Detectors: out of range, stuck,
+  spikes (a robust z-score against the trailing window, as a Hampel filter does), gaps, drift (CUSUM against
+  the long-term trailing median).
+* ``count``: people or vehicles per interval. Detectors: out of range (negative counts), gaps, deviations from
+  the same hour of the week in earlier weeks, and a counter that stays at zero (or frozen) while earlier weeks
+  at the same hours counted plenty.
+
+:func:`detect_pair` finds physical impossibilities between two quantities of one station (PM2.5 above PM10);
+:func:`detect_reference_drift` drift against a co-located reference sensor; :func:`detect_packet_loss` lost
+uplinks and restarts from the frame counters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import numpy.typing as npt
+
+from processing.kernels import anomaly
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+MINUTE = 60.0  # s
+HOUR = 3600.0  # s
+DAY = 86400.0  # s
+WEEK = 7 * DAY  # s
+MAD_TO_SIGMA = 1.4826  # a normal distribution's standard deviation per median absolute deviation
+KINDS = ("level", "count")
+FIRST_TIME = 0.0  # s: 1970-01-01
+LAST_TIME = 253_402_300_799.0  # s: 9999-12-31 23:59:59
+WEEKDAYS = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
+
+
+class DetectError(ValueError):
+    """The readings cannot be examined: wrong shapes, timestamps that are not finite, an unknown kind."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One anomalous condition of one series.
+
+    Attributes:
+        start: detection time, seconds since the epoch (UTC): when the condition became recognisable.
+        end: time of the last reading that still showed it (seconds since the epoch).
+        kind: ``out_of_range``, ``stuck``, ``spike``, ``gap``, ``drift``, ``seasonal``, ``impossible``,
+            ``packet_loss`` or ``restart``.
+        score: how far past its threshold the condition went (≥ 1; larger is worse).
+        reason: one or two sentences for a technician.
+    """
+
+    start: float
+    end: float
+    kind: str
+    score: float
+    reason: str
+
+    def as_json(self) -> dict[str, object]:
+        """The event as the JSON object ``stadtpuls process detect`` prints (times ISO-8601 with ``Z``)."""
+        return {
+            "start": iso(self.start),
+            "end": iso(self.end),
+            "kind": self.kind,
+            "score": round(self.score, 3),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Parameters of the detectors for one family of series (durations in seconds)."""
+
+    spike_window: float  # trailing window of the robust z-score
+    spike_threshold: float  # robust z beyond which a reading is a spike
+    spike_floor: float  # the short window's spread is at least this share of the long window's
+    drift_window: float  # trailing window of the long-term reference median
+    drift_lag: float  # how long before a reading its reference window ends
+    drift_slack: float  # CUSUM allowance, in robust standard deviations
+    drift_threshold: float  # CUSUM alarm level, in robust standard deviations × days of readings
+    stuck_factor: float  # a frozen stretch is stuck beyond this multiple of the longest normal one
+    stuck_min_duration: float  # and never below this duration
+    gap_factor: float  # silence beyond this multiple of the expected interval is a gap
+    gap_history_factor: float  # with the interval estimated from the data: and beyond this multiple of its
+    # longest usual silence (the 99th percentile of the spacing)
+    seasonal_depth: int  # earlier readings of the same hour of the week in the baseline
+    seasonal_threshold: float  # robust z beyond which a count deviates from its baseline
+    seasonal_min_relative: float  # the baseline's spread is at least this share of the expected count
+    busy_total: float  # counts the baseline expects during a zero stretch before the counter is stuck
+    min_history: int  # fewest earlier readings before a rolling statistic is trusted
+    warmup: float  # readings covering this long before the long-term statistics (and spikes) are trusted
+    merge_gap: float  # flagged readings closer than this belong to one event
+
+
+LEVEL = Settings(
+    spike_window=12 * HOUR,
+    spike_threshold=9.0,
+    spike_floor=0.3,
+    drift_window=7 * DAY,
+    drift_lag=2 * DAY,
+    drift_slack=1.5,
+    drift_threshold=3.0,
+    stuck_factor=3.0,
+    stuck_min_duration=3 * HOUR,
+    gap_factor=12.0,
+    gap_history_factor=3.0,
+    seasonal_depth=6,
+    seasonal_threshold=6.0,
+    seasonal_min_relative=0.1,
+    busy_total=30.0,
+    min_history=12,
+    warmup=DAY,
+    merge_gap=6 * HOUR,
+)
+COUNT = replace(LEVEL, seasonal_threshold=4.5, seasonal_depth=6)
+PRESETS = {"level": LEVEL, "count": COUNT}
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A validated series with what the detectors derive from it once.
+
+    Attributes:
+        times: shape (n,), ascending seconds since the epoch, readings without a value removed.
+        values: shape (n,), finite.
+        interval: the expected time between readings, in seconds.
+        name: what is measured, for reasons ("PM2.5", "people").
+        unit: its unit, for reasons ("µg/m³"); empty for counts.
+    """
+
+    times: FloatArray
+    values: FloatArray
+    interval: float
+    name: str
+    unit: str
+    interval_known: bool = True
+
+    def amount(self, value: float) -> str:
+        """A value with its unit, for a reason."""
+        return f"{number(value)} {self.unit}".rstrip()
+
+
+# --- entry points -----------------------------------------------------------------------------------------
+
+
+def detect(
+    times: npt.ArrayLike,
+    values: npt.ArrayLike,
+    *,
+    kind: str = "level",
+    settings: Settings | None = None,
+    name: str | None = None,
+    unit: str = "",
+    low: float | None = None,
+    high: float | None = None,
+    interval: float | None = None,
+    excluded_days: Collection[date] = (),
+    timezone: str | None = None,
+    now: float | None = None,
+) -> list[Event]:
+    """Anomalies of one series, sorted by start.
+
+    Args:
+        times: shape (n,), seconds since the epoch (any order; for duplicate times the last reading counts).
+        values: shape (n,), NaN for a missing reading.
+        kind: ``level`` (a measured quantity) or ``count`` (people or vehicles per interval).
+        settings: detector parameters; the preset of ``kind`` when omitted.
+        name: the quantity's name for the reasons ("value" for levels, "count" for counts when omitted).
+        unit: its unit for the reasons.
+        low: lowest plausible value (counts default to 0).
+        high: highest plausible value.
+        interval: expected seconds between readings (the device model's); the median spacing when omitted.
+        excluded_days: dates (public holidays, known events) that neither raise seasonal events nor enter
+            the seasonal baseline; dates of ``timezone``.
+        timezone: the town's time zone (``Europe/Berlin``): counts are compared by its wall-clock hour of the
+            week, so opening hours stay in their slot across daylight saving changes; UTC when omitted.
+        now: the current time (seconds since the epoch); when given, a silence since the last reading that
+            is longer than a gap is reported as an open gap ending ``now``.
+
+    Returns:
+        The events, one per condition, sorted by start time.
+
+    Raises:
+        DetectError: when the input cannot be examined.
+    """
+    if kind not in KINDS:
+        raise DetectError(f"unknown kind {kind!r}: expected one of {', '.join(KINDS)}")
+    chosen = settings or PRESETS[kind]
+    label = name or ("count" if kind == "count" else "value")
+    series = prepare(times, values, interval=interval, name=label, unit=unit)
+    if series.times.size == 0:
+        return []
+    if kind == "count" and low is None:
+        low = 0.0
+    events = out_of_range_events(series, low, high)
+    events += gap_events(series, chosen, now=now)
+    if kind == "level":
+        median, spread = long_term(series, chosen)
+        events += stuck_events(series, chosen)
+        events += spike_events(series, chosen, spread)
+        events += drift_events(series, chosen, median, spread)
+    else:
+        local = local_times(series.times, timezone)
+        excluded = excluded_mask(local, excluded_days)
+        events += seasonal_events(series, chosen, excluded, local=local, zone=timezone)
+    return merge_events(events)
+
+
+def detect_pair(
+    times: npt.ArrayLike,
+    smaller: npt.ArrayLike,
+    larger: npt.ArrayLike,
+    *,
+    names: tuple[str, str] = ("PM2.5", "PM10"),
+    unit: str = "µg/m³",
+    tolerance: float = 0.0,
+) -> list[Event]:
+    """Times where one quantity exceeds another that physically bounds it (PM2.5 above PM10).
+
+    Args:
+        times: shape (n,), seconds since the epoch, ascending; both quantities read at these times.
+        smaller: shape (n,), the quantity that can never exceed ``larger`` (NaN for missing).
+        larger: shape (n,).
+        names: the two quantities' names for the reason.
+        unit: their common unit.
+        tolerance: an excess still explained by measurement noise.
+
+    Returns:
+        One ``impossible`` event per stretch of consecutive offending readings.
+    """
+    stamps = np.ascontiguousarray(times, dtype=np.float64)
+    low = np.ascontiguousarray(smaller, dtype=np.float64)
+    high = np.ascontiguousarray(larger, dtype=np.float64)
+    if not stamps.ndim == low.ndim == high.ndim == 1 or not stamps.size == low.size == high.size:
+        raise DetectError("times and both quantities must be 1-D arrays of the same length")
+    if stamps.size > 1 and not bool(np.all(np.diff(stamps) >= 0)):
+        raise DetectError("times must be ascending")
+    excess = np.empty(stamps.size)
+    anomaly.pair_excess(low, high, float(tolerance), excess)
+    events = []
+    for first, last in stretches(excess > 0):
+        worst = first + int(np.argmax(excess[first : last + 1]))
+        reason = (
+            f"{names[0]} ({number(low[worst])} {unit}) above {names[1]} ({number(high[worst])} {unit}) at the "
+            f"same station in {readings(last - first + 1)}; one of the two sensors is wrong"
+        )
+        score = 1.0 + float(excess[worst]) / max(abs(float(high[worst])), 1.0)
+        events.append(Event(float(stamps[first]), float(stamps[last]), "impossible", score, reason))
+    return merge_events(events)
+
+
+def detect_reference_drift(
+    times: npt.ArrayLike,
+    values: npt.ArrayLike,
+    reference: npt.ArrayLike,
+    *,
+    settings: Settings = LEVEL,
+    name: str = "value",
+    unit: str = "",
+    reference_name: str = "the co-located reference",
+) -> list[Event]:
+    """Drift of a sensor against a co-located reference sensor measuring the same quantity.
+
+    The difference between the two is what drifts; its usual offset is the difference's long-term median
+    (``drift_lag`` earlier), its usual spread the long-term robust standard deviation.
+
+    Args:
+        times: shape (n,), seconds since the epoch, ascending; both sensors read at these times (resample
+            first).
+        values: shape (n,), the sensor under test (NaN for missing).
+        reference: shape (n,), the reference sensor.
+        settings: detector parameters (``drift_*`` are used).
+        name: the quantity's name for the reason.
+        unit: its unit.
+        reference_name: how the reason names the reference.
+
+    Returns:
+        ``drift`` events.
+    """
+    stamps = np.ascontiguousarray(times, dtype=np.float64)
+    own = np.asarray(values, dtype=np.float64)
+    other = np.asarray(reference, dtype=np.float64)
+    if not stamps.ndim == own.ndim == other.ndim == 1 or not stamps.size == own.size == other.size:
+        raise DetectError("times, values and reference must be 1-D arrays of the same length")
+    if stamps.size > 1 and not bool(np.all(np.diff(stamps) > 0)):
+        raise DetectError("times must be strictly ascending")
+    difference = own - other
+    present = ~np.isnan(difference)
+    if present.sum() < 2:
+        return []
+    series = prepare(stamps[present], difference[present], interval=None, name=f"{name} minus reference", unit=unit)
+    median, spread = long_term(series, settings)
+    return drift_events(series, settings, median, spread, against=f"the usual difference to {reference_name}")
+
+
+def detect_packet_loss(
+    times: npt.ArrayLike,
+    counters: npt.ArrayLike,
+    *,
+    modulus: int = 2**32,
+    window: int = 48,
+    threshold: float = 0.25,
+    min_lost: int = 5,
+) -> list[Event]:
+    """Packet loss and restarts from the LoRaWAN frame counters of one device's received uplinks.
+
+    Args:
+        times: shape (n,), reception times (seconds since the epoch), ascending.
+        counters: shape (n,), the uplinks' frame counters (integers in ``[0, modulus)``).
+        modulus: the counter's range (2**32; 2**16 for 16-bit counters).
+        window: how many received uplinks the loss rate is judged over.
+        threshold: share of uplinks lost in that window above which it is reported.
+        min_lost: fewest lost uplinks in the window for a report (a few losses are normal radio).
+
+    Returns:
+        ``packet_loss`` events for stretches with a high loss rate and ``restart`` events where the
+        counter went back to zero (a power cycle or a re-join).
+
+    Raises:
+        DetectError: on shapes, descending times or counters out of range.
+    """
+    stamps = np.ascontiguousarray(times, dtype=np.float64)
+    frames = np.ascontiguousarray(counters, dtype=np.int64)
+    if stamps.ndim != 1 or frames.ndim != 1 or stamps.size != frames.size:
+        raise DetectError("times and frame counters must be 1-D arrays of the same length")
+    if stamps.size > 1 and not bool(np.all(np.diff(stamps) >= 0)):
+        raise DetectError("times must be ascending (frame counters in order of reception)")
+    if frames.size and (int(frames.min()) < 0 or int(frames.max()) >= modulus):
+        raise DetectError(f"frame counters must lie in [0, {modulus})")
+    lost = np.empty(frames.size, dtype=np.int64)
+    reset = np.empty(frames.size, dtype=np.bool_)
+    anomaly.frame_losses(frames, modulus, min(modulus // 2, 16384), lost, reset)
+    running = np.concatenate(([0], np.cumsum(lost)))
+    index = np.arange(frames.size)
+    start = np.maximum(index - window + 1, 0)
+    lost_in_window = running[index + 1] - running[start]
+    received = index - start + 1
+    share = lost_in_window / (lost_in_window + received)
+    events = []
+    for first, last in stretches((share > threshold) & (lost_in_window >= min_lost)):
+        worst = first + int(np.argmax(share[first : last + 1]))
+        reason = (
+            f"{int(lost_in_window[worst])} of {int(lost_in_window[worst] + received[worst])} uplinks lost up to "
+            f"{when(stamps[worst])} ({100 * share[worst]:.0f} %): weak radio link or a gateway out of service"
+        )
+        events.append(
+            Event(float(stamps[first]), float(stamps[last]), "packet_loss", float(share[worst]) / threshold, reason)
+        )
+    for at in np.flatnonzero(reset):
+        reason = f"device restarted before {when(stamps[at])}: frame counter back from {frames[at - 1]} to {frames[at]}"
+        events.append(Event(float(stamps[at]), float(stamps[at]), "restart", 1.0, reason))
+    return merge_events(events)
+
+
+# --- input ------------------------------------------------------------------------------------------------
+
+
+def prepare(
+    times: npt.ArrayLike, values: npt.ArrayLike, *, interval: float | None, name: str, unit: str
+) -> Series:
+    """Validate a series, sort it, drop duplicates (the last one wins) and missing readings.
+
+    Raises:
+        DetectError: on shapes, non-finite timestamps, infinite values or a non-positive interval.
+    """
+    stamps = np.asarray(times, dtype=np.float64)
+    readings_ = np.asarray(values, dtype=np.float64)
+    if stamps.ndim != 1 or readings_.ndim != 1 or stamps.size != readings_.size:
+        raise DetectError(f"times and values must be 1-D of one length, got {stamps.shape} and {readings_.shape}")
+    if not bool(np.all(np.isfinite(stamps))):
+        raise DetectError("every timestamp must be finite")
+    if stamps.size and not (float(stamps.min()) >= FIRST_TIME and float(stamps.max()) <= LAST_TIME):
+        raise DetectError("timestamps must lie between the years 1970 and 9999")
+    if bool(np.any(np.isinf(readings_))):
+        raise DetectError("values must be finite numbers or NaN (missing)")
+    if interval is not None and not (math.isfinite(interval) and interval > 0):
+        raise DetectError(f"the expected interval must be a positive number of seconds, got {interval}")
+    if stamps.size > 1 and not bool(np.all(np.diff(stamps) > 0)):
+        order = np.argsort(stamps, kind="stable")
+        stamps, readings_ = stamps[order], readings_[order]
+        last_of_each = np.append(np.diff(stamps) > 0, True)
+        stamps, readings_ = stamps[last_of_each], readings_[last_of_each]
+    present = ~np.isnan(readings_)
+    stamps = np.ascontiguousarray(stamps[present])
+    readings_ = np.ascontiguousarray(readings_[present])
+    if interval is None:
+        estimated = float(np.median(np.diff(stamps))) if stamps.size > 1 else HOUR
+        return Series(stamps, readings_, estimated, name, unit, interval_known=False)
+    return Series(stamps, readings_, float(interval), name, unit)
+
+
+def local_times(times: FloatArray, zone: str | None) -> FloatArray:
+    """Wall-clock times in ``zone`` as seconds since the epoch (``times`` itself for UTC or no zone).
+
+    Raises:
+        DetectError: for an unknown time zone name.
+    """
+    if zone is None or times.size == 0:
+        return times
+    hours = np.floor(times / HOUR).astype(np.int64)
+    blocks = hours // HOURS_PER_BLOCK
+    if int(blocks[-1] - blocks[0]) > MAX_ZONE_BLOCKS:
+        raise DetectError("timestamps span more than a century; split the series")
+    offsets = np.empty(times.size)
+    for block in np.unique(blocks).tolist():
+        inside = blocks == block
+        offsets[inside] = block_offsets(zone, block)[hours[inside] - block * HOURS_PER_BLOCK]
+    return times + offsets
+
+
+HOURS_PER_BLOCK = 8784  # a leap year of hours
+MAX_ZONE_BLOCKS = 100
+
+
+@lru_cache(maxsize=64)
+def block_offsets(zone: str, block: int) -> FloatArray:
+    """The zone's UTC offset (s) for each hour of one block of ``HOURS_PER_BLOCK`` hours since the epoch.
+
+    Cached: the devices of a town share their zone and mostly the same year or two.
+
+    Raises:
+        DetectError: for an unknown time zone name.
+    """
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DetectError(f"unknown time zone {zone!r}") from None
+    offsets = np.empty(HOURS_PER_BLOCK)
+    for index in range(HOURS_PER_BLOCK):
+        offset = datetime.fromtimestamp((block * HOURS_PER_BLOCK + index) * HOUR, tz).utcoffset()
+        offsets[index] = offset.total_seconds() if offset is not None else 0.0
+    offsets.flags.writeable = False
+    return offsets
+
+
+def excluded_mask(times: FloatArray, days: Collection[date]) -> BoolArray:
+    """True for readings whose date is one of ``days`` (``times`` as wall-clock seconds of the town's zone)."""
+    if not days:
+        return np.zeros(times.size, dtype=np.bool_)
+    day_numbers = np.array([(day - date(1970, 1, 1)).days for day in days], dtype=np.int64)
+    return np.isin(np.floor(times / DAY).astype(np.int64), day_numbers)
+
+
+# --- detectors --------------------------------------------------------------------------------------------
+
+
+def out_of_range_events(series: Series, low: float | None, high: float | None) -> list[Event]:
+    """Readings outside the plausible range ``[low, high]`` (either bound may be absent)."""
+    if low is None and high is None:
+        return []
+    lowest = -math.inf if low is None else float(low)
+    highest = math.inf if high is None else float(high)
+    excess = np.empty(series.values.size)
+    anomaly.out_of_range(series.values, lowest, highest, excess)
+    span = highest - lowest if math.isfinite(highest - lowest) and highest > lowest else 1.0
+    events = []
+    for first, last in stretches(excess > 0):
+        worst = first + int(np.argmax(excess[first : last + 1]))
+        value = float(series.values[worst])
+        side = f"above the highest plausible {series.amount(highest)}" if value > highest else (
+            f"below the lowest plausible {series.amount(lowest)}"
+        )
+        reason = f"{series.name} at {series.amount(value)}, {side} ({readings(last - first + 1)})"
+        score = 1.0 + float(excess[worst]) / span
+        events.append(Event(float(series.times[first]), float(series.times[last]), "out_of_range", score, reason))
+    return events
+
+
+def gap_events(series: Series, settings: Settings, *, now: float | None = None) -> list[Event]:
+    """Silences longer than ``gap_factor`` expected intervals; the event starts when the reading was overdue."""
+    limit = settings.gap_factor * series.interval
+    if not series.interval_known and series.times.size > 1:
+        # an interval estimated from the data: silences this series often has are its normal rhythm
+        limit = max(limit, settings.gap_history_factor * float(np.quantile(np.diff(series.times), 0.99)))
+    flags = np.empty(series.times.size, dtype=np.bool_)
+    anomaly.gaps(series.times, limit, flags)
+    ends = [float(t) for t in series.times[flags]]
+    starts = [float(t) for t in series.times[np.flatnonzero(flags) - 1]]
+    if now is not None and now - float(series.times[-1]) > limit:
+        starts.append(float(series.times[-1]))
+        ends.append(float(now))
+    events = []
+    for last_heard, heard_again in zip(starts, ends, strict=True):
+        silence = heard_again - last_heard
+        reason = (
+            f"no reading for {duration(silence)} after {when(last_heard)}; "
+            f"readings normally arrive every {duration(series.interval)}"
+        )
+        events.append(Event(last_heard + limit, heard_again, "gap", silence / limit, reason))
+    return events
+
+
+def stuck_events(series: Series, settings: Settings) -> list[Event]:
+    """Values frozen for much longer than this series has ever normally stayed unchanged."""
+    starts = np.empty(series.values.size, dtype=np.int64)
+    ends = np.empty(series.values.size, dtype=np.int64)
+    count = anomaly.constant_runs(series.values, 0.0, starts, ends)
+    starts, ends = starts[:count], ends[:count]
+    lengths = series.times[ends] - series.times[starts]
+    normal = float(np.quantile(lengths, 0.99)) if count else 0.0
+    limit = max(settings.stuck_factor * normal, settings.stuck_min_duration, 3 * series.interval)
+    events = []
+    for run in np.flatnonzero(lengths > limit):
+        first, last = int(starts[run]), int(ends[run])
+        detected = first + int(np.searchsorted(series.times[first : last + 1] - series.times[first], limit, "right"))
+        reason = (
+            f"{series.name} unchanged at {series.amount(series.values[first])} for {duration(lengths[run])} "
+            f"since {when(series.times[first])}; {typical_variation(series)}"
+        )
+        score = float(lengths[run]) / limit
+        events.append(Event(float(series.times[detected]), float(series.times[last]), "stuck", score, reason))
+    return events
+
+
+def spike_events(series: Series, settings: Settings, long_spread: FloatArray) -> list[Event]:
+    """Readings far outside the trailing window's median, in robust standard deviations (a Hampel test).
+
+    Args:
+        series: the readings.
+        settings: detector parameters.
+        long_spread: shape (n,), the robust standard deviation over the long trailing window; a fraction of
+            it floors the short window's, so that an unusually quiet stretch (or a frozen value) does not make
+            ordinary variation look like a spike.
+    """
+    window = points(settings.spike_window, series.interval)
+    median, mad = rolling(series.values, window, settings.min_history)
+    floor = np.maximum(np.nan_to_num(settings.spike_floor * long_spread), resolution(series.values))
+    scale = np.maximum(MAD_TO_SIGMA * mad, floor)
+    z = (series.values - median) / scale
+    # no verdict before the long-term spread is known: a few hours of history cannot tell a spike from a cycle
+    flags = (np.abs(np.nan_to_num(z)) > settings.spike_threshold) & np.isfinite(long_spread)
+    events = []
+    for first, last in stretches(flags, bridge=points(settings.merge_gap, series.interval, low=0)):
+        worst = first + int(np.nanargmax(np.abs(z[first : last + 1])))
+        direction = "above" if z[worst] > 0 else "below"
+        reason = (
+            f"{series.name} {series.amount(series.values[worst])} at {when(series.times[worst])}, far {direction} "
+            f"the {duration(settings.spike_window)} before it ({series.amount(median[worst])} "
+            f"± {number(scale[worst])})"
+        )
+        score = abs(float(z[worst])) / settings.spike_threshold
+        events.append(Event(float(series.times[first]), float(series.times[last]), "spike", score, reason))
+    return events
+
+
+def long_term(series: Series, settings: Settings) -> tuple[FloatArray, FloatArray]:
+    """Trailing median and robust standard deviation over ``drift_window`` (shape (n,) each).
+
+    NaN until the window holds ``warmup`` worth of readings.
+    """
+    window = points(settings.drift_window, series.interval)
+    warmup = points(settings.warmup, series.interval, low=settings.min_history, high=window)
+    median, mad = rolling(series.values, window, warmup)
+    return median, MAD_TO_SIGMA * mad
+
+
+def drift_events(
+    series: Series, settings: Settings, median: FloatArray, spread: FloatArray, *, against: str = ""
+) -> list[Event]:
+    """A slow, lasting departure from a reference, found by a two-sided CUSUM.
+
+    The reference is the long-term trailing median ``drift_lag`` earlier, so that a slow drift does not
+    drag its own reference along.
+
+    Args:
+        series: the readings (or their differences from a co-located sensor).
+        settings: detector parameters.
+        median: shape (n,), the long-term trailing median (see :func:`long_term`).
+        spread: shape (n,), the long-term robust standard deviation.
+        against: how the reason names the reference; the long-term median when empty.
+    """
+    lag = points(settings.drift_lag, series.interval, low=0, high=series.values.size)
+    reference, scale = np.full(series.values.size, np.nan), np.full(series.values.size, np.nan)
+    reference[lag:] = median[: series.values.size - lag]
+    scale[lag:] = np.maximum(spread[: series.values.size - lag], resolution(series.values))
+    upper, lower = np.empty(series.values.size), np.empty(series.values.size)
+    anomaly.cusum(series.values, reference, scale, settings.drift_slack, upper, lower)
+    alarm = settings.drift_threshold * max(DAY / series.interval, 1.0)
+    baseline = against or (
+        f"its median over the {duration(settings.drift_window)} up to {duration(settings.drift_lag)} before"
+    )
+    events = []
+    for sums, direction in ((upper, "upward"), (lower, "downward")):
+        for first, last in stretches(sums > alarm):
+            quiet = np.flatnonzero(sums[:first] == 0)
+            onset = int(quiet[-1]) + 1 if quiet.size else 0
+            shift = float(np.nanmean(series.values[onset : last + 1] - reference[onset : last + 1]))
+            reason = (
+                f"{series.name} drifting {direction} since about {when(series.times[onset])}: on average "
+                f"{series.amount(abs(shift))} {'above' if shift > 0 else 'below'} {baseline} "
+                f"({series.amount(reference[first])} ± {number(scale[first])})"
+            )
+            score = float(np.max(sums[first : last + 1])) / alarm
+            events.append(Event(float(series.times[first]), float(series.times[last]), "drift", score, reason))
+    return events
+
+
+def seasonal_events(
+    series: Series, settings: Settings, excluded: BoolArray, *, local: FloatArray, zone: str | None
+) -> list[Event]:
+    """Counts far from the same hour of the week in earlier weeks, and counters stuck at zero in busy hours.
+
+    Args:
+        series: the counts.
+        settings: detector parameters.
+        excluded: shape (n,), readings on public holidays and known event days.
+        local: shape (n,), the readings' wall-clock times as seconds (UTC plus the zone's offset), so that a
+            Saturday 11:00 stays a Saturday 11:00 across daylight saving changes.
+        zone: the time zone's name for the reasons (None: UTC).
+    """
+    slot_length = seasonal_slot(series.interval)
+    n_slots = int(WEEK // slot_length)
+    # the epoch began on a Thursday: shift so that slot 0 is Monday 00:00
+    slots = (np.floor(local / slot_length).astype(np.int64) + 3 * int(DAY // slot_length)) % n_slots
+    depth = settings.seasonal_depth
+    expected, spread = np.empty(series.values.size), np.empty(series.values.size)
+    anomaly.seasonal_baseline(series.values, slots, excluded, n_slots, depth, min(depth, 3), expected, spread)
+    # counting noise: the larger of the two rates could have produced both counts (Poisson variance)
+    poisson = np.sqrt(np.maximum(np.maximum(expected, series.values), 1.0))
+    floor = np.maximum(poisson, settings.seasonal_min_relative * np.abs(expected))
+    scale = np.maximum(MAD_TO_SIGMA * spread, floor)
+    z = np.nan_to_num((series.values - expected) / scale)
+    z[excluded] = 0.0
+    events = []
+    for first, last in stretches(
+        np.abs(z) > settings.seasonal_threshold, bridge=points(settings.merge_gap, series.interval, low=0)
+    ):
+        worst = first + int(np.argmax(np.abs(z[first : last + 1])))
+        slot_name = slot_label(int(slots[worst]), slot_length) + (f" ({zone} time)" if zone else "")
+        reason = (
+            f"{series.name} {whole(series.values[worst])} at {when(series.times[worst])} where earlier "
+            f"{slot_name} had {whole(expected[worst])} ± {whole(scale[worst])}"
+        )
+        score = abs(float(z[worst])) / settings.seasonal_threshold
+        events.append(Event(float(series.times[first]), float(series.times[last]), "seasonal", score, reason))
+    return absorb(events, silent_counter_events(series, settings, expected, excluded))
+
+
+def silent_counter_events(
+    series: Series, settings: Settings, expected: FloatArray, excluded: BoolArray
+) -> list[tuple[float, Event]]:
+    """A counter that stays at zero while earlier weeks at the same hours counted ``busy_total`` or more.
+
+    Returns:
+        For each such stretch, the time of its first zero and its ``stuck`` event (which starts when the
+        missing count reached ``busy_total``).
+    """
+    starts = np.empty(series.values.size, dtype=np.int64)
+    ends = np.empty(series.values.size, dtype=np.int64)
+    count = anomaly.constant_runs(series.values, 0.0, starts, ends)
+    starts, ends = starts[:count], ends[:count]
+    zero_runs = (series.values[starts] == 0) & (ends - starts >= 2)
+    usual = np.where(excluded, 0.0, np.nan_to_num(np.maximum(expected, 0.0)))
+    running = np.cumsum(usual)
+    found = []
+    for first, last in zip(starts[zero_runs].tolist(), ends[zero_runs].tolist(), strict=True):
+        missing = running[first : last + 1] - (running[first - 1] if first else 0.0)
+        if missing[-1] < settings.busy_total:
+            continue
+        detected = first + int(np.searchsorted(missing, settings.busy_total))
+        reason = (
+            f"counter stuck at 0 for {duration(series.times[last] - series.times[first])} since "
+            f"{when(series.times[first])}, in hours when earlier weeks counted about {whole(missing[-1])}"
+        )
+        score = float(missing[-1]) / settings.busy_total
+        event = Event(float(series.times[detected]), float(series.times[last]), "stuck", score, reason)
+        found.append((float(series.times[first]), event))
+    return found
+
+
+def absorb(deviations: list[Event], silent: list[tuple[float, Event]]) -> list[Event]:
+    """One event per condition: a dead counter's deviations from its baseline become part of its ``stuck`` event.
+
+    A seasonal event that overlaps a zero stretch is dropped; the stuck event then starts at the earlier of
+    its own detection and the seasonal one (but not before the stretch's first zero).
+    """
+    kept = []
+    for deviation in deviations:
+        hit = next(
+            (i for i, (first, event) in enumerate(silent) if deviation.start <= event.end and deviation.end >= first),
+            None,
+        )
+        if hit is None:
+            kept.append(deviation)
+            continue
+        first, event = silent[hit]
+        silent[hit] = (first, replace(event, start=min(event.start, max(deviation.start, first))))
+    return kept + [event for _, event in silent]
+
+
+# --- events -----------------------------------------------------------------------------------------------
+
+
+def merge_events(events: Iterable[Event]) -> list[Event]:
+    """One event per condition: events of one kind that overlap or touch become one, keeping the worst reason.
+
+    Returns:
+        The merged events sorted by start (then kind).
+    """
+    merged: list[Event] = []
+    by_kind: dict[str, list[Event]] = {}
+    for event in events:
+        by_kind.setdefault(event.kind, []).append(event)
+    for group in by_kind.values():
+        group.sort(key=lambda e: (e.start, e.end))
+        current = group[0]
+        for event in group[1:]:
+            if event.start <= current.end:
+                worst = event if event.score > current.score else current
+                current = Event(current.start, max(current.end, event.end), current.kind, worst.score, worst.reason)
+            else:
+                merged.append(current)
+                current = event
+        merged.append(current)
+    return sorted(merged, key=lambda e: (e.start, e.kind))
+
+
+def stretches(flags: BoolArray, *, bridge: int = 0) -> list[tuple[int, int]]:
+    """First and last index of each run of True, runs separated by at most ``bridge`` False joined."""
+    hits = np.flatnonzero(flags)
+    if hits.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(hits) > bridge + 1)
+    firsts = np.concatenate(([hits[0]], hits[breaks + 1]))
+    lasts = np.concatenate((hits[breaks], [hits[-1]]))
+    return list(zip(firsts.tolist(), lasts.tolist(), strict=True))
+
+
+# --- statistics helpers -------------------------------------------------------------------------------------
+
+
+def rolling(values: FloatArray, window: int, min_count: int) -> tuple[FloatArray, FloatArray]:
+    """Trailing median and MAD over ``window`` points (shape (n,) each; NaN until ``min_count`` readings)."""
+    median, mad = np.empty(values.size), np.empty(values.size)
+    anomaly.rolling_median_mad(values, window, min(min_count, window), median, mad)
+    return median, mad
+
+
+def points(span: float, interval: float, *, low: int = 8, high: int = 4096) -> int:
+    """How many readings at ``interval`` cover ``span`` (clipped to ``[low, high]`` to bound the cost)."""
+    return int(min(max(round(span / interval), low), high))
+
+
+def resolution(values: FloatArray) -> float:
+    """The series' step: the smallest change between consecutive readings (a floor for robust spreads)."""
+    steps = np.abs(np.diff(values))
+    steps = steps[steps > 0]
+    return float(steps.min()) if steps.size else 1e-9
+
+
+def typical_variation(series: Series) -> str:
+    """"this sensor normally varies by ±3 µg/m³ within an hour", from the median change over an hour."""
+    horizon = max(HOUR, series.interval)
+    earlier = np.searchsorted(series.times, series.times - horizon)
+    later = np.flatnonzero(earlier < np.arange(series.times.size))
+    changes = np.abs(series.values[later] - series.values[earlier[later]])
+    changes = changes[changes > 0]
+    if changes.size == 0:
+        return "this sensor has never changed in the data examined"
+    span = "within an hour" if horizon == HOUR else f"within {duration(horizon)}"
+    return f"this sensor normally varies by ±{series.amount(float(np.median(changes)))} {span}"
+
+
+# --- wording ----------------------------------------------------------------------------------------------
+
+
+def number(value: float) -> str:
+    """A number rounded for reading: 12.0, 1,234, 0.0312."""
+    value = float(value)
+    if not math.isfinite(value):
+        return "unknown"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 1 or value == 0:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+def whole(value: float) -> str:
+    """A count for reading: 1,234."""
+    return f"{float(value):,.0f}"
+
+
+def duration(seconds: float) -> str:
+    """A duration in the largest sensible unit: 45 s, 20 min, 9 h, 2.5 days."""
+    seconds = float(seconds)
+    if seconds < 2 * MINUTE:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * HOUR:
+        return f"{seconds / MINUTE:.0f} min"
+    if seconds < 2 * DAY:
+        hours = seconds / HOUR
+        return f"{hours:.0f} h" if hours >= 10 else f"{hours:.1f} h".replace(".0 h", " h")
+    days = seconds / DAY
+    return f"{days:.0f} days" if days == round(days) else f"{days:.1f} days"
+
+
+def readings(count: int) -> str:
+    """'1 reading', '3 readings'."""
+    return f"{count} reading" if count == 1 else f"{count} readings"
+
+
+def when(seconds: float) -> str:
+    """A UTC time for a reason: 2015-09-01 13:00 UTC."""
+    return datetime.fromtimestamp(float(seconds), UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def iso(seconds: float) -> str:
+    """ISO-8601 UTC with ``Z``, seconds resolution (milliseconds when present)."""
+    moment = datetime.fromtimestamp(float(seconds), UTC)
+    text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def seasonal_slot(interval: float) -> float:
+    """Length of a slot of the week: the reading interval when it divides an hour (or a day), else a day."""
+    for length in (HOUR, DAY):
+        if interval <= length:
+            step = length / max(1, round(length / interval))
+            return step if length % step == 0 and step >= MINUTE else length
+    return DAY
+
+
+def slot_label(slot: int, slot_length: float) -> str:
+    """'Saturdays 14:00-14:30' for a slot of the week (Monday 00:00 is slot 0), 'Saturdays' for whole days."""
+    per_day = int(DAY // slot_length)
+    weekday = WEEKDAYS[slot // per_day]
+    if per_day == 1:
+        return weekday
+    begin = (slot % per_day) * slot_length
+    end = (begin + slot_length) % DAY
+    return f"{weekday} {clock(begin)}-{clock(end)}"
+
+
+def clock(seconds: float) -> str:
+    """Time of day as HH:MM."""
+    return f"{int(seconds // HOUR):02d}:{int(seconds % HOUR // MINUTE):02d}"

@@ -1,0 +1,1 @@
+"""Numba kernels: functions over arrays and scalars only, writing into preallocated outputs, no I/O."""

@@ -1,0 +1,310 @@
+"""The detection layer: planted anomalies become one event each with a readable reason; clean series give none."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from processing.detect import (
+    DAY,
+    HOUR,
+    DetectError,
+    Event,
+    detect,
+    detect_packet_loss,
+    detect_pair,
+    detect_reference_drift,
+    duration,
+    iso,
+    merge_events,
+    number,
+    seasonal_slot,
+    slot_label,
+    stretches,
+)
+
+FloatArray = npt.NDArray[np.float64]
+START = 1_748_822_400.0  # 2025-06-02 00:00 UTC, a Monday
+
+
+def air_quality(days: int = 28, *, every: float = 600.0, seed: int = 1) -> tuple[FloatArray, FloatArray]:
+    """PM2.5-like readings: a daily cycle around 20 µg/m³ with noise, rounded to 0.1."""
+    rng = np.random.default_rng(seed)
+    times = START + np.arange(0.0, days * DAY, every)
+    cycle = 20 + 6 * np.sin(2 * np.pi * (times - START) / DAY)
+    return times, np.round(cycle + rng.normal(0, 1.5, times.size), 1)
+
+
+def footfall(weeks: int = 8, *, seed: int = 2) -> tuple[FloatArray, FloatArray]:
+    """People per hour: busy shop hours on weekdays, busier Saturdays, quiet Sundays and nights."""
+    rng = np.random.default_rng(seed)
+    times = START + np.arange(0.0, weeks * 7 * DAY, HOUR)
+    hour = ((times - START) % DAY) / HOUR
+    weekday = ((times - START) // DAY) % 7
+    level = np.where((hour >= 9) & (hour < 19), 300.0, 10.0)
+    level = level * np.where(weekday == 5, 1.6, np.where(weekday == 6, 0.3, 1.0))
+    return times, rng.poisson(level).astype(np.float64)
+
+
+def kinds(events: list[Event]) -> list[str]:
+    return [event.kind for event in events]
+
+
+# --- clean series ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_clean_level_series_gives_no_events(seed: int) -> None:
+    times, values = air_quality(seed=seed)
+    assert detect(times, values, kind="level", name="PM2.5", unit="µg/m³", low=0, high=1000) == []
+
+
+@pytest.mark.parametrize("seed", [2, 5])
+def test_clean_counts_give_no_events(seed: int) -> None:
+    times, values = footfall(seed=seed)
+    assert detect(times, values, kind="count") == []
+
+
+def test_empty_and_single_readings_give_no_events() -> None:
+    assert detect([], []) == []
+    assert detect([START], [5.0]) == []
+    assert detect([START, START + 60], [math.nan, math.nan], kind="count") == []
+
+
+# --- level detectors ------------------------------------------------------------------------------------------
+
+
+def test_frozen_value_is_one_stuck_event_with_a_reason() -> None:
+    times, values = air_quality()
+    frozen = (times >= START + 20 * DAY) & (times <= START + 20 * DAY + 9 * HOUR)
+    values[frozen] = 12.0
+    events = detect(times, values, name="PM2.5", unit="µg/m³")
+    assert kinds(events) == ["stuck"]
+    stuck = events[0]
+    assert stuck.start > START + 20 * DAY and stuck.end == times[frozen][-1]
+    assert stuck.reason.startswith("PM2.5 unchanged at 12.0 µg/m³ for 9 h since 2025-06-22 00:00 UTC")
+    assert "this sensor normally varies by ±" in stuck.reason and "within an hour" in stuck.reason
+
+
+def test_spike_is_one_event_at_its_time() -> None:
+    times, values = air_quality()
+    at = int(np.searchsorted(times, START + 15 * DAY + 3 * HOUR))
+    values[at] = 140.0
+    events = detect(times, values, name="PM2.5", unit="µg/m³")
+    assert kinds(events) == ["spike"]
+    assert events[0].start == events[0].end == times[at]
+    assert "PM2.5 140.0 µg/m³" in events[0].reason and "far above" in events[0].reason
+    assert events[0].score > 1
+
+
+def test_silence_is_a_gap_that_starts_when_the_reading_was_overdue() -> None:
+    times, values = air_quality()
+    keep = (times < START + 10 * DAY) | (times >= START + 10 * DAY + 10 * HOUR)
+    times, values = times[keep], values[keep]
+    events = detect(times, values, interval=600.0)
+    assert kinds(events) == ["gap"]
+    last_heard = START + 10 * DAY - 600
+    assert events[0].start == last_heard + 12 * 600 and events[0].end == START + 10 * DAY + 10 * HOUR
+    assert events[0].reason.startswith("no reading for 10 h after")
+
+
+def test_open_silence_is_reported_up_to_now() -> None:
+    times, values = air_quality(days=3)
+    events = detect(times, values, interval=600.0, now=float(times[-1]) + 6 * HOUR)
+    assert kinds(events) == ["gap"] and events[0].end == times[-1] + 6 * HOUR
+
+
+def test_slow_drift_is_found_by_the_cusum() -> None:
+    times, values = air_quality(days=35)
+    late = times >= START + 21 * DAY
+    values[late] += np.linspace(0, 40, late.sum())  # +40 µg/m³ over two weeks
+    events = detect(times, values, name="PM2.5", unit="µg/m³")
+    assert "drift" in kinds(events)
+    drift = next(event for event in events if event.kind == "drift")
+    assert drift.start > START + 21 * DAY
+    assert "drifting upward" in drift.reason
+
+
+def test_drift_against_a_co_located_reference() -> None:
+    times, reference = air_quality(days=35, seed=4)
+    rng = np.random.default_rng(5)
+    values = reference + 2.0 + rng.normal(0, 0.8, times.size)  # a steady offset is not drift
+    assert detect_reference_drift(times, values, reference, name="PM2.5", unit="µg/m³") == []
+    late = times >= START + 21 * DAY
+    values[late] += np.linspace(0, 8, late.sum())  # +8 µg/m³ over two weeks, within the daily cycle's range
+    events = detect_reference_drift(times, values, reference, name="PM2.5", unit="µg/m³")
+    assert [event.kind for event in events] == ["drift"]
+    assert events[0].start > START + 21 * DAY and "usual difference to the co-located reference" in events[0].reason
+
+
+def test_values_outside_the_plausible_range() -> None:
+    times, values = air_quality(days=2)
+    values[50:53] = [-5.0, -7.0, -6.0]
+    events = detect(times, values, name="PM2.5", unit="µg/m³", low=0, high=1000)
+    out = [event for event in events if event.kind == "out_of_range"]
+    assert len(out) == 1 and out[0].start == times[50] and out[0].end == times[52]
+    assert out[0].reason == "PM2.5 at -7.0 µg/m³, below the lowest plausible 0.0 µg/m³ (3 readings)"
+
+
+# --- counts ---------------------------------------------------------------------------------------------------
+
+
+def test_counter_stuck_at_zero_in_busy_hours() -> None:
+    times, values = footfall()
+    saturday = START + 7 * 7 * DAY + 5 * DAY
+    dead = (times >= saturday + 8 * HOUR) & (times < saturday + 20 * HOUR)
+    values[dead] = 0.0
+    events = detect(times, values, kind="count")
+    assert kinds(events) == ["stuck"]  # the deviations from earlier Saturdays are part of the same condition
+    stuck = events[0]
+    assert stuck.start == saturday + 9 * HOUR  # the first busy hour without a count
+    assert stuck.end == saturday + 19 * HOUR
+    assert stuck.reason.startswith("counter stuck at 0 for 11 h since")
+    assert "in hours when earlier weeks counted about" in stuck.reason
+
+
+def test_a_busy_saturday_is_compared_with_saturdays_not_weekdays() -> None:
+    times, values = footfall()
+    saturday_noon = START + 6 * 7 * DAY + 5 * DAY + 12 * HOUR
+    at = int(np.searchsorted(times, saturday_noon))
+    assert detect(times, values, kind="count") == []  # Saturdays' 480 per hour are normal for Saturdays
+    values[at] = 1500.0
+    events = detect(times, values, kind="count")
+    assert kinds(events) == ["seasonal"]
+    assert "earlier Saturdays 12:00-13:00 had" in events[0].reason
+
+
+def test_excluded_days_raise_nothing_and_stay_out_of_the_baseline() -> None:
+    times, values = footfall()
+    holiday = START + 6 * 7 * DAY  # a Monday
+    closed = (times >= holiday) & (times < holiday + DAY)
+    values[closed] = 0.0
+    assert detect(times, values, kind="count") != []
+    assert detect(times, values, kind="count", excluded_days=[date(2025, 7, 14)]) == []
+
+
+def test_counts_keep_their_wall_clock_slot_across_daylight_saving() -> None:
+    rng = np.random.default_rng(8)
+    berlin = ZoneInfo("Europe/Berlin")
+    times = datetime(2025, 2, 17, tzinfo=UTC).timestamp() + np.arange(0.0, 10 * 7 * DAY, HOUR)  # across 30 March
+    local_hours = np.array([datetime.fromtimestamp(t, berlin).hour for t in times])
+    values = rng.poisson(np.where((local_hours >= 9) & (local_hours < 19), 300.0, 10.0)).astype(np.float64)
+    shifted = detect(times, values, kind="count")
+    assert shifted and all(event.start > datetime(2025, 3, 30, tzinfo=UTC).timestamp() for event in shifted)
+    assert detect(times, values, kind="count", timezone="Europe/Berlin") == []
+    with pytest.raises(DetectError, match="unknown time zone"):
+        detect(times, values, kind="count", timezone="Mars/Olympus")
+
+
+def test_negative_counts_are_out_of_range() -> None:
+    times, values = footfall(weeks=1)
+    values[30] = -3.0
+    assert "out_of_range" in kinds(detect(times, values, kind="count"))
+
+
+# --- pairs ----------------------------------------------------------------------------------------------------
+
+
+def test_pm25_above_pm10_is_impossible() -> None:
+    times = START + np.arange(6) * 600.0
+    pm25 = np.array([10.0, 12.0, 40.0, 41.0, 11.0, 9.0])
+    pm10 = np.array([20.0, 22.0, 30.0, 31.0, 20.0, math.nan])
+    events = detect_pair(times, pm25, pm10)
+    assert len(events) == 1 and (events[0].start, events[0].end) == (times[2], times[3])
+    assert events[0].reason.startswith("PM2.5 (40.0 µg/m³) above PM10 (30.0 µg/m³) at the same station in 2 readings")
+
+
+# --- input ----------------------------------------------------------------------------------------------------
+
+
+def test_order_and_duplicates_do_not_matter() -> None:
+    times, values = air_quality(days=10)
+    values[700] = 150.0
+    expected = detect(times, values)
+    order = np.random.default_rng(0).permutation(times.size)
+    doubled_times = np.concatenate([times[order], times[:50]])
+    doubled_values = np.concatenate([values[order], values[:50]])
+    assert detect(doubled_times, doubled_values) == expected
+
+
+@pytest.mark.parametrize(
+    ("times", "values", "kind", "message"),
+    [
+        ([1.0, 2.0], [1.0], "level", "1-D of one length"),
+        ([1.0, math.nan], [1.0, 2.0], "level", "timestamp must be finite"),
+        ([1.0, 2.0], [1.0, math.inf], "level", "finite numbers"),
+        ([1.0, 2.0], [1.0, 2.0], "speed", "unknown kind"),
+        ([1.0, 1e15], [1.0, 2.0], "level", "between the years"),
+    ],
+)
+def test_bad_input_is_named(times: list[float], values: list[float], kind: str, message: str) -> None:
+    with pytest.raises(DetectError, match=message):
+        detect(times, values, kind=kind)
+
+
+def test_bad_interval_is_named() -> None:
+    with pytest.raises(DetectError, match="interval"):
+        detect([1.0, 2.0], [1.0, 2.0], interval=0.0)
+
+
+# --- events and wording ---------------------------------------------------------------------------------------
+
+
+def test_overlapping_events_of_one_kind_merge_keeping_the_worst_reason() -> None:
+    merged = merge_events(
+        [
+            Event(10, 20, "spike", 1.5, "small"),
+            Event(15, 30, "spike", 3.0, "large"),
+            Event(40, 50, "spike", 1.1, "later"),
+            Event(12, 18, "gap", 2.0, "silent"),
+        ]
+    )
+    assert merged == [
+        Event(10, 30, "spike", 3.0, "large"),
+        Event(12, 18, "gap", 2.0, "silent"),
+        Event(40, 50, "spike", 1.1, "later"),
+    ]
+
+
+def test_stretches_bridge_short_breaks() -> None:
+    flags = np.array([0, 1, 1, 0, 1, 0, 0, 0, 1], dtype=bool)
+    assert stretches(flags) == [(1, 2), (4, 4), (8, 8)]
+    assert stretches(flags, bridge=1) == [(1, 4), (8, 8)]
+    assert stretches(np.zeros(3, dtype=bool)) == []
+
+
+def test_wording() -> None:
+    assert [number(x) for x in (12.0, 1234.4, 0.03125, 0.0, math.nan)] == ["12.0", "1,234", "0.0312", "0.0", "unknown"]
+    durations = [duration(s) for s in (45, 1200, 9 * HOUR, 2.5 * DAY, 5400, 7 * DAY)]
+    assert durations == ["45 s", "20 min", "9 h", "2.5 days", "90 min", "7 days"]
+    assert iso(START) == "2025-06-02T00:00:00Z" and iso(START + 0.25) == "2025-06-02T00:00:00.250Z"
+    assert seasonal_slot(1800) == 1800 and seasonal_slot(3 * HOUR) == 3 * HOUR and seasonal_slot(2 * DAY) == DAY
+    assert slot_label(5 * 48 + 28, 1800) == "Saturdays 14:00-14:30"
+    assert slot_label(6, DAY) == "Sundays"
+
+
+def test_packet_loss_and_restart_from_frame_counters() -> None:
+    counters = list(range(0, 100))  # every uplink received
+    counters += list(range(100, 400, 3))  # two of every three lost
+    counters += list(range(400, 500))
+    counters += list(range(0, 50))  # the device restarted
+    times = START + np.arange(len(counters)) * 600.0
+    events = detect_packet_loss(times, counters)
+    assert [event.kind for event in events] == ["packet_loss", "restart"]
+    loss, restart = events
+    assert times[100] <= loss.start <= times[110] and loss.end < times[250]
+    assert "uplinks lost up to" in loss.reason and "(67 %)" in loss.reason
+    assert restart.start == times[300] and restart.reason.endswith("frame counter back from 499 to 0")
+    assert detect_packet_loss(times[:100], counters[:100]) == []
+
+
+def test_packet_loss_input_is_checked() -> None:
+    with pytest.raises(DetectError, match=r"\[0, 65536\)"):
+        detect_packet_loss([1.0, 2.0], [5, 70000], modulus=2**16)
+    with pytest.raises(DetectError, match="ascending"):
+        detect_packet_loss([2.0, 1.0], [5, 6])
