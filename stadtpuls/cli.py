@@ -19,6 +19,7 @@ COMMANDS = {
     "codec": "devices.codec_cli:codec_group",
     "simulate": "firmware_sim.cli:simulate_group",
     "demo": "stadtpuls.demo:demo_command",
+    "dashboards": "dashboards.cli:dashboards_group",
 }
 
 
