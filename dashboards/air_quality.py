@@ -70,11 +70,14 @@ def _hourly() -> list[cogbuilder.Builder[model.Panel]]:
             queries=[InfluxQL(_mean("no2", "1h"), alias="$tag_site")],
         ),
         table_panel(
-            "Last hour per station", "Mean of the last 60 minutes per station and pollutant.",
-            unit=UNIT,
-            query=InfluxQL(
-                'SELECT mean("value") AS "mean" FROM "pm2_5", "pm10", "no2" '
-                f'WHERE time > now() - 1h AND time <= now() AND {WHERE_PLACE} GROUP BY "site"', table=True),
+            "Last hour per station", "Mean of the last 60 minutes per station and pollutant, in µg/m³.",
+            unit=UNIT, hide_time=True, sort_by="NO2", descending=True,
+            queries=[
+                InfluxQL(f'SELECT mean("value") AS "{label}" FROM "{measurement}" '
+                         f'WHERE time > now() - 1h AND time <= now() AND {WHERE_PLACE} GROUP BY "site"',
+                         ref_id=ref_id, table=True)
+                for ref_id, measurement, label in (("A", "pm2_5", "PM2.5"), ("B", "pm10", "PM10"), ("C", "no2", "NO2"))
+            ],
         ),
     ]
 

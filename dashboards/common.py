@@ -210,10 +210,14 @@ def big_number(title: str, description: str, *, unit: str, query: InfluxQL, widt
     return panel
 
 
-def table_panel(title: str, description: str, *, unit: str, query: InfluxQL, width: int = 12, height: int = 8,
-                units: dict[str, str] | None = None, sort_by: str | None = None,
-                descending: bool = False) -> table.Panel:
-    """A table of one query in table format; ``units`` gives columns a unit other than ``unit``."""
+def table_panel(title: str, description: str, *, unit: str, queries: Sequence[InfluxQL], width: int = 12,
+                height: int = 8, units: dict[str, str] | None = None, sort_by: str | None = None,
+                descending: bool = False, hide_time: bool = False) -> table.Panel:
+    """A table of queries in table format; ``units`` gives columns a unit other than ``unit``.
+
+    Several queries are merged into one table on their common columns (Grafana's "merge" transformation);
+    ``hide_time`` hides the time column, which an aggregate over the whole range fills with the range's start.
+    """
     panel = (
         table.Panel()
         .title(title)
@@ -222,8 +226,13 @@ def table_panel(title: str, description: str, *, unit: str, query: InfluxQL, wid
         .unit(unit)
         .span(width)
         .height(height)
-        .with_target(query)
+        .targets(list(queries))
     )
+    if len(queries) > 1:
+        panel = panel.with_transformation(model.DataTransformerConfig(id_val="merge", options={}))
+    if hide_time:
+        panel = panel.with_transformation(
+            model.DataTransformerConfig(id_val="organize", options={"excludeByName": {"Time": True}}))
     for column, column_unit in (units or {}).items():
         panel = panel.override_by_name(column, [model.DynamicConfigValue(id_val="unit", value=column_unit)])
     if sort_by is not None:

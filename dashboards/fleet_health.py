@@ -112,28 +112,28 @@ def _devices() -> list[cogbuilder.Builder[model.Panel]]:
             "oldest first: the silent ones are at the top. Signal values are those of that last uplink.",
             unit="dBm", width=24, sort_by="Time",
             units={"snr": "dB", "gateways": "short", "f_cnt": "none"},
-            query=InfluxQL(
+            queries=[InfluxQL(
                 'SELECT last("rssi") AS "rssi", last("snr") AS "snr", last("gateways") AS "gateways", '
                 f'last("f_cnt") AS "f_cnt" FROM "uplink" WHERE $timeFilter AND {WHERE_PLACE} '
-                'GROUP BY "dev_eui", "site", "model"', table=True),
+                'GROUP BY "dev_eui", "site", "model"', table=True)],
         ),
         table_panel(
             "Weak signal and packet loss per device", "Per device over the time range: mean RSSI and SNR, "
             "uplinks received and the share lost (from the frame counter's span), weakest signal first.",
-            unit="dBm", sort_by="rssi",
+            unit="dBm", sort_by="rssi", hide_time=True,
             units={"snr": "dB", "received": "short", "loss": "percentunit"},
-            query=InfluxQL(
+            queries=[InfluxQL(
                 'SELECT mean("rssi") AS "rssi", mean("snr") AS "snr", count("f_cnt") AS "received", '
                 '1 - count("f_cnt") / (spread("f_cnt") + 1) AS "loss" '
-                f'FROM "uplink" WHERE $timeFilter AND {WHERE_PLACE} GROUP BY "dev_eui", "site", "model"', table=True),
+                f'FROM "uplink" WHERE $timeFilter AND {WHERE_PLACE} GROUP BY "dev_eui", "site", "model"', table=True)],
         ),
         table_panel(
             "Battery voltage", "Last battery voltage each device reported in the time range, lowest first. "
             "Lithium primary cells hold about 3.6 V and drop steeply at the end of their life.",
             unit="volt", sort_by="voltage",
-            query=InfluxQL(
+            queries=[InfluxQL(
                 f'SELECT last("value") AS "voltage" FROM "battery_voltage" WHERE $timeFilter AND {WHERE_PLACE} '
-                'GROUP BY "dev_eui", "site", "model"', table=True),
+                'GROUP BY "dev_eui", "site", "model"', table=True)],
         ),
     ]
 

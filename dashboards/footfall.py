@@ -52,21 +52,21 @@ def _totals() -> list[cogbuilder.Builder[model.Panel]]:
     return [
         big_number(
             "People in", "People counted walking in (the counters' 'in' direction) in the time range, all "
-            "chosen locations.", unit="short", width=6,
+            "chosen locations.", unit="short", width=6, height=8,
             query=InfluxQL(f'SELECT sum("people") FROM ({hourly("people_in_total")})'),
         ),
         big_number(
             "People out", "People counted walking out in the time range, all chosen locations.",
-            unit="short", width=6,
+            unit="short", width=6, height=8,
             query=InfluxQL(f'SELECT sum("people") FROM ({hourly("people_out_total")})'),
         ),
         _share_per_location(),
         table_panel(
             "People per location", "People counted in, per location (site) over the time range.",
-            unit="short", width=6, sort_by="people", descending=True,
-            query=InfluxQL(
+            unit="short", width=6, sort_by="people", descending=True, hide_time=True,
+            queries=[InfluxQL(
                 f'SELECT sum("people") AS "people" FROM ({hourly("people_in_total", by="site")}) GROUP BY "site"',
-                table=True),
+                table=True)],
         ),
     ]
 

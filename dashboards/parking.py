@@ -54,15 +54,15 @@ def _now() -> list[cogbuilder.Builder[model.Panel]]:
         table_panel(
             "Availability per lot", "Per lot (site): bays heard in the time range, how many of them are "
             "occupied by their last reported state, and the share occupied.",
-            unit="short", width=10, units={"share": "percentunit"}, sort_by="share", descending=True,
-            query=InfluxQL(
+            unit="short", width=10, units={"share": "percentunit"}, sort_by="share", descending=True, hide_time=True,
+            queries=[InfluxQL(
                 'SELECT count("occupied") AS "bays", sum("occupied") AS "occupied", mean("occupied") AS "share" '
-                f'FROM ({_LAST_STATE} GROUP BY "dev_eui", "site") GROUP BY "site"', table=True),
+                f'FROM ({_LAST_STATE} GROUP BY "dev_eui", "site") GROUP BY "site"', table=True)],
         ),
         table_panel(
             "Bays by last state", "Every bay with its last reported state and when it was reported.",
             unit="bool_yes_no", width=14, sort_by="Time",
-            query=InfluxQL(f'{_LAST_STATE} GROUP BY "site", "dev_eui"', table=True),
+            queries=[InfluxQL(f'{_LAST_STATE} GROUP BY "site", "dev_eui"', table=True)],
         ),
     ]
 
