@@ -187,8 +187,12 @@ def _value(line: Line) -> float:
 
 
 def big_number(title: str, description: str, *, unit: str, query: InfluxQL, width: int = 6, height: int = 4,
-               decimals: int | None = None, thresholds: Sequence[tuple[float | None, str]] = ()) -> stat.Panel:
-    """A stat panel showing the last value of one query; ``thresholds`` colour it (value, colour)."""
+               decimals: int | None = None, thresholds: Sequence[tuple[float | None, str]] = (),
+               reduce: str = "lastNotNull", graph: bool = False) -> stat.Panel:
+    """A stat panel showing one value of a query (Grafana's ``reduce`` of it); ``thresholds`` colour it.
+
+    ``graph`` draws the query's values over time behind the number.
+    """
     panel = (
         stat.Panel()
         .title(title)
@@ -198,8 +202,8 @@ def big_number(title: str, description: str, *, unit: str, query: InfluxQL, widt
         .span(width)
         .height(height)
         .with_target(query)
-        .graph_mode(common.BigValueGraphMode.NONE)
-        .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+        .graph_mode(common.BigValueGraphMode.AREA if graph else common.BigValueGraphMode.NONE)
+        .reduce_options(common_builders.ReduceDataOptions().calcs([reduce]).values(False))
     )
     if decimals is not None:
         panel = panel.decimals(decimals)

@@ -58,11 +58,12 @@ def _overview() -> list[cogbuilder.Builder[model.Panel]]:
         ),
         big_number(
             "Uplinks stored per minute",
-            "Uplinks ingest stored in InfluxDB in the last 5 minutes, per minute: ingest's throughput as the "
-            "data shows it.",
-            unit="cpm",
+            "Uplinks ingest stored in InfluxDB per minute, mean over the time range (gateway copies and "
+            "retransmissions counted once): ingest's throughput as the data shows it; the curve shows it over time.",
+            unit="cpm", decimals=1, graph=True, reduce="mean",
             query=InfluxQL(
-                f'SELECT count("f_cnt") / 5 FROM "uplink" WHERE time > now() - 5m AND time <= now() AND {WHERE_PLACE}'
+                f'SELECT count("f_cnt") * 60000 / $__interval_ms FROM "uplink" WHERE $timeFilter AND {WHERE_PLACE} '
+                'GROUP BY time($__interval) fill(0)'
             ),
         ),
     ]

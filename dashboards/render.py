@@ -177,6 +177,8 @@ def _draw_time_series(frame: Axes, panel: dict[str, Any], results: Sequence[list
 def _draw_stat(axes: Axes, panel: dict[str, Any], results: Sequence[list[dict[str, Any]]]) -> None:
     """The last value, as a big number in its threshold colour."""
     values = [row[1] for series in results[0] for row in series["values"] if row[1] is not None]
+    if values and panel["options"]["reduceOptions"]["calcs"] == ["mean"]:
+        values = [sum(values) / len(values)]
     unit = str(panel["fieldConfig"]["defaults"].get("unit"))
     text = _format(values[-1], unit, panel["fieldConfig"]["defaults"].get("decimals")) if values else "No data"
     axes.text(0.5, 0.42, text, color=_stat_colour(panel, values[-1] if values else None), fontsize=24,
