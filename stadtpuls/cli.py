@@ -20,6 +20,7 @@ COMMANDS = {
     "simulate": "firmware_sim.cli:simulate_group",
     "demo": "devtools.demo:demo_command",
     "process": "processing.cli:process_group",
+    "dashboards": "dashboards.cli:dashboards_group",
 }
 
 

@@ -203,6 +203,7 @@ def _adapt_production_conf(tmp_path: Path, port: int, passwd: Path) -> Path:
         r"^listener 1883$": f"listener {port} 127.0.0.1",
         r"^persistence_location .*$": f"persistence_location {tmp_path}/",
         r"^password_file .*$": f"password_file {passwd}",
+        r"^acl_file .*$": f"acl_file {REPO / 'deploy' / 'mosquitto' / 'acl'}",
         r"^log_dest stdout$": f"log_dest file {tmp_path / 'mosquitto.log'}",
     }
     for pattern, replacement in replacements.items():

@@ -1,0 +1,313 @@
+"""Pictures of the boards for the README, rendered with matplotlib from the boards' own queries.
+
+Not a Grafana screenshot: each panel's InfluxQL runs (macros substituted as Grafana does, see
+:mod:`dashboards.macros`) against an InfluxDB filled by the simulated town, and the result is drawn in the
+panel's place on Grafana's grid: time series as lines or bars with their threshold lines, stat panels as a big
+number, tables as their first rows, pie charts as pies.
+
+    python -m devtools.dashboard_pictures --out docs/img --days 7
+
+starts its own InfluxDB on a free loopback port (as the tests do), backfills the default town for ``--days``
+local days up to today, and writes ``docs/img/<board>.png``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from dashboards.boards import build_all, panels
+from dashboards.common import TIMEZONE
+from dashboards.macros import ALL, Variable, substitute
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from stadtpuls.settings import Settings
+
+UNIT_TEXT = {"conμgm3": "µg/m³", "dBm": "dBm", "dB": "dB", "percentunit": "%", "cpm": "/min", "volt": "V",
+             "short": "", "none": "", "bool_yes_no": ""}
+BACKGROUND, PANEL, TEXT, GRID = "#111217", "#181b1f", "#ccccdc", "#2c3235"
+PALETTE = ["#73bf69", "#f2cc0c", "#8ab8ff", "#ff780a", "#f2495c", "#5794f2", "#b877d9", "#705da0", "#37872d",
+           "#fade2a"]
+COLOURS = {"red": "#f2495c", "orange": "#ff9830", "green": "#73bf69", "transparent": "none"}
+ROW_INCHES = 0.42  # height of one grid row
+WIDTH_INCHES = 18.0  # 24 grid columns
+EVERYTHING = {"municipality": Variable("municipality", [ALL]), "site": Variable("site", [ALL])}
+
+
+def time_range(board: dict[str, Any], end: datetime) -> tuple[datetime, datetime]:
+    """The board's default range (``now-7d`` … ``now``) ending at ``end``."""
+    text = str(board["time"]["from"])
+    amount, unit = int(text[4:-1]), text[-1]
+    step = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+    return end - amount * step[unit], end
+
+
+async def run_queries(settings: Settings, board: dict[str, Any], end: datetime) -> list[list[list[dict[str, Any]]]]:
+    """Each panel's targets' series, in panel order, for "All" municipalities and sites."""
+    from stadtpuls.influx import InfluxClient
+
+    start, stop = time_range(board, end)
+    results = []
+    async with InfluxClient.from_settings(settings.influx, timeout=120) as influx:
+        for panel in panels(board):
+            per_target = []
+            for target in panel["targets"]:
+                query = substitute(target["query"], start=start, end=stop, variables=EVERYTHING)
+                per_target.append(await influx.query(query, epoch="ms"))
+            results.append(per_target)
+    return results
+
+
+def draw_board(board: dict[str, Any], results: Sequence[Sequence[list[dict[str, Any]]]], path: Path) -> None:
+    """Draw the board's panels in their grid positions and save a PNG to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    found = panels(board)
+    rows = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in found)
+    figure = plt.figure(figsize=(WIDTH_INCHES, rows * ROW_INCHES + 0.6), facecolor=BACKGROUND)
+    figure.text(0.01, 1 - 0.25 / (rows * ROW_INCHES + 0.6), f"{board['title']}  ·  {_subtitle(board)}",
+                color=TEXT, fontsize=13, va="center")
+    top = 1 - 0.6 / (rows * ROW_INCHES + 0.6)
+    for panel, series in zip(found, results, strict=True):
+        axes = _panel_axes(figure, panel["gridPos"], rows, top)
+        _DRAW.get(panel["type"], _draw_table)(axes, panel, series)
+    figure.savefig(path, dpi=80, facecolor=BACKGROUND)
+    plt.close(figure)
+
+
+def _subtitle(board: dict[str, Any]) -> str:
+    return f"last {board['time']['from'][4:]}, all municipalities and sites  ·  rendered from the board's queries"
+
+
+def _panel_axes(figure: Any, grid: dict[str, int], rows: int, top: float) -> Axes:
+    """The panel's frame; the title sits in its top row, the content below (see :func:`_content`)."""
+    pad_x, pad_y = 0.004, 0.006
+    left = grid["x"] / 24 + pad_x
+    width = grid["w"] / 24 - 2 * pad_x
+    height = grid["h"] / rows * top - 2 * pad_y
+    bottom = top - (grid["y"] + grid["h"]) / rows * top + pad_y
+    frame: Axes = figure.add_axes((left, bottom, width, height), facecolor=PANEL)
+    frame.set_xticks([])
+    frame.set_yticks([])
+    for spine in frame.spines.values():
+        spine.set_color(GRID)
+    return frame
+
+
+def _content(frame: Axes, *, left: float = 0.1, bottom: float = 0.1, plot: bool = False) -> Axes:
+    """An axes inside ``frame`` below its title; ``plot`` leaves room (inches) for tick labels."""
+    from matplotlib.figure import Figure
+
+    figure = frame.get_figure()
+    assert isinstance(figure, Figure)
+    width_in, height_in = figure.get_size_inches()
+    box = frame.get_position()
+    left_in, bottom_in, top_in = (0.55, 0.3, 0.3) if plot else (left, bottom, 0.3)
+    axes = figure.add_axes((
+        box.x0 + left_in / width_in, box.y0 + bottom_in / height_in,
+        box.width - (left_in + 0.1) / width_in, box.height - (bottom_in + top_in) / height_in,
+    ), facecolor=PANEL)
+    for spine in axes.spines.values():
+        spine.set_color(GRID)
+    axes.tick_params(colors=TEXT, labelsize=7)
+    return axes
+
+
+def _title(frame: Axes, panel: dict[str, Any], *, with_unit: bool = True) -> None:
+    unit = UNIT_TEXT.get(str(panel["fieldConfig"]["defaults"].get("unit")), "")
+    title = panel["title"] + (f" [{unit}]" if unit and with_unit else "")
+    frame.text(0.008, 0.985, title, color=TEXT, fontsize=9, ha="left", va="top", transform=frame.transAxes)
+
+
+def _label(series: dict[str, Any], alias: str | None) -> str:
+    tags = series.get("tags") or {}
+    if alias and alias.startswith("$tag_"):
+        return str(tags.get(alias[5:], series.get("name", "")))
+    return alias or ", ".join(str(v) for v in tags.values()) or str(series.get("name", ""))
+
+
+def _draw_time_series(frame: Axes, panel: dict[str, Any], results: Sequence[list[dict[str, Any]]]) -> None:
+    import matplotlib.dates as mdates
+
+    axes = _content(frame, plot=True)
+    zone = ZoneInfo(TIMEZONE)
+    custom = panel["fieldConfig"]["defaults"].get("custom", {})
+    bars = custom.get("drawStyle") == "bars"
+    colour = 0
+    for target, series_list in zip(panel["targets"], results, strict=True):
+        for series in series_list:
+            points = [(datetime.fromtimestamp(row[0] / 1000, zone), row[1]) for row in series["values"]
+                      if row[1] is not None]
+            if not points:
+                continue
+            times, values = zip(*points, strict=True)
+            style = "steps-post" if bars else "default"
+            axes.plot(times, values, drawstyle=style, linewidth=1.1, color=PALETTE[colour % len(PALETTE)],
+                      label=_label(series, target.get("alias")))
+            colour += 1
+    unit = panel["fieldConfig"]["defaults"].get("unit")
+    if unit == "percentunit":
+        axes.yaxis.set_major_formatter(lambda value, _: f"{value:.0%}")
+    thresholds = panel["fieldConfig"]["defaults"].get("thresholds", {}).get("steps", [])
+    if custom.get("thresholdsStyle", {}).get("mode") in ("dashed", "line"):
+        for step in thresholds:
+            if step["value"] is not None:
+                axes.axhline(step["value"], color=COLOURS.get(step["color"], step["color"]), linestyle="--",
+                             linewidth=1)
+    axes.xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M", tz=zone))  # type: ignore[no-untyped-call]
+    axes.grid(color=GRID, linewidth=0.5)
+    if colour:
+        axes.legend(fontsize=6, loc="upper left", ncol=min(colour, 6), facecolor=PANEL, edgecolor=GRID,
+                    labelcolor=TEXT)
+    _title(frame, panel)
+
+
+def _draw_stat(axes: Axes, panel: dict[str, Any], results: Sequence[list[dict[str, Any]]]) -> None:
+    """The last value, as a big number in its threshold colour."""
+    values = [row[1] for series in results[0] for row in series["values"] if row[1] is not None]
+    if values and panel["options"]["reduceOptions"]["calcs"] == ["mean"]:
+        values = [sum(values) / len(values)]
+    unit = str(panel["fieldConfig"]["defaults"].get("unit"))
+    text = _format(values[-1], unit, panel["fieldConfig"]["defaults"].get("decimals")) if values else "No data"
+    axes.text(0.5, 0.42, text, color=_stat_colour(panel, values[-1] if values else None), fontsize=24,
+              ha="center", va="center", transform=axes.transAxes)
+    _title(axes, panel, with_unit=False)
+
+
+def _stat_colour(panel: dict[str, Any], value: float | None) -> str:
+    colour = PALETTE[0]
+    for step in panel["fieldConfig"]["defaults"].get("thresholds", {}).get("steps", []):
+        if value is not None and (step["value"] is None or value >= step["value"]):
+            colour = COLOURS.get(step["color"], step["color"])
+    return colour
+
+
+def _format(value: float, unit: str, decimals: int | None) -> str:
+    if unit == "percentunit":
+        return f"{value * 100:.{decimals if decimals is not None else 1}f} %"
+    if unit == "bool_yes_no":
+        return "occupied" if value else "free"
+    digits = decimals if decimals is not None else (0 if float(value).is_integer() or abs(value) >= 100 else 1)
+    text = f"{value:,.{digits}f}"
+    suffix = UNIT_TEXT.get(unit, unit)
+    return f"{text} {suffix}".strip()
+
+
+def _draw_table(frame: Axes, panel: dict[str, Any], results: Sequence[list[dict[str, Any]]]) -> None:
+    from matplotlib.transforms import Bbox
+
+    header, rows = _table_rows(panel, results)
+    sort = ((panel.get("options") or {}).get("sortBy") or [{}])[0]
+    if sort.get("displayName") in header:
+        index = header.index(sort["displayName"])
+        present = sorted((r for r in rows if r[index] is not None), key=lambda r: r[index],
+                         reverse=bool(sort.get("desc")))
+        rows = present + [r for r in rows if r[index] is None]  # empty cells last, as Grafana sorts
+    defaults = panel["fieldConfig"]["defaults"]
+    units = {o["matcher"]["options"]: o["properties"][0]["value"] for o in panel["fieldConfig"].get("overrides", [])}
+    shown = max(1, panel["gridPos"]["h"] - 2)
+    cells = [[_cell(value, column, units.get(column, defaults.get("unit", "")), defaults.get("decimals"))
+              for column, value in zip(header, row, strict=True)] for row in rows[:shown]]
+    _title(frame, panel, with_unit=False)
+    if not cells:
+        return
+    axes = _content(frame, left=0.05, bottom=0.05)
+    axes.axis("off")
+    table = axes.table(cellText=cells, colLabels=header, loc="upper center", cellLoc="left", colLoc="left",
+                       bbox=Bbox.from_bounds(0, 1 - min(1.0, (len(cells) + 1) / (shown + 1)), 1,
+                                             min(1.0, (len(cells) + 1) / (shown + 1))))
+    table.auto_set_font_size(False)
+    table.set_fontsize(7)
+    for cell in table.get_celld().values():
+        cell.set_facecolor(PANEL)
+        cell.set_edgecolor(GRID)
+        cell.get_text().set_color(TEXT)
+
+
+def _table_rows(panel: dict[str, Any], results: Sequence[list[dict[str, Any]]]) -> tuple[list[str], list[list[Any]]]:
+    """Rows as Grafana's table shows them: tags then columns; "merge" joins the targets on their tags."""
+    transformations = {t["id"]: t.get("options", {}) for t in panel.get("transformations", [])}
+    hidden = set(transformations.get("organize", {}).get("excludeByName", {}))
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    header: list[str] = []
+    for series_list in results:
+        for series in series_list:
+            tags = series.get("tags") or {}
+            columns = ["Time" if c == "time" else c for c in series["columns"]]
+            for name in [*tags, *columns]:
+                if name not in header:
+                    header.append(name)
+            for row in series["values"]:
+                key = tuple(tags.values()) if "merge" in transformations else (len(merged),)
+                merged.setdefault(key, {}).update({**tags, **dict(zip(columns, row, strict=True))})
+    header = [name for name in header if name not in hidden]
+    return header, [[values.get(name) for name in header] for values in merged.values()]
+
+
+def _cell(value: Any, column: str, unit: str, decimals: int | None) -> str:
+    if value is None:
+        return ""
+    if column == "Time":
+        return datetime.fromtimestamp(value / 1000, ZoneInfo(TIMEZONE)).strftime("%a %H:%M")
+    if isinstance(value, int | float):
+        return _format(float(value), unit, decimals)
+    return str(value)
+
+
+def _draw_pie(frame: Axes, panel: dict[str, Any], results: Sequence[list[dict[str, Any]]]) -> None:
+    axes = _content(frame)
+    axes.axis("off")
+    alias = panel["targets"][0].get("alias")
+    parts = [(_label(s, alias), sum(r[1] for r in s["values"] if r[1] is not None)) for s in results[0]]
+    parts = [(label, value) for label, value in parts if value and not math.isnan(value)]
+    if parts:
+        labels, values = zip(*parts, strict=True)
+        axes.pie(values, labels=labels, colors=PALETTE[: len(values)], autopct="%1.0f %%",
+                 textprops={"color": TEXT, "fontsize": 7})
+    _title(frame, panel, with_unit=False)
+
+
+_DRAW = {"timeseries": _draw_time_series, "stat": _draw_stat, "table": _draw_table, "piechart": _draw_pie}
+
+
+@click.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/img"), show_default=True)
+@click.option("--days", type=click.IntRange(1, 60), default=7, show_default=True, help="Local days of the town.")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+def main(out: Path, days: int, workers: int) -> None:
+    """Backfill the default town into a local InfluxDB and draw every board to OUT/<board>.png."""
+    import tempfile
+
+    from devtools.localstack import InfluxServer, create_database
+    from firmware_sim.backfill import run_backfill
+    from stadtpuls.settings import InfluxSettings, Settings
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder, InfluxServer(Path(folder) / "influxdb") as influx:
+        create_database(influx.url, "stadtpuls")
+        settings = Settings(influx=InfluxSettings(url=influx.url, db="stadtpuls"), data_dir=Path(folder))
+        today = datetime.now(ZoneInfo(TIMEZONE)).date()
+        result = run_backfill(settings, town="default", days=days, start=today - timedelta(days=days - 1),
+                              workers=workers)
+        click.echo(f"backfilled {days} days: {result.uplinks:,} uplinks", err=True)
+        end = datetime.now(UTC)
+        for name, board in build_all().items():
+            path = out / f"{name}.png"
+            draw_board(board, asyncio.run(run_queries(settings, board, end)), path)
+            click.echo(str(path))
+
+
+if __name__ == "__main__":
+    main()
