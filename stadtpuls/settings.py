@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=5000, ge=1, le=100_000)
     batch_interval: float = Field(default=0.2, gt=0, le=60.0)  # seconds
     api_keys_file: Path | None = None
+    catalog: Path | None = None  # a town's own device catalog, merged with the built-in one
 
     @field_validator("mqtt_url")
     @classmethod

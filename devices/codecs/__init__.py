@@ -5,6 +5,7 @@ Each native module has ``decode(f_port, payload) -> DecodeResult`` and ``encode(
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -49,14 +50,28 @@ def native_codec(name: str) -> EncodingCodec:
     return module
 
 
+_JS_CODECS: dict[Path, Codec] = {}  # compiled JavaScript codecs by file, one per catalog entry at most
+
+
 def codec_for(model: DeviceModel) -> Codec:
-    """The codec a catalog entry names: its native module, or its JavaScript file run in the sandbox."""
+    """The codec a catalog entry names: its native module, or its JavaScript file run in the sandbox.
+
+    A JavaScript file is compiled once per process (when the catalog loads) and the codec reused after.
+
+    Raises:
+        KeyError: the native codec does not exist.
+        devices.jscodec.JsCodecError: the JavaScript file cannot be read, does not compile or has no decoder.
+    """
     if model.codec:
         return native_codec(model.codec)
-    from devices.jscodec import JsCodec  # only deployments with JS codecs pay for the engine
-
     assert model.codec_js is not None
-    return JsCodec(model.codec_js)
+    path = model.codec_js.resolve()
+    codec = _JS_CODECS.get(path)
+    if codec is None:
+        from devices.jscodec import JsCodec  # only deployments with JS codecs pay for the engine
+
+        codec = _JS_CODECS[path] = JsCodec(path)
+    return codec
 
 
 __all__ = ["NATIVE_CODECS", "Codec", "CodecError", "DecodeResult", "EncodingCodec", "codec_for", "native_codec"]
