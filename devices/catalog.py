@@ -173,7 +173,8 @@ def load_catalog(path: Path = CATALOG_FILE) -> dict[str, DeviceModel]:
             and the field), a model id appears twice, or a codec is unknown, missing or does not compile.
     """
     document = read_yaml(path, CatalogError)
-    specs = validate(_CATALOG_FILE_FORM, [] if document is None else document, path=path, error=CatalogError)
+    specs = validate(_CATALOG_FILE_FORM, [] if document is None else document, path=path, error=CatalogError,
+                     labels=("model",))
     models: dict[str, DeviceModel] = {}
     for spec in specs:
         if spec.model in models:

@@ -15,7 +15,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 T = TypeVar("T")
-_LABEL_KEYS = ("model", "id", "dev_eui", "name")  # what names a list item in a message, first found
+LABELS = ("id", "name")  # keys that name a list item in a message, first found
 _PREFIXES = ("Value error, ", "Assertion failed, ")
 
 
@@ -35,8 +35,10 @@ def read_yaml(path: Path, error: type[Exception]) -> Any:
         raise error(f"{path}: not valid YAML: {exc}") from exc
 
 
-def validate(adapter: TypeAdapter[T], document: Any, *, path: Path, error: type[Exception]) -> T:
-    """``document`` validated by ``adapter``.
+def validate(
+    adapter: TypeAdapter[T], document: Any, *, path: Path, error: type[Exception], labels: Sequence[str] = LABELS
+) -> T:
+    """``document`` validated by ``adapter``; ``labels`` are the keys that name a list item in messages.
 
     Raises:
         error: one line per problem, each ``<file>: <path inside it>: <what is wrong>``.
@@ -44,14 +46,14 @@ def validate(adapter: TypeAdapter[T], document: Any, *, path: Path, error: type[
     try:
         return adapter.validate_python(document)
     except ValidationError as exc:
-        raise error(describe(exc, document, path=path)) from exc
+        raise error(describe(exc, document, path=path, labels=labels)) from exc
 
 
-def describe(exc: ValidationError, document: Any, *, path: Path) -> str:
+def describe(exc: ValidationError, document: Any, *, path: Path, labels: Sequence[str] = LABELS) -> str:
     """One line per validation problem: file name, location inside the document, message."""
     lines = []
     for problem in exc.errors(include_url=False):
-        where = location(problem["loc"], document)
+        where = location(problem["loc"], document, labels)
         message = str(problem["msg"])
         for prefix in _PREFIXES:
             message = message.removeprefix(prefix)
@@ -59,7 +61,7 @@ def describe(exc: ValidationError, document: Any, *, path: Path) -> str:
     return "\n".join(lines)
 
 
-def location(loc: Sequence[int | str], document: Any) -> str:
+def location(loc: Sequence[int | str], document: Any, labels: Sequence[str] = LABELS) -> str:
     """``sites[3].lat`` from pydantic's ``('sites', 3, 'lat')``; a list item gets its name when it has one
     (``[4] (acme-x1).quantities[0].match``)."""
     text = ""
@@ -68,7 +70,7 @@ def location(loc: Sequence[int | str], document: Any) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
             node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
-            label = _label(node)
+            label = _label(node, labels)
             if label:
                 text += f" ({label})"
         else:
@@ -77,9 +79,9 @@ def location(loc: Sequence[int | str], document: Any) -> str:
     return text
 
 
-def _label(node: Any) -> str:
+def _label(node: Any, labels: Sequence[str]) -> str:
     if isinstance(node, dict):
-        for key in _LABEL_KEYS:
+        for key in labels:
             value = node.get(key)
             if isinstance(value, str) and value:
                 return value
