@@ -54,7 +54,7 @@ def describe(exc: ValidationError, document: Any, *, path: Path, labels: Sequenc
     lines = []
     for problem in exc.errors(include_url=False):
         where = location(problem["loc"], document, labels)
-        message = str(problem["msg"])
+        message = "must be a mapping (key: value)" if problem["type"] == "model_type" else str(problem["msg"])
         for prefix in _PREFIXES:
             message = message.removeprefix(prefix)
         lines.append(f"{path}: {where}: {message}" if where else f"{path}: {message}")

@@ -61,12 +61,14 @@ def test_registering_is_idempotent(tmp_path: Path) -> None:
         ("profile: centre", "profile: beach", "sites[0] (lot).profile: Input should be 'centre'"),
         ('from: "07:00"', 'from: "7 Uhr"', "calendar.markets[0].from: '7 Uhr' is not a time HH:MM"),
         ("lat: 50.7310", "lat: 95.0", "sites[0] (lot).lat: Input should be less than or equal to 90"),
-        ("weekdays: [saturday]", "weekdays: [caturday]", "calendar.markets[0].weekdays[0]: 'caturday' is not a weekday"),
+        ("weekdays: [saturday]", "weekdays: [caturday]",
+         "calendar.markets[0].weekdays[0]: 'caturday' is not a weekday"),
         ("{id: gw-a, eui", "{id: gw-a, colour: red, eui", "network.gateways[0] (gw-a).colour: Extra inputs"),
         ("  - id: zone\n", "  - id: zone\n    count: 3\n", "sites[2] (zone): count: only parking sites have these"),
         ("spread: 40, ", "", ""),  # optional: the default spread
         ("municipality: Teststadt\n", "", "municipality: Field required"),
-        ("peak_per_hour: 900}", "peak_per_hour: 900, lat: x}", "devices[0] (c-vs133).lat: Input should be a valid number"),
+        ("peak_per_hour: 900}", "peak_per_hour: 900, lat: x}",
+         "devices[0] (c-vs133).lat: Input should be a valid number"),
     ],
 )
 def test_a_bad_town_is_refused_naming_file_place_and_field(tmp_path: Path, old: str, new: str, message: str) -> None:
