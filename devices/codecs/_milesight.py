@@ -2,9 +2,9 @@
 
 A frame is a run of items ``[channel id][channel type][value]``, little-endian. Each model module declares its
 items as readers in a table keyed by :func:`header`, built from the pieces here (a :class:`Layout` of struct
-fields and what they give), and :func:`decode_items` walks a frame through that table. The line counters are
-the same on both models: ``03|06|09|0c d2`` / ``04|07|0a|0d d2`` cumulative in / out of lines 1..4 (uint32),
-``05|08|0b|0e cc`` in and out of the last period (2 × uint16); :func:`encode_counts` writes them.
+fields and what they give), and :func:`frame_decoder` makes the model's ``decode`` from that table. The line
+counters are the same on both models: ``03|06|09|0c d2`` / ``04|07|0a|0d d2`` cumulative in / out of lines 1..4
+(uint32), ``05|08|0b|0e cc`` in and out of the last period (2 × uint16); :func:`encode_counts` writes them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
+from devices.codecs._frames import unknown_port
 from devices.codecs.base import DecodeResult, fail, ok
 
 PORT = 85
@@ -31,7 +32,8 @@ class FrameError(ValueError):
 Field = tuple[str, str]  # what the field is (named in errors), its little-endian struct format ("H", "BB", "8s")
 Values = tuple[Any, ...]
 Build = Callable[[Values], dict[str, Any]]  # the unpacked fields → the keys and values they give
-Item = Callable[[bytes, int, dict[str, Any]], int]  # reads a value at pos into the data, returns the next pos
+# reads the value at pos (the frame's length given) into the data, returns the next pos
+Item = Callable[[bytes, int, int, dict[str, Any]], int]
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,9 @@ def stored(run: Layout, keys: tuple[str, ...]) -> Item:
     """An item whose fields are stored as they are, one flat key each."""
     size, unpack, fields = run.size, run.unpack, tuple(enumerate(keys))
 
-    def read(payload: bytes, pos: int, out: dict[str, Any]) -> int:
+    def read(payload: bytes, pos: int, length: int, out: dict[str, Any]) -> int:
         end = pos + size
-        if end > len(payload):
+        if end > length:
             raise truncated(run, payload, pos)
         values = unpack(payload, pos)
         for index, key in fields:
@@ -81,31 +83,45 @@ def stored(run: Layout, keys: tuple[str, ...]) -> Item:
 
 
 def grouped(run: Layout, group: str, keys: tuple[str, ...], cut: Callable[[bytes, int], FrameError]) -> Item:
-    """An item whose fields are stored under ``out[group]`` (one object per counting line); ``cut`` makes the
-    error for a value running past the end."""
-    size, unpack, fields = run.size, run.unpack, tuple(enumerate(keys))
+    """An item of one or two fields stored under ``out[group]`` (one object per counting line); ``cut`` makes
+    the error for a value running past the end."""
+    size, unpack = run.size, run.unpack
+    if len(keys) == 1:
+        (key,) = keys
 
-    def read(payload: bytes, pos: int, out: dict[str, Any]) -> int:
+        def read_one(payload: bytes, pos: int, length: int, out: dict[str, Any]) -> int:
+            end = pos + size
+            if end > length:
+                raise cut(payload, pos)
+            target = out.get(group)
+            if target is None:
+                target = out[group] = {}
+            target[key] = unpack(payload, pos)[0]
+            return end
+
+        return read_one
+    first, second = keys
+
+    def read_two(payload: bytes, pos: int, length: int, out: dict[str, Any]) -> int:
         end = pos + size
-        if end > len(payload):
+        if end > length:
             raise cut(payload, pos)
-        values, target = unpack(payload, pos), out.get(group)
+        target = out.get(group)
         if target is None:
             target = out[group] = {}
-        for index, key in fields:
-            target[key] = values[index]
+        target[first], target[second] = unpack(payload, pos)
         return end
 
-    return read
+    return read_two
 
 
 def built(run: Layout, build: Build) -> Item:
     """An item whose keys and values ``build`` derives from its fields."""
     size, unpack = run.size, run.unpack
 
-    def read(payload: bytes, pos: int, out: dict[str, Any]) -> int:
+    def read(payload: bytes, pos: int, length: int, out: dict[str, Any]) -> int:
         end = pos + size
-        if end > len(payload):
+        if end > length:
             raise truncated(run, payload, pos)
         out.update(build(unpack(payload, pos)))
         return end
@@ -122,39 +138,49 @@ def line_counters() -> list[tuple[int, int, int, tuple[str, ...]]]:
     ]
 
 
-def decode_items(
-    payload: bytes,
+def frame_decoder(
+    model: str,
     items: dict[int, Item],
     *,
     replies: Collection[int] = (),
     cut_header: Callable[[int], str],
-) -> DecodeResult:
-    """Walk a frame's items through ``items``.
+) -> Callable[[int, bytes], DecodeResult]:
+    """The ``decode(f_port, payload)`` of a model whose items ``items`` holds.
 
     An unknown item stops the walk with a warning (the vendors' codecs stop there too), except on a channel of
     ``replies``, where it is an error; ``cut_header(pos)`` is the error for a frame ending inside an item's header.
+    The walk is built once per model, with the tables at hand, because it runs for every uplink.
     """
-    data: dict[str, Any] = {}
-    warnings: list[str] = []
-    pos, end = 0, len(payload)
-    try:
-        while pos < end:
-            if pos + 2 > end:
-                raise FrameError(cut_header(pos))
-            channel, kind = payload[pos], payload[pos + 1]
-            read = items.get(channel << 8 | kind)  # header(channel, kind), inline
-            if read is not None:
-                pos = read(payload, pos + 2, data)
-            elif channel in replies:
-                raise FrameError(f"unknown downlink reply 0x{channel:02x} 0x{kind:02x} at byte {pos}")
-            else:
-                warnings.append(f"unknown channel 0x{channel:02x} 0x{kind:02x} at byte {pos}; rest ignored")
-                break
-    except FrameError as exc:
-        return fail(str(exc))
-    if not data:
-        return fail(warnings[0] if warnings else "the frame carries no readings")
-    return ok(data, warnings)
+    known_ports = (PORT,)
+
+    def decode(f_port: int, payload: bytes) -> DecodeResult:
+        if f_port != PORT:
+            return unknown_port(f_port, known_ports)
+        payload = bytes(payload)
+        data: dict[str, Any] = {}
+        warnings: list[str] = []
+        pos, end = 0, len(payload)
+        try:
+            while pos < end:
+                if pos + 2 > end:
+                    raise FrameError(cut_header(pos))
+                channel, kind = payload[pos], payload[pos + 1]
+                read = items.get(channel << 8 | kind)  # header(channel, kind), inline
+                if read is not None:
+                    pos = read(payload, pos + 2, end, data)
+                elif channel in replies:
+                    raise FrameError(f"unknown downlink reply 0x{channel:02x} 0x{kind:02x} at byte {pos}")
+                else:
+                    warnings.append(f"unknown channel 0x{channel:02x} 0x{kind:02x} at byte {pos}; rest ignored")
+                    break
+        except FrameError as exc:
+            return fail(str(exc))
+        if not data:
+            return fail(warnings[0] if warnings else "the frame carries no readings")
+        return ok(data, warnings)
+
+    decode.__doc__ = f"Decode one {model} uplink (fPort {PORT})."
+    return decode
 
 
 _COUNTS = struct.Struct("<BBIBBIBBHH")

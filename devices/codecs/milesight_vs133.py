@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from devices.codecs._frames import pack, unknown_port, verified
+from devices.codecs._frames import pack, verified
 from devices.codecs._milesight import (
     LINES,
     PORT,
@@ -21,14 +21,14 @@ from devices.codecs._milesight import (
     TYPE_TOTAL,
     FrameError,
     Item,
-    decode_items,
     encode_counts,
+    frame_decoder,
     grouped,
     header,
     layout,
     line_counters,
 )
-from devices.codecs.base import CodecError, DecodeResult
+from devices.codecs.base import CodecError
 
 __all__ = ["LINES", "PORT", "decode", "encode", "encode_counts"]
 
@@ -53,11 +53,8 @@ _ITEMS: dict[int, Item] = {
 }
 
 
-def decode(f_port: int, payload: bytes) -> DecodeResult:
-    """Decode one VS133 uplink into ``{"line_<n>": {...}}``."""
-    if f_port != PORT:
-        return unknown_port(f_port, (PORT,))
-    return decode_items(bytes(payload), _ITEMS, cut_header=_cut_header)
+decode = frame_decoder("VS133", _ITEMS, cut_header=_cut_header)
+"""Decode one VS133 uplink into ``{"line_<n>": {...}}``."""
 
 
 def _line_number(key: str) -> int:

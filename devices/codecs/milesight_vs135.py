@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from devices.codecs._frames import pack, unknown_port, verified
+from devices.codecs._frames import pack, verified
 from devices.codecs._milesight import (
     LINES,
     PERIOD,
@@ -38,14 +38,14 @@ from devices.codecs._milesight import (
     Layout,
     Values,
     built,
-    decode_items,
     encode_counts,
+    frame_decoder,
     header,
     layout,
     stored,
     truncated,
 )
-from devices.codecs.base import CodecError, DecodeResult
+from devices.codecs.base import CodecError
 
 __all__ = ["LINES", "PORT", "FrameError", "decode", "encode", "encode_counts"]
 
@@ -198,10 +198,10 @@ _HISTORY_BODIES: dict[int, tuple[Layout, Build]] = {
 }
 
 
-def _read_history(payload: bytes, pos: int, out: dict[str, Any]) -> int:
+def _read_history(payload: bytes, pos: int, length: int, out: dict[str, Any]) -> int:
     """One history record, appended to ``out["history"]``."""
     head_end = pos + _HISTORY_HEAD.size
-    if head_end > len(payload):
+    if head_end > length:
         raise truncated(_HISTORY_HEAD, payload, pos)
     timestamp, data_type = _HISTORY_HEAD.unpack(payload, pos)
     body = _HISTORY_BODIES.get(data_type)
@@ -209,7 +209,7 @@ def _read_history(payload: bytes, pos: int, out: dict[str, Any]) -> int:
         raise FrameError(f"unknown history data type 0x{data_type:02x} at byte {head_end - 1}")
     layout, build = body
     end = head_end + layout.size
-    if end > len(payload):
+    if end > length:
         raise truncated(layout, payload, head_end)
     out.setdefault("history", []).append({"timestamp": timestamp, **build(layout.unpack(payload, head_end))})
     return end
@@ -325,11 +325,8 @@ def _cut_header(pos: int) -> str:
     return f"truncated channel type at byte {pos + 1}: needs 1 bytes"
 
 
-def decode(f_port: int, payload: bytes) -> DecodeResult:
-    """Decode one VS135 uplink into flat keys (``line_1_total_in`` ...)."""
-    if f_port != PORT:
-        return unknown_port(f_port, (PORT,))
-    return decode_items(bytes(payload), _ITEMS, replies=_REPLY_CHANNELS, cut_header=_cut_header)
+decode = frame_decoder("VS135", _ITEMS, replies=_REPLY_CHANNELS, cut_header=_cut_header)
+"""Decode one VS135 uplink into flat keys (``line_1_total_in`` ...)."""
 
 
 # --- encoding -----------------------------------------------------------------------------------------
