@@ -1,6 +1,10 @@
 """Codecs: native ones, one module per device model registered by plain import, and vendor JavaScript codecs.
 
-Each native module has ``decode(f_port, payload) -> DecodeResult`` and ``encode(f_port, data) -> bytes``.
+Each native module has ``decode(f_port, payload) -> DecodeResult`` and ``encode(f_port, data) -> bytes`` (its
+inverse), and the models the simulator sends have ``encode_*`` functions that turn physical values into the
+frame the device's firmware sends (``nwave_nps405.encode_heartbeat(occupied, battery_voltage, temperature)``).
+Families that share a framing keep it in one private module: ``_decentlab`` (protocol 2), ``_milesight``
+(channel/type items of the VS133 and VS135).
 """
 
 from __future__ import annotations
