@@ -1,7 +1,10 @@
 """Codec throughput: decodes per second on one core, native Python codecs against the same devices' JavaScript.
 
 Run: ``.venv/bin/python bench/bench_codecs.py`` (prints a markdown table);
-``--write-docs`` also replaces the "## Codecs" section of ``docs/benchmarks.md``.
+``--write-docs`` also replaces the "## Codecs" section of ``docs/benchmarks.md``;
+``--compare OTHER_CHECKOUT`` measures this checkout's codecs and another's side by side instead (e.g. the code
+before a change, from ``git worktree add`` or ``git archive``): child processes pinned to one CPU take turns,
+one per checkout per round, and each figure is the median over the rounds.
 
 Every native codec in ``devices.codecs.NATIVE_CODECS`` decodes its conformance vectors (``tests/vectors/`` if
 it has any there, else ``/work/shared/vectors/codecs.yaml``) in a loop; the devices that have a JavaScript
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import re
@@ -234,11 +238,95 @@ def write_docs(text: str) -> None:
     DOCS.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
 
 
+# Run in a child process with a checkout's root as argv[1]: that checkout's codecs decode its vectors (native and
+# JS sandbox); prints {model: {"native": decodes/s, "js": decodes/s}} as JSON (CPU time, best of 3 short runs).
+_CHILD = """
+import json, sys, time
+from pathlib import Path
+root = Path(sys.argv[1]); sys.path.insert(0, str(root))
+import yaml
+from devices.codecs import NATIVE_CODECS
+from devices.jscodec import JsCodec
+
+def rate(decode, frames):
+    best = 0.0
+    for _ in range(3):
+        count, start = 0, time.process_time()
+        while time.process_time() - start < 0.25:
+            for f_port, payload in frames:
+                decode(f_port, payload)
+            count += len(frames)
+        best = max(best, count / (time.process_time() - start))
+    return best
+
+out = {}
+for name, module in sorted(NATIVE_CODECS.items()):
+    model = name.replace("_", "-")
+    path = root / "tests" / "vectors" / f"{model}.yaml"
+    if not path.is_file():
+        continue
+    entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    frames = [(int(e["input"]["fPort"]), bytes.fromhex(str(e["input"]["hex"]))) for e in entries
+              if "data" in (e.get("output") or {})]
+    out[model] = {"native": rate(module.decode, frames)}
+    js_file = root / "devices" / "codecs" / "js" / f"{model}.js"
+    if js_file.is_file():
+        out[model]["js"] = rate(JsCodec(js_file).decode, frames)
+print(json.dumps(out))
+"""
+
+
+def _child_rates(root: Path, cpu: int) -> dict[str, dict[str, float]]:
+    command = [sys.executable, "-c", _CHILD, str(root)]
+    if hasattr(os, "sched_setaffinity"):
+        command = ["taskset", "-c", str(cpu), *command]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=root)
+    rates: dict[str, dict[str, float]] = json.loads(done.stdout)
+    return rates
+
+
+def compare(other: Path, rounds: int) -> str:
+    """A markdown table of decodes/s of ``other`` (before) and this checkout (after), and the median per-round
+    ratio after / before."""
+    cpu = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+    runs: dict[str, list[dict[str, dict[str, float]]]] = {"before": [], "after": []}
+    for n in range(rounds):
+        order = [("before", other), ("after", ROOT)]
+        for side, root in order if n % 2 == 0 else reversed(order):
+            runs[side].append(_child_rates(root, cpu))
+    lines = [
+        f"{rounds} rounds, before = {other}, after = this checkout; decodes/s per core, median over the rounds.",
+        "",
+        "| device model | native before | native after | after / before | JS before | JS after | after / before |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for model in sorted(runs["after"][0]):
+        cells = [model]
+        for kind in ("native", "js"):
+            pairs = [(b[model][kind], a[model][kind]) for b, a in zip(runs["before"], runs["after"], strict=True)
+                     if kind in b.get(model, {}) and kind in a[model]]
+            if not pairs:
+                cells += ["–", "–", "–"]
+                continue
+            before = statistics.median(b for b, _ in pairs)
+            after = statistics.median(a for _, a in pairs)
+            cells += [f"{before:,.0f}", f"{after:,.0f}", f"{statistics.median(a / b for b, a in pairs):.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     """Measure, print the table, and optionally update docs/benchmarks.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write-docs", action="store_true", help="update the Codecs section of docs/benchmarks.md")
+    parser.add_argument("--compare", type=Path, metavar="OTHER_CHECKOUT",
+                        help="measure another checkout (before) and this one (after) side by side")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds of --compare (default 6)")
     args = parser.parse_args()
+    if args.compare is not None:
+        print(f"Measured {dt.date.today().isoformat()} on {machine()}.")
+        print(compare(args.compare.resolve(), args.rounds))
+        return
     pinned = pin_to_one_core()
     rows = measure()
     text = section(rows, pinned, sandbox_floor())

@@ -3,6 +3,10 @@
     .venv/bin/python bench/bench_simulator.py                     # both, one year of backfill
     .venv/bin/python bench/bench_simulator.py --days 30 --skip-live
     .venv/bin/python bench/bench_simulator.py --skip-backfill --speed 250000 --live-seconds 30
+    .venv/bin/python bench/bench_simulator.py --generate-days 14 --skip-backfill --skip-live
+
+``--generate-days`` first times the simulation alone in this process (firmware, radio, envelopes; no servers,
+no ingest): CPU seconds for that many days of the default town, best of three.
 
 Servers are local child processes on free ports (``devtools.localstack``), never the system broker.
 Prints one line per measurement, ready for docs/benchmarks.md.
@@ -17,7 +21,7 @@ import platform
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -26,7 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from devtools.localstack import InfluxServer, MosquittoServer
 from firmware_sim.backfill import ProgressBar, run_backfill
+from firmware_sim.engine import Simulation
 from firmware_sim.live import run_live
+from firmware_sim.town import load_town
 from stadtpuls.settings import InfluxSettings, MqttSettings, Settings
 
 
@@ -54,6 +60,20 @@ def bench_backfill(run_dir: Path, *, days: int, workers: int | None) -> None:
               f"{result.lines / wall:,.0f} lines/s), workers {workers or os.cpu_count()}; {_machine()}")
 
 
+def bench_generate(days: int) -> None:
+    town = load_town("default")
+    start = date(2025, 1, 1)
+    run_start = datetime.combine(start, datetime.min.time(), tzinfo=town.timezone).timestamp()
+    best, deliveries = float("inf"), 0
+    for _ in range(3):
+        simulation = Simulation(town, seed=1, fmt="mixed", run_start=run_start)
+        began = time.process_time()
+        deliveries = sum(len(simulation.day(start + timedelta(days=n))) for n in range(days))
+        best = min(best, time.process_time() - began)
+    print(f"generate: {days} days of the default town in one process, {deliveries:,} envelopes, "
+          f"CPU {best:.2f} s ({deliveries / best:,.0f} envelopes/s), best of 3; {_machine()}")
+
+
 def bench_live(run_dir: Path, *, speed: float, seconds: float, qos: int) -> None:
     with MosquittoServer(run_dir / "mosquitto") as broker:
         settings = Settings(mqtt=MqttSettings(url=broker.url), data_dir=run_dir)
@@ -73,8 +93,11 @@ def main() -> None:
     parser.add_argument("--qos", type=int, default=0, choices=(0, 1))
     parser.add_argument("--skip-backfill", action="store_true")
     parser.add_argument("--skip-live", action="store_true")
+    parser.add_argument("--generate-days", type=int, default=0, help="time the simulation alone for this many days")
     args = parser.parse_args()
     print(f"# {date.today().isoformat()}")
+    if args.generate_days:
+        bench_generate(args.generate_days)
     with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
         run_dir = Path(tmp)
         if not args.skip_backfill:

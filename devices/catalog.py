@@ -1,22 +1,28 @@
 """The device catalog: what each device model is, which codec speaks it, and what its values mean.
 
-The catalog is data (``catalog.yaml``); this module loads and checks it once, before anything connects.
+The catalog is data: the built-in ``catalog.yaml`` and, when the setting ``STADTPULS_CATALOG`` names one, a
+town's own catalog file of the same form. This module loads and checks them once, before anything connects:
+every entry is validated, every codec is resolved (a native module found, a JavaScript file read and compiled
+in the sandbox), and a model id defined twice is refused.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
+from devices.codecs import codec_for
+from devices.specfile import read_yaml, validate
 from stadtpuls.schema import QUANTITIES, DeviceClass
 
 CATALOG_FILE = Path(__file__).with_name("catalog.yaml")
-_MODEL_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
+_MODEL_ID = r"^[a-z0-9]+(?:-[a-z0-9]+)+$"
 
 
 class CatalogError(ValueError):
@@ -48,6 +54,7 @@ class DeviceModel:
     report_interval: int  # s, 0 = event driven
     heartbeat_interval: int  # s, 0 = none
     rules: tuple[QuantityRule, ...] = field(default_factory=tuple)
+    source: Path | None = field(default=None, compare=False)  # the catalog file that defines it
 
     @property
     def quantities(self) -> set[str]:
@@ -55,70 +62,161 @@ class DeviceModel:
         return {rule.quantity for rule in self.rules}
 
 
-def _rule(model: str, raw: dict[str, Any]) -> QuantityRule:
-    quantity = str(raw.get("quantity", ""))
-    if quantity not in QUANTITIES:
-        raise CatalogError(f"{model}: unknown quantity {quantity!r}")
-    try:
-        pattern = re.compile(str(raw["match"]))
-    except (KeyError, re.error) as exc:
-        raise CatalogError(
-            f"{model}: quantity rule for {quantity!r} needs a valid 'match' regex: {exc}"
-        ) from exc
-    return QuantityRule(
-        pattern=pattern,
-        quantity=quantity,
-        scale=float(raw.get("scale", 1.0)),
-        offset=float(raw.get("offset", 0.0)),
-        channel=str(raw.get("channel", "")),
-    )
+# The file's form -------------------------------------------------------------------------------------------
 
 
-def _entry(raw: dict[str, Any], base: Path) -> DeviceModel:
-    model = str(raw.get("model", ""))
-    if not _MODEL_ID.match(model):
-        raise CatalogError(f"model id {model!r} must be <vendor>-<model> in lower case")
-    try:
-        device_class = DeviceClass(raw["class"])
-    except (KeyError, ValueError) as exc:
-        raise CatalogError(f"{model}: class must be one of {[c.value for c in DeviceClass]}") from exc
-    codec_js = base / raw["codec_js"] if raw.get("codec_js") else None
-    if not raw.get("codec") and codec_js is None:
-        raise CatalogError(f"{model}: names neither a native codec nor a codec_js file")
+def _text_map(value: Any) -> Any:
+    """fPort descriptions: YAML keys are often numbers; both sides become text."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    return value
+
+
+class _RuleSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    match: str
+    quantity: str
+    scale: float = 1.0
+    offset: float = 0.0
+    channel: str = ""
+
+    @field_validator("match")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+    @field_validator("quantity")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in QUANTITIES:
+            raise ValueError(f"unknown quantity {value!r}; see stadtpuls/schema.py")
+        return value
+
+
+class _ModelSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    model: str
+    vendor: str = ""
+    name: str = ""
+    device_class: DeviceClass = Field(alias="class")
+    codec: str = ""
+    codec_js: str = ""
+    fports: Annotated[dict[str, str], BeforeValidator(_text_map)] = Field(default_factory=dict)
+    report_interval: int = Field(default=0, ge=0)  # s
+    heartbeat_interval: int = Field(default=0, ge=0)  # s
+    quantities: list[_RuleSpec] = Field(default_factory=list)
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model_id(cls, value: Any) -> Any:
+        if isinstance(value, str) and not re.match(_MODEL_ID, value):
+            raise ValueError(f"model id {value!r} must be <vendor>-<model> in lower case")
+        return value
+
+    @model_validator(mode="after")
+    def _one_codec(self) -> _ModelSpec:
+        if bool(self.codec) == bool(self.codec_js):
+            raise ValueError("name exactly one of codec (a native codec) and codec_js (a JavaScript file)")
+        return self
+
+
+_CATALOG_FILE_FORM = TypeAdapter(list[_ModelSpec])
+
+
+def _entry(spec: _ModelSpec, path: Path) -> DeviceModel:
     return DeviceModel(
-        model=model,
-        vendor=str(raw.get("vendor", "")),
-        name=str(raw.get("name", model)),
-        device_class=device_class,
-        codec=str(raw.get("codec", "")),
-        codec_js=codec_js,
-        fports={str(k): str(v) for k, v in (raw.get("fports") or {}).items()},
-        report_interval=int(raw.get("report_interval", 0)),
-        heartbeat_interval=int(raw.get("heartbeat_interval", 0)),
-        rules=tuple(_rule(model, r) for r in raw.get("quantities") or []),
+        model=spec.model,
+        vendor=spec.vendor,
+        name=spec.name or spec.model,
+        device_class=spec.device_class,
+        codec=spec.codec,
+        codec_js=path.parent / spec.codec_js if spec.codec_js else None,
+        fports=spec.fports,
+        report_interval=spec.report_interval,
+        heartbeat_interval=spec.heartbeat_interval,
+        rules=tuple(
+            QuantityRule(re.compile(r.match), r.quantity, scale=r.scale, offset=r.offset, channel=r.channel)
+            for r in spec.quantities
+        ),
+        source=path,
     )
+
+
+# Loading ---------------------------------------------------------------------------------------------------
+
+
+def _resolve_codec(entry: DeviceModel, path: Path) -> None:
+    """Find or compile the entry's codec now, so that a broken one stops the start, not the first uplink."""
+    from devices.jscodec import JsCodecError  # the JavaScript engine loads only when a catalog names JS codecs
+
+    try:
+        codec_for(entry)
+    except KeyError as exc:
+        raise CatalogError(f"{path}: model {entry.model!r}: {exc.args[0]}") from exc
+    except JsCodecError as exc:
+        raise CatalogError(f"{path}: model {entry.model!r}: codec_js: {exc}") from exc
 
 
 def load_catalog(path: Path = CATALOG_FILE) -> dict[str, DeviceModel]:
-    """Load and check a catalog file.
+    """Load and check one catalog file, resolving every entry's codec.
+
+    ``codec_js`` paths are relative to the file.
 
     Raises:
-        CatalogError: an entry is malformed, duplicated or names an unknown quantity.
+        CatalogError: the file cannot be read, an entry is malformed (the message names the file, the entry
+            and the field), a model id appears twice, or a codec is unknown, missing or does not compile.
     """
-    entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    catalog: dict[str, DeviceModel] = {}
-    for raw in entries:
-        entry = _entry(raw, path.parent)
-        if entry.model in catalog:
-            raise CatalogError(f"model {entry.model!r} appears twice in {path}")
-        catalog[entry.model] = entry
-    return catalog
+    document = read_yaml(path, CatalogError)
+    specs = validate(_CATALOG_FILE_FORM, [] if document is None else document, path=path, error=CatalogError,
+                     labels=("model",))
+    models: dict[str, DeviceModel] = {}
+    for spec in specs:
+        if spec.model in models:
+            raise CatalogError(f"{path}: model {spec.model!r} appears twice")
+        entry = _entry(spec, path)
+        _resolve_codec(entry, path)
+        models[entry.model] = entry
+    return models
+
+
+def merge_catalogs(paths: Iterable[Path]) -> dict[str, DeviceModel]:
+    """The catalogs of ``paths`` loaded and merged, in order.
+
+    Raises:
+        CatalogError: as :func:`load_catalog`, or a model id is defined in two files (both are named).
+    """
+    merged: dict[str, DeviceModel] = {}
+    for path in paths:
+        for model_id, entry in load_catalog(path).items():
+            earlier = merged.get(model_id)
+            if earlier is not None:
+                raise CatalogError(f"model {model_id!r} is defined twice: in {earlier.source} and in {path}")
+            merged[model_id] = entry
+    return merged
+
+
+def catalog_files() -> list[Path]:
+    """The built-in catalog, then the town's own (``STADTPULS_CATALOG``) when it is set."""
+    from stadtpuls.settings import get_settings
+
+    town = get_settings().catalog
+    return [CATALOG_FILE] if town is None else [CATALOG_FILE, town]
 
 
 @lru_cache(maxsize=1)
 def catalog() -> dict[str, DeviceModel]:
-    """The built-in catalog, loaded once."""
-    return load_catalog()
+    """The catalog in use (built-in plus the town's own), loaded and checked once.
+
+    Raises:
+        CatalogError: a catalog file cannot be used (see :func:`merge_catalogs`).
+    """
+    return merge_catalogs(catalog_files())
 
 
 def get_model(model: str) -> DeviceModel:

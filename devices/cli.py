@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 import click
 
-from devices.catalog import catalog
+from devices.catalog import CatalogError, DeviceModel, catalog
 from devices.registry import DeviceRegistry, RegistryError
 from stadtpuls.settings import get_settings
 
@@ -16,9 +16,22 @@ def _registry() -> DeviceRegistry:
     return DeviceRegistry(get_settings().registry_url)
 
 
+def check_catalog() -> dict[str, DeviceModel]:
+    """The catalog in use, loaded and checked; a command calls this first so that a broken one stops it.
+
+    Raises:
+        click.ClickException: the catalog (built-in or ``STADTPULS_CATALOG``) cannot be used.
+    """
+    try:
+        return catalog()
+    except CatalogError as exc:
+        raise click.ClickException(f"the device catalog cannot be used:\n{exc}") from exc
+
+
 @click.group("devices")
 def devices_group() -> None:
     """Register and list installed sensors (the device registry)."""
+    check_catalog()
 
 
 @devices_group.command("add")
@@ -81,5 +94,5 @@ def list_devices(municipality: str | None, site: str | None, as_json: bool) -> N
 @devices_group.command("models")
 def models() -> None:
     """List the device models of the catalog."""
-    for entry in catalog().values():
+    for entry in check_catalog().values():
         click.echo(f"{entry.model:28}  {entry.device_class.value:12}  {entry.vendor} {entry.name}")

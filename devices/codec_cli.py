@@ -17,7 +17,8 @@ import click
 import yaml
 
 from devices.catalog import get_model
-from devices.codecs import native_codec
+from devices.cli import check_catalog
+from devices.codecs import codec_for
 from devices.codecs.base import Codec
 from devices.jscodec import JsCodec, JsCodecError
 
@@ -28,6 +29,7 @@ _JS_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.group("codec")
 def codec_group() -> None:
     """Decode payloads and test codecs (native or TTN Device Repository JavaScript)."""
+    check_catalog()
 
 
 # Loading codecs ----------------------------------------------------------------------------------------------
@@ -41,17 +43,12 @@ def _load_js(path: Path) -> JsCodec:
 
 
 def _model_codec(model_id: str) -> Codec:
-    """The codec the catalog names for ``model_id``: its native module or its JavaScript file."""
+    """The codec the catalog names for ``model_id`` (resolved when the catalog loaded)."""
     try:
         model = get_model(model_id)
     except KeyError as exc:
         raise click.UsageError(str(exc.args[0])) from exc
-    if model.codec_js is not None:
-        return _load_js(model.codec_js)
-    try:
-        return native_codec(model.codec)
-    except KeyError as exc:
-        raise click.UsageError(f"model {model_id!r}: {exc.args[0]}") from exc
+    return codec_for(model)
 
 
 def _parse_hex(ctx: click.Context, param: click.Parameter, value: str) -> bytes:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from devices.cli import check_catalog
 from firmware_sim.faults import FaultSpecError
 from firmware_sim.radio import FORMATS
 from firmware_sim.town import TownError
@@ -36,6 +37,7 @@ _TRUTH = click.Path(dir_okay=False, path_type=Path)
 def simulate_group(ctx: click.Context, town: str, speed: float, faults: Path | None, truth: Path | None, fmt: str,
                    duration: float | None, seed: int, register: bool, qos: int, start: datetime | None) -> None:
     """Publish the simulated town to MQTT (live mode), or see 'backfill'."""
+    check_catalog()
     if ctx.invoked_subcommand is not None:
         return
     from firmware_sim.live import run_live

@@ -7,6 +7,8 @@ A spec lists faults and/or asks for random ones::
       - {kind: offline, device: parkhaus-altstadt-017, after: 2h, duration: 30m}
     random: {count: 20, kinds: [spike, drift, offline], duration: [30m, 12h]}
 
+The file's form is checked by pydantic models; what depends on the town (the device, whether the kind applies
+to it, the quantity) when the spec is resolved against it. Every error names the file, the place and the field.
 ``start`` is a local time of the town (or carries its own offset); ``after`` counts from the start of the run.
 The ground-truth file is the answer key for anomaly detectors and quarantine tests: one entry per fault with
 device, kind, quantity, start and end, and what the platform is expected to see.
@@ -19,11 +21,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter, model_validator
 
+from devices.specfile import location, read_yaml, validate
 from firmware_sim.town import SimDevice, Town, TownError
 
 # kind → device kinds it applies to, and what the platform is expected to notice
@@ -99,54 +102,136 @@ def parse_duration(value: Any, what: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def _parse_time(value: Any, town: Town, what: str) -> float:
+# --- the file's form -------------------------------------------------------------------------------------------
+
+
+def _duration(value: Any) -> float:
     try:
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        return parse_duration(value, "duration")
+    except FaultSpecError:
+        raise ValueError(f"must be a duration like 90s, 30m, 2h or 1d, got {value!r}") from None
+
+
+def _moment(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
     except ValueError as exc:
-        raise FaultSpecError(f"{what} must be an ISO date-time, got {value!r}") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=town.timezone)
-    return moment.timestamp()
+        raise ValueError(f"must be an ISO date-time like 2025-03-01T08:00, got {value!r}") from exc
 
 
-def load_spec(path: Path) -> dict[str, Any]:
-    """Read a fault spec file.
+def _kind(value: Any) -> str:
+    if value not in FAULT_KINDS:
+        raise ValueError(f"unknown fault kind {value!r}; known: {', '.join(FAULT_KINDS)}")
+    return str(value)
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]  # s
+Moment = Annotated[datetime, BeforeValidator(_moment)]
+Kind = Annotated[str, BeforeValidator(_kind)]
+
+
+class _Form(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _FaultEntry(_Form):
+    kind: Kind
+    device: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    quantity: str | None = None
+    start: Moment | None = None  # local time of the town unless it carries an offset
+    after: Duration | None = None  # s after the start of the run
+    end: Moment | None = None
+    duration: Duration | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> _FaultEntry:
+        if self.start is not None and self.after is not None:
+            raise ValueError("give start or after, not both")
+        if self.end is not None and self.duration is not None:
+            raise ValueError("give end or duration, not both")
+        return self
+
+
+class _RandomFaults(_Form):
+    count: int = Field(default=0, ge=0, le=100_000)
+    kinds: list[Kind] | None = Field(default=None, min_length=1)
+    duration: tuple[Duration, Duration] = (1800.0, 21600.0)  # s, shortest and longest
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _RandomFaults:
+        if self.duration[0] > self.duration[1]:
+            raise ValueError("duration must be [shortest, longest]")
+        return self
+
+
+class _SpecForm(_Form):
+    faults: list[_FaultEntry] = Field(default_factory=list)
+    random: _RandomFaults | None = None
+
+
+_SPEC_FORM = TypeAdapter(_SpecForm)
+_IN_CODE = Path("<fault spec>")  # the name of a spec given as a mapping rather than a file
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """A checked fault spec: listed faults and the random ones asked for; ``path`` and ``document`` name the
+    places in messages about faults that do not fit the town."""
+
+    form: _SpecForm
+    path: Path
+    document: Any
+
+    @classmethod
+    def of(cls, document: Any, path: Path = _IN_CODE) -> FaultSpec:
+        """Validate a parsed spec.
+
+        Raises:
+            FaultSpecError: each line names the file, the place and the field.
+        """
+        form = validate(_SPEC_FORM, {} if document is None else document, path=path, error=FaultSpecError,
+                        labels=("device",))
+        return cls(form, path, document)
+
+    def where(self, *loc: str | int) -> str:
+        """``<file>: faults[2] (ring-ost).device`` for a message about the value at ``loc``."""
+        return f"{self.path}: {location(loc, self.document, ('device',))}"
+
+
+def load_spec(path: Path) -> FaultSpec:
+    """Read and check a fault spec file.
 
     Raises:
-        FaultSpecError: missing or malformed file.
+        FaultSpecError: missing or malformed file; the message names the file, the place and the field.
     """
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise FaultSpecError(f"cannot read fault spec {path}: {exc}") from exc
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise FaultSpecError(f"{path}: a fault spec is a mapping with 'faults' and/or 'random'")
-    return raw
+    return FaultSpec.of(read_yaml(Path(path), FaultSpecError), Path(path))
 
 
-def _check_kind(kind: Any, device: SimDevice, where: str) -> str:
-    if kind not in FAULT_KINDS:
-        raise FaultSpecError(f"{where}: unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
+# --- resolving against a town ----------------------------------------------------------------------------------
+
+
+def _check_kind(kind: str, device: SimDevice, where: str) -> str:
     if device.kind not in FAULT_KINDS[kind][0]:
         allowed = ", ".join(sorted(FAULT_KINDS[kind][0]))
         raise FaultSpecError(f"{where}: {kind} applies to {allowed} devices, not to {device.name} ({device.kind})")
-    return str(kind)
+    return kind
 
 
-def _quantity(kind: str, device: SimDevice, raw: Any, where: str) -> str:
+def _quantity(kind: str, device: SimDevice, raw: str | None, where: str) -> str:
     if device.kind != "air" or kind not in ("stuck_value", "spike", "drift", "implausible_value"):
         return ""
     allowed = AIR_QUANTITIES.get(device.model, ("pm2_5",))
-    quantity = str(raw) if raw else allowed[0]
+    quantity = raw or allowed[0]
     if quantity not in allowed:
         raise FaultSpecError(f"{where}: {device.model} has no fault quantity {quantity!r}; use one of {allowed}")
     return quantity
 
 
-def _params(kind: str, quantity: str, raw: dict[str, Any]) -> dict[str, Any]:
-    params = dict(raw.get("params") or {})
+def _params(kind: str, quantity: str, given: dict[str, Any]) -> dict[str, Any]:
+    params = dict(given)
     if kind == "spike":
         params.setdefault("factor", 8.0)
     elif kind == "drift":
@@ -156,40 +241,34 @@ def _params(kind: str, quantity: str, raw: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def _one(raw: Any, index: int, town: Town, run_start: float) -> Fault:
-    where = f"faults[{index}]"
-    if not isinstance(raw, dict):
-        raise FaultSpecError(f"{where}: a fault is a mapping with kind, device and start/after")
+def _seconds(moment: datetime, town: Town) -> float:
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=town.timezone)).timestamp()
+
+
+def _one(entry: _FaultEntry, index: int, spec: FaultSpec, town: Town, run_start: float) -> Fault:
     try:
-        device = town.device(str(raw.get("device", "")))
+        device = town.device(entry.device)
     except TownError as exc:
-        raise FaultSpecError(f"{where}: {exc}") from exc
-    kind = _check_kind(raw.get("kind"), device, where)
-    if "start" in raw:
-        start = _parse_time(raw["start"], town, f"{where}.start")
+        raise FaultSpecError(f"{spec.where('faults', index, 'device')}: {exc}") from exc
+    kind = _check_kind(entry.kind, device, spec.where("faults", index, "kind"))
+    start = _seconds(entry.start, town) if entry.start is not None else run_start + (entry.after or 0.0)
+    if entry.end is not None:
+        end = _seconds(entry.end, town)
     else:
-        start = run_start + parse_duration(raw.get("after", 0), f"{where}.after")
-    if "end" in raw:
-        end = _parse_time(raw["end"], town, f"{where}.end")
-    else:
-        end = start + parse_duration(raw.get("duration", DEFAULT_DURATION.get(kind, 3600)), f"{where}.duration")
+        end = start + (entry.duration if entry.duration is not None else DEFAULT_DURATION.get(kind, 3600.0))
     if end <= start:
-        raise FaultSpecError(f"{where}: the fault ends before it starts")
-    quantity = _quantity(kind, device, raw.get("quantity"), where)
+        raise FaultSpecError(f"{spec.where('faults', index)}: the fault ends before it starts")
+    quantity = _quantity(kind, device, entry.quantity, spec.where("faults", index, "quantity"))
     return Fault(f"F{index + 1:04d}", kind, device.dev_eui, device.name, start, end, quantity,
-                 _params(kind, quantity, raw))
+                 _params(kind, quantity, entry.params))
 
 
-def _random(spec: dict[str, Any], town: Town, start: float, end: float, seed: int, first: int) -> list[Fault]:
-    count = int(spec.get("count", 0))
-    kinds = list(spec.get("kinds") or FAULT_KINDS)
-    for kind in kinds:
-        if kind not in FAULT_KINDS:
-            raise FaultSpecError(f"random.kinds: unknown fault kind {kind!r}")
-    low, high = (parse_duration(v, "random.duration") for v in spec.get("duration", ["30m", "6h"]))
+def _random(spec: _RandomFaults, town: Town, start: float, end: float, seed: int, first: int) -> list[Fault]:
+    kinds = spec.kinds or list(FAULT_KINDS)
+    low, high = spec.duration
     rng = np.random.default_rng([seed, 0xFA17])
     out: list[Fault] = []
-    for n in range(count):
+    for n in range(spec.count):
         kind = kinds[n % len(kinds)]
         candidates = [d for d in town.devices if d.kind in FAULT_KINDS[kind][0]]
         device = candidates[int(rng.integers(len(candidates)))]
@@ -202,21 +281,18 @@ def _random(spec: dict[str, Any], town: Town, start: float, end: float, seed: in
     return out
 
 
-def resolve_faults(spec: dict[str, Any], town: Town, *, start: float, end: float, seed: int) -> list[Fault]:
-    """Turn a spec into concrete faults for a run over [start, end) (epoch seconds).
+def resolve_faults(spec: FaultSpec | dict[str, Any], town: Town, *, start: float, end: float,
+                   seed: int) -> list[Fault]:
+    """Turn a spec (from :func:`load_spec`, or a mapping of the same form) into concrete faults for a run over
+    [start, end) (epoch seconds).
 
     Raises:
-        FaultSpecError: the spec is malformed; the message names the entry.
+        FaultSpecError: the spec is malformed or names what the town does not have; the message names the entry.
     """
-    listed = spec.get("faults") or []
-    if not isinstance(listed, list):
-        raise FaultSpecError("'faults' must be a list")
-    faults = [_one(raw, i, town, start) for i, raw in enumerate(listed)]
-    random_spec = spec.get("random")
-    if random_spec:
-        if not isinstance(random_spec, dict):
-            raise FaultSpecError("'random' must be a mapping with count, kinds and duration")
-        faults += _random(random_spec, town, start, end, seed, len(faults))
+    checked = spec if isinstance(spec, FaultSpec) else FaultSpec.of(spec)
+    faults = [_one(entry, i, checked, town, start) for i, entry in enumerate(checked.form.faults)]
+    if checked.form.random is not None:
+        faults += _random(checked.form.random, town, start, end, seed, len(faults))
     return faults
 
 

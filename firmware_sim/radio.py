@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import math
 import time
 import zlib
@@ -35,6 +36,11 @@ AIRTIME_S = {7: 0.0566, 8: 0.1028, 9: 0.1853, 10: 0.3707, 11: 0.7414, 12: 1.3189
 CHANNELS_HZ = (868100000, 868300000, 868500000, 867100000, 867300000, 867500000, 867700000, 867900000)
 IN_GROUND_LOSS_DB = 12.0  # a bay sensor under a car, in the asphalt
 ADR_MARGIN_DB = 10.0  # the network server's installation margin when it picks the data rate
+
+
+def json_text(value: str) -> str:
+    """``value`` as a JSON string literal, quoted and escaped (UTF-8 kept as is)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def device_format(dev_eui: str, wanted: str) -> str:
@@ -100,13 +106,19 @@ class Draws:
 
 @dataclass
 class DeviceRadio:
-    """One device as the network server knows it: identity, link and session."""
+    """One device as the network server knows it: identity, link and session.
+
+    ``ids`` is the envelope's identity part for this device, its names already escaped as JSON: for The Things
+    Stack ``end_device_ids`` up to the DevAddr's opening quote, for ChirpStack the ``deviceInfo`` object. Built
+    once per device, so that envelopes are safe for any name at f-string speed.
+    """
 
     device: SimDevice
     dev_eui: str
     format: str
     link: Link
     topic: str
+    ids: str
     session: Session = field(default_factory=Session)
 
 
@@ -133,8 +145,8 @@ class Radio:
         self.seed = seed
         self.stats = RadioStats()
         self._gateways = network.gateways
-        self._gw_json_tts = [f'{{"gateway_id":"{g.id}","eui":"{g.eui}"}}' for g in network.gateways]
-        self._gw_ids_cs = [g.eui.lower() for g in network.gateways]
+        self._gw_json_tts = [f'{{"gateway_id":{json_text(g.id)},"eui":{json_text(g.eui)}}}' for g in network.gateways]
+        self._gw_ids_cs = [json_text(g.eui.lower()) for g in network.gateways]
 
     def device(self, device: SimDevice, *, dev_eui: str | None = None) -> DeviceRadio:
         """The radio side of ``device`` (``dev_eui`` overrides its identity, for an unregistered twin)."""
@@ -144,9 +156,16 @@ class Radio:
         net = self.network
         if fmt == "tts":
             topic = f"v3/{net.application}@{net.tenant}/devices/{name}/up"
+            ids = (f'{{"device_id":{json_text(name)},"application_ids":{{"application_id":'
+                   f'{json_text(net.application)}}},"dev_eui":{json_text(eui)},"dev_addr":"')
         else:
             topic = f"application/{net.chirpstack_application}/device/{eui.lower()}/event/up"
-        return DeviceRadio(device, eui, fmt, _link(device, self._gateways), topic)
+            ids = (f'{{"tenantId":"52f14cd4-c6f1-4fbd-8f87-4025e1d49242","tenantName":{json_text(net.tenant)},'
+                   f'"applicationId":{json_text(net.chirpstack_application)},'
+                   f'"applicationName":{json_text(net.application)},'
+                   f'"deviceProfileName":{json_text(device.model)},"deviceName":{json_text(device.name)},'
+                   f'"devEui":{json_text(eui.lower())}}}')
+        return DeviceRadio(device, eui, fmt, _link(device, self._gateways), topic, ids)
 
     def rejoin(self, radio: DeviceRadio) -> None:
         """A new session: new DevAddr and session key, frame counter back to 0."""
@@ -242,8 +261,7 @@ class Radio:
         port = f'"f_port":{f_port},' if f_port else ""
         ulid = token[:26].upper()
         return (
-            f'{{"end_device_ids":{{"device_id":"{radio.topic.split("/")[3]}","application_ids":'
-            f'{{"application_id":"{self.network.application}"}},"dev_eui":"{radio.dev_eui}","dev_addr":"{s.dev_addr}"}},'
+            f'{{"end_device_ids":{radio.ids}{s.dev_addr}"}},'
             f'"correlation_ids":["as:up:{ulid}","gs:uplink:{token[6:32].upper()}"],"received_at":"{at}",'
             f'"uplink_message":{{"session_key_id":"{s.session_key_id}",{port}{counter}"frm_payload":"{data}",'
             f'"rx_metadata":[{meta}],"settings":{{"data_rate":{{"lora":{{"bandwidth":125000,'
@@ -255,21 +273,17 @@ class Radio:
                     rx: list[tuple[int, int, float]], frequency: int, token: str) -> bytes:
         dedup = f"{token[:8]}-{token[8:12]}-4{token[13:16]}-a{token[17:20]}-{token[20:32]}"
         meta = ",".join(
-            f'{{"gatewayId":"{self._gw_ids_cs[g]}","uplinkId":{int(token[:8], 16) + g},"rssi":{r},'
+            f'{{"gatewayId":{self._gw_ids_cs[g]},"uplinkId":{int(token[:8], 16) + g},"rssi":{r},'
             f'"snr":{s},"context":"{token[:8]}","metadata":{{"region_config_id":"eu868",'
             f'"region_common_name":"EU868"}}}}'
             for g, r, s in rx
         )
-        net = self.network
         counter = f'"fCnt":{f_cnt},' if f_cnt else ""
         port = f'"fPort":{f_port},' if f_port else ""
         dr = 12 - radio.link.sf
         return (
-            f'{{"deduplicationId":"{dedup}","time":"{at}","deviceInfo":{{'
-            f'"tenantId":"52f14cd4-c6f1-4fbd-8f87-4025e1d49242","tenantName":"{net.tenant}",'
-            f'"applicationId":"{net.chirpstack_application}","applicationName":"{net.application}",'
-            f'"deviceProfileName":"{radio.device.model}","deviceName":"{radio.device.name}",'
-            f'"devEui":"{radio.dev_eui.lower()}"}},"devAddr":"{radio.session.dev_addr.lower()}",'
+            f'{{"deduplicationId":"{dedup}","time":"{at}","deviceInfo":{radio.ids},'
+            f'"devAddr":"{radio.session.dev_addr.lower()}",'
             f'"dr":{dr},{port}{counter}"data":"{data}","rxInfo":[{meta}],"txInfo":{{"frequency":{frequency},'
             f'"modulation":{{"lora":{{"bandwidth":125000,"spreadingFactor":{radio.link.sf},"codeRate":"CR_4_5"}}}}}}}}'
         ).encode()

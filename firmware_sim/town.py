@@ -11,12 +11,22 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 from devices.catalog import DeviceModel, get_model
+from devices.specfile import location, read_yaml, validate
 from stadtpuls.schema import DeviceClass
 
 TOWNS_DIR = Path(__file__).with_name("towns")
@@ -26,7 +36,7 @@ KINDS: dict[str, DeviceClass] = {
     "footfall": DeviceClass.FOOTFALL,
     "air": DeviceClass.AIR_QUALITY,
 }
-PARKING_PROFILES = ("centre", "on_street", "commuter", "leisure")
+PARKING_PROFILES = ("centre", "on_street", "commuter", "leisure")  # the parking demand curves of the world
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _HEX8 = re.compile(r"^[0-9A-F]{8}$")
 _METRES_PER_DEGREE = 111_320.0
@@ -200,35 +210,207 @@ def load_town(name: str | Path = "default") -> Town:
     """Load and check a town.
 
     Raises:
-        TownError: the file is malformed; the message names the field at fault.
+        TownError: the file is malformed; each line of the message names the file, the place in it and the field
+            (``town.yaml: sites[3].lat: Input should be less than or equal to 90``).
     """
     path = town_path(name)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise TownError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise TownError(f"{path}: a town file must be a mapping")
-    return _town(raw, path)
+    document = read_yaml(path, TownError)
+    spec = validate(_TOWN_FILE_FORM, document, path=path, error=TownError)
+    return _town(spec, document, path)
 
 
-def _town(raw: dict[str, Any], path: Path) -> Town:
-    name = str(raw.get("name") or path.stem)
+# --- the file's form -------------------------------------------------------------------------------------------
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+Boost = Annotated[float, Field(ge=0)]  # a factor on demand, 1 = none
+
+
+def _month_day(value: Any) -> tuple[int, int]:
     try:
-        tz = ZoneInfo(str(raw.get("timezone", "Europe/Berlin")))
+        month, day = (int(p) for p in str(value).split("-"))
+        date(2024, month, day)  # a leap year accepts 02-29
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a date MM-DD") from exc
+    return month, day
+
+
+def _clock(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str):
+        try:
+            return time.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(f"{value!r} is not a time HH:MM (quote it in YAML)")
+
+
+def _weekday(value: Any) -> int:
+    name = str(value).lower()
+    if name not in WEEKDAYS:
+        raise ValueError(f"{value!r} is not a weekday; use one of {', '.join(WEEKDAYS)}")
+    return WEEKDAYS.index(name)
+
+
+def _zone(value: Any) -> ZoneInfo:
+    try:
+        return ZoneInfo(str(value))
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise TownError(f"{path}: unknown timezone {raw.get('timezone')!r}") from exc
-    municipality = _text(raw, "municipality", where=str(path))
-    sites = tuple(_site(s, municipality, where=f"{path}: sites[{i}]") for i, s in enumerate(_list(raw, "sites")))
-    if not sites:
-        raise TownError(f"{path}: a town needs at least one site")
+        raise ValueError(f"unknown timezone {value!r}") from exc
+
+
+MonthDay = Annotated[tuple[int, int], BeforeValidator(_month_day)]
+Clock = Annotated[time, BeforeValidator(_clock)]
+Weekday = Annotated[int, BeforeValidator(_weekday)]
+Zone = Annotated[ZoneInfo, BeforeValidator(_zone)]
+
+
+class _Form(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, arbitrary_types_allowed=True)
+
+
+class _GatewaySpec(_Form):
+    id: Text
+    eui: Text
+    lat: Latitude
+    lon: Longitude
+
+
+class _RadioSpec(_Form):
+    loss: float = Field(default=0.004, ge=0, le=1)
+    duplicate: float = Field(default=0.003, ge=0, le=1)
+    late: float = Field(default=0.002, ge=0, le=1)
+    late_delay: tuple[Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)]] = (60.0, 1800.0)  # s
+    shadowing_db: float = Field(default=5.0, ge=0, le=30)
+    rejoin_per_year: float = Field(default=0.5, ge=0, le=365)
+
+    @field_validator("late_delay")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if value[0] > value[1]:
+            raise ValueError(f"late_delay must be [min, max] seconds, got {list(value)}")
+        return value
+
+
+class _NetworkSpec(_Form):
+    application: Text = "stadtpuls-sim"
+    tenant: Text = "ttn"
+    chirpstack_application: Text = "6f1d2b7e-3c58-4a8e-9d0b-4f6a2c1e9b57"
+    gateways: list[_GatewaySpec] = Field(min_length=1)
+    radio: _RadioSpec = Field(default_factory=_RadioSpec)
+
+
+class _WindowSpec(_Form):
+    start: MonthDay = Field(alias="from")
+    end: MonthDay = Field(alias="to")
+
+
+class _MarketSpec(_Form):
+    weekdays: list[Weekday] = Field(min_length=1)
+    start: Clock = Field(alias="from")
+    end: Clock = Field(alias="to")
+    footfall: Boost = 1.0
+    parking: Boost = 1.0
+
+
+class _EventSpec(_WindowSpec):
+    name: Text
+    hours: tuple[Clock, Clock] = (time(0, 0), time(23, 59))
+    footfall: Boost = 1.0
+    parking: Boost = 1.0
+
+
+class _CalendarSpec(_Form):
+    school_holidays: list[_WindowSpec] = Field(default_factory=list)
+    markets: list[_MarketSpec] = Field(default_factory=list)
+    events: list[_EventSpec] = Field(default_factory=list)
+
+
+class _DeviceSpec(BaseModel):
+    """A listed device; keys besides these are parameters of its world model (``peak_per_hour``, ``traffic`` ...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: Text
+    model: Text
+    lat: Latitude
+    lon: Longitude
+
+
+_LOT_FIELDS = frozenset({"model", "count", "lat", "lon", "spread", "profile", "dwell_minutes"})
+
+
+class _SiteSpec(_Form):
+    id: Text
+    name: Text | None = None
+    kind: Kind
+    municipality: Text | None = None
+    eui_prefix: str
+    # parking lots: `count` bays of one `model` around (lat, lon)
+    model: Text | None = None
+    count: int | None = Field(default=None, ge=1, le=100_000)
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    spread: float = Field(default=50.0, ge=0, le=5000)  # m
+    profile: Literal["centre", "on_street", "commuter", "leisure"] = "centre"
+    dwell_minutes: float = Field(default=120.0, ge=5, le=10_000)
+    # counting zones and air stations: their devices, each with its own position
+    devices: list[_DeviceSpec] = Field(default_factory=list)
+
+    @field_validator("eui_prefix", mode="before")
+    @classmethod
+    def _prefix(cls, value: Any) -> str:
+        text = str(value).upper()
+        if not _HEX8.match(text):
+            raise ValueError(f"eui_prefix must be 8 hex digits, got {value!r}")
+        return text
+
+    @model_validator(mode="after")
+    def _complete(self) -> _SiteSpec:
+        if self.kind == "parking":
+            missing = [k for k in ("model", "count", "lat", "lon") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"a parking site needs {', '.join(missing)}")
+            if self.devices:
+                raise ValueError("a parking site has count bays of one model, not a list of devices")
+            return self
+        if not self.devices:
+            raise ValueError(f"a {self.kind} site lists its devices")
+        lot_only = sorted(self.model_fields_set & _LOT_FIELDS)
+        if lot_only:
+            raise ValueError(f"{', '.join(lot_only)}: only parking sites have these; list the devices instead")
+        return self
+
+
+class _TownSpec(_Form):
+    name: Text | None = None
+    title: Text | None = None
+    timezone: Zone = Field(default_factory=lambda: ZoneInfo("Europe/Berlin"))
+    municipality: Text
+    state: Text = "HE"
+    centre: dict[str, float] | None = None  # where maps open; not used by the simulation
+    network: _NetworkSpec
+    calendar: _CalendarSpec = Field(default_factory=_CalendarSpec)
+    sites: list[_SiteSpec] = Field(min_length=1)
+
+
+_TOWN_FILE_FORM = TypeAdapter(_TownSpec)
+
+
+# --- building the town -------------------------------------------------------------------------------------------
+
+def _town(spec: _TownSpec, document: Any, path: Path) -> Town:
+    name = spec.name or path.stem
+    sites = tuple(_site(site, i, spec.municipality, document, path) for i, site in enumerate(spec.sites))
     town = Town(
         name=name,
-        title=str(raw.get("title", name)),
-        timezone=tz,
-        municipality=municipality,
-        network=_network(_map(raw, "network"), where=f"{path}: network"),
-        calendar=_calendar(_map(raw, "calendar"), state=str(raw.get("state", "HE")), where=f"{path}: calendar"),
+        title=spec.title or name,
+        timezone=spec.timezone,
+        municipality=spec.municipality,
+        network=_network(spec.network),
+        calendar=_calendar(spec.calendar, state=spec.state),
         sites=sites,
     )
     _check_unique(town, path)
@@ -247,148 +429,60 @@ def _check_unique(town: Town, path: Path) -> None:
         seen_name.add(dev.name)
 
 
-# --- small readers -----------------------------------------------------------------------------------------
-
-def _map(raw: dict[str, Any], key: str) -> dict[str, Any]:
-    value = raw.get(key) or {}
-    if not isinstance(value, dict):
-        raise TownError(f"{key} must be a mapping, got {value!r}")
-    return value
-
-
-def _list(raw: dict[str, Any], key: str) -> list[Any]:
-    value = raw.get(key) or []
-    if not isinstance(value, list):
-        raise TownError(f"{key} must be a list, got {value!r}")
-    return value
-
-
-def _text(raw: dict[str, Any], key: str, *, where: str, default: str | None = None) -> str:
-    value = raw.get(key, default)
-    if not isinstance(value, str) or not value.strip():
-        raise TownError(f"{where}: {key} must be a non-empty text, got {value!r}")
-    return value.strip()
-
-
-def _number(raw: dict[str, Any], key: str, *, where: str, default: float | None = None,
-            low: float = -math.inf, high: float = math.inf) -> float:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise TownError(f"{where}: {key} must be a number in {low:g}..{high:g}, got {value!r}")
-    return float(value)
-
-
-def _month_day(text: Any, where: str) -> tuple[int, int]:
-    try:
-        month, day = (int(p) for p in str(text).split("-"))
-        date(2024, month, day)  # a leap year accepts 02-29
-    except ValueError as exc:
-        raise TownError(f"{where}: {text!r} is not a date MM-DD") from exc
-    return month, day
-
-
-def _clock(text: Any, where: str) -> time:
-    try:
-        return time.fromisoformat(str(text))
-    except ValueError as exc:
-        raise TownError(f"{where}: {text!r} is not a time HH:MM") from exc
-
-
-def _window(raw: Any, where: str) -> YearlyWindow:
-    if not isinstance(raw, dict):
-        raise TownError(f"{where}: expected {{from: MM-DD, to: MM-DD}}, got {raw!r}")
-    return YearlyWindow(_month_day(raw.get("from"), where), _month_day(raw.get("to"), where))
-
-
-# --- sections ------------------------------------------------------------------------------------------------
-
-def _network(raw: dict[str, Any], *, where: str) -> Network:
-    gateways = tuple(
-        Gateway(
-            id=_text(g, "id", where=f"{where}: gateways[{i}]"),
-            eui=_text(g, "eui", where=f"{where}: gateways[{i}]").upper(),
-            lat=_number(g, "lat", where=f"{where}: gateways[{i}]", low=-90, high=90),
-            lon=_number(g, "lon", where=f"{where}: gateways[{i}]", low=-180, high=180),
-        )
-        for i, g in enumerate(_list(raw, "gateways"))
-    )
-    if not gateways:
-        raise TownError(f"{where}: at least one gateway is needed")
-    radio = _map(raw, "radio")
-    delay = radio.get("late_delay", [60, 1800])
-    if not (isinstance(delay, list) and len(delay) == 2 and 0 <= delay[0] <= delay[1]):
-        raise TownError(f"{where}: radio.late_delay must be [min, max] seconds, got {delay!r}")
-    settings = RadioSettings(
-        loss=_number(radio, "loss", where=f"{where}.radio", default=0.004, low=0, high=1),
-        duplicate=_number(radio, "duplicate", where=f"{where}.radio", default=0.003, low=0, high=1),
-        late=_number(radio, "late", where=f"{where}.radio", default=0.002, low=0, high=1),
-        late_delay=(float(delay[0]), float(delay[1])),
-        shadowing_db=_number(radio, "shadowing_db", where=f"{where}.radio", default=5.0, low=0, high=30),
-        rejoin_per_year=_number(radio, "rejoin_per_year", where=f"{where}.radio", default=0.5, low=0, high=365),
-    )
+def _network(spec: _NetworkSpec) -> Network:
+    radio = spec.radio
     return Network(
-        application=_text(raw, "application", where=where, default="stadtpuls-sim"),
-        tenant=_text(raw, "tenant", where=where, default="ttn"),
-        chirpstack_application=_text(raw, "chirpstack_application", where=where,
-                                     default="6f1d2b7e-3c58-4a8e-9d0b-4f6a2c1e9b57"),
-        gateways=gateways,
-        radio=settings,
+        application=spec.application,
+        tenant=spec.tenant,
+        chirpstack_application=spec.chirpstack_application,
+        gateways=tuple(Gateway(id=g.id, eui=g.eui.upper(), lat=g.lat, lon=g.lon) for g in spec.gateways),
+        radio=RadioSettings(loss=radio.loss, duplicate=radio.duplicate, late=radio.late,
+                            late_delay=radio.late_delay, shadowing_db=radio.shadowing_db,
+                            rejoin_per_year=radio.rejoin_per_year),
     )
 
 
-def _calendar(raw: dict[str, Any], *, state: str, where: str) -> Calendar:
-    markets = []
-    for i, m in enumerate(_list(raw, "markets")):
-        at = f"{where}: markets[{i}]"
-        days = m.get("weekdays") or []
-        unknown = [d for d in days if str(d).lower() not in WEEKDAYS]
-        if unknown or not days:
-            raise TownError(f"{at}: weekdays must name days of {WEEKDAYS}, got {days!r}")
-        markets.append(Market(
-            weekdays=frozenset(WEEKDAYS.index(str(d).lower()) for d in days),
-            start=_clock(m.get("from"), at), end=_clock(m.get("to"), at),
-            footfall=_number(m, "footfall", where=at, default=1.0, low=0),
-            parking=_number(m, "parking", where=at, default=1.0, low=0),
-        ))
-    events = []
-    for i, e in enumerate(_list(raw, "events")):
-        at = f"{where}: events[{i}]"
-        hours = e.get("hours") or ["00:00", "23:59"]
-        events.append(Event(
-            name=_text(e, "name", where=at), window=_window(e, at),
-            start=_clock(hours[0], at), end=_clock(hours[1], at),
-            footfall=_number(e, "footfall", where=at, default=1.0, low=0),
-            parking=_number(e, "parking", where=at, default=1.0, low=0),
-        ))
-    holidays = tuple(_window(w, f"{where}: school_holidays[{i}]") for i, w in enumerate(_list(raw, "school_holidays")))
-    return Calendar(state=state, school_holidays=holidays, markets=tuple(markets), events=tuple(events))
+def _calendar(spec: _CalendarSpec, *, state: str) -> Calendar:
+    markets = tuple(
+        Market(weekdays=frozenset(m.weekdays), start=m.start, end=m.end, footfall=m.footfall, parking=m.parking)
+        for m in spec.markets
+    )
+    events = tuple(
+        Event(name=e.name, window=YearlyWindow(e.start, e.end), start=e.hours[0], end=e.hours[1],
+              footfall=e.footfall, parking=e.parking)
+        for e in spec.events
+    )
+    holidays = tuple(YearlyWindow(w.start, w.end) for w in spec.school_holidays)
+    return Calendar(state=state, school_holidays=holidays, markets=markets, events=events)
 
 
-def _site(raw: Any, town_municipality: str, *, where: str) -> Site:
-    if not isinstance(raw, dict):
-        raise TownError(f"{where}: a site must be a mapping")
-    site_id = _text(raw, "id", where=where)
-    kind = raw.get("kind")
-    if kind not in KINDS:
-        raise TownError(f"{where}: kind must be one of {sorted(KINDS)}, got {kind!r}")
-    prefix = str(raw.get("eui_prefix", "")).upper()
-    if not _HEX8.match(prefix):
-        raise TownError(f"{where}: eui_prefix must be 8 hex digits, got {raw.get('eui_prefix')!r}")
-    municipality = _text(raw, "municipality", where=where, default=town_municipality)
+def _site(spec: _SiteSpec, index: int, town_municipality: str, document: Any, path: Path) -> Site:
+    where = f"sites[{index}]"
     base = {
-        "id": site_id,
-        "name": _text(raw, "name", where=where, default=site_id),
-        "kind": kind,
-        "municipality": municipality,
+        "id": spec.id,
+        "name": spec.name or spec.id,
+        "kind": spec.kind,
+        "municipality": spec.municipality or town_municipality,
     }
-    if kind == "parking":
-        return _parking_site(raw, base, prefix, where=where)
-    return _listed_site(raw, base, prefix, where=where)
+    if spec.kind == "parking":
+        return _parking_site(spec, base, where=_place(path, document, (*_loc(where), "model")))
+    return _listed_site(spec, base, document, path, where)
 
 
-def _check_model(model: Any, kind: str, where: str) -> str:
+def _loc(where: str) -> tuple[str | int, ...]:
+    """``sites[3]`` → ``("sites", 3)``."""
+    name, _, number = where.rstrip("]").partition("[")
+    return (name, int(number))
+
+
+def _place(path: Path, document: Any, loc: tuple[str | int, ...]) -> str:
+    """``<file>: <path inside it>`` for a message about the value at ``loc``."""
+    return f"{path}: {location(loc, document)}"
+
+
+def _check_model(model: str, kind: str, where: str) -> str:
     try:
-        entry = get_model(str(model))
+        entry = get_model(model)
     except KeyError as exc:
         raise TownError(f"{where}: {exc.args[0]}") from exc
     if entry.device_class != KINDS[kind]:
@@ -398,23 +492,14 @@ def _check_model(model: Any, kind: str, where: str) -> str:
     return entry.model
 
 
-def _parking_site(raw: dict[str, Any], base: dict[str, Any], prefix: str, *, where: str) -> Site:
-    model = _check_model(raw.get("model"), "parking", where)
-    count = int(_number(raw, "count", where=where, low=1, high=100_000))
-    lat = _number(raw, "lat", where=where, low=-90, high=90)
-    lon = _number(raw, "lon", where=where, low=-180, high=180)
-    spread = _number(raw, "spread", where=where, default=50, low=0, high=5000)
-    profile = str(raw.get("profile", "centre"))
-    if profile not in PARKING_PROFILES:
-        raise TownError(f"{where}: profile must be one of {PARKING_PROFILES}, got {profile!r}")
-    params = {
-        "profile": profile,
-        "dwell_minutes": _number(raw, "dwell_minutes", where=where, default=120, low=5, high=10_000),
-        "count": count,
-    }
+def _parking_site(spec: _SiteSpec, base: dict[str, Any], *, where: str) -> Site:
+    assert spec.model is not None and spec.count is not None and spec.lat is not None and spec.lon is not None
+    model = _check_model(spec.model, "parking", where)
+    count, lat, lon, spread = spec.count, spec.lat, spec.lon, spec.spread
+    params = {"profile": spec.profile, "dwell_minutes": spec.dwell_minutes, "count": count}
     devices = tuple(
         SimDevice(
-            dev_eui=f"{prefix}{i + 1:08X}",
+            dev_eui=f"{spec.eui_prefix}{i + 1:08X}",
             name=f"{base['id']}-{i + 1:03d}",
             model=model,
             kind="parking",
@@ -437,27 +522,21 @@ def _offset(index: int, count: int, spread: float) -> tuple[float, float]:
     return radius * math.cos(angle), radius * math.sin(angle)
 
 
-def _listed_site(raw: dict[str, Any], base: dict[str, Any], prefix: str, *, where: str) -> Site:
-    entries = _list(raw, "devices")
-    if not entries:
-        raise TownError(f"{where}: a {base['kind']} site lists its devices")
+def _listed_site(spec: _SiteSpec, base: dict[str, Any], document: Any, path: Path, where: str) -> Site:
     devices = []
-    for i, entry in enumerate(entries):
-        at = f"{where}.devices[{i}]"
-        if not isinstance(entry, dict):
-            raise TownError(f"{at}: a device must be a mapping")
-        params = {k: v for k, v in entry.items() if k not in ("name", "model", "lat", "lon")}
+    for i, entry in enumerate(spec.devices):
+        at = _place(path, document, (*_loc(where), "devices", i, "model"))
         devices.append(SimDevice(
-            dev_eui=f"{prefix}{i + 1:08X}",
-            name=_text(entry, "name", where=at),
-            model=_check_model(entry.get("model"), base["kind"], at),
+            dev_eui=f"{spec.eui_prefix}{i + 1:08X}",
+            name=entry.name,
+            model=_check_model(entry.model, base["kind"], at),
             kind=base["kind"],
             site=base["id"],
             site_name=base["name"],
             municipality=base["municipality"],
-            lat=_number(entry, "lat", where=at, low=-90, high=90),
-            lon=_number(entry, "lon", where=at, low=-180, high=180),
-            params=params,
+            lat=entry.lat,
+            lon=entry.lon,
+            params=dict(entry.model_extra or {}),
         ))
     lat = sum(d.lat for d in devices) / len(devices)
     lon = sum(d.lon for d in devices) / len(devices)

@@ -1,12 +1,17 @@
 """Codecs: native ones, one module per device model registered by plain import, and vendor JavaScript codecs.
 
-Each native module has ``decode(f_port, payload) -> DecodeResult`` and ``encode(f_port, data) -> bytes``.
+Each native module has ``decode(f_port, payload) -> DecodeResult`` and ``encode(f_port, data) -> bytes`` (its
+inverse), and the models the simulator sends have ``encode_*`` functions that turn physical values into the
+frame the device's firmware sends (``nwave_nps405.encode_heartbeat(occupied, battery_voltage, temperature)``).
+Families that share a framing keep it in one private module: ``_decentlab`` (protocol 2), ``_milesight``
+(channel/type items of the VS133 and VS135).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from devices.codecs import (
     bosch_tps110,
@@ -21,8 +26,15 @@ from devices.codecs import (
 )
 from devices.codecs.base import Codec, CodecError, DecodeResult, EncodingCodec
 
-if TYPE_CHECKING:
-    from devices.catalog import DeviceModel
+
+class CodecChoice(Protocol):
+    """What names a model's codec: a native codec's name, or a JavaScript file (a catalog entry has both)."""
+
+    @property
+    def codec(self) -> str | None: ...
+
+    @property
+    def codec_js(self) -> Path | None: ...
 
 NATIVE_CODECS: dict[str, ModuleType] = {
     "cayenne_lpp": cayenne_lpp,
@@ -49,14 +61,28 @@ def native_codec(name: str) -> EncodingCodec:
     return module
 
 
-def codec_for(model: DeviceModel) -> Codec:
-    """The codec a catalog entry names: its native module, or its JavaScript file run in the sandbox."""
+_JS_CODECS: dict[Path, Codec] = {}  # compiled JavaScript codecs by file, one per catalog entry at most
+
+
+def codec_for(model: CodecChoice) -> Codec:
+    """The codec a catalog entry names: its native module, or its JavaScript file run in the sandbox.
+
+    A JavaScript file is compiled once per process (when the catalog loads) and the codec reused after.
+
+    Raises:
+        KeyError: the native codec does not exist.
+        devices.jscodec.JsCodecError: the JavaScript file cannot be read, does not compile or has no decoder.
+    """
     if model.codec:
         return native_codec(model.codec)
-    from devices.jscodec import JsCodec  # only deployments with JS codecs pay for the engine
-
     assert model.codec_js is not None
-    return JsCodec(model.codec_js)
+    path = model.codec_js.resolve()
+    codec = _JS_CODECS.get(path)
+    if codec is None:
+        from devices.jscodec import JsCodec  # only deployments with JS codecs pay for the engine
+
+        codec = _JS_CODECS[path] = JsCodec(path)
+    return codec
 
 
 __all__ = ["NATIVE_CODECS", "Codec", "CodecError", "DecodeResult", "EncodingCodec", "codec_for", "native_codec"]

@@ -213,3 +213,37 @@ class DecentlabCodec:
         if not isinstance(reading, dict) or "value" not in reading:
             raise CodecError(f"{name} must be a reading {self._shape}, got {reading!r}")
         return pack(write(reading["value"]), 2, name)
+
+
+# --- physical values → frames (what the station's firmware does; the simulator sends these) ---------------
+
+
+def clipped_word(value: float) -> int:
+    """``value`` rounded to a uint16 word, clipped to 0..65535 as the station's registers are."""
+    return int(min(65535, max(0, round(value))))
+
+
+def air_temperature_word(celsius: float) -> int:
+    """The humidity sensor's temperature word of ``celsius`` (inverse of :func:`air_temperature`)."""
+    return clipped_word((celsius + 46.85) * 65536 / 175.72)
+
+
+def air_humidity_word(percent: float) -> int:
+    """The humidity sensor's humidity word of ``percent`` (inverse of :func:`air_humidity`)."""
+    return clipped_word((percent + 6) * 65536 / 125)
+
+
+def battery_word(volts: float) -> int:
+    """The battery word of ``volts`` (mV steps)."""
+    return clipped_word(volts * 1000)
+
+
+def frame(device_id: int, flags: int, words: list[int]) -> bytes:
+    """A protocol-2 frame: header, then ``words`` (those of the sensors whose bits are set in ``flags``).
+
+    Raises:
+        CodecError: the device id does not fit in 16 bits.
+    """
+    if not 0 <= device_id <= 0xFFFF:
+        raise CodecError(f"device_id must be 0..65535, got {device_id}")
+    return _HEADER.pack(PROTOCOL_VERSION, device_id, flags) + struct.pack(f">{len(words)}H", *words)

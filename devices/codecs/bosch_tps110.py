@@ -150,3 +150,27 @@ def encode(f_port: int, data: dict[str, Any]) -> bytes:
     else:
         raise CodecError(f"unknown fPort {f_port}; the TPS110 sends on fPort 1..6")
     return verified(decode, f_port, data, frame)
+
+
+# --- physical values → frames (what the sensor's firmware does; the simulator sends these) ----------------
+
+
+def encode_status(occupied: bool) -> bytes:
+    """The fPort 1 frame of a change to ``occupied``."""
+    return bytes([int(occupied)])
+
+
+def encode_heartbeat(occupied: bool, temperature: float) -> bytes:
+    """The fPort 2 frame: state and temperature (°C, whole degrees, clipped to -128..127)."""
+    raw = int(min(127, max(-128, round(temperature))))
+    return bytes([int(occupied), raw & 0xFF])
+
+
+def encode_startup(firmware_version: str, reset_cause: str, occupied: bool) -> bytes:
+    """The fPort 3 frame after a reset, without debug codes: firmware ``major.minor.patch``, a reset cause
+    named as the decoder names it (``"power on"``, ``"watchdog"`` ...; an unknown name is sent as code 0).
+
+    Raises:
+        CodecError: the firmware version is not three numbers 0..255.
+    """
+    return _encode_startup({"firmwareVersion": firmware_version, "resetCause": reset_cause, "occupied": occupied})

@@ -19,10 +19,24 @@ codec with its own sheet. ``we-aux`` compensates the cell's zero drift; ``we`` a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from devices.codecs._decentlab import AIR, BATTERY, PROTOCOL_VERSION, DecentlabCodec, Reading, Sensor, Write
+from devices.codecs._decentlab import (
+    AIR,
+    BATTERY,
+    PROTOCOL_VERSION,
+    DecentlabCodec,
+    Reading,
+    Sensor,
+    Write,
+    air_humidity_word,
+    air_temperature_word,
+    battery_word,
+    clipped_word,
+    frame,
+)
 from devices.codecs._frames import scaled
 from devices.codecs.base import DecodeResult
 
@@ -39,6 +53,7 @@ __all__ = [
     "Calibration",
     "decode",
     "encode",
+    "encode_reading",
     "millivolts",
 ]
 
@@ -137,3 +152,51 @@ def encode(f_port: int, data: dict[str, Any]) -> bytes:
         CodecError: wrong fPort, an incomplete sensor group, or a value the station cannot report.
     """
     return _CODEC.encode(f_port, data)
+
+
+GASES = ("no2", "no", "ox", "co")  # the cells of flag bits 1..4
+ALL_SENSORS = 0b111111  # temperature and humidity, the four cells, battery
+
+
+def adc_word(mv: float) -> int:
+    """The ADC word of a voltage (mV), clipped to the converter's range (inverse of :func:`millivolts`)."""
+    return clipped_word((mv + FULL_SCALE) * MIDSCALE / FULL_SCALE)
+
+
+def _cell_words(gas: str, ppb: float, aux_drift_mv: float) -> tuple[int, int]:
+    """The ``we`` and ``we-aux`` words of a cell seeing ``ppb``, with :data:`CALIBRATION` and its auxiliary
+    electrode ``aux_drift_mv`` off its zero."""
+    cal = CALIBRATION[gas]
+    we_aux = adc_word(cal.we_zero - cal.aux_zero + cal.sensitivity * ppb)
+    aux = cal.aux_zero + aux_drift_mv
+    return adc_word(aux + millivolts(we_aux)), we_aux
+
+
+def encode_reading(
+    device_id: int,
+    *,
+    temperature: float,
+    humidity: float,
+    ppb: Mapping[str, float],
+    battery_voltage: float,
+    aux_drift_mv: Mapping[str, float] | None = None,
+) -> bytes:
+    """The fPort 1 frame of one reading of every sensor.
+
+    Args:
+        device_id: the station's id, 0..65535.
+        temperature: air temperature, °C.
+        humidity: relative humidity, %.
+        ppb: per gas of :data:`GASES`, the concentration (ppb) the ``we-aux`` word gives with :data:`CALIBRATION`.
+        battery_voltage: V (mV steps).
+        aux_drift_mv: per gas, how far (mV) the auxiliary electrode is off its zero ``AUX_0`` (a cell's zero moves
+            with temperature; ``we`` alone then reads a different concentration than ``we-aux``). Default 0.
+
+    Values outside a word's range are clipped, as the station's registers are.
+    """
+    drift = aux_drift_mv or {}
+    words = [air_temperature_word(temperature), air_humidity_word(humidity)]
+    for gas in GASES:
+        words += _cell_words(gas, ppb[gas], drift.get(gas, 0.0))
+    words.append(battery_word(battery_voltage))
+    return frame(device_id, ALL_SENSORS, words)

@@ -13,16 +13,30 @@ every reading is ``{"displayName", "value"[, "unit"]}``. Frame: Decentlab protoc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from devices.codecs._decentlab import AIR, BATTERY, PROTOCOL_VERSION, DecentlabCodec, Reading, Write, one_per_word
+from devices.codecs._decentlab import (
+    AIR,
+    BATTERY,
+    PROTOCOL_VERSION,
+    DecentlabCodec,
+    Reading,
+    Write,
+    air_humidity_word,
+    air_temperature_word,
+    battery_word,
+    clipped_word,
+    frame,
+    one_per_word,
+)
 from devices.codecs._frames import scaled
 from devices.codecs.base import CodecError, DecodeResult
 
 PORT = 1
 MASS = "µg⋅m⁻³"
 
-__all__ = ["MASS", "PORT", "PROTOCOL_VERSION", "decode", "encode"]
+__all__ = ["MASS", "PORT", "PROTOCOL_VERSION", "decode", "encode", "encode_reading"]
 
 
 def _tenths(name: str, display: str, unit: str | None) -> tuple[Reading, Write]:
@@ -69,3 +83,44 @@ def encode(f_port: int, data: dict[str, Any]) -> bytes:
         CodecError: wrong fPort, an incomplete sensor group, or a value the sensor cannot report.
     """
     return _CODEC.encode(f_port, data)
+
+
+ALL_SENSORS = 0b1111  # battery, particles, temperature and humidity, pressure
+
+
+def encode_reading(
+    device_id: int,
+    *,
+    battery_voltage: float,
+    mass: Sequence[float],
+    particle_size: float,
+    number: Sequence[float],
+    temperature: float,
+    humidity: float,
+    pressure: float,
+) -> bytes:
+    """The fPort 1 frame of one reading of every sensor.
+
+    Args:
+        device_id: the station's id, 0..65535.
+        battery_voltage: V (mV steps).
+        mass: PM1.0, PM2.5, PM4, PM10 mass concentration, µg/m³ (0.1 steps).
+        particle_size: typical particle size, nm.
+        number: PM0.5, PM1.0, PM2.5, PM4, PM10 number concentration, per cm³ (0.1 steps).
+        temperature: air temperature, °C.
+        humidity: relative humidity, %.
+        pressure: barometric pressure, Pa (2 Pa steps).
+
+    Values outside a word's range are clipped, as the station's registers are.
+
+    Raises:
+        CodecError: not four mass or five number concentrations, or a device id out of range.
+    """
+    if len(mass) != 4 or len(number) != 5:
+        raise CodecError(f"needs 4 mass and 5 number concentrations, got {len(mass)} and {len(number)}")
+    words = [battery_word(battery_voltage)]
+    words += [clipped_word(value * 10) for value in mass]
+    words.append(clipped_word(particle_size))
+    words += [clipped_word(value * 10) for value in number]
+    words += [air_temperature_word(temperature), air_humidity_word(humidity), clipped_word(pressure / 2)]
+    return frame(device_id, ALL_SENSORS, words)

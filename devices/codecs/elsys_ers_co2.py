@@ -249,3 +249,22 @@ def encode(f_port: int, data: dict[str, Any]) -> bytes:
             frame += _encode_key(key, data, done)
             done.add(key)
     return verified(decode, f_port, data, bytes(frame))
+
+
+# --- physical values → frames (what the sensor's firmware does; the simulator sends these) ----------------
+
+_CLIMATE = struct.Struct(">BhBBBHBBBHBH")
+
+
+def encode_climate(*, temperature: float, humidity: float, light: float, motion: float, co2: float,
+                   vdd: float) -> bytes:
+    """The frame of one indoor-climate reading: temperature (°C, 0.1 steps), humidity (%), light (lux), motion
+    (PIR count), CO2 (ppm), supply voltage (mV); each rounded and clipped to its field, as the sensor does."""
+    return _CLIMATE.pack(
+        0x01, int(min(32767, max(-32768, round(temperature * 10)))),
+        0x02, int(min(255, max(0, round(humidity)))),
+        0x04, int(min(65535, max(0, round(light)))),
+        0x05, int(min(255, max(0, round(motion)))),
+        0x06, int(min(65535, max(0, round(co2)))),
+        0x07, int(min(65535, max(0, round(vdd)))),
+    )

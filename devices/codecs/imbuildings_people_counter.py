@@ -162,3 +162,38 @@ def encode(f_port: int, data: dict[str, Any]) -> bytes:
     else:
         raise CodecError(f"unknown fPort {f_port}; the people counter sends on fPort {list(_PORTS)}")
     return verified(decode, f_port, data, frame)
+
+
+# --- physical values → frames (what the counter's firmware does; the simulator sends these) ---------------
+
+_VARIANT_6 = struct.Struct(">BB8sBHHHBHHB")
+
+
+def encode_counts(
+    device_id: str,
+    *,
+    period_in: int,
+    period_out: int,
+    total_in: int,
+    total_out: int,
+    battery_voltage: float,
+    payload_counter: int,
+) -> bytes:
+    """The fPort 1 frame of variant 6: counts of the period (counter A in, B out, clipped to 65535), the
+    cumulative totals and the payload counter (wrapping at 65536 and 256 as the counter's do), battery (V,
+    10 mV steps), status bytes 0.
+
+    Raises:
+        CodecError: ``device_id`` is not 16 hex digits.
+    """
+    try:
+        raw_id = bytes.fromhex(device_id)
+    except ValueError as exc:
+        raise CodecError(f"device_id must be 16 hex digits, got {device_id!r}") from exc
+    if len(raw_id) != HEADER_SIZE - 2:
+        raise CodecError(f"device_id must be 16 hex digits, got {device_id!r}")
+    battery = int(min(65535, max(0, round(battery_voltage * 100))))
+    return _VARIANT_6.pack(
+        PEOPLE_COUNTER, 6, raw_id, 0, battery, min(period_in, 65535), min(period_out, 65535), 0,
+        total_in % 65536, total_out % 65536, payload_counter % 256,
+    )

@@ -1,6 +1,7 @@
 """Milesight VS133 AI ToF people counter: one nested object per counting line, fPort 85.
 
-Keys and values follow the vendor codec in the TTN Device Repository (``vendor/milesight-iot/vs133.js``):
+Keys and values follow the vendor codec in the TTN Device Repository (``vendor/milesight-iot/vs133.js``), in the
+channel/type framing shared with the VS135 (:mod:`devices.codecs._milesight`):
 ``{"line_1": {"total_in", "total_out", "period_in", "period_out"}, ...}``. Items are
 ``[channel id][channel type][value]``, little-endian: ``03|06|09|0c d2`` cumulative in (uint32),
 ``04|07|0a|0d d2`` cumulative out (uint32), ``05|08|0b|0e cc`` in and out of the last period (2 × uint16),
@@ -9,63 +10,51 @@ for lines 1..4. The vendor codec stops at the first other channel; so does this 
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 from typing import Any
 
-from devices.codecs._frames import pack, unknown_port, verified
-from devices.codecs.base import CodecError, DecodeResult, fail, ok
-
-PORT = 85
-LINES = 4
-TYPE_TOTAL, TYPE_PERIOD = 0xD2, 0xCC
-_TOTAL_IN = {0x03 + 3 * n: n + 1 for n in range(LINES)}
-_TOTAL_OUT = {0x04 + 3 * n: n + 1 for n in range(LINES)}
-_PERIOD = {0x05 + 3 * n: n + 1 for n in range(LINES)}
-_ITEM_SIZE = 6  # channel, type, 4 value bytes
-_ITEMS = (  # channels of one kind of item, its channel type, the fields of its value
-    (_TOTAL_IN, TYPE_TOTAL, ("total_in",)),
-    (_TOTAL_OUT, TYPE_TOTAL, ("total_out",)),
-    (_PERIOD, TYPE_PERIOD, ("period_in", "period_out")),
+from devices.codecs._frames import pack, verified
+from devices.codecs._milesight import (
+    LINES,
+    PORT,
+    TYPE_PERIOD,
+    TYPE_TOTAL,
+    FrameError,
+    Item,
+    encode_counts,
+    frame_decoder,
+    grouped,
+    header,
+    layout,
+    line_counters,
 )
-_VALUE_FORMAT = {TYPE_TOTAL: "<I", TYPE_PERIOD: "<HH"}
+from devices.codecs.base import CodecError
 
-# Decoding table, derived once from _ITEMS: per item header (channel << 8 | channel type) the line's key, the
-# value's fields (index in the unpacked value, key) and the struct reader of the value, so the loop below formats
-# no strings and builds no slices.
-Unpack = Callable[[bytes, int], tuple[int, ...]]
-_DECODERS: dict[int, tuple[str, tuple[tuple[int, str], ...], Unpack]] = {
-    channel << 8 | kind: (f"line_{line}", tuple(enumerate(fields)), struct.Struct(_VALUE_FORMAT[kind]).unpack_from)
-    for channels, kind, fields in _ITEMS
-    for channel, line in channels.items()
+__all__ = ["LINES", "PORT", "decode", "encode", "encode_counts"]
+
+_VALUE_FORMAT = {TYPE_TOTAL: "I", TYPE_PERIOD: "HH"}
+
+
+def _cut_value(channel: int) -> Callable[[bytes, int], FrameError]:
+    def cut(payload: bytes, pos: int) -> FrameError:
+        return FrameError(f"truncated value of channel 0x{channel:02x} at byte {pos}: needs 4 bytes")
+
+    return cut
+
+
+def _cut_header(pos: int) -> str:
+    return f"truncated item header at byte {pos}"
+
+
+# Every item the VS133 sends, by header(channel id, channel type): the line counters, stored per line.
+_ITEMS: dict[int, Item] = {
+    header(channel, kind): grouped(layout(("value", _VALUE_FORMAT[kind])), f"line_{line}", keys, _cut_value(channel))
+    for channel, kind, line, keys in line_counters()
 }
 
 
-def decode(f_port: int, payload: bytes) -> DecodeResult:
-    """Decode one VS133 uplink into ``{"line_<n>": {...}}``."""
-    if f_port != PORT:
-        return unknown_port(f_port, (PORT,))
-    payload = bytes(payload)
-    data: dict[str, Any] = {}
-    warnings: list[str] = []
-    end = len(payload)
-    for pos in range(0, end, _ITEM_SIZE):
-        if pos + 2 > end:
-            return fail(f"truncated item header at byte {pos}")
-        channel, kind = payload[pos], payload[pos + 1]
-        item = _DECODERS.get(channel << 8 | kind)
-        if item is None:
-            warnings.append(f"unknown channel 0x{channel:02x} 0x{kind:02x} at byte {pos}; rest ignored")
-            break
-        if pos + _ITEM_SIZE > end:
-            return fail(f"truncated value of channel 0x{channel:02x} at byte {pos + 2}: needs 4 bytes")
-        line_key, fields, unpack = item
-        values, line = unpack(payload, pos + 2), data.setdefault(line_key, {})
-        for index, key in fields:
-            line[key] = values[index]
-    if not data:
-        return fail(warnings[0] if warnings else "the frame carries no readings")
-    return ok(data, warnings)
+decode = frame_decoder("VS133", _ITEMS, cut_header=_cut_header)
+"""Decode one VS133 uplink into ``{"line_<n>": {...}}``."""
 
 
 def _line_number(key: str) -> int:

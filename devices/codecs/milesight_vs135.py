@@ -1,7 +1,8 @@
 """Milesight VS135 (and newer VS133 firmware) AI ToF people counter: flat keys, fPort 85.
 
 Keys and values follow the vendor codec in the TTN Device Repository (``vendor/milesight-iot/vs135.js``).
-A frame is a run of ``[channel id][channel type][value]`` items, little-endian:
+A frame is a run of ``[channel id][channel type][value]`` items, little-endian, in the framing shared with the
+VS133 (:mod:`devices.codecs._milesight`):
 
 * ``ff 01`` / ``ff 09`` / ``ff 1f`` / ``ff 16``: protocol, hardware, firmware version, serial number;
 * ``03|06|09|0c d2`` / ``04|07|0a|0d d2``: cumulative in / out of lines 1..4 (uint32), ``11..1b d2`` the same
@@ -19,25 +20,40 @@ it does not fit, names the first field cut off.
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from devices.codecs._frames import pack, unknown_port, verified
-from devices.codecs.base import CodecError, DecodeResult, fail, ok
+from devices.codecs._frames import pack, verified
+from devices.codecs._milesight import (
+    LINES,
+    PERIOD,
+    PORT,
+    TOTAL_IN,
+    TOTAL_OUT,
+    TYPE_PERIOD,
+    TYPE_TOTAL,
+    Build,
+    Field,
+    FrameError,
+    Item,
+    Layout,
+    Values,
+    built,
+    encode_counts,
+    frame_decoder,
+    header,
+    layout,
+    stored,
+    truncated,
+)
+from devices.codecs.base import CodecError
 
-PORT = 85
-LINES = 4
+__all__ = ["LINES", "PORT", "FrameError", "decode", "encode", "encode_counts"]
+
 _ENABLE = {0: "disable", 1: "enable"}
 _RESULT = {0: "success", 1: "forbidden", 2: "invalid parameter"}
 _LOG_LEVEL = {1: "fatal", 2: "error", 3: "warning", 4: "debug", 5: "trace"}
 _ALARM = {0: "alarm_released", 1: "alarm_triggered"}
 UNKNOWN = "unknown"
-
-
-class FrameError(ValueError):
-    """A frame that cannot be decoded: the message names the byte at fault."""
 
 
 def _label(table: dict[int, str], code: int) -> str:
@@ -53,102 +69,31 @@ def _code(table: dict[int, str], label: Any, what: str) -> int:
     raise CodecError(f"{what} must be one of {sorted(table.values())}, got {label!r}")
 
 
-# --- value layouts ------------------------------------------------------------------------------------
-
-Field = tuple[str, str]  # what the field is (named in errors), its little-endian struct format ("H", "BB", "8s")
-Values = tuple[Any, ...]
-Build = Callable[[Values], dict[str, Any]]  # the unpacked fields → the keys and values they give
-Item = Callable[[bytes, int, dict[str, Any]], int]  # reads a value at pos into the data, returns the next pos
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """A run of fields read with one struct call."""
-
-    fields: tuple[Field, ...]
-    size: int
-    unpack: Callable[[bytes, int], Values]
-
-
-def _layout(*fields: Field) -> _Layout:
-    reader = struct.Struct("<" + "".join(codes for _, codes in fields))
-    return _Layout(fields, reader.size, reader.unpack_from)
-
-
-def _truncated(layout: _Layout, payload: bytes, pos: int) -> FrameError:
-    """The error for ``layout`` at ``pos`` running past the end of ``payload``: it names the first field cut off."""
-    for what, codes in layout.fields:
-        size = struct.calcsize("<" + codes)
-        if pos + size > len(payload):
-            return FrameError(f"truncated {what} at byte {pos}: needs {size} bytes")
-        pos += size
-    raise AssertionError(f"{layout.fields} fit at byte {pos}")  # only asked about a run that does not fit
-
-
-def _stored(layout: _Layout, keys: tuple[str, ...]) -> Item:
-    """An item whose fields are stored as they are, one key each."""
-    size, unpack, fields = layout.size, layout.unpack, tuple(enumerate(keys))
-
-    def read(payload: bytes, pos: int, out: dict[str, Any]) -> int:
-        end = pos + size
-        if end > len(payload):
-            raise _truncated(layout, payload, pos)
-        values = unpack(payload, pos)
-        for index, key in fields:
-            out[key] = values[index]
-        return end
-
-    return read
-
-
-def _built(layout: _Layout, build: Build) -> Item:
-    """An item whose keys and values ``build`` derives from its fields."""
-    size, unpack = layout.size, layout.unpack
-
-    def read(payload: bytes, pos: int, out: dict[str, Any]) -> int:
-        end = pos + size
-        if end > len(payload):
-            raise _truncated(layout, payload, pos)
-        out.update(build(unpack(payload, pos)))
-        return end
-
-    return read
-
-
-def _header(channel: int, kind: int) -> int:
-    """An item's channel id and channel type as one lookup key."""
-    return channel << 8 | kind
-
-
 # --- line counters ------------------------------------------------------------------------------------
 
-_TOTAL_IN = {0x03 + 3 * n: n + 1 for n in range(LINES)}
-_TOTAL_OUT = {0x04 + 3 * n: n + 1 for n in range(LINES)}
-_PERIOD = {0x05 + 3 * n: n + 1 for n in range(LINES)}
 _CHILD_TOTAL_IN = {0x11 + 3 * n: n + 1 for n in range(LINES)}
 _CHILD_TOTAL_OUT = {0x12 + 3 * n: n + 1 for n in range(LINES)}
 _CHILD_PERIOD = {0x13 + 3 * n: n + 1 for n in range(LINES)}
-TYPE_TOTAL, TYPE_PERIOD = 0xD2, 0xCC
 _TOTALS = (
-    (_TOTAL_IN, "total_in"),
-    (_TOTAL_OUT, "total_out"),
+    (TOTAL_IN, "total_in"),
+    (TOTAL_OUT, "total_out"),
     (_CHILD_TOTAL_IN, "child_total_in"),
     (_CHILD_TOTAL_OUT, "child_total_out"),
 )
-_PERIODS = ((_PERIOD, ""), (_CHILD_PERIOD, "child_"))
+_PERIODS = ((PERIOD, ""), (_CHILD_PERIOD, "child_"))
 
 
 def _line_items() -> dict[int, Item]:
     items: dict[int, Item] = {}
     for table, suffix in _TOTALS:
-        total = _layout((f"line {suffix}", "I"))
+        total = layout((f"line {suffix}", "I"))
         for channel, line in table.items():
-            items[_header(channel, TYPE_TOTAL)] = _stored(total, (f"line_{line}_{suffix}",))
-    period = _layout(("period in", "H"), ("period out", "H"))
+            items[header(channel, TYPE_TOTAL)] = stored(total, (f"line_{line}_{suffix}",))
+    period = layout(("period in", "H"), ("period out", "H"))
     for table, prefix in _PERIODS:
         for channel, line in table.items():
             keys = (f"line_{line}_{prefix}period_in", f"line_{line}_{prefix}period_out")
-            items[_header(channel, TYPE_PERIOD)] = _stored(period, keys)
+            items[header(channel, TYPE_PERIOD)] = stored(period, keys)
     return items
 
 
@@ -182,14 +127,14 @@ def _alarm(values: Values) -> dict[str, Any]:
 
 def _region_items() -> dict[int, Item]:
     items: dict[int, Item] = {}
-    count = _layout(*[("region count", "B")] * 4)
+    count = layout(*[("region count", "B")] * 4)
     for channel, infix in _REGION_COUNTS.items():
-        items[_header(channel, 0xE3)] = _stored(count, _region_count_keys(infix))
-    dwell = _layout(("region", "B"), ("avg dwell", "H"), ("max dwell", "H"))
+        items[header(channel, 0xE3)] = stored(count, _region_count_keys(infix))
+    dwell = layout(("region", "B"), ("avg dwell", "H"), ("max dwell", "H"))
     for channel, infix in _REGION_DWELLS.items():
-        items[_header(channel, 0xE4)] = _built(dwell, _region_dwell(infix))
-    alarm = _layout(("alarm type", "B"), ("node id", "B"), ("alarm", "B"))
-    items[_header(CHANNEL_ALARM, 0xFC)] = _built(alarm, _alarm)
+        items[header(channel, 0xE4)] = built(dwell, _region_dwell(infix))
+    alarm = layout(("alarm type", "B"), ("node id", "B"), ("alarm", "B"))
+    items[header(CHANNEL_ALARM, 0xFC)] = built(alarm, _alarm)
     return items
 
 
@@ -214,7 +159,7 @@ def _history_layouts() -> dict[int, tuple[str, ...]]:
 
 _HISTORY = _history_layouts()
 _HISTORY_DWELL = {0x10: "avg_dwell", 0x20: "max_dwell", 0x1E: "child_avg_dwell", 0x3C: "child_max_dwell"}
-_HISTORY_HEAD = _layout(("history timestamp", "I"), ("history data type", "B"))
+_HISTORY_HEAD = layout(("history timestamp", "I"), ("history data type", "B"))
 _HISTORY_FIELDS = {1: ("history counter", "I"), 2: ("history period", "H"), 4: ("history region count", "B")}
 
 
@@ -241,31 +186,31 @@ def _history_keys(keys: tuple[str, ...]) -> Build:
 
 
 # Per history data type: the layout of the record's value and what it gives, derived from the tables above.
-_HISTORY_BODIES: dict[int, tuple[_Layout, Build]] = {
+_HISTORY_BODIES: dict[int, tuple[Layout, Build]] = {
     **{
-        data_type: (_layout(*[_HISTORY_FIELDS[len(keys)]] * len(keys)), _history_keys(keys))
+        data_type: (layout(*[_HISTORY_FIELDS[len(keys)]] * len(keys)), _history_keys(keys))
         for data_type, keys in _HISTORY.items()
     },
     **{
-        data_type: (_layout(("history region", "B"), ("history dwell", "H")), _history_dwell(suffix))
+        data_type: (layout(("history region", "B"), ("history dwell", "H")), _history_dwell(suffix))
         for data_type, suffix in _HISTORY_DWELL.items()
     },
 }
 
 
-def _read_history(payload: bytes, pos: int, out: dict[str, Any]) -> int:
+def _read_history(payload: bytes, pos: int, length: int, out: dict[str, Any]) -> int:
     """One history record, appended to ``out["history"]``."""
     head_end = pos + _HISTORY_HEAD.size
-    if head_end > len(payload):
-        raise _truncated(_HISTORY_HEAD, payload, pos)
+    if head_end > length:
+        raise truncated(_HISTORY_HEAD, payload, pos)
     timestamp, data_type = _HISTORY_HEAD.unpack(payload, pos)
     body = _HISTORY_BODIES.get(data_type)
     if body is None:
         raise FrameError(f"unknown history data type 0x{data_type:02x} at byte {head_end - 1}")
     layout, build = body
     end = head_end + layout.size
-    if end > len(payload):
-        raise _truncated(layout, payload, head_end)
+    if end > length:
+        raise truncated(layout, payload, head_end)
     out.setdefault("history", []).append({"timestamp": timestamp, **build(layout.unpack(payload, head_end))})
     return end
 
@@ -355,53 +300,33 @@ def _with_result(kind: int, build: Build) -> Build:
 def _reply_items() -> dict[int, Item]:
     items: dict[int, Item] = {}
     for kind, (fields, build) in _INFO.items():
-        items[_header(CHANNEL_INFO, kind)] = _built(_layout(*fields), build)
+        items[header(CHANNEL_INFO, kind)] = built(layout(*fields), build)
     for kind, (fields, build) in _REPLIES.items():
         for channel in (CHANNEL_INFO, CHANNEL_REPLY):
-            items[_header(channel, kind)] = _built(_layout(*fields), build)
+            items[header(channel, kind)] = built(layout(*fields), build)
     for kind, (fields, build) in _EXT_REPLIES.items():
-        items[_header(CHANNEL_EXT, kind)] = _built(_layout(*fields), build)
-        items[_header(CHANNEL_EXT_RESULT, kind)] = _built(_layout(*fields, ("result", "B")), _with_result(kind, build))
+        items[header(CHANNEL_EXT, kind)] = built(layout(*fields), build)
+        items[header(CHANNEL_EXT_RESULT, kind)] = built(layout(*fields, ("result", "B")), _with_result(kind, build))
     return items
 
 
 # --- item dispatch ------------------------------------------------------------------------------------
 
-# Every item the VS135 sends, by _header(channel id, channel type), derived once from the tables above.
+# Every item the VS135 sends, by header(channel id, channel type), derived once from the tables above.
 _ITEMS: dict[int, Item] = {
     **_line_items(),
     **_region_items(),
-    _header(CHANNEL_HISTORY, TYPE_HISTORY): _read_history,
+    header(CHANNEL_HISTORY, TYPE_HISTORY): _read_history,
     **_reply_items(),
 }
 
 
-def decode(f_port: int, payload: bytes) -> DecodeResult:
-    """Decode one VS135 uplink into flat keys (``line_1_total_in`` ...)."""
-    if f_port != PORT:
-        return unknown_port(f_port, (PORT,))
-    payload = bytes(payload)
-    data: dict[str, Any] = {}
-    warnings: list[str] = []
-    pos, end = 0, len(payload)
-    try:
-        while pos < end:
-            if pos + 2 > end:
-                raise FrameError(f"truncated channel type at byte {pos + 1}: needs 1 bytes")
-            channel, kind = payload[pos], payload[pos + 1]
-            read = _ITEMS.get(channel << 8 | kind)  # _header(channel, kind), inline
-            if read is not None:
-                pos = read(payload, pos + 2, data)
-            elif channel in _REPLY_CHANNELS:
-                raise FrameError(f"unknown downlink reply 0x{channel:02x} 0x{kind:02x} at byte {pos}")
-            else:
-                warnings.append(f"unknown channel 0x{channel:02x} 0x{kind:02x} at byte {pos}; rest ignored")
-                break
-    except FrameError as exc:
-        return fail(str(exc))
-    if not data:
-        return fail(warnings[0] if warnings else "the frame carries no readings")
-    return ok(data, warnings)
+def _cut_header(pos: int) -> str:
+    return f"truncated channel type at byte {pos + 1}: needs 1 bytes"
+
+
+decode = frame_decoder("VS135", _ITEMS, replies=_REPLY_CHANNELS, cut_header=_cut_header)
+"""Decode one VS135 uplink into flat keys (``line_1_total_in`` ...)."""
 
 
 # --- encoding -----------------------------------------------------------------------------------------

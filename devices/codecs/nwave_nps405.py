@@ -19,6 +19,7 @@ from devices.codecs._frames import pack, scaled, sint, too_short, unknown_port, 
 from devices.codecs.base import CodecError, DecodeResult, ok
 
 PORT_STATUS, PORT_HEARTBEAT, PORT_STARTUP, PORT_DEBUG, PORT_REGISTRATION = 1, 2, 3, 6, 10
+OVERFLOW_MINUTES = 660  # a previous state this long or longer is reported as an overflow
 HEARTBEAT_SIZE = 6  # bytes the firmware sends; the last three are not decoded
 _RESET_CAUSES: dict[int, str] = {
     0: "rejoining_lorawan_network",
@@ -58,17 +59,22 @@ def _previous_state(compressed: int) -> dict[str, Any]:
     }
 
 
+def _compressed(duration: int) -> int:
+    """The 7-bit code of a duration (min) below the overflow: exact below 90, 5-min steps to 240, then hours."""
+    if duration < 90:
+        return duration
+    if duration < 240:
+        return 90 + (duration - 90) // 5
+    return min(120 + (duration - 240) // 60, 126)
+
+
 def _compress(data: dict[str, Any]) -> int:
     duration = data.get("previous_state_duration")
     if data.get("previous_state_duration_overflow") is True:
         return 127
     if isinstance(duration, bool) or not isinstance(duration, int) or duration < 0:
         raise CodecError(f"previous_state_duration must be a whole number of minutes, got {duration!r}")
-    if duration < 90:
-        return duration
-    if duration < 240:
-        return 90 + (duration - 90) // 5
-    return min(120 + (duration - 240) // 60, 126)
+    return _compressed(duration)
 
 
 def _battery_health(millivolts: int, temperature: float) -> str:
@@ -219,3 +225,31 @@ def encode(f_port: int, data: dict[str, Any]) -> bytes:
     if encoder is None:
         raise CodecError(f"unknown fPort {f_port}; the NPS405 sends on fPort {sorted(_ENCODERS)}")
     return verified(decode, f_port, data, encoder(data))
+
+
+# --- physical values → frames (what the sensor's firmware does; the simulator sends these) ----------------
+
+
+def encode_status(occupied: bool, previous_minutes: int) -> bytes:
+    """The fPort 1 frame of a change to ``occupied`` after ``previous_minutes`` (whole min, ≥ 0) in the
+    previous state, compressed as the sensor does (:data:`OVERFLOW_MINUTES` or more is an overflow)."""
+    code = 127 if previous_minutes >= OVERFLOW_MINUTES else _compressed(max(0, previous_minutes))
+    return bytes([code << 1 | occupied])
+
+
+def encode_heartbeat(occupied: bool, battery_voltage: float, temperature: float) -> bytes:
+    """The fPort 2 frame: state (also as hardware health), battery (V, 2.5..3.52 in 4 mV steps) and
+    temperature (°C, -54..73.5 in 0.5 °C steps); values outside are clipped as the sensor's registers do."""
+    raw_v = int(min(255, max(0, round((battery_voltage - 2.5) * 250))))
+    raw_t = int(min(127, max(-128, round((temperature - 10) * 2))))
+    return bytes([int(occupied), raw_v, raw_t & 0xFF]) + bytes(HEARTBEAT_SIZE - 3)
+
+
+def encode_startup(firmware_version: str, reset_cause: str, occupied: bool) -> bytes:
+    """The fPort 3 frame after a reset: firmware ``major.minor.patch``, a reset cause named as the decoder
+    names it (an unknown name is sent as the unnamed code) and the state.
+
+    Raises:
+        CodecError: the firmware version is not three numbers 0..255.
+    """
+    return _encode_startup({"firmware_version": firmware_version, "reset_cause": reset_cause, "occupied": occupied})

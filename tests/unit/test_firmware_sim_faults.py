@@ -88,6 +88,40 @@ def test_spec_files_and_durations(tmp_path: Path) -> None:
         load_spec(tmp_path / "list.yaml")
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("faults:\n  - {kind: melted, device: a-pm}\n", "faults[0] (a-pm).kind: unknown fault kind 'melted'"),
+        ("faults:\n  - {kind: spike, device: a-pm, after: soon}\n", "faults[0] (a-pm).after: must be a duration"),
+        ("faults:\n  - {kind: spike, device: a-pm, start: '2025-03-08T10:00', after: 1h}\n",
+         "faults[0] (a-pm): give start or after, not both"),
+        ("faults:\n  - {kind: spike, device: a-pm, colour: red}\n", "faults[0] (a-pm).colour: Extra inputs"),
+        ("faults:\n  - {kind: drift, device: lot-001}\n", "faults[0] (lot-001).kind: drift applies to air devices"),
+        ("faults:\n  - {kind: spike, device: nobody}\n", "faults[0] (nobody).device: town 'small' has no device"),
+        ("random: {count: -1}\n", "random.count: Input should be greater than or equal to 0"),
+        ("random: {kinds: [spike, melted]}\n", "random.kinds[1]: unknown fault kind 'melted'"),
+        ("random: {duration: [2h, 30m]}\n", "random: duration must be [shortest, longest]"),
+        ("faults: {kind: spike}\n", "faults: Input should be a valid list"),
+        ("- 1\n", "must be a mapping"),
+    ],
+)
+def test_spec_errors_name_file_place_and_field(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(FaultSpecError) as caught:
+        resolve_faults(load_spec(path), small_town(tmp_path), start=0, end=1e10, seed=1)
+    assert f"{path}: " in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_a_spec_file_that_is_missing_or_not_yaml_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(FaultSpecError, match="cannot read"):
+        load_spec(tmp_path / "missing.yaml")
+    (tmp_path / "bad.yaml").write_text("faults: [unclosed\n", encoding="utf-8")
+    with pytest.raises(FaultSpecError, match="not valid YAML"):
+        load_spec(tmp_path / "bad.yaml")
+
+
 def test_random_faults_are_reproducible_and_fit_their_devices(tmp_path: Path) -> None:
     town = small_town(tmp_path)
     first = _faults(town, [], count=18)

@@ -12,7 +12,7 @@ import pytest
 from devices.catalog import catalog
 from devices.codecs import native_codec
 from devices.records import DeviceInfo
-from firmware_sim.firmware import _decentlab, _decentlab_ac, _elsys, _nwave_previous_state, mass_per_ppb
+from firmware_sim.firmware.air import AIR_FIRMWARE, mass_per_ppb
 from firmware_sim.town import load_town
 from ingest.normalise import Normaliser
 from ingest.pipeline import Pipeline
@@ -73,14 +73,6 @@ def test_nwave_heartbeat_carries_battery_and_temperature(tmp_path: Path) -> None
     assert all(b["battery_health"] == "normal" for b in beats)
 
 
-@pytest.mark.parametrize("minutes", [0, 45, 89, 90, 97, 239, 240, 301, 659, 660, 5000])
-def test_nwave_previous_state_is_what_the_sensor_can_report(minutes: int) -> None:
-    data = {"type": "parking_status", "occupied": True, **_nwave_previous_state(minutes)}
-    frame = native_codec("nwave_nps405").encode(1, data)
-    assert native_codec("nwave_nps405").decode(1, frame)["data"] == data
-    assert data["previous_state_duration"] <= max(minutes, 660)
-
-
 def test_counter_totals_grow_by_the_period_counts(tmp_path: Path) -> None:
     town = small_town(tmp_path)
     series: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
@@ -106,8 +98,7 @@ def test_counter_totals_grow_by_the_period_counts(tmp_path: Path) -> None:
 def test_decentlab_frame_carries_the_intended_values() -> None:
     sample = {"pm1_0": 7.83, "pm2_5": 10.04, "pm4": 11.2, "pm10": 15.55, "particle_size": 512.3,
               "temperature": 21.37, "humidity": 55.2, "pressure": 1013.4}
-    data = _decentlab(sample, device_id=321, battery=3.05)
-    frame = native_codec("decentlab_dl_pm").encode(1, data)
+    frame = AIR_FIRMWARE["decentlab-dl-pm"](sample, device_id=321, battery=3.05)
     back = native_codec("decentlab_dl_pm").decode(1, frame)["data"]
     assert back["pm2_5_mass_concentration"]["value"] == 10.0
     assert back["pm10_mass_concentration"]["value"] == pytest.approx(15.55, abs=0.05)
@@ -123,8 +114,8 @@ ADC_STEP = 3000 / 32768  # mV per ADC word of the DL-AC
 def test_dl_ac_frame_carries_the_worlds_gases() -> None:
     entry = catalog()["decentlab-dl-ac"]
     sample = {"no2": 61.3, "no": 48.2, "o3": 22.4, "co": 0.46, "temperature": 3.2, "humidity": 86.0}
-    data = _decentlab_ac(sample, device_id=321, battery=3.6, mass_per_ppb=mass_per_ppb(entry))
-    back = native_codec("decentlab_dl_ac").decode(1, native_codec("decentlab_dl_ac").encode(1, data))["data"]
+    frame = AIR_FIRMWARE["decentlab-dl-ac"](sample, device_id=321, battery=3.6, mass_per_ppb=mass_per_ppb(entry))
+    back = native_codec("decentlab_dl_ac").decode(1, frame)["data"]
     stored = {m.quantity: m.value for m in Normaliser(entry).normalise(back).measurements}
     assert stored["no2"] == pytest.approx(61.3, abs=ADC_STEP / 0.256 * 1.91 / 2)  # half a word: 0.34 µg/m³
     assert stored["no"] == pytest.approx(48.2, abs=ADC_STEP / 0.512 * 1.25 / 2)
@@ -158,7 +149,7 @@ def test_dl_ac_at_the_ring_road_sees_the_rush_hours(tmp_path: Path) -> None:
 
 def test_elsys_frame_carries_the_intended_values() -> None:
     sample = {"temperature": 21.44, "humidity": 47.6, "light": 312.2, "motion": 7, "co2": 1180.4, "vdd": 3611}
-    frame = native_codec("elsys_ers_co2").encode(5, _elsys(sample))
+    frame = AIR_FIRMWARE["elsys-ers-co2"](sample)
     back = native_codec("elsys_ers_co2").decode(5, frame)["data"]
     assert back == {"temperature": 21.4, "humidity": 48, "light": 312, "motion": 7, "co2": 1180, "vdd": 3611}
 

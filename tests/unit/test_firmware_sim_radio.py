@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections import defaultdict
 from itertools import pairwise
 from pathlib import Path
@@ -90,3 +92,37 @@ def test_lossy_radio_leaves_frame_counter_gaps(tmp_path: Path) -> None:
 
 def test_rfc3339_keeps_nanoseconds() -> None:
     assert rfc3339(1_714_817_702_123_456_789) == "2024-05-04T10:15:02.123456789Z"
+
+
+@pytest.mark.parametrize("fmt", ["tts", "chirpstack"])
+def test_envelopes_are_valid_json_for_any_name(tmp_path: Path, fmt: str) -> None:
+    """Names with quotes and backslashes (device, gateway, application) are escaped, not pasted."""
+    hostile = 'c-"vs133"\\nord'
+    town = small_town(tmp_path)
+    town = dataclasses.replace(
+        town,
+        network=dataclasses.replace(
+            town.network,
+            application='app "x"\\',
+            gateways=tuple(dataclasses.replace(g, id=f'{g.id}"\\') for g in town.network.gateways),
+        ),
+        sites=tuple(
+            dataclasses.replace(site, devices=tuple(
+                dataclasses.replace(d, name=hostile) if d.name == "c-vs133" else d for d in site.devices))
+            for site in town.sites
+        ),
+    )
+    deliveries = simulate(town, SATURDAY, fmt=fmt)
+    documents = [json.loads(payload) for _, _, payload in deliveries]
+    eui = next(d.dev_eui for d in town.devices if d.name == hostile)
+    if fmt == "tts":
+        mine = [doc for doc in documents if doc["end_device_ids"]["dev_eui"] == eui]
+        assert mine and all(doc["end_device_ids"]["device_id"] == hostile for doc in mine)
+        assert all(doc["end_device_ids"]["application_ids"]["application_id"] == 'app "x"\\' for doc in documents)
+        gateways = {m["gateway_ids"]["gateway_id"] for doc in documents for m in doc["uplink_message"]["rx_metadata"]}
+        assert gateways <= {'gw-a"\\', 'gw-b"\\'} and gateways
+    else:
+        mine = [doc for doc in documents if doc["deviceInfo"]["devEui"] == eui.lower()]
+        assert mine and all(doc["deviceInfo"]["deviceName"] == hostile for doc in mine)
+        assert all(doc["deviceInfo"]["applicationName"] == 'app "x"\\' for doc in documents)
+    assert len(uplinks(deliveries)) == len(deliveries)

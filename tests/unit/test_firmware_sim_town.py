@@ -52,19 +52,42 @@ def test_registering_is_idempotent(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("model: nwave-nps405", "model: nwave-nope", "unknown device model 'nwave-nope'"),
-        ("eui_prefix: 70B3D5E7", "eui_prefix: 70B3", "eui_prefix must be 8 hex digits"),
-        ("kind: parking, model: bosch", "kind: garden, model: bosch", "kind must be one of"),
-        ("model: milesight-vs133", "model: nwave-nps405", "is a parking device, not footfall"),
-        ("profile: centre", "profile: beach", "profile must be one of"),
-        ('from: "07:00"', 'from: "7 Uhr"', "is not a time HH:MM"),
+        ("model: nwave-nps405", "model: nwave-nope", "sites[0] (lot).model: unknown device model 'nwave-nope'"),
+        ("eui_prefix: 70B3D5E7", "eui_prefix: 70B3", "sites[0] (lot).eui_prefix: eui_prefix must be 8 hex digits"),
+        ("kind: parking, model: bosch", "kind: garden, model: bosch",
+         "sites[1] (street).kind: Input should be 'parking', 'footfall' or 'air'"),
+        ("model: milesight-vs133", "model: nwave-nps405",
+         "sites[2] (zone).devices[0] (c-vs133).model: model nwave-nps405 is a parking device, not footfall"),
+        ("profile: centre", "profile: beach", "sites[0] (lot).profile: Input should be 'centre'"),
+        ('from: "07:00"', 'from: "7 Uhr"', "calendar.markets[0].from: '7 Uhr' is not a time HH:MM"),
+        ("lat: 50.7310", "lat: 95.0", "sites[0] (lot).lat: Input should be less than or equal to 90"),
+        ("weekdays: [saturday]", "weekdays: [caturday]",
+         "calendar.markets[0].weekdays[0]: 'caturday' is not a weekday"),
+        ("{id: gw-a, eui", "{id: gw-a, colour: red, eui", "network.gateways[0] (gw-a).colour: Extra inputs"),
+        ("  - id: zone\n", "  - id: zone\n    count: 3\n", "sites[2] (zone): count: only parking sites have these"),
+        ("spread: 40, ", "", ""),  # optional: the default spread
+        ("municipality: Teststadt\n", "", "municipality: Field required"),
+        ("peak_per_hour: 900}", "peak_per_hour: 900, lat: x}",
+         "devices[0] (c-vs133).lat: Input should be a valid number"),
     ],
 )
-def test_a_bad_town_is_refused_with_the_reason(tmp_path: Path, old: str, new: str, message: str) -> None:
+def test_a_bad_town_is_refused_naming_file_place_and_field(tmp_path: Path, old: str, new: str, message: str) -> None:
     assert old in SMALL_TOWN
     path = tmp_path / "bad.yaml"
     path.write_text(SMALL_TOWN.replace(old, new, 1), encoding="utf-8")
-    with pytest.raises(TownError, match=message):
+    if not message:
+        assert load_town(path).sites[0].devices
+        return
+    with pytest.raises(TownError) as caught:
+        load_town(path)
+    assert f"{path}: " in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_a_town_file_that_is_not_yaml_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("sites: [unclosed\n", encoding="utf-8")
+    with pytest.raises(TownError, match="not valid YAML"):
         load_town(path)
 
 

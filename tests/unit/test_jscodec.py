@@ -19,7 +19,7 @@ from tests.unit.test_codecs import UNCALIBRATED, frame_of
 from tests.unit.test_codecs import VECTORS as MODEL_VECTORS
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_VECTORS = Path("/work/shared/vectors/codecs.yaml")
+SHARED_VECTORS = ROOT.parent / "shared" / "vectors" / "codecs.yaml"  # ../shared beside the checkout
 FIXTURES = ROOT / "tests" / "fixtures" / "js"
 OUR_CODECS = ROOT / "devices" / "codecs" / "js"
 LPP_FRAME = bytes.fromhex("03670110056700FF")
