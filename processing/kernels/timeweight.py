@@ -1,0 +1,70 @@
+"""Time-weighted integration of a step function (a state held from one reading until the next)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from processing.kernels import kernel
+
+
+@kernel("void(int64, int64, float64, int64, int64, int64[::1], float64[::1])")
+def _add_segment(a: int, b: int, value: float, start: int, step: int, known: npt.NDArray[np.int64], weighted: npt.NDArray[np.float64]) -> None:
+    """Add the segment [a, b) holding ``value`` to the intervals it overlaps."""
+    m = known.shape[0]
+    a = max(a, start)
+    b = min(b, start + m * step)
+    if b <= a:
+        return
+    k = (a - start) // step
+    while a < b:
+        edge = min(b, start + (k + 1) * step)
+        known[k] += edge - a
+        weighted[k] += value * (edge - a)
+        a = edge
+        k += 1
+
+
+@kernel("void(int64[::1], float64[::1], int64, int64, int64, int64, int64[::1], float64[::1])")
+def hold_integrate(
+    times: npt.NDArray[np.int64],
+    values: npt.NDArray[np.float64],
+    stale: int,
+    horizon: int,
+    start: int,
+    step: int,
+    known: npt.NDArray[np.int64],
+    weighted: npt.NDArray[np.float64],
+) -> None:
+    """Known time and time-weighted value per interval of a state that holds until the next reading.
+
+    Reading ``i`` holds its value from ``times[i]`` until the next reading, but no longer than ``stale`` ns
+    after it (a silent device is unknown after that) and not past ``horizon`` (the end of what is known).
+    A NaN value is an unknown state.
+
+    Args:
+        times: shape (n,), ns, sorted ascending, no duplicates.
+        values: shape (n,).
+        stale: ns after a reading at which its state becomes unknown; 0 or less for never.
+        horizon: ns, nothing is known from here on.
+        start: ns, start of interval 0.
+        step: ns, interval length (> 0).
+        known: shape (m,), output: ns of each interval with a known state.
+        weighted: shape (m,), output: the integral of the state over the known time (value·ns).
+    """
+    for k in range(known.shape[0]):
+        known[k] = 0
+        weighted[k] = 0.0
+    n = times.shape[0]
+    for i in range(n):
+        value = values[i]
+        if math.isnan(value):
+            continue
+        end = horizon
+        if i + 1 < n:
+            end = min(end, times[i + 1])
+        if stale > 0:
+            end = min(end, times[i] + stale)
+        _add_segment(times[i], end, value, start, step, known, weighted)
