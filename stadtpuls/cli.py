@@ -18,6 +18,7 @@ COMMANDS = {
     "devices": "devices.cli:devices_group",
     "codec": "devices.codec_cli:codec_group",
     "simulate": "firmware_sim.cli:simulate_group",
+    "process": "processing.cli:process_group",
     "demo": "stadtpuls.demo:demo_command",
 }
 

@@ -11,7 +11,12 @@ from processing.kernels import kernel
 
 
 @kernel("void(float64[:, ::1], float64[:, ::1], int8[::1], int64[::1])")
-def worst_band(values: npt.NDArray[np.float64], bounds: npt.NDArray[np.float64], index: npt.NDArray[np.int8], worst: npt.NDArray[np.int64]) -> None:
+def worst_band(
+    values: npt.NDArray[np.float64],
+    bounds: npt.NDArray[np.float64],
+    index: npt.NDArray[np.int8],
+    worst: npt.NDArray[np.int64],
+) -> None:
     """Per row, the highest band of any column and the column that has it.
 
     A value's band is 1 plus the number of its column's upper bounds it exceeds: with bounds

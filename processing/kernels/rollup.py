@@ -10,7 +10,10 @@ import numpy.typing as npt
 from processing.kernels import kernel
 
 
-@kernel("void(int64[::1], float64[::1], int64, int64, int64[::1], float64[::1], float64[::1], float64[::1], float64[::1])")
+@kernel(
+    "void(int64[::1], float64[::1], int64, int64, int64[::1], float64[::1], float64[::1], float64[::1],"
+    " float64[::1])"
+)
 def bin_stats(
     times: npt.NDArray[np.int64],
     values: npt.NDArray[np.float64],

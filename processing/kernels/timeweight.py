@@ -11,7 +11,10 @@ from processing.kernels import kernel
 
 
 @kernel("void(int64, int64, float64, int64, int64, int64[::1], float64[::1])")
-def _add_segment(a: int, b: int, value: float, start: int, step: int, known: npt.NDArray[np.int64], weighted: npt.NDArray[np.float64]) -> None:
+def _add_segment(
+    a: int, b: int, value: float, start: int, step: int, known: npt.NDArray[np.int64],
+    weighted: npt.NDArray[np.float64],
+) -> None:
     """Add the segment [a, b) holding ``value`` to the intervals it overlaps."""
     m = known.shape[0]
     a = max(a, start)
