@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,12 +22,11 @@ from processing.csvio import (
     parse_time,
     read_table,
 )
-from processing.engine import Options
-from processing.service import ProcessingService, Shard, day_floor, load_sites
-from processing.store import DAY
 from processing.timeseries import SeriesError
-from stadtpuls.influx import InfluxError
-from stadtpuls.settings import get_settings
+
+if TYPE_CHECKING:
+    from processing.engine import Options
+    from processing.service import Shard
 
 CSV_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -54,6 +53,8 @@ def _emit(compute: Callable[[], list[dict[str, Any]]]) -> None:
 
 
 def _shard(_ctx: click.Context, _param: click.Parameter, value: str) -> Shard:
+    from processing.service import Shard
+
     try:
         return Shard.parse(value)
     except ValueError as exc:
@@ -61,6 +62,8 @@ def _shard(_ctx: click.Context, _param: click.Parameter, value: str) -> Shard:
 
 
 def _options(bands: str, pm_mean: str, *, live: bool = True) -> Options:
+    from processing.engine import Options
+
     return Options(load_bands(bands), PmMean(pm_mean), live=live)
 
 
@@ -92,6 +95,10 @@ def process_group(ctx: click.Context, shard: Shard, bands: str, pm_mean: str, in
     """
     if ctx.invoked_subcommand is not None:
         return
+    from processing.service import ProcessingService
+    from stadtpuls.influx import InfluxError
+    from stadtpuls.settings import get_settings
+
     service = ProcessingService(get_settings(), _options(bands, pm_mean), shard=shard, late=late)
 
     async def run() -> None:
@@ -118,6 +125,11 @@ def process_group(ctx: click.Context, shard: Shard, bands: str, pm_mean: str, in
 @PM_MEAN
 def backfill_command(start: str, end: str, shard: Shard, bands: str, pm_mean: str) -> None:
     """Recompute the processed outputs of whole UTC days from --start to --end, with a progress bar."""
+    from processing.service import ProcessingService, day_floor, load_sites
+    from processing.store import DAY
+    from stadtpuls.influx import InfluxError
+    from stadtpuls.settings import get_settings
+
     try:
         first, stop = parse_time(start), parse_time(end)
     except CsvError as exc:

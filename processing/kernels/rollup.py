@@ -42,13 +42,21 @@ def bin_stats(
         low[k] = math.nan
         high[k] = math.nan
         last[k] = math.nan
+    if m == 0:
+        return
+    k = 0
+    edge = start + step  # end of interval k; times are sorted, so k only moves forward
+    stop = start + m * step
     for i in range(times.shape[0]):
+        t = times[i]
         value = values[i]
-        if math.isnan(value) or times[i] < start:
+        if t < start or math.isnan(value):
             continue
-        k = (times[i] - start) // step
-        if k >= m:
+        if t >= stop:
             break
+        if t >= edge:
+            k = (t - start) // step
+            edge = start + (k + 1) * step
         if count[k] == 0:
             low[k] = value
             high[k] = value
