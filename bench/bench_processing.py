@@ -199,7 +199,8 @@ def town(run_dir: Path) -> None:
             began = time.perf_counter()
             report = asyncio.run(service.backfill(day, day + DAY))
             print(f"one day end to end (read, compute, write), run {attempt}: {time.perf_counter() - began:.1f} s, "
-                  f"{report.sites} sites, {report.points:,} points written")
+                  f"{report.sites} sites, {report.points:,} points written; "
+                  + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
 
 
 def cold_start(run_dir: Path) -> None:

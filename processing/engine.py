@@ -103,9 +103,12 @@ def compute_site(
     return points
 
 
-def _rollups(points: Points, site: Site, quantity: str, series: list[tuple[DeviceInfo, Series]], *,
+def _rollups(points: Points, site: Site, quantity: str, all_series: list[tuple[DeviceInfo, Series]], *,
              start: int, end: int, horizon: int) -> None:
+    """Rollups at each resolution coarser than the device's reporting interval (a finer one would repeat the
+    raw readings)."""
     for resolution in RESOLUTIONS:
+        series = [(d, s) for d, s in all_series if resolution.step > get_model(d.model).report_interval * NS]
         grid = _grid(start, end, resolution.step)
         total = np.zeros(grid.intervals)
         count = np.zeros(grid.intervals, dtype=np.int64)

@@ -67,6 +67,7 @@ class PassReport:
     sites: int = 0
     points: int = 0
     errors: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "compute": 0.0, "write": 0.0})
 
 
 def load_sites(settings: Settings, shard: Shard) -> list[Site]:
@@ -113,15 +114,22 @@ class ProcessingService:
                             timeout=300.0)
 
     async def _site(self, store: ProcessingStore, site: Site, *, start: int, end: int, horizon: int,
-                    options: Options) -> int:
+                    options: Options, report: PassReport) -> int:
+        began = time.perf_counter()
         raw: dict[str, list[Series]] = {}
         for quantity in sorted(site.quantities()):
             found = await store.read(quantity, municipality=site.municipality, site=site.site,
                                      start=start - CONTEXT, end=end + FOOTFALL_MAX_GAP)
             if found:
                 raw[quantity] = found
+        read = time.perf_counter()
         points = compute_site(site, raw, start=start, end=end, horizon=horizon, options=options)
-        return await store.write(points)
+        computed = time.perf_counter()
+        written = await store.write(points)
+        report.seconds["read"] += read - began
+        report.seconds["compute"] += computed - read
+        report.seconds["write"] += time.perf_counter() - computed
+        return written
 
     async def run_pass(self, now: int | None = None) -> PassReport:
         """Bring every owned site up to ``now`` (ns, default the clock)."""
@@ -135,7 +143,7 @@ class ProcessingService:
                 since = now - self.first_days * DAY if mark is None else min(mark, now) - self.late
                 try:
                     report.points += await self._site(store, site, start=day_floor(since), end=now, horizon=now,
-                                                      options=self.options)
+                                                      options=self.options, report=report)
                 except InfluxError as exc:
                     report.errors.append(f"{site.municipality}/{site.site}: {exc}")
                     continue
@@ -178,7 +186,7 @@ class ProcessingService:
             for day in range(day_floor(start), end, DAY):
                 for site in sites:
                     report.points += await self._site(store, site, start=day, end=day + DAY,
-                                                      horizon=min(day + DAY, now), options=options)
+                                                      horizon=min(day + DAY, now), options=options, report=report)
                     if progress is not None:
                         progress(1)
         return report

@@ -18,13 +18,22 @@ All InfluxQL is built here from quoted identifiers and literals (``stadtpuls.lin
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from stadtpuls.influx import InfluxClient, InfluxRejected
-from stadtpuls.lineprotocol import line, quote_identifier, quote_string
+from stadtpuls.lineprotocol import (
+    escape_measurement,
+    escape_tag,
+    format_float,
+    quote_identifier,
+    quote_string,
+    tag_set,
+)
 
 NS = 1_000_000_000
 MINUTE = 60 * NS
@@ -53,17 +62,31 @@ STATE_MEASUREMENT = "processing_state"  # the watermark of each site, in the def
 WRITE_BATCH = 5000  # lines per /write
 
 
+@functools.cache
+def _field_key(name: str) -> str:
+    return escape_tag(name)
+
+
 @dataclass
 class Points:
     """Lines to write, grouped by retention policy ("" = the database's default)."""
 
     by_policy: dict[str, list[str]] = field(default_factory=dict)
+    _prefixes: dict[tuple[str, tuple[tuple[str, str], ...]], str] = field(default_factory=dict)
 
     def add(self, policy: str, measurement: str, tags: dict[str, str], fields: dict[str, float], ns: int) -> None:
-        """Queue one point; NaN fields are left out and a point without fields is not written."""
-        finite = {k: float(v) for k, v in fields.items() if np.isfinite(v)}
-        if finite:
-            self.by_policy.setdefault(policy, []).append(line(measurement, tags, finite, ns))
+        """Queue one point; NaN fields are left out and a point without fields is not written.
+
+        The escaped measurement and tag set of a series are built once (``stadtpuls.lineprotocol``) and reused.
+        """
+        text = ",".join(f"{_field_key(k)}={format_float(v)}" for k, v in fields.items() if math.isfinite(v))
+        if not text:
+            return
+        key = (measurement, tuple(sorted(tags.items())))
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            prefix = self._prefixes[key] = escape_measurement(measurement) + tag_set(tags)
+        self.by_policy.setdefault(policy, []).append(f"{prefix} {text} {int(ns)}")
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.by_policy.values())

@@ -13,7 +13,7 @@ from typing import TypeVar, cast
 
 from numba import njit
 
-F = TypeVar("F", bound=Callable[..., None])
+F = TypeVar("F", bound=Callable[..., object])
 
 
 def kernel(signature: str) -> Callable[[F], F]:

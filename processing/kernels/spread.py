@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from processing.kernels import kernel
+from processing.kernels.timeweight import interval_of
 
 
 @kernel("void(int64[::1], float64[::1], int64, int64, int64, float64[::1], int64[::1], uint8[::1])")
@@ -39,6 +40,7 @@ def spread_counts(
         covered[k] = 0
         gap[k] = 0
     stop = start + m * step
+    k = 0
     for i in range(1, times.shape[0]):
         a0 = times[i - 1]
         b = min(times[i], stop)
@@ -48,7 +50,7 @@ def spread_counts(
         span = times[i] - a0
         too_long = max_gap > 0 and span > max_gap
         rate = deltas[i] / span
-        k = (a - start) // step
+        k = interval_of(a, start, step, k)
         while a < b:
             edge = min(b, start + (k + 1) * step)
             if too_long:

@@ -10,24 +10,40 @@ import numpy.typing as npt
 from processing.kernels import kernel
 
 
-@kernel("void(int64, int64, float64, int64, int64, int64[::1], float64[::1])")
+@kernel("int64(int64, int64, int64, int64)")
+def interval_of(t: int, start: int, step: int, hint: int) -> int:
+    """The interval that holds ``t``, found by stepping on from ``hint`` when ``t`` is just ahead of it (sorted
+    input), by a division otherwise."""
+    lower = start + hint * step
+    if t < lower or t - lower >= 4 * step:
+        return (t - start) // step
+    k = hint
+    while t >= lower + step:
+        k += 1
+        lower += step
+    return k
+
+
+@kernel("int64(int64, int64, float64, int64, int64, int64, int64[::1], float64[::1])")
 def _add_segment(
-    a: int, b: int, value: float, start: int, step: int, known: npt.NDArray[np.int64],
+    a: int, b: int, value: float, start: int, step: int, hint: int, known: npt.NDArray[np.int64],
     weighted: npt.NDArray[np.float64],
-) -> None:
-    """Add the segment [a, b) holding ``value`` to the intervals it overlaps."""
+) -> int:
+    """Add the segment [a, b) holding ``value`` to the intervals it overlaps; returns the interval of ``a``."""
     m = known.shape[0]
     a = max(a, start)
     b = min(b, start + m * step)
     if b <= a:
-        return
-    k = (a - start) // step
+        return hint
+    k = interval_of(a, start, step, hint)
+    first = k
     while a < b:
         edge = min(b, start + (k + 1) * step)
         known[k] += edge - a
         weighted[k] += value * (edge - a)
         a = edge
         k += 1
+    return first
 
 
 @kernel("void(int64[::1], float64[::1], int64, int64, int64, int64, int64[::1], float64[::1])")
@@ -61,6 +77,7 @@ def hold_integrate(
         known[k] = 0
         weighted[k] = 0.0
     n = times.shape[0]
+    hint = 0
     for i in range(n):
         value = values[i]
         if math.isnan(value):
@@ -70,4 +87,4 @@ def hold_integrate(
             end = min(end, times[i + 1])
         if stale > 0:
             end = min(end, times[i] + stale)
-        _add_segment(times[i], end, value, start, step, known, weighted)
+        hint = _add_segment(times[i], end, value, start, step, hint, known, weighted)
