@@ -119,12 +119,12 @@ def _rollups(points: Points, site: Site, quantity: str, all_series: list[tuple[D
             stats = rollup(s.times, s.values, grid, expected_interval=_expected_interval(device.model))
             tags = _device_tags(device, s.tags.get("channel", ""))
             classes.add(device.device_class)
-            for k in np.flatnonzero((stats.count > 0) & (grid.starts() < horizon)):
-                fields = {"count": float(stats.count[k]), "mean": stats.mean[k], "min": stats.min[k],
-                          "max": stats.max[k], "last": stats.last[k], "coverage": stats.coverage[k]}
-                if quantity in SUMMABLE:
-                    fields["sum"] = stats.sum[k]
-                points.add(resolution.policy, quantity, tags, fields, int(grid.start + k * grid.step))
+            idx = np.flatnonzero((stats.count > 0) & (grid.starts() < horizon))
+            fields = {"count": stats.count[idx], "mean": stats.mean[idx], "min": stats.min[idx],
+                      "max": stats.max[idx], "last": stats.last[idx], "coverage": stats.coverage[idx]}
+            if quantity in SUMMABLE:
+                fields["sum"] = stats.sum[idx]
+            points.add_many(resolution.policy, quantity, tags, grid.starts()[idx], fields)
             count += stats.count
             total += stats.sum
             low, high = np.fmin(low, stats.min), np.fmax(high, stats.max)
@@ -132,12 +132,12 @@ def _rollups(points: Points, site: Site, quantity: str, all_series: list[tuple[D
         if not series:
             continue
         tags = _site_tags(site, sorted(classes)[0])
-        for k in np.flatnonzero((count > 0) & (grid.starts() < horizon)):
-            fields = {"count": float(count[k]), "mean": total[k] / count[k], "min": low[k], "max": high[k],
-                      "coverage": coverage[k] / len(series), "series": float(len(series))}
-            if quantity in SUMMABLE:
-                fields["sum"] = total[k]
-            points.add(resolution.policy, f"{quantity}_site", tags, fields, int(grid.start + k * grid.step))
+        idx = np.flatnonzero((count > 0) & (grid.starts() < horizon))
+        site_fields = {"count": count[idx], "mean": total[idx] / count[idx], "min": low[idx], "max": high[idx],
+                       "coverage": coverage[idx] / len(series), "series": np.full(idx.size, float(len(series)))}
+        if quantity in SUMMABLE:
+            site_fields["sum"] = total[idx]
+        points.add_many(resolution.policy, f"{quantity}_site", tags, grid.starts()[idx], site_fields)
 
 
 def _stale(model: str) -> int:
@@ -167,11 +167,12 @@ def _parking(points: Points, site: Site, series: list[tuple[DeviceInfo, Series]]
 
 def _occupancy_points(points: Points, policy: str, measurement: str, tags: dict[str, str], grid: Grid,
                       known: np.ndarray, weighted: np.ndarray, horizon: int, extra: dict[str, float]) -> None:
-    for k in np.flatnonzero(grid.starts() < horizon):
-        fields = {"coverage": known[k] / grid.step, **extra}
-        if known[k] > 0:
-            fields["occupancy"] = weighted[k] / known[k]
-        points.add(policy, measurement, tags, fields, int(grid.start + k * grid.step))
+    idx = np.flatnonzero(grid.starts() < horizon)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(known[idx] > 0, weighted[idx] / known[idx], np.nan)
+    fields = {"coverage": known[idx] / grid.step, "occupancy": share}
+    fields.update({name: np.full(idx.size, value) for name, value in extra.items()})
+    points.add_many(policy, measurement, tags, grid.starts()[idx], fields)
 
 
 def _availability(points: Points, site: Site, series: list[tuple[DeviceInfo, Series]], bays: list[DeviceInfo],
@@ -207,20 +208,18 @@ def _footfall(points: Points, site: Site, quantity: str, series: list[tuple[Devi
             counts = counts_from_totals(s.times, s.values, grid, max_gap=FOOTFALL_MAX_GAP,
                                         width_bits=counter_bits(device.model))
             tags = {**_device_tags(device, s.tags.get("channel", "")), "direction": direction}
-            for k in np.flatnonzero(before):
-                points.add(resolution.policy, "footfall", tags,
-                           {"count": counts[k], "complete": float(not np.isnan(counts[k]))},
-                           int(grid.start + k * grid.step))
+            idx = np.flatnonzero(before)
+            points.add_many(resolution.policy, "footfall", tags, grid.starts()[idx],
+                            {"count": counts[idx], "complete": (~np.isnan(counts[idx])).astype(float)})
             total += np.nan_to_num(counts)
             complete += ~np.isnan(counts)
         if not series:
             continue
         tags = {**_site_tags(site, "footfall"), "direction": direction}
-        for k in np.flatnonzero(before):
-            fields = {"complete": complete[k] / len(series), "counters": float(len(series))}
-            if complete[k] > 0:
-                fields["count"] = total[k]
-            points.add(resolution.policy, "footfall_site", tags, fields, int(grid.start + k * grid.step))
+        idx = np.flatnonzero(before)
+        points.add_many(resolution.policy, "footfall_site", tags, grid.starts()[idx], {
+            "complete": complete[idx] / len(series), "counters": np.full(idx.size, float(len(series))),
+            "count": np.where(complete[idx] > 0, total[idx], np.nan)})
 
 
 def _air(points: Points, site: Site, raw: Mapping[str, list[Series]], devices: Mapping[str, DeviceInfo], *,

@@ -88,6 +88,25 @@ class Points:
             prefix = self._prefixes[key] = escape_measurement(measurement) + tag_set(tags)
         self.by_policy.setdefault(policy, []).append(f"{prefix} {text} {int(ns)}")
 
+    def add_many(self, policy: str, measurement: str, tags: dict[str, str], times: np.ndarray,
+                 fields: dict[str, np.ndarray]) -> None:
+        """Queue one point per timestamp of one series; ``fields`` are arrays of the same length (NaN = absent)."""
+        if times.size == 0:
+            return
+        key = (measurement, tuple(sorted(tags.items())))
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            prefix = self._prefixes[key] = escape_measurement(measurement) + tag_set(tags)
+        columns = []
+        for name, values in fields.items():
+            label = _field_key(name)
+            columns.append([f"{label}={v!r}" if math.isfinite(v) else "" for v in values.astype(float).tolist()])
+        out = self.by_policy.setdefault(policy, [])
+        for n, ns in enumerate(times.tolist()):
+            text = ",".join(c[n] for c in columns if c[n])
+            if text:
+                out.append(f"{prefix} {text} {ns}")
+
     def __len__(self) -> int:
         return sum(len(v) for v in self.by_policy.values())
 
