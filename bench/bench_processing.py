@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -203,6 +203,28 @@ def town(run_dir: Path) -> None:
                   + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
 
 
+def default_town(run_dir: Path, days: int) -> None:
+    """The simulated default town: ``days`` days through ingest, then processed; a year extrapolated."""
+    from firmware_sim.backfill import run_backfill
+
+    first = date(2025, 1, 6)
+    with InfluxServer(run_dir / "town") as influx:
+        settings = Settings(influx_url=influx.url, influx_db="town", data_dir=run_dir / "town")
+        began = time.perf_counter()
+        result = run_backfill(settings, town="default", days=days + 1, start=first, seed=1)
+        print(f"\ndefault town: {days + 1} simulated days, {result.uplinks:,} uplinks ingested in "
+              f"{time.perf_counter() - began:.1f} s")
+        start = int(datetime(first.year, first.month, first.day, tzinfo=UTC).timestamp()) * NS
+        service = ProcessingService(settings, Options(load_bands()))
+        began = time.perf_counter()
+        report = asyncio.run(service.backfill(start, start + days * DAY))
+        took = time.perf_counter() - began
+        print(f"default town processed: {days} UTC days, {report.sites} sites, {report.points:,} points "
+              f"in {took:.1f} s "
+              f"({took / days:.1f} s a day, a year ≈ {took / days * 365 / 60:.0f} min); "
+              + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
+
+
 def cold_start(run_dir: Path) -> None:
     csv = run_dir / "bay.csv"
     csv.write_text("timestamp,value\n2025-03-08T10:00:00Z,0\n2025-03-08T10:10:00Z,1\n2025-03-08T11:00:00Z,0\n")
@@ -222,6 +244,7 @@ def main() -> None:
     parser.add_argument("--values", type=int, default=5_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-town", action="store_true")
+    parser.add_argument("--town-days", type=int, default=0, help="also process N days of the default town")
     args = parser.parse_args()
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}; numba, numpy {np.__version__}, "
           f"pandas {pd.__version__}")
@@ -230,6 +253,8 @@ def main() -> None:
         cold_start(Path(folder))
         if not args.skip_town:
             town(Path(folder))
+        if args.town_days:
+            default_town(Path(folder), args.town_days)
 
 
 if __name__ == "__main__":

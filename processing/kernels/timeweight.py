@@ -24,28 +24,6 @@ def interval_of(t: int, start: int, step: int, hint: int) -> int:
     return k
 
 
-@kernel("int64(int64, int64, float64, int64, int64, int64, int64[::1], float64[::1])")
-def _add_segment(
-    a: int, b: int, value: float, start: int, step: int, hint: int, known: npt.NDArray[np.int64],
-    weighted: npt.NDArray[np.float64],
-) -> int:
-    """Add the segment [a, b) holding ``value`` to the intervals it overlaps; returns the interval of ``a``."""
-    m = known.shape[0]
-    a = max(a, start)
-    b = min(b, start + m * step)
-    if b <= a:
-        return hint
-    k = interval_of(a, start, step, hint)
-    first = k
-    while a < b:
-        edge = min(b, start + (k + 1) * step)
-        known[k] += edge - a
-        weighted[k] += value * (edge - a)
-        a = edge
-        k += 1
-    return first
-
-
 @kernel("void(int64[::1], float64[::1], int64, int64, int64, int64, int64[::1], float64[::1])")
 def hold_integrate(
     times: npt.NDArray[np.int64],
@@ -73,18 +51,32 @@ def hold_integrate(
         known: shape (m,), output: ns of each interval with a known state.
         weighted: shape (m,), output: the integral of the state over the known time (value·ns).
     """
-    for k in range(known.shape[0]):
+    m = known.shape[0]
+    for k in range(m):
         known[k] = 0
         weighted[k] = 0.0
+    stop = start + m * step
     n = times.shape[0]
-    hint = 0
+    k = 0
     for i in range(n):
         value = values[i]
         if math.isnan(value):
             continue
-        end = horizon
+        b = horizon
         if i + 1 < n:
-            end = min(end, times[i + 1])
+            b = min(b, times[i + 1])
         if stale > 0:
-            end = min(end, times[i] + stale)
-        hint = _add_segment(times[i], end, value, start, step, hint, known, weighted)
+            b = min(b, times[i] + stale)
+        a = max(times[i], start)
+        b = min(b, stop)
+        if b <= a:
+            continue
+        k = interval_of(a, start, step, k)
+        while True:
+            edge = min(b, start + (k + 1) * step)
+            known[k] += edge - a
+            weighted[k] += value * (edge - a)
+            if edge >= b:
+                break
+            a = edge
+            k += 1
