@@ -169,12 +169,15 @@ class ProcessingService:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=wait)
 
-    async def backfill(self, start: int, end: int, *,
+    async def backfill(self, start: int, end: int, *, chunk_days: int = 7,
                        progress: Callable[[int], None] | None = None) -> PassReport:
         """Recompute every owned site's outputs for the UTC days from ``start`` to ``end`` (ns).
 
-        Calls ``progress(n)`` after each site-day. Watermarks are left alone.
+        Days are taken ``chunk_days`` at a time (each chunk reads one day of context before it); calls
+        ``progress(n)`` after each site and chunk with its number of site-days. Watermarks are left alone.
         """
+        if chunk_days < 1:
+            raise ValueError(f"chunk_days must be at least 1, got {chunk_days}")
         report = PassReport()
         options = Options(self.options.bands, self.options.pm_mean, live=False)
         now = time.time_ns()
@@ -183,11 +186,12 @@ class ProcessingService:
             await store.prepare()
             sites = load_sites(self.settings, self.shard)
             report.sites = len(sites)
-            for day in range(day_floor(start), end, DAY):
+            last = day_floor(end - 1) + DAY
+            for first in range(day_floor(start), last, chunk_days * DAY):
+                stop = min(first + chunk_days * DAY, last)
                 for site in sites:
-                    report.points += await self._site(store, site, start=day, end=day + DAY,
-                                                      horizon=min(day + DAY, now), options=options, report=report)
+                    report.points += await self._site(store, site, start=first, end=stop,
+                                                      horizon=min(stop, now), options=options, report=report)
                     if progress is not None:
-                        progress(1)
+                        progress((stop - first) // DAY)
         return report
-
