@@ -225,18 +225,24 @@ def default_town(run_dir: Path, days: int) -> None:
               + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
 
 
-def cold_start(run_dir: Path) -> None:
-    csv = run_dir / "bay.csv"
-    csv.write_text("timestamp,value\n2025-03-08T10:00:00Z,0\n2025-03-08T10:10:00Z,1\n2025-03-08T11:00:00Z,0\n")
-    command = [str(ROOT / ".venv/bin/stadtpuls"), "process", "occupancy", str(csv)]
-    subprocess.run(command, check=True, capture_output=True)  # warms the numba cache
+def _median_run(command: list[str]) -> float:
     times = []
     for _ in range(5):
         began = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True)
         times.append(time.perf_counter() - began)
+    return sorted(times)[2]
+
+
+def cold_start(run_dir: Path) -> None:
+    csv = run_dir / "bay.csv"
+    csv.write_text("timestamp,value\n2025-03-08T10:00:00Z,0\n2025-03-08T10:10:00Z,1\n2025-03-08T11:00:00Z,0\n")
+    command = [str(ROOT / ".venv/bin/stadtpuls"), "process", "occupancy", str(csv)]
+    subprocess.run(command, check=True, capture_output=True)  # warms the numba cache
+    took = _median_run(command)
+    baseline = _median_run([str(ROOT / ".venv/bin/stadtpuls"), "--version"])
     print(f"\ncold start with a warm numba cache (`stadtpuls process occupancy`, whole process): "
-          f"median {sorted(times)[2]:.2f} s of 5")
+          f"median {took:.2f} s of 5; `stadtpuls --version` on the same machine: {baseline:.2f} s")
 
 
 def main() -> None:
@@ -248,7 +254,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}; numba, numpy {np.__version__}, "
           f"pandas {pd.__version__}")
-    kernels(args.values, args.repeat)
+    if args.values:
+        kernels(args.values, args.repeat)
     with tempfile.TemporaryDirectory(prefix="bench-processing-") as folder:
         cold_start(Path(folder))
         if not args.skip_town:
