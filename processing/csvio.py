@@ -26,7 +26,7 @@ NS = 1_000_000_000
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)\s*$", re.IGNORECASE)
 _UNIT_NS = {"s": NS, "sec": NS, "m": 60 * NS, "min": 60 * NS, "h": 3600 * NS, "d": 86400 * NS}
 EAQI_COLUMNS = ("pm2_5", "pm10", "no2", "o3")
-MAX_ROWS = 20_000_000  # a bound on what one file may hold (about 300 MB of arrays)
+MAX_ROWS = 5_000_000  # a bound on what one file may hold (a year of one sensor at 10 s)
 
 
 class CsvError(ValueError):

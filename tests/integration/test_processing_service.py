@@ -146,3 +146,9 @@ def test_cli_backfill(town_day: Settings, monkeypatch: pytest.MonkeyPatch, tmp_p
     assert "1 days, 4 sites" in result.output
     count = f'SELECT count("index") FROM "r1h"."eaqi" WHERE time >= {START} AND time < {START + DAY}'
     assert asyncio.run(query(town_day, count))[0]["values"][0][1] == 24
+    once = CliRunner().invoke(process_group, ["--once", "--shard", "1/2"])
+    assert once.exit_code == 0, once.output
+    owned = len(load_sites(town_day, Shard(1, 2)))
+    assert once.output.startswith(f"{owned} sites")
+    bad = CliRunner().invoke(process_group, ["--once", "--shard", "2/2"])
+    assert bad.exit_code != 0 and "shard" in bad.output
