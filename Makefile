@@ -52,6 +52,7 @@ check: venv lint ## ruff, mypy and the unit tests: no Mosquitto or InfluxDB need
 
 test: deps venv lint ## Everything CI runs: deps, venv, lint, the whole pytest suite (starts local servers)
 	$(BIN)/pytest
+	NUMBA_DISABLE_JIT=1 $(BIN)/pytest -q -p no:cacheprovider tests/unit/test_counters.py tests/unit/test_processing_*.py
 
 demo: deps venv ## Run the demo town: local broker and InfluxDB, simulated sensors, ingest, API
 	$(BIN)/stadtpuls demo

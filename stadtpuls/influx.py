@@ -8,6 +8,7 @@ is what Grafana's InfluxQL data source reads. Errors are classified so callers c
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
@@ -17,6 +18,8 @@ import httpx
 
 from stadtpuls.errors import UnavailableError
 from stadtpuls.lineprotocol import quote_identifier
+
+_DURATION = re.compile(r"INF|(\d+(ns|u|µ|ms|s|m|h|d|w))+")
 
 if TYPE_CHECKING:
     from stadtpuls.settings import InfluxSettings
@@ -103,18 +106,36 @@ class InfluxClient:
         """Drop the database with all its data (nothing happens if it does not exist)."""
         await self._command(f"DROP DATABASE {quote_identifier(self.database)}")
 
+    async def create_retention_policy(self, name: str, *, duration: str) -> None:
+        """Create a retention policy of the database keeping ``duration`` (an InfluxQL duration or ``INF``).
+
+        An existing policy of that name is left as it is.
+        """
+        if not _DURATION.fullmatch(duration):
+            raise ValueError(f"not an InfluxQL duration: {duration!r}")
+        statement = (
+            f"CREATE RETENTION POLICY {quote_identifier(name)} ON {quote_identifier(self.database)} "
+            f"DURATION {duration} REPLICATION 1"
+        )
+        try:
+            await self._command(statement)
+        except InfluxRejected as exc:
+            if "already exists" not in exc.message:
+                raise
+
     async def _command(self, statement: str) -> None:
         response = await self._request("POST", "/query", data={"q": statement})
         for result in response.json().get("results", []):
             if "error" in result:
                 raise InfluxRejected(400, f"{statement!r}: {result['error']}")
 
-    async def write(self, body: str | bytes) -> None:
-        """Write line protocol (newline-separated lines, ns precision)."""
+    async def write(self, body: str | bytes, *, retention_policy: str = "") -> None:
+        """Write line protocol (newline-separated lines, ns precision), to the default or the named policy."""
         content = body.encode() if isinstance(body, str) else body
-        await self._request(
-            "POST", "/write", params={"db": self.database, "precision": "ns"}, content=content
-        )
+        params = {"db": self.database, "precision": "ns"}
+        if retention_policy:
+            params["rp"] = retention_policy
+        await self._request("POST", "/write", params=params, content=content)
 
     async def query(self, influxql: str, *, epoch: str = "ns") -> list[dict[str, Any]]:
         """Run InfluxQL and return the series of the first statement.

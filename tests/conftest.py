@@ -9,6 +9,15 @@ from pathlib import Path
 import pytest
 
 from devtools.localstack import InfluxServer, MosquittoServer, create_database, drop_database
+from stadtpuls.settings import get_settings
+
+
+@pytest.fixture(autouse=True)
+def _settings_read_afresh() -> Iterator[None]:
+    """Every test reads the environment's settings anew: a command run by one test never sees another's."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

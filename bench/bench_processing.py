@@ -1,0 +1,268 @@
+"""Benchmark the processing stage: (a) each kernel against idiomatic pandas and against memory bandwidth
+(a plain numpy sum) on the same data in one run; (b) one day of a 2,000-device town end to end (read from
+InfluxDB, compute, write back); (c) the cold start of ``stadtpuls process`` with a warm numba cache.
+
+    .venv/bin/python bench/bench_processing.py                   # everything
+    .venv/bin/python bench/bench_processing.py --values 2000000 --skip-town
+
+InfluxDB is a local child process on a free port (``devtools.localstack``). Prints lines ready for
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from devices.registry import DeviceRegistry
+from devtools.localstack import InfluxServer
+from processing.airquality import load_bands
+from processing.engine import Options
+from processing.kernels.rolling import rolling_mean
+from processing.kernels.rollup import bin_stats
+from processing.kernels.spread import spread_counts
+from processing.kernels.timeweight import hold_integrate
+from processing.service import ProcessingService
+from processing.store import DAY
+from stadtpuls.influx import InfluxClient
+from stadtpuls.lineprotocol import line
+from stadtpuls.settings import InfluxSettings, Settings
+
+NS = 1_000_000_000
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for text in Path("/proc/cpuinfo").read_text().splitlines():
+            if text.startswith("model name"):
+                cpu = text.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}"
+
+
+def best(fn: Callable[[], object], repeat: int) -> float:
+    """The fastest of ``repeat`` runs, in seconds."""
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return min(times)
+
+
+def kernels(n: int, repeat: int) -> None:
+    rng = np.random.default_rng(1)
+    t = np.cumsum(rng.integers(1, 2 * NS, n)).astype(np.int64)  # about one reading a second
+    v = rng.normal(20, 5, n)
+    v[rng.random(n) < 0.02] = np.nan
+    states = (rng.random(n) < 0.5).astype(np.float64)
+    deltas = rng.integers(0, 5, n).astype(np.float64)
+    series = pd.Series(v, index=pd.to_datetime(t))
+    step = 60 * NS
+    m = int((t[-1] - t[0]) // step) + 1
+    start = int(t[0] - t[0] % step)
+
+    out_i, out = np.empty(m, dtype=np.int64), [np.empty(m) for _ in range(4)]
+    known, weighted = np.empty(m, dtype=np.int64), np.empty(m)
+    covered, gap = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.uint8)
+    hourly = rng.normal(20, 5, n)
+    hourly[rng.random(n) < 0.05] = np.nan
+    roll_out = np.empty(n)
+    hourly_series = pd.Series(hourly)
+
+    # warm up (compiles or loads the cache)
+    bin_stats(t, v, start, step, out_i, *out)
+    hold_integrate(t, states, 0, int(t[-1]), start, step, known, weighted)
+    spread_counts(t, deltas, 0, start, step, out[0], covered, gap)
+    rolling_mean(hourly, 24, 18, roll_out)
+
+    sum_s = best(lambda: np.sum(v), repeat)
+    sum_rate = n / sum_s
+    sum_gbs = v.nbytes / sum_s / 1e9
+    print(f"numpy sum (bandwidth reference): {sum_rate / 1e6:,.0f} M values/s, {sum_gbs:.1f} GB/s")
+
+    def pandas_rollup() -> object:
+        return series.resample("1min").agg(["count", "sum", "min", "max", "last"])
+
+    def pandas_rolling() -> object:
+        return hourly_series.rolling(24, min_periods=18).mean()
+
+    frame = pd.DataFrame({"t": t, "s": states})
+
+    def pandas_timeweight() -> object:
+        # each state holds until the next reading; split at minute edges by adding the edges as points
+        edges = pd.DataFrame({"t": start + step * np.arange(m + 1, dtype=np.int64), "s": np.nan})
+        merged = pd.concat([frame, edges]).sort_values("t", kind="stable")
+        merged["s"] = merged["s"].ffill()
+        merged["dt"] = merged["t"].shift(-1) - merged["t"]
+        merged["w"] = merged["s"] * merged["dt"]
+        return merged.groupby((merged["t"] - start) // step)[["dt", "w"]].sum()
+
+    rows = [
+        ("interval statistics (1 min: count, sum, min, max, last)", t.nbytes + v.nbytes,
+         lambda: bin_stats(t, v, start, step, out_i, *out), pandas_rollup),
+        ("running mean (24 values, min 18)", hourly.nbytes,
+         lambda: rolling_mean(hourly, 24, 18, roll_out), pandas_rolling),
+        ("time-weighted state (1 min)", t.nbytes + states.nbytes,
+         lambda: hold_integrate(t, states, 0, int(t[-1]), start, step, known, weighted), pandas_timeweight),
+        ("spread counts (1 min)", t.nbytes + deltas.nbytes,
+         lambda: spread_counts(t, deltas, 0, start, step, out[0], covered, gap), None),
+    ]
+    print(f"\n{n:,} values, best of {repeat}\n")
+    print("| kernel | numba values/s | pandas values/s | numba / pandas | GB/s read | share of numpy-sum GB/s |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, nbytes, kernel, pandas_fn in rows:
+        k = best(kernel, repeat)
+        p = best(pandas_fn, max(1, repeat // 2)) if pandas_fn else None
+        ratio = f"{p / k:.1f}×" if p else "—"
+        pandas_rate = f"{n / p / 1e6:,.1f} M" if p else "—"
+        gbs = nbytes / k / 1e9
+        print(f"| {name} | {n / k / 1e6:,.1f} M | {pandas_rate} | {ratio} | {gbs:.2f} | {gbs / sum_gbs:.0%} |")
+
+
+async def _write_town_day(settings: Settings, day: int, lots: int, bays: int, counter_sites: int,
+                          counters: int, air_sites: int, stations: int) -> int:
+    rng = np.random.default_rng(2)
+    registry = DeviceRegistry(settings.registry_url)
+    lines: list[str] = []
+    number = 0
+
+    def device(model: str, site: str, cls: str) -> dict[str, str]:
+        nonlocal number
+        number += 1
+        eui = f"BE{number:014X}"
+        registry.upsert(eui, model=model, name=f"d{number}", site=site, municipality="Benchstadt")
+        return {"municipality": "Benchstadt", "site": site, "class": cls, "model": model, "dev_eui": eui}
+
+    for lot in range(lots):
+        for _ in range(bays):
+            tags = device("nwave-nps405", f"lot-{lot}", "parking")
+            changes = np.sort(rng.integers(day, day + DAY, 25))
+            for k, ts in enumerate(changes):
+                lines.append(line("occupied", tags, {"value": float(k % 2)}, int(ts)))
+            lines.append(line("occupied", tags, {"value": 0.0}, day + 3 * 3600 * NS))  # heartbeat
+    for site in range(counter_sites):
+        for _ in range(counters):
+            tags = {**device("milesight-vs133", f"street-{site}", "footfall"), "channel": "1"}
+            totals = np.cumsum(rng.poisson(40, 145))
+            for k in range(145):
+                ts = day + k * 600 * NS
+                lines.append(line("people_in_total", tags, {"value": float(totals[k])}, ts))
+                lines.append(line("people_out_total", tags, {"value": float(totals[k] // 2)}, ts))
+                lines.append(line("people_in", tags, {"value": 40.0}, ts))
+                lines.append(line("people_out", tags, {"value": 20.0}, ts))
+    quantities = ("pm1_0", "pm2_5", "pm4", "pm10", "temperature", "humidity", "pressure", "battery_voltage")
+    for site in range(air_sites):
+        for _ in range(stations):
+            tags = device("decentlab-dl-pm", f"air-{site}", "air_quality")
+            for k in range(144):
+                ts = day + k * 600 * NS
+                lines.append(line(quantities[0], tags, {"value": 5.0}, ts))
+                for q in quantities[1:]:
+                    lines.append(line(q, tags, {"value": float(rng.normal(20, 3))}, ts))
+    async with InfluxClient.from_settings(settings.influx, timeout=300) as client:
+        await client.create_database()
+        for offset in range(0, len(lines), 20_000):
+            await client.write("\n".join(lines[offset : offset + 20_000]))
+    return len(lines)
+
+
+def town(run_dir: Path) -> None:
+    day = int(datetime(2026, 11, 2, tzinfo=UTC).timestamp()) * NS
+    with InfluxServer(run_dir) as influx:
+        settings = Settings(influx=InfluxSettings(url=influx.url, db="bench"), data_dir=run_dir)
+        shape = {"lots": 16, "bays": 100, "counter_sites": 20, "counters": 10, "air_sites": 40, "stations": 5}
+        began = time.perf_counter()
+        points = asyncio.run(_write_town_day(settings, day, **shape))
+        print(f"\ntown: 2,000 devices (1,600 bays, 200 counters, 200 PM stations), {points:,} raw points "
+              f"written in {time.perf_counter() - began:.1f} s")
+        service = ProcessingService(settings, Options(load_bands()))
+        for attempt in (1, 2):
+            began = time.perf_counter()
+            report = asyncio.run(service.backfill(day, day + DAY))
+            print(f"one day end to end (read, compute, write), run {attempt}: {time.perf_counter() - began:.1f} s, "
+                  f"{report.sites} sites, {report.points:,} points written; "
+                  + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
+
+
+def default_town(run_dir: Path, days: int) -> None:
+    """The simulated default town: ``days`` days through ingest, then processed; a year extrapolated."""
+    from firmware_sim.backfill import run_backfill
+
+    first = date(2025, 1, 6)
+    with InfluxServer(run_dir / "town") as influx:
+        settings = Settings(influx=InfluxSettings(url=influx.url, db="town"), data_dir=run_dir / "town")
+        began = time.perf_counter()
+        result = run_backfill(settings, town="default", days=days + 1, start=first, seed=1)
+        print(f"\ndefault town: {days + 1} simulated days, {result.uplinks:,} uplinks ingested in "
+              f"{time.perf_counter() - began:.1f} s")
+        start = int(datetime(first.year, first.month, first.day, tzinfo=UTC).timestamp()) * NS
+        service = ProcessingService(settings, Options(load_bands()))
+        began = time.perf_counter()
+        report = asyncio.run(service.backfill(start, start + days * DAY))
+        took = time.perf_counter() - began
+        print(f"default town processed: {days} UTC days, {report.sites} sites, {report.points:,} points "
+              f"in {took:.1f} s "
+              f"({took / days:.1f} s a day, a year ≈ {took / days * 365 / 60:.0f} min); "
+              + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
+
+
+def _median_run(command: list[str]) -> float:
+    times = []
+    for _ in range(5):
+        began = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - began)
+    return sorted(times)[2]
+
+
+def cold_start(run_dir: Path) -> None:
+    csv = run_dir / "bay.csv"
+    csv.write_text("timestamp,value\n2025-03-08T10:00:00Z,0\n2025-03-08T10:10:00Z,1\n2025-03-08T11:00:00Z,0\n")
+    command = [str(ROOT / ".venv/bin/stadtpuls"), "process", "occupancy", str(csv)]
+    subprocess.run(command, check=True, capture_output=True)  # warms the numba cache
+    took = _median_run(command)
+    baseline = _median_run([str(ROOT / ".venv/bin/stadtpuls"), "--version"])
+    print(f"\ncold start with a warm numba cache (`stadtpuls process occupancy`, whole process): "
+          f"median {took:.2f} s of 5; `stadtpuls --version` on the same machine: {baseline:.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--values", type=int, default=5_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--skip-town", action="store_true")
+    parser.add_argument("--town-days", type=int, default=0, help="also process N days of the default town")
+    args = parser.parse_args()
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}; numba, numpy {np.__version__}, "
+          f"pandas {pd.__version__}")
+    if args.values:
+        kernels(args.values, args.repeat)
+    with tempfile.TemporaryDirectory(prefix="bench-processing-") as folder:
+        cold_start(Path(folder))
+        if not args.skip_town:
+            town(Path(folder))
+        if args.town_days:
+            default_town(Path(folder), args.town_days)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""The processing service: keeps the processed measurements current, and recomputes history on request.
+
+Work is split by site: every output belongs to one site, and a site belongs to one worker, chosen by a stable
+hash of its municipality and name (``--shard i/n``). Workers need no coordination: each reads the registry,
+keeps its own sites' watermarks in InfluxDB and writes only its own sites' points.
+
+Each pass recomputes, per site, every interval from the start of the UTC day that holds ``watermark - late`` up
+to now: the day so far is always recomputed, so uplinks that arrive late and out of order land in their
+intervals at the next pass, and since points are stamped with their interval's start a recomputation overwrites
+what it replaces (idempotent). Data later than that needs ``stadtpuls process backfill`` for its days.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import groupby
+
+from devices.registry import DeviceRegistry
+from processing.engine import CONTEXT, FOOTFALL_MAX_GAP, Options, Site, compute_site
+from processing.store import DAY, NS, Points, ProcessingStore, Series
+from stadtpuls.influx import InfluxClient, InfluxError
+from stadtpuls.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Worker ``index`` of ``count``."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise ValueError(f"shard must be i/n with 0 <= i < n, got {self.index}/{self.count}")
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``"1/4"`` → Shard(1, 4).
+
+        Raises:
+            ValueError: not of the form i/n with 0 <= i < n.
+        """
+        index, _, count = text.partition("/")
+        try:
+            return cls(int(index), int(count))
+        except ValueError as exc:
+            raise ValueError(f"shard must be i/n with 0 <= i < n, got {text!r}") from exc
+
+    def owns(self, key: str) -> bool:
+        """Whether this worker owns the site with this key (a stable CRC-32 hash, the same on every machine)."""
+        return zlib.crc32(key.encode()) % self.count == self.index
+
+
+@dataclass
+class PassReport:
+    """What one pass or backfill did."""
+
+    sites: int = 0
+    points: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "compute": 0.0, "write": 0.0})
+
+
+def load_sites(settings: Settings, shard: Shard) -> list[Site]:
+    """The registered sites this worker owns, with their devices."""
+    devices = DeviceRegistry(settings.registry_url).list()
+    sites = []
+    for (municipality, name), group in groupby(devices, key=lambda d: (d.municipality, d.site)):
+        site = Site(municipality, name, tuple(group))
+        if shard.owns(site.key):
+            sites.append(site)
+    return sites
+
+
+def day_floor(ns: int) -> int:
+    """The start of the UTC day that holds ``ns``."""
+    return ns - ns % DAY
+
+
+class ProcessingService:
+    """Computes and writes the processed measurements of the sites one worker owns."""
+
+    def __init__(self, settings: Settings, options: Options, *, shard: Shard = Shard(), late: int = 2 * 3600 * NS,
+                 first_days: int = 1) -> None:
+        self.settings = settings
+        self.options = options
+        self.shard = shard
+        self.late = late
+        self.first_days = first_days  # how far back a site's first pass starts
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the current pass and return from :meth:`run`."""
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT stop the service after the current pass."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+
+    def _client(self) -> InfluxClient:
+        return InfluxClient.from_settings(self.settings.influx, timeout=300.0)
+
+    async def _site(self, store: ProcessingStore, site: Site, *, start: int, end: int, horizon: int,
+                    options: Options, report: PassReport) -> int:
+        began = time.perf_counter()
+        raw: dict[str, list[Series]] = {}
+        for quantity in sorted(site.quantities()):
+            found = await store.read(quantity, municipality=site.municipality, site=site.site,
+                                     start=start - CONTEXT, end=end + FOOTFALL_MAX_GAP)
+            if found:
+                raw[quantity] = found
+        read = time.perf_counter()
+        points = compute_site(site, raw, start=start, end=end, horizon=horizon, options=options)
+        computed = time.perf_counter()
+        written = await store.write(points)
+        report.seconds["read"] += read - began
+        report.seconds["compute"] += computed - read
+        report.seconds["write"] += time.perf_counter() - computed
+        return written
+
+    async def run_pass(self, now: int | None = None) -> PassReport:
+        """Bring every owned site up to ``now`` (ns, default the clock)."""
+        now = time.time_ns() if now is None else now
+        report = PassReport()
+        async with self._client() as client:
+            store = ProcessingStore(client)
+            await store.prepare()
+            for site in load_sites(self.settings, self.shard):
+                mark = await store.watermark(site.municipality, site.site)
+                since = now - self.first_days * DAY if mark is None else min(mark, now) - self.late
+                try:
+                    report.points += await self._site(store, site, start=day_floor(since), end=now, horizon=now,
+                                                      options=self.options, report=report)
+                except InfluxError as exc:
+                    report.errors.append(f"{site.municipality}/{site.site}: {exc}")
+                    continue
+                state = Points()
+                store.mark(state, site.municipality, site.site, now)
+                await store.write(state)
+                report.sites += 1
+        return report
+
+    async def run(self, *, interval: float = 30.0) -> None:
+        """Run passes every ``interval`` seconds until :meth:`stop`."""
+        while not self._stop.is_set():
+            began = time.monotonic()
+            try:
+                report = await self.run_pass()
+                log.info("pass: %d sites, %d points in %.1f s", report.sites, report.points,
+                         time.monotonic() - began)
+                for error in report.errors:
+                    log.warning("pass: %s", error)
+            except InfluxError as exc:
+                log.warning("pass failed, retrying: %s", exc)
+            wait = max(0.0, interval - (time.monotonic() - began))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=wait)
+
+    async def backfill(self, start: int, end: int, *, chunk_days: int = 7,
+                       progress: Callable[[int], None] | None = None) -> PassReport:
+        """Recompute every owned site's outputs for the UTC days from ``start`` to ``end`` (ns).
+
+        Days are taken ``chunk_days`` at a time (each chunk reads one day of context before it); calls
+        ``progress(n)`` after each site and chunk with its number of site-days. Watermarks are left alone.
+        """
+        if chunk_days < 1:
+            raise ValueError(f"chunk_days must be at least 1, got {chunk_days}")
+        report = PassReport()
+        options = Options(self.options.bands, self.options.pm_mean, live=False)
+        now = time.time_ns()
+        async with self._client() as client:
+            store = ProcessingStore(client)
+            await store.prepare()
+            sites = load_sites(self.settings, self.shard)
+            report.sites = len(sites)
+            last = day_floor(end - 1) + DAY
+            for first in range(day_floor(start), last, chunk_days * DAY):
+                stop = min(first + chunk_days * DAY, last)
+                for site in sites:
+                    report.points += await self._site(store, site, start=first, end=stop,
+                                                      horizon=min(stop, now), options=options, report=report)
+                    if progress is not None:
+                        progress((stop - first) // DAY)
+        return report

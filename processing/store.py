@@ -1,0 +1,193 @@
+"""Where processed data lives in InfluxDB, and the reads and writes of the processing service.
+
+The stored schema is a public interface (README, "Processed data"):
+
+* one **retention policy per resolution**: ``r1m`` (kept 90 days), ``r15m`` (2 years), ``r1h`` and ``r1d``
+  (forever); raw data stays in the database's default policy;
+* **rollups** keep the quantity's measurement name (``"r1h"."pm2_5"``) with the fields ``count``, ``mean``,
+  ``min``, ``max``, ``last``, ``coverage`` (and ``sum`` for counts) and the raw tags ``municipality``, ``site``,
+  ``class``, ``model``, ``dev_eui`` (and ``channel``); per-site rollups are ``<quantity>_site`` with the tags
+  ``municipality``, ``site``, ``class``;
+* derived measurements: ``occupancy`` (per bay) and ``lot_occupancy`` (per lot), ``footfall`` (per counter,
+  line and ``direction``) and ``footfall_site``, ``eaqi`` (per station and hour), ``air_limits`` (per station
+  and day), and ``lot_availability`` (live, in the default policy);
+* points are stamped with the start of their interval, so recomputing an interval overwrites its points.
+
+All InfluxQL is built here from quoted identifiers and literals (``stadtpuls.lineprotocol``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stadtpuls.influx import InfluxClient, InfluxRejected
+from stadtpuls.lineprotocol import (
+    escape_measurement,
+    escape_tag,
+    format_float,
+    quote_identifier,
+    quote_string,
+    tag_set,
+)
+
+NS = 1_000_000_000
+MINUTE = 60 * NS
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """One rollup resolution and the retention policy that holds it."""
+
+    name: str
+    step: int  # ns
+    policy: str
+    duration: str  # InfluxQL duration literal of the policy
+
+
+RESOLUTIONS = (
+    Resolution("1m", MINUTE, "r1m", "90d"),
+    Resolution("15m", 15 * MINUTE, "r15m", "730d"),
+    Resolution("1h", HOUR, "r1h", "INF"),
+    Resolution("1d", DAY, "r1d", "INF"),
+)
+BY_NAME = {r.name: r for r in RESOLUTIONS}
+STATE_MEASUREMENT = "processing_state"  # the watermark of each site, in the default policy
+WRITE_BATCH = 5000  # lines per /write
+
+
+@functools.cache
+def _field_key(name: str) -> str:
+    return escape_tag(name)
+
+
+@dataclass
+class Points:
+    """Lines to write, grouped by retention policy ("" = the database's default)."""
+
+    by_policy: dict[str, list[str]] = field(default_factory=dict)
+    _prefixes: dict[tuple[str, tuple[tuple[str, str], ...]], str] = field(default_factory=dict)
+
+    def add(self, policy: str, measurement: str, tags: dict[str, str], fields: dict[str, float], ns: int) -> None:
+        """Queue one point; NaN fields are left out and a point without fields is not written.
+
+        The escaped measurement and tag set of a series are built once (``stadtpuls.lineprotocol``) and reused.
+        """
+        text = ",".join(f"{_field_key(k)}={format_float(v)}" for k, v in fields.items() if math.isfinite(v))
+        if not text:
+            return
+        key = (measurement, tuple(sorted(tags.items())))
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            prefix = self._prefixes[key] = escape_measurement(measurement) + tag_set(tags)
+        self.by_policy.setdefault(policy, []).append(f"{prefix} {text} {int(ns)}")
+
+    def add_many(self, policy: str, measurement: str, tags: dict[str, str], times: np.ndarray,
+                 fields: dict[str, np.ndarray]) -> None:
+        """Queue one point per timestamp of one series; ``fields`` are arrays of the same length (NaN = absent)."""
+        if times.size == 0:
+            return
+        key = (measurement, tuple(sorted(tags.items())))
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            prefix = self._prefixes[key] = escape_measurement(measurement) + tag_set(tags)
+        columns = []
+        for name, values in fields.items():
+            label = _field_key(name)
+            columns.append([f"{label}={v!r}" if math.isfinite(v) else "" for v in values.astype(float).tolist()])
+        out = self.by_policy.setdefault(policy, [])
+        for n, ns in enumerate(times.tolist()):
+            text = ",".join(c[n] for c in columns if c[n])
+            if text:
+                out.append(f"{prefix} {text} {ns}")
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.by_policy.values())
+
+
+@dataclass(frozen=True)
+class Series:
+    """One raw series read back: its tags, timestamps (ns) and values."""
+
+    tags: dict[str, str]
+    times: np.ndarray
+    values: np.ndarray
+
+
+class ProcessingStore:
+    """The processing service's view of InfluxDB: raw windows in, processed points out."""
+
+    def __init__(self, client: InfluxClient) -> None:
+        self.client = client
+
+    async def prepare(self) -> None:
+        """Create the database and the retention policies of the rollups (idempotent)."""
+        await self.client.create_database()
+        for resolution in RESOLUTIONS:
+            await self.client.create_retention_policy(resolution.policy, duration=resolution.duration)
+
+    async def read(
+        self, quantity: str, *, municipality: str, site: str, start: int, end: int
+    ) -> list[Series]:
+        """The raw values of one quantity at one site in [start, end), one series per device and channel."""
+        query = (
+            f"SELECT {quote_identifier('value')} FROM {quote_identifier(quantity)} "
+            f"WHERE {quote_identifier('municipality')} = {quote_string(municipality)} "
+            f"AND {quote_identifier('site')} = {quote_string(site)} "
+            f"AND time >= {int(start)} AND time < {int(end)} "
+            f"GROUP BY {quote_identifier('dev_eui')}, {quote_identifier('channel')}"
+        )
+        out = []
+        for series in await self.client.query(query, epoch="ns"):
+            rows = series.get("values") or []
+            times = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            values = np.fromiter((np.nan if r[1] is None else r[1] for r in rows), dtype=np.float64, count=len(rows))
+            out.append(Series({k: v for k, v in (series.get("tags") or {}).items() if v}, times, values))
+        return out
+
+    async def watermark(self, municipality: str, site: str) -> int | None:
+        """ns up to which the site's outputs are computed, None before its first pass."""
+        query = (
+            f"SELECT last({quote_identifier('watermark')}) FROM {quote_identifier(STATE_MEASUREMENT)} "
+            f"WHERE {quote_identifier('municipality')} = {quote_string(municipality)} "
+            f"AND {quote_identifier('site')} = {quote_string(site)}"
+        )
+        series = await self.client.query(query, epoch="ns")
+        if not series or not series[0].get("values"):
+            return None
+        return round(float(series[0]["values"][0][1]) * NS)
+
+    def mark(self, points: Points, municipality: str, site: str, until: int) -> None:
+        """Queue the site's new watermark (s since the epoch, stamped at itself: the latest point is the highest)."""
+        points.add("", STATE_MEASUREMENT, {"municipality": municipality, "site": site},
+                   {"watermark": until / NS}, until)
+
+    async def write(self, points: Points) -> int:
+        """Write every queued point, policy by policy, in batches; returns the number of lines."""
+        written = 0
+        for policy, lines in points.by_policy.items():
+            for chunk in _chunks(lines, WRITE_BATCH):
+                await self._write(policy, chunk)
+                written += len(chunk)
+        return written
+
+    async def _write(self, policy: str, lines: Sequence[str]) -> None:
+        body = "\n".join(lines).encode()
+        try:
+            await self.client.write(body, retention_policy=policy)
+        except InfluxRejected as exc:
+            # history older than a policy keeps (e.g. 1-minute rollups of last year): InfluxDB drops those
+            # points and writes the rest, which is what the policy asks for
+            if "beyond retention policy" not in exc.message:
+                raise
+
+
+def _chunks(lines: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for offset in range(0, len(lines), size):
+        yield lines[offset : offset + size]
