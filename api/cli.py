@@ -13,5 +13,8 @@ def api_command(host: str, port: int) -> None:
     import uvicorn
 
     from api.app import create_app
+    from devices.catalog import check_catalog
+
+    check_catalog()
 
     uvicorn.run(create_app(), host=host, port=port, log_level="info")

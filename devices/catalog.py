@@ -19,13 +19,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
 
 from devices.codecs import codec_for
 from devices.specfile import read_yaml, validate
+from stadtpuls.errors import ConfigError
 from stadtpuls.schema import QUANTITIES, DeviceClass
 
 CATALOG_FILE = Path(__file__).with_name("catalog.yaml")
 _MODEL_ID = r"^[a-z0-9]+(?:-[a-z0-9]+)+$"
 
 
-class CatalogError(ValueError):
+class CatalogError(ConfigError, ValueError):
     """The catalog contains an entry that cannot work."""
 
 
@@ -229,3 +230,15 @@ def get_model(model: str) -> DeviceModel:
     if entry is None:
         raise KeyError(f"unknown device model {model!r}; known: {', '.join(sorted(catalog()))}")
     return entry
+
+
+def check_catalog() -> dict[str, DeviceModel]:
+    """The catalog in use, loaded and checked; every command calls this first so that a broken one stops it.
+
+    Raises:
+        CatalogError: the catalog (built-in or ``STADTPULS_CATALOG``) cannot be used; the text says why.
+    """
+    try:
+        return catalog()
+    except CatalogError as exc:
+        raise CatalogError(f"the device catalog cannot be used:\n{exc}") from exc

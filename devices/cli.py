@@ -7,25 +7,13 @@ from dataclasses import asdict
 
 import click
 
-from devices.catalog import CatalogError, DeviceModel, catalog
+from devices.catalog import check_catalog
 from devices.registry import DeviceRegistry, RegistryError
 from stadtpuls.settings import get_settings
 
 
 def _registry() -> DeviceRegistry:
     return DeviceRegistry(get_settings().registry_url)
-
-
-def check_catalog() -> dict[str, DeviceModel]:
-    """The catalog in use, loaded and checked; a command calls this first so that a broken one stops it.
-
-    Raises:
-        click.ClickException: the catalog (built-in or ``STADTPULS_CATALOG``) cannot be used.
-    """
-    try:
-        return catalog()
-    except CatalogError as exc:
-        raise click.ClickException(f"the device catalog cannot be used:\n{exc}") from exc
 
 
 @click.group("devices")

@@ -16,8 +16,7 @@ from typing import Any
 import click
 import yaml
 
-from devices.catalog import get_model
-from devices.cli import check_catalog
+from devices.catalog import check_catalog, get_model
 from devices.codecs import codec_for
 from devices.codecs.base import Codec
 from devices.jscodec import JsCodec, JsCodecError

@@ -49,6 +49,7 @@ import msgspec
 import quickjs
 
 from devices.codecs.base import DecodeResult
+from stadtpuls.errors import ConfigError
 
 DEFAULT_TIME_LIMIT_MS = 100  # ms of CPU time per call, as The Things Stack and ChirpStack allow
 DEFAULT_MEMORY_LIMIT_BYTES = 16 * 1024 * 1024  # bytes per realm
@@ -66,7 +67,7 @@ _RUNNER_JS = (_JS_DIR / "runner.js").read_text(encoding="utf-8")
 _ENTRIES_JS = (_JS_DIR / "entries.js").read_text(encoding="utf-8")
 
 
-class JsCodecError(ValueError):
+class JsCodecError(ConfigError, ValueError):
     """The codec file cannot be used at all (unreadable, not valid JavaScript, no decoder)."""
 
 

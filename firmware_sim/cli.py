@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from devices.cli import check_catalog
+from devices.catalog import check_catalog
 from firmware_sim.faults import FaultSpecError
 from firmware_sim.radio import FORMATS
 from firmware_sim.town import TownError

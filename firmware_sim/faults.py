@@ -28,6 +28,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 from devices.specfile import location, read_yaml, validate
 from firmware_sim.town import SimDevice, Town, TownError
+from stadtpuls.errors import ConfigError
 
 # kind → device kinds it applies to, and what the platform is expected to notice
 FAULT_KINDS: dict[str, tuple[frozenset[str], str]] = {
@@ -61,7 +62,7 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 DEFAULT_DURATION = {"spike": 600.0, "garbled_payload": 3600.0, "counter_reset": 60.0}  # s
 
 
-class FaultSpecError(ValueError):
+class FaultSpecError(ConfigError, ValueError):
     """A fault spec names an unknown kind or device, or has a malformed time."""
 
 

@@ -27,6 +27,7 @@ from pydantic import (
 
 from devices.catalog import DeviceModel, get_model
 from devices.specfile import location, read_yaml, validate
+from stadtpuls.errors import ConfigError
 from stadtpuls.schema import DeviceClass
 
 TOWNS_DIR = Path(__file__).with_name("towns")
@@ -42,7 +43,7 @@ _HEX8 = re.compile(r"^[0-9A-F]{8}$")
 _METRES_PER_DEGREE = 111_320.0
 
 
-class TownError(ValueError):
+class TownError(ConfigError, ValueError):
     """A town file is missing, malformed or names something that does not exist."""
 
 

@@ -7,6 +7,7 @@ import json
 
 import click
 
+from devices.catalog import check_catalog
 from ingest.quarantine import QuarantineStore
 from ingest.replay import replay
 from ingest.run import run_ingest
@@ -36,6 +37,7 @@ def ingest_command(
     With --workers N a crashing worker is restarted after 1 s, 2 s, 4 s ... (at most 60 s); after five
     crashes of one worker within five minutes the command stops every worker and exits with an error.
     """
+    check_catalog()
     settings = get_settings()
     if metrics_port is None:
         metrics_port = settings.ingest.metrics_port

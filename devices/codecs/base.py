@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol, TypedDict
 
+from stadtpuls.errors import DataError
+
 
 class DecodeResult(TypedDict):
     """The TTN Device Repository's result shape. Bad bytes are an ``errors`` entry, never an exception."""
@@ -29,7 +31,7 @@ class EncodingCodec(Codec, Protocol):
         ...
 
 
-class CodecError(ValueError):
+class CodecError(DataError, ValueError):
     """Raised by ``encode`` for data a device could not send (decoders return ``errors`` instead)."""
 
 

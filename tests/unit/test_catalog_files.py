@@ -13,6 +13,8 @@ from devices.cli import devices_group
 from devices.codec_cli import codec_group
 from devices.codecs import codec_for
 from devices.jscodec import JsCodec
+from stadtpuls.cli import main
+from stadtpuls.errors import EX_CONFIG
 from stadtpuls.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,16 +144,19 @@ def test_commands_list_the_town_model(tmp_path: Path, monkeypatch: pytest.Monkey
     assert result.output.count("PASS") == 6
 
 
-@pytest.mark.parametrize("group", [devices_group, codec_group], ids=["devices", "codec"])
+@pytest.mark.parametrize(
+    "args",
+    [["devices", "models"], ["codec", "decode", "cayenne-lpp", "--fport", "1", "--hex", "00"], ["ingest"], ["api"]],
+    ids=["devices", "codec", "ingest", "api"],
+)
 def test_a_broken_town_catalog_stops_every_command(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, group: object
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
 ) -> None:
     path = tmp_path / "town.yaml"
     path.write_text(TOWN_ENTRY, encoding="utf-8")  # the codec file is missing
     monkeypatch.setenv("STADTPULS_CATALOG", str(path))
-    result = CliRunner().invoke(group, ["models"] if group is devices_group else ["decode", "cayenne-lpp",
-                                                                                  "--fport", "1", "--hex", "00"])
-    assert result.exit_code == 1
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == EX_CONFIG, result.output
     assert "the device catalog cannot be used" in result.output and "acme-counter" in result.output
 
 
