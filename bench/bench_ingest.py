@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.nodered import runner as nodered  # noqa: E402
 from devices.registry import DeviceRegistry  # noqa: E402
+from ingest.dedup import DEDUP_WINDOW  # noqa: E402
 from ingest.loadgen import MODEL, Stream, device_eui, publish_parallel, uplink  # noqa: E402
-from ingest.service import DEDUP_WINDOW  # noqa: E402
 from stadtpuls.localstack import InfluxServer, MosquittoServer, create_database, free_port  # noqa: E402
 
 RUN_DIR = ROOT / ".bench" / "ingest"
