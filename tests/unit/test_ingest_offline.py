@@ -51,7 +51,7 @@ async def test_garbage_and_refused_lines_go_to_quarantine_with_their_message() -
     await entry.feed(refused)
     await entry.feed(message(Token(4), f_cnt=10))
     counts = await entry.flush()
-    assert [(r.stage, r.message) for r in rejected][0][0] == "envelope"
+    assert rejected[0].stage == "envelope"
     assert rejected[0].message.payload == b"{not json"
     assert (rejected[1].stage, rejected[1].message) == ("write", refused)  # the message record, unchanged
     assert len(rejected) == 2
