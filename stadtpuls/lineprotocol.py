@@ -126,7 +126,10 @@ class LineBuilder:
         Raises:
             LineProtocolError: a name cannot be carried, or the value is not finite.
         """
-        return f"{self.prefix(measurement, tag_value)}{tags} value={format_float(value)} {timestamp_ns}"
+        prefix = self._prefixes.get((measurement, tag_value)) or self.prefix(measurement, tag_value)
+        if not math.isfinite(value):
+            raise LineProtocolError(f"value {value!r} is not a finite number")
+        return f"{prefix}{tags} value={float(value)!r} {timestamp_ns}"
 
     def fields_line(
         self, measurement: str, tags: str, fields: tuple[tuple[str, float | None], ...], timestamp_ns: int
@@ -136,10 +139,17 @@ class LineBuilder:
         Raises:
             LineProtocolError: a name cannot be carried, a value is not finite, or no field remains.
         """
-        text = ",".join(f"{self._field_key(k)}={format_float(v)}" for k, v in fields if v is not None)
-        if not text:
+        keys = self._fields
+        parts = []
+        for key, value in fields:
+            if value is not None:
+                if not math.isfinite(value):
+                    raise LineProtocolError(f"field {key!r}: value {value!r} is not a finite number")
+                parts.append(f"{keys.get(key) or self._field_key(key)}={float(value)!r}")
+        if not parts:
             raise LineProtocolError(f"point {measurement!r} has no fields")
-        return f"{self.prefix(measurement)}{tags} {text} {timestamp_ns}"
+        prefix = self._prefixes.get((measurement, "")) or self.prefix(measurement)
+        return f"{prefix}{tags} {','.join(parts)} {timestamp_ns}"
 
 
 def quote_identifier(name: str) -> str:
