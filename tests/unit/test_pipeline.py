@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +121,11 @@ def test_a_channel_line_protocol_cannot_carry_is_quarantined_not_raised(monkeypa
     assert outcome.rejection is not None and outcome.rejection.stage == "normalise"
     assert "control character" in outcome.rejection.reason and "backslash" in outcome.rejection.reason
     assert [line.split(",", 1)[0] for line in outcome.lines] == ["uplink", "temperature"]  # the rest is kept
+
+
+def test_the_pipeline_and_the_storage_path_import_no_orm_and_no_mqtt_client() -> None:
+    code = ("import sys, ingest.pipeline, ingest.records, ingest.offline, ingest.batcher, ingest.store, ingest.drain; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'gmqtt')))")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
