@@ -100,11 +100,11 @@ class _Worker:
     async def _day(self, day: date, offline: Any) -> None:
         from ingest.records import Message
 
-        feed = offline.feed
-        for deliver_ns, topic, payload in self.sim.day(day):
-            outcome = await feed(Message(topic, payload, deliver_ns))
-            if outcome.lines and not outcome.duplicate:  # a registered device's uplink, first copy
-                self.uplinks += 1
+        await offline.feed((Message(topic, payload, ns) for ns, topic, payload in self.sim.day(day)), self._count)
+
+    def _count(self, outcome: Any) -> None:
+        if outcome.lines and not outcome.duplicate:  # a registered device's uplink, first copy
+            self.uplinks += 1
 
     async def _keep(self, rejections: list[Any]) -> None:
         await asyncio.to_thread(self.quarantine.add_many, rejections)

@@ -14,7 +14,7 @@ as in the live service; a replay uses it to learn which quarantined rows went th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ingest.pipeline import Pipeline
@@ -76,25 +76,34 @@ class OfflineIngest:
         self._writes: set[asyncio.Task[None]] = set()
         self.counts = OfflineCounts()
 
-    async def feed(self, message: Message) -> Outcome:
-        """Run one message through the pipeline and queue what comes out; returns its outcome."""
-        outcome = self._pipeline.handle(message)
-        counts, batch = self.counts, self._batch
-        counts.messages += 1
-        if outcome.duplicate:
-            counts.duplicates += 1
-        lines = outcome.lines
-        if lines:
-            start = len(batch.lines)
-            batch.lines += lines
-            batch.spans.append(Span(start, len(batch.lines), message))
-        if outcome.rejection is not None:
-            batch.rejections.append(outcome.rejection)
-        if message.ack is not None:
-            batch.acks.append(message.ack)
-        if len(batch.lines) >= self._batch_lines:
-            await self._submit()
-        return outcome
+    async def feed(self, messages: Iterable[Message], on_outcome: Callable[[Outcome], None] | None = None) -> None:
+        """Run messages through the pipeline and queue what comes out, writing whenever a batch is full.
+
+        Args:
+            messages: the messages, in order of arrival.
+            on_outcome: called with each message's outcome (e.g. to count).
+        """
+        handle, counts, limit = self._pipeline.handle, self.counts, self._batch_lines
+        batch = self._batch
+        for message in messages:
+            outcome = handle(message)
+            counts.messages += 1
+            if outcome.duplicate:
+                counts.duplicates += 1
+            lines = outcome.lines
+            if lines:
+                start = len(batch.lines)
+                batch.lines += lines
+                batch.spans.append(Span(start, len(batch.lines), message))
+            if outcome.rejection is not None:
+                batch.rejections.append(outcome.rejection)
+            if message.ack is not None:
+                batch.acks.append(message.ack)
+            if on_outcome is not None:
+                on_outcome(outcome)
+            if len(batch.lines) >= limit:
+                await self._submit()
+                batch = self._batch
 
     async def flush(self) -> OfflineCounts:
         """Store everything fed so far; returns the counts.

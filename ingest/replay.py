@@ -71,8 +71,7 @@ async def replay(settings: Settings, rows: list[QuarantinedMessage], *, store: Q
     async with InfluxClient.from_settings(settings.influx) as influx:
         await influx.create_database()
         offline = OfflineIngest(pipeline, influx, keep, on_stored=on_stored)
-        for row in rows:
-            await offline.feed(Message(row.topic, row.payload, _arrival_ns(row), _Row(row.id)))
+        await offline.feed(Message(row.topic, row.payload, _arrival_ns(row), _Row(row.id)) for row in rows)
         counts = await offline.flush()
     report.replayed = [i for i in stored if i not in report.failed]
     report.points = counts.lines

@@ -6,7 +6,7 @@ from devices.records import DeviceInfo
 from ingest.dedup import RecentKeys
 from ingest.offline import OfflineIngest
 from ingest.pipeline import Pipeline
-from ingest.records import AckToken, Message, Rejection
+from ingest.records import AckToken, Message, Outcome, Rejection
 from stadtpuls.influx import InfluxClient
 from tests.unit.test_ingest_batcher import FakeInflux, Token
 from tests.unit.test_pipeline import CountingLookup, message
@@ -31,8 +31,9 @@ def offline(influx: FakeInflux, rejected: list[Rejection], acked: list[int], **k
 async def test_copies_are_stored_once_and_every_message_is_released() -> None:
     influx, rejected, acked = FakeInflux(), [], []  # type: ignore[var-annotated]
     entry = offline(influx, rejected, acked, batch_lines=3)
-    for mid in range(6):
-        await entry.feed(message(Token(mid), f_cnt=100 + mid // 2))  # each uplink twice
+    outcomes: list[Outcome] = []
+    await entry.feed((message(Token(mid), f_cnt=100 + mid // 2) for mid in range(6)), outcomes.append)  # twice each
+    assert [o.duplicate for o in outcomes] == [False, True] * 3
     counts = await entry.flush()
     assert (counts.messages, counts.duplicates) == (6, 3)
     per_uplink = len(Pipeline(CountingLookup()).handle(message()).lines)
@@ -44,12 +45,10 @@ async def test_copies_are_stored_once_and_every_message_is_released() -> None:
 async def test_garbage_and_refused_lines_go_to_quarantine_with_their_message() -> None:
     influx, rejected, acked = FakeInflux(), [], []  # type: ignore[var-annotated]
     entry = offline(influx, rejected, acked)
-    await entry.feed(Message("v3/app/devices/x/up", b"{not json", 1, Token(1)))
-    await entry.feed(message(Token(2)))
+    await entry.feed([Message("v3/app/devices/x/up", b"{not json", 1, Token(1)), message(Token(2))])
     refused = message(Token(3), f_cnt=9)  # a device whose site InfluxDB refuses (see FakeInflux)
     refused = refused._replace(payload=refused.payload.replace(b"70B3D5E75E000001", b"70B3D5E75E0000BD"))
-    await entry.feed(refused)
-    await entry.feed(message(Token(4), f_cnt=10))
+    await entry.feed([refused, message(Token(4), f_cnt=10)])
     counts = await entry.flush()
     assert rejected[0].stage == "envelope"
     assert rejected[0].message.payload == b"{not json"
