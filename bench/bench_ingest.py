@@ -5,12 +5,17 @@ installs Node-RED when missing, and prints a Markdown table. Every figure counts
 "has zero loss" when InfluxDB holds exactly the uplinks published.
 
     .venv/bin/python bench/bench_ingest.py [--count 150000] [--repeat 3] [--soak-seconds 600] [--backlog-minutes 60]
-        [--skip throughput,qos0,nodered,latency,soak,backlog]
+        [--skip throughput,qos0,nodered,latency,soak,backlog] [--python LABEL=PATH ...]
+
+``--python`` runs the ingest of other checkouts (each given by its virtualenv's Python) side by side in the same
+run: every throughput round and every latency run takes the systems in turn (their order alternating from round
+to round), against the same broker and InfluxDB, so that a noisy machine affects them alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -33,7 +38,7 @@ from bench.nodered import runner as nodered  # noqa: E402
 from devices.registry import DeviceRegistry  # noqa: E402
 from devtools.loadgen import MODEL, Stream, device_eui, publish_parallel, uplink  # noqa: E402
 from devtools.localstack import InfluxServer, MosquittoServer, create_database, free_port  # noqa: E402
-from ingest.service import DEDUP_WINDOW  # noqa: E402
+from ingest.dedup import DEDUP_WINDOW  # noqa: E402
 
 RUN_DIR = ROOT / ".bench" / "ingest"
 DEVICES = 100
@@ -118,7 +123,11 @@ def wait_count(influx: InfluxServer, db: str, expected: int) -> tuple[int, float
 
 # --- the systems under test ----------------------------------------------------------------------------------
 class Stadtpuls:
-    def __init__(self, broker: MosquittoServer, influx: InfluxServer, db: str, *, workers: int, qos: int) -> None:
+    def __init__(self, broker: MosquittoServer, influx: InfluxServer, db: str, *, workers: int, qos: int,
+                 python: str = sys.executable) -> None:
+        self.python = python
+        venv = Path(python).absolute().parents[1]  # -m imports from the working directory first: the checkout's
+        self.checkout = venv.parent if venv.name == ".venv" else None
         self.data_dir = RUN_DIR / f"data-{db}"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.env = dict(os.environ, STADTPULS_MQTT_URL=broker.url, STADTPULS_INFLUX_URL=influx.url,
@@ -137,8 +146,9 @@ class Stadtpuls:
 
     def start(self) -> None:
         with (self.data_dir / "ingest.log").open("ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "stadtpuls.cli", "ingest", *self.args],
-                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen([self.python, "-m", "stadtpuls.cli", "ingest", *self.args],
+                                            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                            cwd=self.checkout)
         for cid in self.ids:
             wait_connected(self.broker, cid)
 
@@ -410,7 +420,11 @@ def summary(runs: list[dict[str, float]]) -> dict[str, str]:
         if "lost" in key:
             out[key] = f"{max(values):,.0f}"
         elif "CPU" in key:
-            out[key] = f"{statistics.median(values):.2f}"
+            spread = f" ({min(values):.2f}-{max(values):.2f})" if len(values) > 1 else ""
+            out[key] = f"{statistics.median(values):.2f}{spread}"
+        elif key.endswith(" s"):
+            spread = f" ({min(values):.3f}-{max(values):.3f})" if len(values) > 1 else ""
+            out[key] = f"{statistics.median(values):.3f}{spread}"
         else:
             spread = f" ({min(values):,.0f}-{max(values):,.0f})" if len(values) > 1 else ""
             out[key] = f"{statistics.median(values):,.0f}{spread}"
@@ -433,8 +447,11 @@ def main() -> None:
     parser.add_argument("--soak-seconds", type=int, default=600)
     parser.add_argument("--backlog-minutes", type=float, default=60.0)
     parser.add_argument("--skip", default="", help="comma-separated: throughput,qos0,nodered,latency,soak,backlog")
+    parser.add_argument("--python", action="append", default=[], metavar="LABEL=PATH",
+                        help="compare: run the ingest of this virtualenv's Python too, labelled LABEL (repeatable)")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
+    systems = dict(item.split("=", 1) for item in args.python) or {"": sys.executable}
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     RUN_DIR.mkdir(parents=True)
     rows: list[Row] = []
@@ -447,17 +464,30 @@ def main() -> None:
 
         results: dict[str, list[dict[str, float]]] = {}
         for k in range(args.repeat):
-            for workers, qos in [(1, 1), (2, 1), (1, 0), (2, 0)]:
-                if "throughput" in skip or (qos == 0 and "qos0" in skip):
-                    continue
-                db = f"sp_w{workers}_q{qos}_r{k}"
-                system = Stadtpuls(broker, influx, db, workers=workers, qos=qos)
-                name = f"Stadtpuls ingest, {workers} worker(s), QoS {qos}"
-                try:
-                    measure(results, name, throughput(broker, influx, system, db, args.count, qos=qos,
-                                                      publishers=2))
-                finally:
-                    system.stop()
+            order = list(systems.items()) if k % 2 == 0 else list(reversed(systems.items()))
+            for label, python in order:
+                tag = f"{label}_" if label else ""
+                for workers, qos in [(1, 1), (2, 1), (1, 0), (2, 0)]:
+                    if "throughput" in skip or (qos == 0 and "qos0" in skip):
+                        continue
+                    db = f"sp_{tag}w{workers}_q{qos}_r{k}"
+                    system = Stadtpuls(broker, influx, db, workers=workers, qos=qos, python=python)
+                    name = f"Stadtpuls ingest{' ' + label if label else ''}, {workers} worker(s), QoS {qos}"
+                    try:
+                        measure(results, name, throughput(broker, influx, system, db, args.count, qos=qos,
+                                                          publishers=2))
+                    finally:
+                        system.stop()
+                if len(systems) > 1 and "latency" not in skip:
+                    db = f"sp_{tag}latency_r{k}"
+                    system = Stadtpuls(broker, influx, db, workers=1, qos=1, python=python)
+                    system.start()
+                    try:
+                        figures = latency(broker, influx, db, rate=1000, seconds=30)
+                    finally:
+                        system.stop()
+                    measure(results, f"Stadtpuls ingest {label}, 1,000 uplinks/s, publish → queryable",
+                            {k2: float(v) if v != "-" else math.nan for k2, v in figures.items()})
             for kind in ("obvious", "tuned"):
                 if "nodered" in skip:
                     continue
@@ -474,9 +504,10 @@ def main() -> None:
                     red.stop()
         for name, runs in results.items():
             rows.append(Row(f"{name} (median of {len(runs)})", summary(runs)))
+        (RUN_DIR / "results.json").write_text(json.dumps(results, indent=1))
 
         for name in ("latency", "soak", "backlog"):
-            if name in skip:
+            if name in skip or len(systems) > 1:
                 continue
             db = f"sp_{name}"
             system = Stadtpuls(broker, influx, db, workers=2 if name == "backlog" else 1, qos=1)

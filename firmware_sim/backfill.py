@@ -1,8 +1,8 @@
 """Backfill: a chosen period of the town, straight through the ingest pipeline into InfluxDB, as fast as possible.
 
-The town's units are split across worker processes. Each worker generates its units day by day, runs every
-envelope through :class:`ingest.pipeline.Pipeline` (the same path the MQTT ingest service runs), writes the
-line protocol in batches with a few writes in flight, and keeps rejected messages in the quarantine store.
+The town's units are split across worker processes. Each worker generates its units day by day and feeds every
+envelope to :class:`ingest.offline.OfflineIngest`: the same pipeline, deduplication, bisection of refused writes
+and quarantine as the MQTT ingest service, with line protocol written in batches with a few writes in flight.
 MQTT is skipped; nothing else is.
 """
 
@@ -25,9 +25,6 @@ from firmware_sim.faults import Fault, ground_truth, load_spec, resolve_faults, 
 from firmware_sim.radio import RadioStats
 from firmware_sim.town import Town, load_town, register_town
 from stadtpuls.settings import InfluxSettings, Settings
-
-BATCH_LINES = 5000
-WRITES_IN_FLIGHT = 2
 
 
 @dataclass(slots=True)
@@ -72,6 +69,7 @@ class _Worker:
 
     def __init__(self, job: _Job, progress: Any) -> None:
         from devices.registry import DeviceRegistry
+        from ingest.dedup import DEDUP_WINDOW, RecentKeys
         from ingest.pipeline import Pipeline
         from ingest.quarantine import QuarantineStore
 
@@ -80,59 +78,36 @@ class _Worker:
         town = load_town(job.town)
         self.sim = Simulation(town, seed=job.seed, fmt=job.fmt, faults=job.faults, run_start=job.run_start,
                               units=job.units)
-        self.pipeline = Pipeline(lookup=DeviceRegistry(job.registry_url).get)
+        self.pipeline = Pipeline(DeviceRegistry(job.registry_url).get, dedup=RecentKeys(DEDUP_WINDOW))
         self.quarantine = QuarantineStore(job.registry_url)
-        self.counts: dict[str, Any] = {"uplinks": 0, "messages": 0, "lines": 0, "rejected": {}}
-        self.seen: tuple[set[str], set[str]] = (set(), set())
+        self.uplinks = 0
 
     async def run(self) -> dict[str, Any]:
+        from ingest.offline import OfflineIngest
         from stadtpuls.influx import InfluxClient
 
         job = self.job
         async with InfluxClient.from_settings(job.influx, timeout=120) as client:
-            writes: set[asyncio.Task[None]] = set()
+            offline = OfflineIngest(self.pipeline, client, self._keep)
             for n in range(job.days):
-                day = job.first + timedelta(days=n)
-                await self._day(day, client, writes)
-                self.progress.put((job.index, n + 1, self.counts["uplinks"], self.counts["lines"]))
-            await asyncio.gather(*writes)
-        self.counts["radio"] = {name: getattr(self.sim.stats, name) for name in RadioStats.__slots__}
-        return self.counts
+                await self._day(job.first + timedelta(days=n), offline)
+                self.progress.put((job.index, n + 1, self.uplinks, offline.counts.lines))
+            counts = await offline.flush()
+        return {"uplinks": self.uplinks, "messages": counts.messages, "lines": counts.lines,
+                "rejected": counts.rejected,
+                "radio": {name: getattr(self.sim.stats, name) for name in RadioStats.__slots__}}
 
-    async def _day(self, day: date, client: Any, writes: set[asyncio.Task[None]]) -> None:
-        lines: list[str] = []
-        rejections = []
-        self.seen = (self.seen[1], set())
-        for deliver_ns, topic, payload in self.sim.day(day):
-            outcome = self.pipeline.process(topic, payload, arrival_ns=deliver_ns)
-            self.counts["messages"] += 1
-            if outcome.rejection is not None:
-                stage = outcome.rejection.stage
-                self.counts["rejected"][stage] = self.counts["rejected"].get(stage, 0) + 1
-                rejections.append(outcome.rejection)
-            if outcome.lines and outcome.uplink is not None:
-                key = outcome.uplink.dedup_key
-                if key not in self.seen[0] and key not in self.seen[1]:
-                    self.seen[1].add(key)
-                    self.counts["uplinks"] += 1
-            lines += outcome.lines
-            if len(lines) >= BATCH_LINES:
-                await self._submit(client, lines, writes)
-                lines = []
-        if lines:
-            await self._submit(client, lines, writes)
-        if rejections:
-            await asyncio.to_thread(self.quarantine.add_many, rejections)
+    async def _day(self, day: date, offline: Any) -> None:
+        from ingest.records import Message
 
-    async def _submit(self, client: Any, lines: list[str], writes: set[asyncio.Task[None]]) -> None:
-        while len(writes) >= WRITES_IN_FLIGHT:
-            done, _ = await asyncio.wait(writes, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                writes.discard(task)
-                task.result()
-        self.counts["lines"] += len(lines)
-        writes.add(asyncio.create_task(client.write("\n".join(lines))))
-        await asyncio.sleep(0)
+        await offline.feed((Message(topic, payload, ns) for ns, topic, payload in self.sim.day(day)), self._count)
+
+    def _count(self, outcome: Any) -> None:
+        if outcome.lines and not outcome.duplicate:  # a registered device's uplink, first copy
+            self.uplinks += 1
+
+    async def _keep(self, rejections: list[Any]) -> None:
+        await asyncio.to_thread(self.quarantine.add_many, rejections)
 
 
 def _work(job: _Job, progress: Any, results: Any) -> None:

@@ -4,9 +4,14 @@ A set answers "seen before?"; a ring of the same keys says which one to forget w
 an ``OrderedDict`` (whose table doubles again once it starts forgetting, and which keeps a linked node per key),
 the set's table reaches its final size while the memory fills and keeps it: what the ingest process holds for
 deduplication is flat from then on, at about a quarter of the ``OrderedDict``'s footprint.
+
+This is the one deduplication of ingest: :class:`ingest.pipeline.Pipeline` consults it right after the envelope
+is parsed (before the device lookup and the decoding), for the live service, the backfill and quarantine replay.
 """
 
 from __future__ import annotations
+
+DEDUP_WINDOW = 200_000  # uplink ids remembered to drop retransmissions and gateway duplicates
 
 
 class RecentKeys:

@@ -6,7 +6,6 @@ from prometheus_client import Counter, Gauge, Histogram
 
 MESSAGES = Counter("stadtpuls_ingest_messages_total", "MQTT messages received", ["source", "model"])
 DUPLICATES = Counter("stadtpuls_ingest_duplicates_total", "uplinks already seen (retransmissions, gateway copies)")
-DECODED = Counter("stadtpuls_ingest_decoded_total", "uplinks decoded into measurements", ["model"])
 QUARANTINED = Counter("stadtpuls_ingest_quarantined_total", "messages kept in quarantine", ["stage"])
 POINTS = Counter("stadtpuls_ingest_points_written_total", "points acknowledged by InfluxDB")
 BATCHES = Counter("stadtpuls_ingest_batches_total", "batches stored, by outcome", ["outcome"])

@@ -1,35 +1,28 @@
-"""One message in, line protocol out: envelope → device → codec → normalise → lines.
+"""One message in, line protocol out: envelope → dedup → device → codec → normalise → lines.
 
-The pipeline is synchronous and free of I/O except for the device lookup, so the MQTT service, the
-simulator's backfill and the quarantine replay all run the very same path.
+The pipeline is synchronous and free of I/O except for the device lookup, and imports no ORM, so the MQTT
+service, the simulator's backfill and the quarantine replay all run the very same path. The cheap checks come
+first: a message whose uplink was seen already (a gateway copy, a redelivery) stops right after its envelope is
+parsed, before the device lookup and the decoding.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from devices.catalog import DeviceModel, get_model
 from devices.codecs import Codec, codec_for
 from devices.records import DeviceInfo
+from ingest.dedup import RecentKeys
 from ingest.envelopes import EnvelopeError, parse_envelope
 from ingest.normalise import Normaliser
-from ingest.quarantine import Rejection
-from stadtpuls.lineprotocol import escape_measurement, format_float, tag_set
+from ingest.records import Message, Outcome, Rejection
+from stadtpuls.lineprotocol import LineBuilder, LineProtocolError, tag_set
 from stadtpuls.schema import UPLINK_MEASUREMENT, Uplink
 
 DeviceLookup = Callable[[str], DeviceInfo | None]
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What became of one message: lines to write and/or a rejection to keep."""
-
-    lines: list[str] = field(default_factory=list)
-    rejection: Rejection | None = None
-    uplink: Uplink | None = None
-    model: str = ""
 
 
 @dataclass(slots=True)
@@ -44,12 +37,19 @@ class _DeviceContext:
 
 
 class Pipeline:
-    """Turns raw MQTT messages into line protocol, or into rejections with a reason."""
+    """Turns raw messages into line protocol, or into rejections with a reason.
 
-    def __init__(self, lookup: DeviceLookup) -> None:
+    Args:
+        lookup: finds a registered device by DevEUI (None: unknown).
+        dedup: the uplink ids seen already; None keeps every copy (a tool looking at single messages).
+    """
+
+    def __init__(self, lookup: DeviceLookup, *, dedup: RecentKeys | None = None) -> None:
         self._lookup = lookup
+        self._dedup = dedup
         self._contexts: dict[str, _DeviceContext] = {}
         self._codecs: dict[str, tuple[Codec, Normaliser]] = {}
+        self._lines = LineBuilder("channel")
 
     def forget(self, dev_eui: str | None = None) -> None:
         """Drop cached device contexts (all, or one) after the registry changed."""
@@ -59,23 +59,28 @@ class Pipeline:
             self._contexts.pop(dev_eui, None)
 
     def process(self, topic: str, payload: bytes, *, arrival_ns: int | None = None) -> Outcome:
+        """Run one message given by its parts through the whole path (see :meth:`handle`)."""
+        return self.handle(Message(topic, payload, time.time_ns() if arrival_ns is None else arrival_ns))
+
+    def handle(self, message: Message) -> Outcome:
         """Run one message through the whole path."""
-        arrival = arrival_ns if arrival_ns is not None else time.time_ns()
         try:
-            uplink = parse_envelope(topic, payload, arrival_ns=arrival)
+            uplink = parse_envelope(message.topic, message.payload, arrival_ns=message.arrival_ns)
         except EnvelopeError as exc:
-            return Outcome(rejection=Rejection(topic, payload, "envelope", str(exc)))
+            return Outcome(message, rejection=Rejection(message, "envelope", str(exc)))
+        dedup = self._dedup
+        if dedup is not None and not dedup.add(uplink.dedup_key):
+            known = self._contexts.get(uplink.dev_eui)  # a cache hit only: no lookup for a copy
+            return Outcome(message, uplink=uplink, model=known.entry.model if known else "", duplicate=True)
         ctx = self._context(uplink.dev_eui)
         if ctx is None:
             reason = f"unknown device {uplink.dev_eui}: register it with 'stadtpuls devices add'"
-            return Outcome(
-                uplink=uplink, rejection=Rejection(topic, payload, "device", reason, uplink.dev_eui)
-            )
-        return self._decode(uplink, ctx, payload)
+            return Outcome(message, uplink=uplink, rejection=Rejection(message, "device", reason, uplink.dev_eui))
+        return self._decode(message, uplink, ctx)
 
-    def _decode(self, uplink: Uplink, ctx: _DeviceContext, payload: bytes) -> Outcome:
-        out = Outcome(uplink=uplink, model=ctx.entry.model)
-        out.lines.append(_uplink_line(uplink, ctx.tags))
+    def _decode(self, message: Message, uplink: Uplink, ctx: _DeviceContext) -> Outcome:
+        out = Outcome(message, uplink=uplink, model=ctx.entry.model)
+        out.lines.append(self._uplink_line(uplink, ctx.tags))
         if uplink.f_port == 0 or not uplink.payload:
             return out  # MAC-only uplink: radio record only
         try:
@@ -84,21 +89,30 @@ class Pipeline:
             result = {"data": {}, "warnings": [], "errors": [f"codec raised {exc!r}"]}
         if result["errors"]:
             reason = f"codec {ctx.entry.model} (fPort {uplink.f_port}): {'; '.join(result['errors'])}"
-            out.rejection = self._reject(uplink, ctx, payload, "codec", reason)
+            out.rejection = _reject(message, uplink, ctx, "codec", reason)
             return out
         normalised = ctx.normaliser.normalise(result["data"])
-        ts = uplink.received_ns
+        implausible = normalised.implausible
+        ts, tags, build = uplink.received_ns, ctx.tags, self._lines.value_line
         for m in normalised.measurements:
-            channel = f",channel={m.channel}" if m.channel else ""
-            out.lines.append(f"{m.quantity}{ctx.tags}{channel} value={format_float(m.value)} {ts}")
-        if normalised.implausible:
-            reason = "implausible value: " + "; ".join(normalised.implausible)
-            out.rejection = self._reject(uplink, ctx, payload, "normalise", reason)
+            try:
+                out.lines.append(build(m.quantity, tags, m.value, ts, m.channel))
+            except LineProtocolError as exc:  # e.g. a channel name with a control character
+                implausible = [*implausible, f"{m.quantity} {m.channel!r}: {exc}"]
+        if implausible:
+            reason = "implausible value: " + "; ".join(implausible)
+            out.rejection = _reject(message, uplink, ctx, "normalise", reason)
         return out
 
-    @staticmethod
-    def _reject(uplink: Uplink, ctx: _DeviceContext, payload: bytes, stage: str, reason: str) -> Rejection:
-        return Rejection(uplink.topic, payload, stage, reason, uplink.dev_eui, ctx.info.municipality)
+    def _uplink_line(self, uplink: Uplink, tags: str) -> str:
+        fields = (
+            ("f_cnt", float(uplink.f_cnt)),
+            ("f_port", float(uplink.f_port)),
+            ("gateways", float(uplink.gateways)),
+            ("rssi", uplink.rssi),
+            ("snr", uplink.snr),
+        )
+        return self._lines.fields_line(UPLINK_MEASUREMENT, tags, fields, uplink.received_ns)
 
     def _context(self, dev_eui: str) -> _DeviceContext | None:
         ctx = self._contexts.get(dev_eui)
@@ -125,14 +139,5 @@ class Pipeline:
         return ctx
 
 
-def _uplink_line(uplink: Uplink, tags: str) -> str:
-    fields = [
-        f"f_cnt={float(uplink.f_cnt)!r}",
-        f"f_port={float(uplink.f_port)!r}",
-        f"gateways={float(uplink.gateways)!r}",
-    ]
-    if uplink.rssi is not None:
-        fields.append(f"rssi={format_float(uplink.rssi)}")
-    if uplink.snr is not None:
-        fields.append(f"snr={format_float(uplink.snr)}")
-    return f"{escape_measurement(UPLINK_MEASUREMENT)}{tags} {','.join(fields)} {uplink.received_ns}"
+def _reject(message: Message, uplink: Uplink, ctx: _DeviceContext, stage: str, reason: str) -> Rejection:
+    return Rejection(message, stage, reason, uplink.dev_eui, ctx.info.municipality)

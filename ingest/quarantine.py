@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ingest.records import Rejection
 from stadtpuls.db import open_database
 from stadtpuls.tables import QuarantinedMessage
 
 MAX_PAYLOAD = 256 * 1024  # bytes kept of one rejected message
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """Why one message was rejected, before it is stored."""
-
-    topic: str
-    payload: bytes
-    stage: str  # envelope | device | codec | normalise | write
-    reason: str
-    dev_eui: str | None = None
-    municipality: str | None = None
-    received_at: datetime | None = None
 
 
 class QuarantineStore:
@@ -38,13 +25,12 @@ class QuarantineStore:
         """Store rejections in one transaction."""
         if not rejections:
             return
-        now = datetime.now(UTC)
         with self._sessions.begin() as session:
             session.add_all(
                 QuarantinedMessage(
-                    received_at=r.received_at or now,
-                    topic=r.topic,
-                    payload=r.payload[:MAX_PAYLOAD],
+                    received_at=_arrival(r.message.arrival_ns),
+                    topic=r.message.topic,
+                    payload=r.message.payload[:MAX_PAYLOAD],
                     stage=r.stage,
                     reason=r.reason,
                     dev_eui=r.dev_eui,
@@ -109,3 +95,11 @@ class QuarantineStore:
             if message is not None:
                 message.stage = stage
                 message.reason = reason
+
+
+def _arrival(arrival_ns: int) -> datetime:
+    """When a message arrived, as a timezone-aware time (now, if the number is out of range)."""
+    try:
+        return datetime.fromtimestamp(arrival_ns / 1e9, UTC)
+    except (OverflowError, ValueError, OSError):
+        return datetime.now(UTC)

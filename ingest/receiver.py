@@ -2,9 +2,10 @@
 
 gmqtt is the fastest Python MQTT client measured on the target machine, but its own "acknowledge after
 handling" mode runs every message as an asyncio Task and sends one PUBACK per message. Here each QoS 1
-message is handed to a plain function together with a :class:`PendingAck` (the connection it came on and its
-packet id); the writer calls :meth:`BulkAckClient.ack` once the message's batch is in InfluxDB or the spool,
-which sends all their PUBACKs in one socket write. An acknowledgement whose connection has since been lost is
+message becomes one :class:`ingest.records.Message` whose ack token is a :class:`PendingAck` (the connection
+it came on and its packet id; nothing outside this module looks inside it) and is handed to a plain function;
+once the message's batch is in InfluxDB or the spool, :meth:`BulkAckClient.ack` gets the tokens back and sends
+all their PUBACKs in one socket write. An acknowledgement whose connection has since been lost is
 not sent: the broker redelivers that message on the new connection (persistent session) and deduplication
 takes care of the copy.
 
@@ -17,16 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import time
 from collections.abc import Callable
 from typing import Any
 
 import gmqtt
 
+from ingest.records import AckToken, Message
+
 PUBACK = 0x40
 _PUBACK = struct.Struct("!BBH")
 
 
-class PendingAck:
+class PendingAck(AckToken):
     """An acknowledgement owed to the broker: a packet id on one connection."""
 
     __slots__ = ("connection", "mid")
@@ -36,7 +40,7 @@ class PendingAck:
         self.mid = mid
 
 
-Sink = Callable[[str, bytes, "PendingAck | None"], None]
+Sink = Callable[[Message], None]
 
 
 class BulkAckClient(gmqtt.Client):  # type: ignore[misc]  # gmqtt ships no type hints
@@ -54,23 +58,23 @@ class BulkAckClient(gmqtt.Client):  # type: ignore[misc]  # gmqtt ships no type 
 
     # --- receiving ------------------------------------------------------------------------------------------
     def _on_qos0(self, client: object, topic: str, payload: bytes, qos: int, properties: Any) -> None:
-        self._sink(topic, payload, None)
+        self._sink(Message(topic, payload, time.time_ns()))
 
     def _on_qos1(self, mid: int, payload: bytes, topic: str, properties: Any) -> None:
-        self._sink(topic, payload, PendingAck(self._connection, mid))
+        self._sink(Message(topic, payload, time.time_ns(), PendingAck(self._connection, mid)))
 
     def _on_qos2(self, mid: int, payload: bytes, topic: str, properties: Any) -> None:
         # Ingest subscribes at QoS 0 or 1; a broker never upgrades, so this only guards against misuse.
         self._connection.send_command_with_mid(0x50, mid, False)  # PUBREC
-        self._sink(topic, payload, None)
+        self._sink(Message(topic, payload, time.time_ns()))
 
     # --- acknowledging --------------------------------------------------------------------------------------
-    def ack(self, acks: list[PendingAck]) -> int:
+    def ack(self, acks: list[AckToken]) -> int:
         """Send the PUBACKs owed on the live connection in one write; returns how many were sent."""
         connection = self._connection
         if connection is None or connection.is_closing():
             return 0
-        mids = [a.mid for a in acks if a.connection is connection]
+        mids = [a.mid for a in acks if isinstance(a, PendingAck) and a.connection is connection]
         if mids:
             connection.send_package(b"".join(_PUBACK.pack(PUBACK, 2, mid) for mid in mids))
         return len(mids)

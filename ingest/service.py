@@ -15,7 +15,6 @@ import contextlib
 import logging
 import signal
 import ssl
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -25,13 +24,16 @@ import gmqtt
 
 from devices.registry import DeviceRegistry
 from ingest import metrics
-from ingest.dedup import RecentKeys
+from ingest.batcher import Batcher
+from ingest.dedup import DEDUP_WINDOW, RecentKeys
 from ingest.directory import DeviceDirectory
+from ingest.drain import SpoolDrain
 from ingest.pipeline import Pipeline
-from ingest.quarantine import QuarantineStore, Rejection
-from ingest.receiver import BulkAckClient, PendingAck
+from ingest.quarantine import QuarantineStore
+from ingest.receiver import BulkAckClient
+from ingest.records import AckToken, Message, Rejection
 from ingest.spool import Spool
-from ingest.writer import BatchWriter
+from ingest.store import BatchStore, Quarantine
 from stadtpuls.errors import UnavailableError
 from stadtpuls.influx import InfluxClient, InfluxUnavailable
 from stadtpuls.settings import Settings
@@ -39,7 +41,6 @@ from stadtpuls.settings import Settings
 log = logging.getLogger(__name__)
 
 UPLINK_TOPICS = ("v3/+/devices/+/up", "application/+/device/+/event/up")
-DEDUP_WINDOW = 200_000  # uplink ids remembered to drop retransmissions and gateway duplicates
 SPOOL_MAX_BYTES = 2 * 1024**3  # default cap of the on-disk spool
 RECEIVE_MAXIMUM = 20_000  # unacknowledged QoS 1 messages the broker may send us (MQTT 5 flow control)
 
@@ -75,38 +76,35 @@ class IngestService:
         self.registry = DeviceRegistry(settings.registry_url)
         self.quarantine = QuarantineStore(settings.registry_url)
         self.directory = DeviceDirectory(self.registry)
-        self.pipeline = Pipeline(self.directory.get)
+        self.pipeline = Pipeline(self.directory.get, dedup=RecentKeys(DEDUP_WINDOW))
         self.influx = InfluxClient.from_settings(settings.influx)
         self.spool_dir = settings.data_dir / "spool" / _safe_name(options.client_id)
-        self._seen = RecentKeys(DEDUP_WINDOW)
         self._counts: Counter[tuple[str, str]] = Counter()
         self._stop = asyncio.Event()
         self._connected = asyncio.Event()
         self._client: BulkAckClient | None = None
-        self._writer: BatchWriter | None = None
+        self._batcher: Batcher | None = None
         self._pending = 0
         self.received = 0
         self.duplicates = 0
         self._duplicates_reported = 0
 
     # --- the hot path ---------------------------------------------------------------------------------------
-    def _on_message(self, topic: str, payload: bytes, ack: PendingAck | None) -> None:
-        writer = self._writer
-        if writer is None:  # not ready: leave it unacknowledged, the broker delivers it again
+    def _on_message(self, message: Message) -> None:
+        batcher = self._batcher
+        if batcher is None:  # not ready: leave it unacknowledged, the broker delivers it again
             return
         self.received += 1
-        if ack is not None:
+        if message.ack is not None:
             self._pending += 1
-        outcome = self.pipeline.process(topic, payload, arrival_ns=time.time_ns())
+        outcome = self.pipeline.handle(message)
         uplink = outcome.uplink
         self._counts[(uplink.source.value if uplink else "unknown", outcome.model or "unknown")] += 1
-        if uplink is not None and not self._seen.add(uplink.dedup_key):
+        if outcome.duplicate:  # stored (or about to be) with an earlier batch; acknowledged after it
             self.duplicates += 1
-            writer.add_ack(ack)  # stored (or about to be) with an earlier batch; acked after it
-            return
-        writer.add(outcome.lines, outcome.rejection, topic, payload, ack)
+        batcher.add(outcome)
 
-    def _on_stored(self, acks: list[PendingAck]) -> None:
+    def _on_stored(self, acks: list[AckToken]) -> None:
         self._pending -= len(acks)
         sent = self._client.ack(acks) if self._client is not None else 0
         if sent < len(acks):
@@ -132,7 +130,7 @@ class IngestService:
 
     async def _store_rejections(self, rejections: list[Rejection]) -> None:
         for r in rejections:
-            log.info("quarantined (%s) %s: %s", r.stage, r.topic, r.reason)
+            log.info("quarantined (%s) %s: %s", r.stage, r.message.topic, r.reason)
         await asyncio.to_thread(self.quarantine.add_many, rejections)
 
     # --- connecting -----------------------------------------------------------------------------------------
@@ -190,10 +188,10 @@ class IngestService:
         log.info("%d devices registered", len(self.directory))
         spool = await asyncio.to_thread(Spool, self.spool_dir, max_bytes=self.options.spool_max_bytes)
         self._client = self._make_client()
-        self._writer = BatchWriter(
-            self.influx,
-            spool,
-            self._store_rejections,
+        quarantine = Quarantine(self._store_rejections)
+        drain = SpoolDrain(self.influx, spool, quarantine)
+        self._batcher = Batcher(
+            BatchStore(self.influx, spool, quarantine, on_spooled=drain.notify),
             on_stored=self._on_stored,
             on_pressure=self._on_pressure,
             batch_size=self.settings.ingest.batch_size,
@@ -201,9 +199,10 @@ class IngestService:
             linger=self.options.linger,
             max_batch_messages=max(1, self.options.receive_maximum // 2),
         )
-        writer_task = asyncio.create_task(self._writer.run())
+        batcher_task = asyncio.create_task(self._batcher.run())
         changes: asyncio.Queue[set[str]] = asyncio.Queue()
         helpers = [
+            asyncio.create_task(drain.run()),
             asyncio.create_task(self.directory.keep_fresh(changes)),
             asyncio.create_task(self._forget_changed(changes)),
         ]
@@ -212,19 +211,20 @@ class IngestService:
         if ready is not None:
             ready.set()
         await self._stop.wait()
-        await self._shutdown(writer_task, helpers)
+        await self._shutdown(batcher_task, helpers)
+        drain.report()
 
     async def _forget_changed(self, changes: asyncio.Queue[set[str]]) -> None:
         while True:
             for eui in await changes.get():
                 self.pipeline.forget(eui)
 
-    async def _shutdown(self, writer_task: asyncio.Task[None], helpers: list[asyncio.Task[None]]) -> None:
+    async def _shutdown(self, batcher_task: asyncio.Task[None], helpers: list[asyncio.Task[None]]) -> None:
         log.info("stopping: flushing open batches")
-        assert self._client is not None and self._writer is not None
+        assert self._client is not None and self._batcher is not None
         self._client.pause()  # take nothing new; what is unread stays with the broker
-        await self._writer.close()
-        await writer_task  # every closed batch stored and acknowledged
+        await self._batcher.close()
+        await batcher_task  # every closed batch stored and acknowledged
         self._flush_counts()
         with contextlib.suppress(Exception):
             await self._client.disconnect()

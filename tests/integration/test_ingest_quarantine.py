@@ -9,7 +9,8 @@ import pytest
 from devices.registry import DeviceRegistry
 from devtools.loadgen import MODEL, device_eui, uplink
 from devtools.localstack import InfluxServer
-from ingest.quarantine import QuarantineStore, Rejection
+from ingest.quarantine import QuarantineStore
+from ingest.records import Message, Rejection
 from ingest.replay import replay
 from stadtpuls.influx import InfluxClient
 from stadtpuls.settings import InfluxSettings, Settings
@@ -23,9 +24,10 @@ async def test_replay_after_registering_the_device_writes_the_uplink(
     settings = Settings(influx=InfluxSettings(url=influxdb.url, db=influx_db_name), data_dir=tmp_path)
     store = QuarantineStore(settings.registry_url)
     topic, payload = uplink(3, devices=10, base_ns=1_700_000_000_000_000_000, stream="replay")
+    now = 1_764_000_000_000_000_000
     store.add_many([
-        Rejection(topic, payload, "device", f"unknown device {device_eui(3)}", device_eui(3)),
-        Rejection("v3/app/devices/x/up", b"{not json", "envelope", "payload is not valid JSON"),
+        Rejection(Message(topic, payload, now), "device", f"unknown device {device_eui(3)}", device_eui(3)),
+        Rejection(Message("v3/app/devices/x/up", b"{not json", now), "envelope", "payload is not valid JSON"),
     ])
     unknown_id, garbage_id = (row.id for row in store.select())
 
@@ -42,3 +44,39 @@ async def test_replay_after_registering_the_device_writes_the_uplink(
     async with InfluxClient(influxdb.url, influx_db_name) as influx:
         series = await influx.query('SELECT "value" FROM "temperature"')
     assert [row[1] for s in series for row in s["values"]] == [15.3]
+
+
+
+async def test_replay_stores_two_quarantined_copies_of_one_uplink_once(
+    influxdb: InfluxServer, influx_db_name: str, tmp_path: Path
+) -> None:
+    settings = Settings(influx=InfluxSettings(url=influxdb.url, db=influx_db_name), data_dir=tmp_path)
+    store = QuarantineStore(settings.registry_url)
+    topic, payload = uplink(4, devices=10, base_ns=1_700_000_000_000_000_000, stream="copies")
+    reason = f"unknown device {device_eui(4)}"
+    store.add_many([Rejection(Message(topic, payload, 1_764_000_000_000_000_000), "device", reason)] * 2)
+    DeviceRegistry(settings.registry_url).upsert(device_eui(4), model=MODEL, name="s4", site="Markt",
+                                                 municipality="Musterstadt")
+    report = await replay(settings, store.select(), store=store)
+    assert len(report.replayed) == 2 and report.points == 3  # the copy is deduplicated, and marked too
+    assert store.count() == 0
+
+
+async def test_replay_keeps_messages_influxdb_refuses_in_quarantine_with_the_reason(
+    influxdb: InfluxServer, influx_db_name: str, tmp_path: Path
+) -> None:
+    settings = Settings(influx=InfluxSettings(url=influxdb.url, db=influx_db_name), data_dir=tmp_path)
+    async with InfluxClient(influxdb.url, influx_db_name) as influx:
+        await influx.create_database()
+        # f_cnt is a string in this shard now: the replayed uplinks' float f_cnt conflicts
+        await influx.write('uplink,dev_eui=x f_cnt="text" 1700000000000000000')
+    store = QuarantineStore(settings.registry_url)
+    rows = [uplink(i, devices=10, base_ns=1_700_000_000_000_000_000, stream="conflict") for i in range(3)]
+    store.add_many([Rejection(Message(t, p, 1_764_000_000_000_000_000), "device", "unknown") for t, p in rows])
+    registry = DeviceRegistry(settings.registry_url)
+    for i in range(3):
+        registry.upsert(device_eui(i), model=MODEL, name=f"s{i}", site="Markt", municipality="Musterstadt")
+    report = await replay(settings, store.select(), store=store)
+    assert report.replayed == []  # every uplink line conflicts; each message is found and kept
+    assert len(report.failed) == 3 and all("conflict" in r for r in report.failed.values())
+    assert {row.stage for row in store.select()} == {"write"}

@@ -144,20 +144,7 @@ def test_the_core_imports_nothing_above_it() -> None:
     assert {top(name) for name in above} & set(PROJECT) == {"stadtpuls"}
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(
-            m,
-            marks=pytest.mark.xfail(
-                strict=True, reason="Rejection still lives in ingest.quarantine beside its SQLAlchemy store"
-            ),
-        )
-        if m == "ingest.pipeline"
-        else m
-        for m in PURE_PIPELINE
-    ],
-)
+@pytest.mark.parametrize("module", PURE_PIPELINE)
 def test_the_pure_pipeline_reaches_no_orm(module: str) -> None:
     assert {name for name in reachable(module) if top(name) in ORM} == set()
 

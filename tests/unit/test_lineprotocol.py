@@ -7,6 +7,7 @@ import math
 import pytest
 
 from stadtpuls.lineprotocol import (
+    LineBuilder,
     LineProtocolError,
     escape_tag,
     format_float,
@@ -47,3 +48,37 @@ def test_floats_stay_floats() -> None:
 def test_influxql_quoting() -> None:
     assert quote_identifier('we"ird\\') == '"we\\"ird\\\\"'
     assert quote_string("x' OR '1'='1") == "'x\\' OR \\'1\\'=\\'1'"
+
+
+HOSTILE = ["Markt Platz", "a,b=c", 'quote"double', "back\\slash", "x=y z,w", "Straße → Süd", "='"]
+
+
+@pytest.mark.parametrize("channel", HOSTILE)
+def test_the_fast_builder_writes_what_the_reference_builder_writes(channel: str) -> None:
+    tags = {"site": "Markt Platz", "dev_eui": "70B3D5E75E000001"}
+    builder = LineBuilder("channel")
+    fast = builder.value_line("temperature", tag_set(tags), 21.5, 10, channel)
+    assert fast == line("temperature", {**tags, "channel": channel}, {"value": 21.5}, 10)
+    assert builder.value_line("temperature", tag_set(tags), 21.5, 10, channel) == fast  # from its memory
+
+
+def test_the_fast_builder_leaves_out_an_empty_channel_and_missing_fields() -> None:
+    builder = LineBuilder("channel")
+    assert builder.value_line("co2", ",site=a", 400.0, 5) == "co2,site=a value=400.0 5"
+    fields = (("f_cnt", 1.0), ("rssi", None), ("snr a", -3.25))
+    assert builder.fields_line("uplink", ",site=a", fields, 5) == r"uplink,site=a f_cnt=1.0,snr\ a=-3.25 5"
+    with pytest.raises(LineProtocolError, match="no fields"):
+        builder.fields_line("uplink", "", (("rssi", None),), 5)
+
+
+@pytest.mark.parametrize("channel", ["tab\t", "trailing\\"])
+def test_the_fast_builder_refuses_what_line_protocol_cannot_carry(channel: str) -> None:
+    with pytest.raises(LineProtocolError):
+        LineBuilder("channel").value_line("temperature", "", 1.0, 1, channel)
+
+
+def test_the_fast_builder_memory_is_bounded() -> None:
+    builder = LineBuilder("channel", max_names=3)
+    lines = [builder.value_line("m", "", 1.0, 1, f"c{i}") for i in range(10)]
+    assert lines == [f"m,channel=c{i} value=1.0 1" for i in range(10)]
+    assert len(builder._prefixes) <= 3

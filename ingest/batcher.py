@@ -1,0 +1,142 @@
+"""Batching for the live service: collect outcomes, close batches in time, store them in order, release acks.
+
+A message's acknowledgement travels with its batch and is released (``on_stored``) only after the batch is
+stored by :class:`ingest.store.BatchStore`: its lines acknowledged by InfluxDB, or durably in the on-disk spool,
+and its rejections in quarantine.
+
+- Batches close at ``batch_size`` lines or ``max_batch_messages`` messages; when the store is idle, ``linger``
+  seconds after they opened (so a small window of unacknowledged messages at the broker never stalls a
+  batch, and batches grow by themselves when InfluxDB is busy); and ``batch_interval`` seconds at the latest.
+- Closed batches wait in a bounded queue; when it is full, ``on_pressure(True)`` asks the receiver to stop
+  reading until the store catches up (``on_pressure(False)``).
+- Batches are stored one at a time, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ingest import metrics
+from ingest.records import AckToken, Outcome, Rejection
+from ingest.store import BatchStore, Span
+
+OnStored = Callable[[list[AckToken]], None]
+OnPressure = Callable[[bool], None]
+
+
+@dataclass(slots=True)
+class Batch:
+    """Lines, rejections and acknowledgements of the messages collected since the batch opened."""
+
+    lines: list[str] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    acks: list[AckToken] = field(default_factory=list)
+    messages: int = 0
+    opened: float = field(default_factory=time.monotonic)
+
+
+class Batcher:
+    """Collects outcomes into batches and has them stored; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        store: BatchStore,
+        *,
+        on_stored: OnStored = lambda acks: None,
+        on_pressure: OnPressure = lambda paused: None,
+        batch_size: int = 5000,
+        batch_interval: float = 0.2,
+        linger: float = 0.02,
+        max_batch_messages: int = 5000,
+        max_queued_batches: int = 4,
+    ) -> None:
+        self._store = store
+        self._on_stored = on_stored
+        self._on_pressure = on_pressure
+        self._batch_size = batch_size
+        self._interval = batch_interval
+        self._linger = min(linger, batch_interval)
+        self._max_messages = max_batch_messages
+        self._max_queued = max_queued_batches
+        self._current = Batch()
+        self._queue: deque[Batch] = deque()
+        self._wake = asyncio.Event()
+        self._pressure = False
+        self._closing = False
+
+    # --- the hot path (synchronous, called once per message) ------------------------------------------------
+    def add(self, outcome: Outcome) -> None:
+        """Add one message's outcome to the open batch (a duplicate's only adds its acknowledgement)."""
+        batch = self._current
+        lines = outcome.lines
+        if lines:
+            start = len(batch.lines)
+            batch.lines.extend(lines)
+            batch.spans.append(Span(start, len(batch.lines), outcome.message))
+        if outcome.rejection is not None:
+            batch.rejections.append(outcome.rejection)
+        ack = outcome.message.ack
+        if ack is not None:
+            batch.acks.append(ack)
+        batch.messages += 1
+        if len(batch.lines) >= self._batch_size or batch.messages >= self._max_messages:
+            self._close_current()
+
+    def _close_current(self) -> None:
+        batch = self._current
+        if not batch.messages:
+            batch.opened = time.monotonic()
+            return
+        self._current = Batch()
+        self._queue.append(batch)
+        metrics.QUEUE_DEPTH.set(len(self._queue))
+        self._wake.set()
+        if len(self._queue) >= self._max_queued and not self._pressure:
+            self._pressure = True
+            metrics.PAUSES.inc()
+            self._on_pressure(True)
+
+    # --- background ----------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Store batches in order until :meth:`close` and every closed batch is stored."""
+        ticker = asyncio.create_task(self._tick())
+        try:
+            await self._store_loop()
+        finally:
+            ticker.cancel()
+
+    async def _store_loop(self) -> None:
+        while True:
+            while not self._queue:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+            batch = self._queue[0]
+            await self._store.store(batch.lines, batch.spans, batch.rejections)
+            self._queue.popleft()
+            metrics.QUEUE_DEPTH.set(len(self._queue))
+            if self._pressure and len(self._queue) < max(1, self._max_queued // 2):
+                self._pressure = False
+                self._on_pressure(False)
+            self._on_stored(batch.acks)
+            metrics.ACKS.inc(len(batch.acks))
+
+    async def _tick(self) -> None:
+        """Close the open batch after ``linger`` when the store is idle, after ``batch_interval`` anyway."""
+        while True:
+            await asyncio.sleep(self._linger / 2)
+            age = time.monotonic() - self._current.opened
+            if age >= self._interval or (age >= self._linger and not self._queue):
+                self._close_current()
+
+    async def close(self) -> None:
+        """Close the open batch; :meth:`run` returns once every closed batch is stored."""
+        self._close_current()
+        self._closing = True
+        self._wake.set()

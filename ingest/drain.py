@@ -1,0 +1,92 @@
+"""Draining the spool: write spooled batches to InfluxDB in order once it is back.
+
+A spooled batch is removed only after InfluxDB acknowledged it. While InfluxDB is unreachable the drain waits
+with backoff. A spooled batch InfluxDB refuses (4xx) is split by :func:`ingest.store.find_refused`, line by
+line groups, and the refused lines go to quarantine (the raw messages are not kept in the spool, so the
+quarantined "message" is the refused line itself, under the topic ``spool``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from ingest import metrics
+from ingest.records import Message
+from ingest.retry import MAX_DELAY, retry
+from ingest.spool import Spool
+from ingest.store import Quarantine, Span, find_refused
+from stadtpuls.influx import InfluxClient, InfluxRejected, InfluxUnavailable
+
+log = logging.getLogger(__name__)
+
+SPOOL_TOPIC = "spool"  # topic recorded for spooled lines InfluxDB later refuses
+
+
+class SpoolDrain:
+    """Replays the spool into InfluxDB, oldest batch first, whenever it holds something."""
+
+    def __init__(
+        self, influx: InfluxClient, spool: Spool, quarantine: Quarantine, *, max_backoff: float = MAX_DELAY
+    ) -> None:
+        self._influx = influx
+        self._spool = spool
+        self._quarantine = quarantine
+        self._max_backoff = max_backoff
+        self._spooled = asyncio.Event()
+        if len(spool):
+            self._spooled.set()
+        metrics.SPOOL_BYTES.set(spool.bytes)
+
+    def notify(self) -> None:
+        """Something was spooled: drain it."""
+        self._spooled.set()
+
+    async def run(self) -> None:
+        """Drain forever (cancel to stop; the spool stays on disk and is drained at the next start)."""
+        while True:
+            await self._spooled.wait()
+            entry = await asyncio.to_thread(self._spool.oldest)
+            if entry is None:
+                self._spooled.clear()
+                continue
+            seq, body = entry
+            try:
+                await self._write(body)
+            except InfluxRejected:
+                await self._split(body)
+            else:
+                metrics.POINTS.inc(body.count(b"\n") + 1)
+            await asyncio.to_thread(self._spool.remove, seq)
+            metrics.SPOOL_BYTES.set(self._spool.bytes)
+            metrics.BATCHES.labels("replayed").inc()
+
+    def report(self) -> None:
+        """Log what stays spooled on stop (it is durable already and drained at the next start)."""
+        if len(self._spool):
+            log.info(
+                "stopping with %d batches (%d bytes) spooled; they are replayed at the next start",
+                len(self._spool),
+                self._spool.bytes,
+            )
+
+    async def _write(self, body: bytes) -> None:
+        await retry(
+            lambda: self._influx.write(body),
+            retry_on=(InfluxUnavailable,),
+            what="spool replay",
+            max_delay=self._max_backoff,
+            on_retry=lambda exc: metrics.RETRIES.inc(),
+        )
+
+    async def _write_lines(self, lines: list[str]) -> None:
+        await self._write("\n".join(lines).encode())
+        metrics.POINTS.inc(len(lines))
+
+    async def _split(self, body: bytes) -> None:
+        """A spooled batch InfluxDB refuses: find the refused lines and quarantine them."""
+        lines = body.decode().split("\n")
+        now = time.time_ns()
+        spans = [Span(i, i + 1, Message(SPOOL_TOPIC, text.encode(), now)) for i, text in enumerate(lines)]
+        await self._quarantine.keep(await find_refused(self._write_lines, lines, spans))

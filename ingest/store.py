@@ -1,0 +1,140 @@
+"""Storing one batch: its lines in InfluxDB (or the spool), its rejections in quarantine.
+
+- Lines go to InfluxDB. When InfluxDB is unreachable or answers 5xx, they go to the on-disk spool instead, and
+  every later write follows them there until the spool is drained (:mod:`ingest.drain`), so order is kept.
+- A 4xx (e.g. a field type conflict) cannot be fixed by retrying: :func:`find_refused` splits the lines by
+  message until the messages whose lines InfluxDB refuses are found; they become rejections (stage ``write``).
+- Rejections go to quarantine; while its database is unavailable, :class:`Quarantine` retries.
+
+The live service (:class:`BatchStore`), the spool drain and the offline entry (:mod:`ingest.offline`) all use
+the one bisection here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from ingest import metrics
+from ingest.records import Message, Rejection
+from ingest.retry import MAX_DELAY, retry
+from ingest.spool import Spool, SpoolFull
+from stadtpuls.influx import InfluxClient, InfluxRejected, InfluxUnavailable
+
+log = logging.getLogger(__name__)
+
+StoreRejections = Callable[[list[Rejection]], Awaitable[None]]
+WriteLines = Callable[[list[str]], Awaitable[None]]  # raises InfluxRejected when InfluxDB refuses the lines
+
+
+@dataclass(slots=True)
+class Span:
+    """The lines ``start:end`` of one message within a batch's lines."""
+
+    start: int
+    end: int
+    message: Message
+
+
+async def find_refused(write: WriteLines, lines: list[str], spans: Sequence[Span]) -> list[Rejection]:
+    """Write the lines of ``spans``; on a 4xx split them in halves until the refused messages are found.
+
+    InfluxDB 1.x keeps the good points of a partly refused write, and writing a point again stores the same
+    point, so halves that were partly written before are safe to write again.
+
+    Args:
+        write: writes lines; raises :class:`InfluxRejected` on a 4xx (anything else propagates).
+        lines: the lines the spans index into.
+        spans: consecutive spans of messages, at least one.
+
+    Returns:
+        One ``write`` rejection per message whose lines InfluxDB refuses.
+    """
+    try:
+        await write(lines[spans[0].start : spans[-1].end])
+    except InfluxRejected as exc:
+        if len(spans) == 1:
+            metrics.BATCHES.labels("rejected").inc()
+            return [Rejection(spans[0].message, "write", str(exc))]
+        half = len(spans) // 2
+        return await find_refused(write, lines, spans[:half]) + await find_refused(write, lines, spans[half:])
+    return []
+
+
+class Quarantine:
+    """Keeps rejections in quarantine, retrying with backoff while its database is unavailable."""
+
+    def __init__(self, store_rejections: StoreRejections, *, max_backoff: float = MAX_DELAY) -> None:
+        self._store = store_rejections
+        self._max_backoff = max_backoff
+
+    async def keep(self, rejections: list[Rejection]) -> None:
+        """Store ``rejections``; returns once they are stored."""
+        if not rejections:
+            return
+        await retry(
+            lambda: self._store(rejections),
+            retry_on=(Exception,),  # the registry DB may be locked or down: keep the messages
+            what="quarantine store",
+            max_delay=self._max_backoff,
+        )
+        for r in rejections:
+            metrics.QUARANTINED.labels(r.stage).inc()
+
+
+class BatchStore:
+    """Stores batches for the live service: InfluxDB, else the spool; refused messages to quarantine.
+
+    Args:
+        influx: the InfluxDB client.
+        spool: where lines wait while InfluxDB is away.
+        quarantine: where rejections go.
+        on_spooled: called after lines went to the spool (wakes the spool drain).
+    """
+
+    def __init__(
+        self, influx: InfluxClient, spool: Spool, quarantine: Quarantine, *, on_spooled: Callable[[], None]
+    ) -> None:
+        self._influx = influx
+        self._spool = spool
+        self._quarantine = quarantine
+        self._on_spooled = on_spooled
+
+    async def store(self, lines: list[str], spans: list[Span], rejections: list[Rejection]) -> None:
+        """Store one batch: its lines (see the module docstring) and its rejections, those found here too."""
+        started = time.monotonic()
+        if spans:
+            rejections = rejections + await find_refused(self._write, lines, spans)
+        await self._quarantine.keep(rejections)
+        metrics.BATCH_SECONDS.observe(time.monotonic() - started)
+
+    async def _write(self, part: list[str]) -> None:
+        if len(self._spool):  # an earlier write went to the spool: keep the order, it is replayed first
+            await self._to_spool(part)
+            return
+        try:
+            await self._influx.write("\n".join(part).encode())
+        except InfluxUnavailable as exc:
+            metrics.BATCHES.labels("spooled").inc()
+            log.warning("InfluxDB unavailable, spooling %d lines: %s", len(part), exc)
+            await self._to_spool(part)
+            return
+        metrics.POINTS.inc(len(part))
+        metrics.BATCHES.labels("written").inc()
+
+    async def _to_spool(self, lines: list[str]) -> None:
+        body = "\n".join(lines).encode()
+        await retry(  # while the spool is full, acknowledgements wait: the broker keeps the messages meanwhile
+            lambda: asyncio.to_thread(self._spool.append, body),
+            retry_on=(SpoolFull,),
+            what="spooling (waiting for InfluxDB to drain the spool)",
+            first=1.0,
+            max_delay=1.0,
+            on_retry=lambda exc: metrics.SPOOL_FULL.inc(),
+        )
+        metrics.SPOOL_BYTES.set(self._spool.bytes)
+        metrics.SPOOLED_LINES.inc(len(lines))
+        self._on_spooled()
