@@ -280,3 +280,91 @@ def _fields(device: DeviceInfo) -> list[tuple[str, object]]:
 
 def _jsonable(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, date) else v for k, v in record.items()}
+
+
+def _influx_call(action: Any) -> Any:
+    """Run ``action(client)`` against the configured InfluxDB from this synchronous command."""
+    from stadtpuls.influx import run_blocking
+
+    influx = get_settings().influx
+    return run_blocking(action, influx.url, influx.db, username=influx.username, password=influx.password,
+                        timeout=30.0)
+
+
+@devices_group.command("health")
+@click.argument("dev_eui", required=False)
+@click.option("--municipality", default=None, help="All devices of this municipality.")
+def health_command(dev_eui: str | None, municipality: str | None) -> None:
+    """Last uplink, battery, signal, packet loss and restarts of one device or of all (from InfluxDB)."""
+    from devices.health import read_health
+
+    registry = _registry()
+    devices = [_must_get(registry, dev_eui)] if dev_eui else registry.list(municipality=municipality)
+    devices = [d for d in devices if d.status != Status.RETIRED]
+    found = _influx_call(lambda client: read_health(client, devices))
+    click.echo(f"{'DEV_EUI':16}  {'STATUS':11}  {'LAST UPLINK':16}  {'BATTERY':8}  {'RSSI':>5}  {'SNR':>5}  GW  "
+               f"{'LOSS 24H':>8}  RESTARTS  NAME")
+    for d in devices:
+        h = found[d.dev_eui]
+        seen = f"{h.last_uplink:%Y-%m-%d %H:%M}" if h.last_uplink else "never"
+        battery = f"{h.battery:.2f} {h.battery_unit}" if h.battery is not None else "-"
+        loss = f"{h.loss_24h:.1%}" if h.loss_24h is not None else "-"
+        click.echo(
+            f"{d.dev_eui:16}  {d.status:11}  {seen:16}  {battery:8}  {_num(h.rssi):>5}  {_num(h.snr):>5}  "
+            f"{h.gateways if h.gateways is not None else '-':>2}  {loss:>8}  {h.restarts_24h:>8}  {d.name}"
+        )
+
+
+def _num(value: float | None) -> str:
+    return f"{value:.0f}" if value is not None else "-"
+
+
+@click.group("alarms", invoke_without_command=True)
+@click.option("--municipality", default=None, help="Only this municipality.")
+@click.option("--all", "include_cleared", is_flag=True, help="Cleared alarms too.")
+@click.pass_context
+def alarms_group(ctx: click.Context, municipality: str | None, include_cleared: bool) -> None:
+    """Open alarms (offline, never seen, low battery, weak signal, restarts, quarantine bursts).
+
+    'stadtpuls alarms check' raises and clears them; run it periodically ('--watch 60').
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from devices.alarms import AlarmStore
+
+    alarms = AlarmStore(get_settings().registry_url).list(municipality=municipality, include_cleared=include_cleared)
+    if not alarms:
+        click.echo("no open alarms" if not include_cleared else "no alarms")
+        return
+    for a in alarms:
+        state = f"cleared {a.cleared_at:%Y-%m-%d %H:%M}" if a.cleared_at else "open"
+        click.echo(f"{a.raised_at:%Y-%m-%d %H:%M}  {a.severity:8}  {a.kind:16}  {a.dev_eui}  {a.municipality[:16]:16}  "
+                   f"{a.site[:20]:20}  {a.device_name}: {a.message} [{state}]")
+
+
+@alarms_group.command("check")
+@click.option("--municipality", default=None, help="Only this municipality.")
+@click.option("--watch", type=click.IntRange(5, 86400), default=None, metavar="SECONDS",
+              help="Check again every SECONDS until stopped.")
+@click.option("--offline-factor", type=click.FloatRange(1.0, 100.0), default=3.0, show_default=True,
+              help="Offline after this many expected intervals without an uplink.")
+def alarms_check(municipality: str | None, watch: int | None, offline_factor: float) -> None:
+    """Read device health from InfluxDB, mark newly heard devices active, raise and clear alarms."""
+    import time
+
+    from devices.alarms import AlarmRules, AlarmStore, check
+
+    settings = get_settings()
+    registry, store = _registry(), AlarmStore(settings.registry_url)
+    rules = AlarmRules(offline_factor=offline_factor)
+    while True:
+        result = _influx_call(lambda client: check(registry, store, client, municipality=municipality, rules=rules))
+        for eui in result.activated:
+            click.echo(f"active: {eui} sent its first uplink")
+        for finding in result.sync.raised:
+            click.echo(f"raised: {finding.kind.value} {finding.dev_eui} ({finding.municipality}): {finding.message}")
+        click.echo(f"{result.judged} devices checked: {len(result.sync.raised)} raised, {result.sync.cleared} "
+                   f"cleared, {result.sync.still_open} still open")
+        if watch is None:
+            return
+        time.sleep(watch)
