@@ -219,11 +219,13 @@ def _spec(fields: list[str], columns: dict[str, int], *, municipality: str, deli
     )
 
 
-def parse(data: bytes, *, municipality: str, source: str = "import") -> list[tuple[int, DeviceSpec]]:
-    """Every row of an import file as a checked :class:`DeviceSpec` with its line number.
+def check_rows(
+    data: bytes, *, municipality: str, source: str = "import"
+) -> tuple[list[tuple[int, DeviceSpec]], list[Problem]]:
+    """The valid rows as checked :class:`DeviceSpec` with their line numbers, and the problems of the others.
 
     Raises:
-        ImportFileError: the file or any row is invalid; lists every bad row.
+        ImportFileError: the file as a whole cannot be read (size, encoding, header, CSV syntax).
     """
     layout, body = rows(decode(data, source=source), source=source)
     specs: list[tuple[int, DeviceSpec]] = []
@@ -250,15 +252,30 @@ def parse(data: bytes, *, municipality: str, source: str = "import") -> list[tup
             specs.append((line, spec))
     except csv.Error as exc:
         raise ImportFileError(f"{source}: not a readable CSV file after line {line}: {exc}") from exc
-    if problems:
-        raise ImportFileError(
-            f"{source}: {len(problems)} of {len(specs) + len(problems)} rows are invalid; nothing was imported",
-            problems[:MAX_PROBLEMS],
-            total=len(problems),
-        )
-    if not specs:
+    if not specs and not problems:
         raise ImportFileError(f"{source}: has a header but no rows")
+    return specs, problems
+
+
+def parse(data: bytes, *, municipality: str, source: str = "import") -> list[tuple[int, DeviceSpec]]:
+    """Every row of an import file as a checked :class:`DeviceSpec` with its line number.
+
+    Raises:
+        ImportFileError: the file or any row is invalid; lists every bad row.
+    """
+    specs, problems = check_rows(data, municipality=municipality, source=source)
+    if problems:
+        raise _invalid(source, problems, len(specs) + len(problems))
     return specs
+
+
+def _invalid(source: str, problems: list[Problem], rows: int) -> ImportFileError:
+    problems = sorted(problems, key=lambda p: p.line)
+    return ImportFileError(
+        f"{source}: {len(problems)} of {rows} rows are invalid; nothing was imported",
+        problems[:MAX_PROBLEMS],
+        total=len(problems),
+    )
 
 
 def _row_problem(fields: list[str], layout: Layout) -> str:
@@ -296,20 +313,16 @@ def run_import(
     Raises:
         ImportFileError: the file or a row is invalid; lists every bad row; nothing was written.
     """
-    parsed = parse(data, municipality=municipality, source=source)
+    parsed, problems = check_rows(data, municipality=municipality, source=source)
     specs = [spec for _, spec in parsed]
     changes = registry.plan(specs, owner=owner)
-    refused = [
+    problems += [
         Problem(line, change.problem_field, change.problem)
         for (line, _), change in zip(parsed, changes, strict=True)
         if change.action == "refused"
     ]
-    if refused:
-        raise ImportFileError(
-            f"{source}: {len(refused)} of {len(specs)} rows cannot be imported; nothing was imported",
-            refused[:MAX_PROBLEMS],
-            total=len(refused),
-        )
+    if problems:
+        raise _invalid(source, problems, len(specs) + len(problems) - sum(c.action == "refused" for c in changes))
     known = {(s.municipality, s.name) for s in registry.sites()}
     new_sites = sorted({f"{s.site} ({s.municipality})" for s in specs if (s.municipality, s.site) not in known})
     if dry_run or all(c.action == "unchanged" for c in changes):
