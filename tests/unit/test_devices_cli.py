@@ -71,3 +71,14 @@ def test_errors_exit_with_a_message_and_no_traceback(run, tmp_path: Path) -> Non
         f.truncate(50 * 1024 * 1024)
     too_big = run("devices", "import", str(huge))
     assert too_big.exit_code == 65 and "52.4 MB is too large" in too_big.output
+
+
+def test_alarms_and_health_commands(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    assert run("alarms").output.strip() == "no open alarms"
+    run("devices", "add", "--dev-eui", "0101010101010101", "--model", "cayenne-lpp", "--name", "n", "--site", "s")
+    monkeypatch.setenv("STADTPULS_INFLUX_URL", "http://127.0.0.1:9")  # nothing listens there
+    get_settings.cache_clear()
+    health = run("devices", "health")
+    assert health.exit_code == 69 and "127.0.0.1:9" in health.output
+    checked = run("alarms", "check")
+    assert checked.exit_code == 69
