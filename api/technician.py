@@ -128,6 +128,8 @@ class HealthPublic(BaseModel):
     max_gateways_24h: int
     restarts_24h: int
     last_startup: datetime | None
+    firmware: str | None
+    reset_cause: str | None
 
 
 class AlarmPublic(BaseModel):

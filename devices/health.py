@@ -8,9 +8,10 @@ of the best gateway, ``gateways``), tagged with the device, and the battery as t
 * the last battery value and its time;
 * over the last 24 h: uplinks received, frames lost (gaps in the frame counter; a counter that goes down is
   a re-join and starts a new run), the median RSSI and SNR, the most gateways heard at once, and restarts
-  (uplinks on the model's startup port, or frame-counter resets for models without one).
+  (uplinks on the model's startup port, or frame-counter resets for models without one);
+* firmware version and reset cause of the newest startup frame (``device_startup``, see ``devices/startup.py``).
 
-Nothing here slows ingest: the figures are computed when asked, with three InfluxQL queries for a whole
+Nothing here slows ingest: the figures are computed when asked, with four InfluxQL queries for a whole
 municipality (or one device).
 """
 
@@ -23,8 +24,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from devices.catalog import DeviceModel, get_model
+from devices.catalog import get_model
 from devices.records import DeviceInfo
+from devices.startup import STARTUP_MEASUREMENT, startup_ports
 from stadtpuls.influx import InfluxClient
 from stadtpuls.lineprotocol import quote_identifier, quote_string
 from stadtpuls.schema import UPLINK_MEASUREMENT
@@ -53,6 +55,8 @@ class DeviceHealth:
     max_gateways_24h: int = 0
     restarts_24h: int = 0
     last_startup: datetime | None = None
+    firmware: str | None = None  # from the newest startup frame, where the model reports it
+    reset_cause: str | None = None
 
     @property
     def loss_24h(self) -> float | None:
@@ -76,11 +80,6 @@ def frame_gaps(counters: Sequence[int]) -> tuple[int, int]:
     return lost, resets
 
 
-def startup_ports(model: DeviceModel) -> frozenset[int]:
-    """The fPorts on which the model's firmware reports a (re)start, from the catalog's port descriptions."""
-    return frozenset(int(port) for port, meaning in model.fports.items() if port.isdigit() and "startup" in meaning)
-
-
 def _ns(moment: datetime) -> int:
     return int(moment.timestamp()) * 1_000_000_000
 
@@ -98,8 +97,8 @@ def _where(devices: Sequence[DeviceInfo]) -> str:
     return f"({condition})"
 
 
-def health_queries(devices: Sequence[DeviceInfo], now: datetime) -> tuple[str, str, str]:
-    """The three InfluxQL queries behind :func:`read_health`: last uplink, last 24 h, last battery."""
+def health_queries(devices: Sequence[DeviceInfo], now: datetime) -> tuple[str, str, str, str]:
+    """The InfluxQL queries behind :func:`read_health`: last uplink, last 24 h, last battery, last startup."""
     # every name and value below is quoted by stadtpuls.lineprotocol; the times are integers
     where = _where(devices)
     uplink = quote_identifier(UPLINK_MEASUREMENT)
@@ -118,7 +117,11 @@ def health_queries(devices: Sequence[DeviceInfo], now: datetime) -> tuple[str, s
         f'SELECT last("value") AS "value" FROM {sources} '  # noqa: S608
         f'WHERE {where} AND time <= {until} GROUP BY "dev_eui"'
     )
-    return last, window, battery
+    startup = (
+        f'SELECT "firmware", "reset_cause" FROM {quote_identifier(STARTUP_MEASUREMENT)} '  # noqa: S608
+        f'WHERE {where} AND time <= {until} GROUP BY "dev_eui" ORDER BY time DESC LIMIT 1'
+    )
+    return last, window, battery, startup
 
 
 def _rows(series: dict[str, Any]) -> list[dict[str, Any]]:
@@ -141,6 +144,7 @@ def summarise(
     last: dict[str, Any] | None,
     window: list[dict[str, Any]],
     battery: tuple[str, dict[str, Any]] | None,
+    startup: dict[str, Any] | None = None,
 ) -> DeviceHealth:
     """One device's health from its query rows (``time`` in ns, as InfluxDB returns them)."""
     counters = [int(r["f_cnt"]) for r in window if r.get("f_cnt") is not None]
@@ -163,6 +167,8 @@ def summarise(
         max_gateways_24h=max((int(r["gateways"]) for r in window if r.get("gateways") is not None), default=0),
         restarts_24h=len(startups) if ports else resets,
         last_startup=_time(startups[-1]["time"]) if startups else None,
+        firmware=startup.get("firmware") if startup else None,
+        reset_cause=startup.get("reset_cause") if startup else None,
     )
 
 
@@ -177,7 +183,7 @@ async def read_health(
     if not devices:
         return {}
     moment = now or datetime.now(UTC)
-    last_q, window_q, battery_q = health_queries(devices, moment)
+    last_q, window_q, battery_q, startup_q = health_queries(devices, moment)
     last = {_eui(s): _rows(s)[0] for s in await influx.query(last_q) if s.get("values")}
     window = {_eui(s): _rows(s) for s in await influx.query(window_q)}
     battery: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -188,8 +194,9 @@ async def read_health(
         known = battery.get(_eui(s))
         if known is None or int(row["time"]) > int(known[1]["time"]):
             battery[_eui(s)] = (str(s["name"]), row)
+    startup = {_eui(s): _rows(s)[0] for s in await influx.query(startup_q) if s.get("values")}
     return {
         d.dev_eui: summarise(d, last=last.get(d.dev_eui), window=window.get(d.dev_eui, []),
-                             battery=battery.get(d.dev_eui))
+                             battery=battery.get(d.dev_eui), startup=startup.get(d.dev_eui))
         for d in devices
     }

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from devices.catalog import DeviceModel, get_model
 from devices.codecs import Codec, codec_for
 from devices.records import DeviceInfo
+from devices.startup import startup_line
 from ingest.envelopes import EnvelopeError, parse_envelope
 from ingest.normalise import Normaliser
 from ingest.quarantine import Rejection
@@ -91,6 +92,9 @@ class Pipeline:
         for m in normalised.measurements:
             channel = f",channel={m.channel}" if m.channel else ""
             out.lines.append(f"{m.quantity}{ctx.tags}{channel} value={format_float(m.value)} {ts}")
+        startup = startup_line(ctx.entry, uplink.f_port, result["data"], ctx.tags, ts)  # firmware, reset cause
+        if startup is not None:
+            out.lines.append(startup)
         if normalised.implausible:
             reason = "implausible value: " + "; ".join(normalised.implausible)
             out.rejection = self._reject(uplink, ctx, payload, "normalise", reason)

@@ -177,6 +177,7 @@ function render(detail) {
     ["Uplinks 24 h", String(h.uplinks_24h)],
     ["Lost 24 h", h.loss_24h !== null ? `${h.lost_24h} (${(h.loss_24h * 100).toFixed(1)} %)` : "—"],
     ["Restarts 24 h", String(h.restarts_24h)],
+    ["Firmware", h.firmware ? `${h.firmware}${h.reset_cause ? ", last reset: " + h.reset_cause : ""}` : "—"],
   ] : [["Health", "unknown"]]);
   $("device-alarms").replaceChildren(...(detail.alarms.length ? detail.alarms.map(alarmCard) : [el("li", "No open alarms", { class: "card" })]));
   $("device-history").replaceChildren(...detail.history.map((c) => el(

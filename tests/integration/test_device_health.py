@@ -88,6 +88,8 @@ async def test_health_and_alarms_of_a_technicians_day(
         assert (talks.uplinks_24h, talks.lost_24h, talks.loss_24h) == (4, 1, 0.2)
         assert health[SILENT].last_uplink is None
         assert (health[TIRED].battery, health[TIRED].battery_unit, health[TIRED].restarts_24h) == (3.0, "V", 3)
+        assert (health[TIRED].firmware, health[TIRED].reset_cause) == ("2.4.9", "power_on")
+        assert (talks.firmware, talks.restarts_24h) == (None, 0)
         assert sorted(first.activated) == sorted([TALKS, TIRED, FAR])
         assert registry.get(TALKS).status == "active"  # type: ignore[union-attr]
         assert registry.history(TALKS)[-1].changed_by == "stadtpuls"

@@ -9,9 +9,10 @@ import pytest
 
 from devices.alarms import AlarmRules, AlarmStore, Kind, evaluate, expected_interval
 from devices.catalog import get_model
-from devices.health import DeviceHealth, frame_gaps, startup_ports, summarise
+from devices.health import DeviceHealth, frame_gaps, summarise
 from devices.records import DeviceInfo
 from devices.registry import DeviceRegistry
+from devices.startup import startup_line, startup_ports
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -41,6 +42,17 @@ def test_startup_ports_come_from_the_catalog() -> None:
     assert expected_interval("cayenne-lpp") == timedelta(minutes=15)
 
 
+def test_startup_frames_become_one_point_with_firmware_and_reset_cause() -> None:
+    nwave, bosch = get_model("nwave-nps405"), get_model("bosch-tps110")
+    line = startup_line(nwave, 3, {"firmware_version": "2.4.9", "reset_cause": "power_on"}, ",dev_eui=X", 7)
+    assert line == 'device_startup,dev_eui=X firmware="2.4.9",reset_cause="power_on" 7'
+    camel = startup_line(bosch, 3, {"firmwareVersion": '0.29"\\x', "resetCause": "watchdog\n"}, ",dev_eui=Y", 8)
+    assert camel == 'device_startup,dev_eui=Y firmware="0.29\\"\\\\x",reset_cause="watchdog" 8'
+    assert startup_line(nwave, 2, {"firmware_version": "2.4.9"}, ",dev_eui=X", 7) is None  # not a startup port
+    assert startup_line(nwave, 3, {"occupied": True}, ",dev_eui=X", 7) is None
+    assert startup_line(get_model("cayenne-lpp"), 3, {"firmware": "1"}, ",dev_eui=X", 7) is None
+
+
 def test_summarise_rows() -> None:
     columns = ("time", "f_cnt", "f_port", "gateways", "rssi", "snr")
     window = [
@@ -49,7 +61,9 @@ def test_summarise_rows() -> None:
         dict(zip(columns, (ns(NOW - timedelta(hours=1)), 14.0, 3.0, 2.0, -90.0, 9.0), strict=True)),
     ]
     battery = ("battery_voltage", {"time": ns(NOW - timedelta(hours=2)), "value": 3.1})
-    health = summarise(device(model="nwave-nps405"), last=window[-1], window=window, battery=battery)
+    startup = {"time": window[-1]["time"], "firmware": "2.4.9", "reset_cause": "watchdog"}
+    health = summarise(device(model="nwave-nps405"), last=window[-1], window=window, battery=battery, startup=startup)
+    assert (health.firmware, health.reset_cause) == ("2.4.9", "watchdog")
     assert (health.last_uplink, health.rssi, health.snr, health.gateways) == (NOW - timedelta(hours=1), -90.0, 9.0, 2)
     assert (health.uplinks_24h, health.lost_24h, health.loss_24h) == (3, 2, 0.4)
     assert (health.median_rssi_24h, health.max_gateways_24h, health.restarts_24h) == (-100.0, 3, 2)
