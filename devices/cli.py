@@ -15,7 +15,7 @@ from devices.catalog import catalog
 from devices.importer import MAX_IMPORT_BYTES, ImportResult, run_import
 from devices.records import DeviceInfo, SiteType, Status
 from devices.registry import DeviceRegistry, NotFoundError
-from stadtpuls.errors import DataError
+from stadtpuls.errors import DataError, UnavailableError
 from stadtpuls.settings import get_settings
 
 
@@ -358,7 +358,14 @@ def alarms_check(municipality: str | None, watch: int | None, offline_factor: fl
     registry, store = _registry(), AlarmStore(settings.registry_url)
     rules = AlarmRules(offline_factor=offline_factor)
     while True:
-        result = _influx_call(lambda client: check(registry, store, client, municipality=municipality, rules=rules))
+        try:
+            result = _influx_call(lambda client: check(registry, store, client, municipality=municipality, rules=rules))
+        except UnavailableError as exc:
+            if watch is None:
+                raise
+            click.echo(f"check skipped, alarms unchanged: {exc}", err=True)  # the next round tries again
+            time.sleep(watch)
+            continue
         for eui in result.activated:
             click.echo(f"active: {eui} sent its first uplink")
         for finding in result.sync.raised:

@@ -355,7 +355,9 @@ class DeviceRegistry:
         another municipality than ``owner``, or when its status change is not allowed.
         """
         changes = []
+        specs = list(specs)
         with self._sessions() as session:
+            _prefetch(session, specs)
             for spec in specs:
                 try:
                     changes.append(self._change(session, spec, owner=owner))
@@ -372,12 +374,16 @@ class DeviceRegistry:
             RegistryError: as :meth:`plan`; nothing is written then.
         """
         changes = []
-        with self._sessions.begin() as session:
+        specs = list(specs)
+        with self._sessions.begin() as session, session.no_autoflush:
+            _prefetch(session, specs)
+            sites: dict[tuple[str, str], Site] = {}
             for spec in specs:
                 change = self._change(session, spec, owner=owner)
                 if change.action != "unchanged":
-                    self._save(session, spec, by=by)
+                    self._save(session, spec, by=by, sites=sites, flush=False)
                 changes.append(change)
+            _flush(session, "of the import")
         return changes
 
     def update(
@@ -531,8 +537,20 @@ class DeviceRegistry:
         fields = _diff(device, spec)
         return Change(spec.dev_eui, "update" if fields else "unchanged", fields)
 
-    def _save(self, session: Session, spec: DeviceSpec, *, by: str) -> tuple[Device, bool]:
-        site = _site(session, spec.municipality, spec.site)
+    def _save(
+        self,
+        session: Session,
+        spec: DeviceSpec,
+        *,
+        by: str,
+        sites: dict[tuple[str, str], Site] | None = None,
+        flush: bool = True,
+    ) -> tuple[Device, bool]:
+        """Create or change the device of ``spec`` (and its site); ``sites`` caches sites across calls."""
+        known = sites if sites is not None else {}
+        site = known.get((spec.municipality, spec.site))
+        if site is None:
+            site = known[(spec.municipality, spec.site)] = _site(session, spec.municipality, spec.site)
         device = session.get(Device, spec.dev_eui)
         if device is None:
             status = spec.status or Status.INSTALLED
@@ -544,10 +562,10 @@ class DeviceRegistry:
                 installed_on=installed_on, notes=spec.notes or "", status=status.value, status_changed_by=by,
             )
             session.add(device)
-            _flush(session, spec.dev_eui)  # the device row first: the history row refers to it
-            session.add(DeviceStatusChange(dev_eui=spec.dev_eui, from_status=None, to_status=status.value,
-                                           changed_by=by, note="registered"))
-            _flush(session, spec.dev_eui)
+            device.history.add(DeviceStatusChange(from_status=None, to_status=status.value, changed_by=by,
+                                                  note="registered"))
+            if flush:
+                _flush(session, spec.dev_eui)
             return device, True
         if not _diff(device, spec):
             return device, False
@@ -561,8 +579,16 @@ class DeviceRegistry:
         if spec.status is not None and spec.status.value != device.status:
             _transition(session, device, spec.status, by=by, note="")
         device.updated_at = datetime.now(UTC)
-        _flush(session, spec.dev_eui)
+        if flush:
+            _flush(session, spec.dev_eui)
         return device, False
+
+
+def _prefetch(session: Session, specs: builtins.list[DeviceSpec]) -> None:
+    """Load the devices of ``specs`` into the session in a few queries, so each lookup after is in memory."""
+    euis = [spec.dev_eui for spec in specs]
+    for start in range(0, len(euis), 500):
+        session.scalars(select(Device).where(Device.dev_eui.in_(euis[start : start + 500]))).all()
 
 
 def _flush(session: Session, dev_eui: str) -> None:
@@ -590,7 +616,8 @@ def _site(session: Session, municipality: str, name: str) -> Site:
     site = _find_site(session, municipality, name)
     if site is not None:
         return site
-    owner = session.scalar(select(Municipality).where(Municipality.name == municipality))
+    pending = (m for m in session.new if isinstance(m, Municipality) and m.name == municipality)
+    owner = next(pending, None) or session.scalar(select(Municipality).where(Municipality.name == municipality))
     if owner is None:
         owner = Municipality(name=municipality)
         session.add(owner)
@@ -623,8 +650,8 @@ def _transition(session: Session, device: Device, target: Status, *, by: str, no
         return
     _check_transition(device, target)
     now = datetime.now(UTC)
-    session.add(DeviceStatusChange(dev_eui=device.dev_eui, from_status=device.status, to_status=target.value,
-                                   changed_at=now, changed_by=by, note=note))
+    device.history.add(DeviceStatusChange(from_status=device.status, to_status=target.value, changed_at=now,
+                                          changed_by=by, note=note))
     if target == Status.INSTALLED and device.installed_on is None:
         device.installed_on = now.date()
     device.status, device.status_changed_at, device.status_changed_by = target.value, now, by

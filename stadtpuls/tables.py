@@ -20,7 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
 from stadtpuls.db import Base
 
@@ -77,6 +77,8 @@ class Device(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
     site: Mapped[Site] = relationship(lazy="joined")
+    # appended to without loading; rows go with the device (ON DELETE CASCADE)
+    history: WriteOnlyMapped[DeviceStatusChange] = relationship(passive_deletes=True, order_by="DeviceStatusChange.id")
 
 
 class DeviceStatusChange(Base):

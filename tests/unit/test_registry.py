@@ -127,8 +127,10 @@ def test_a_municipality_sees_and_changes_only_its_own_devices(url: str) -> None:
     with pytest.raises(NotFoundError):
         registry.history("0101010101010101", owner="Nachbarort")
     spec = check_device("0101010101010101", model="cayenne-lpp", name="A", site="S", municipality="Nachbarort")
+    [refused] = registry.plan([spec], owner="Nachbarort")
+    assert refused.action == "refused" and "another municipality" in refused.problem
     with pytest.raises(RegistryError, match="another municipality"):
-        registry.plan([spec], owner="Nachbarort")
+        registry.save_all([spec], by="x", owner="Nachbarort")
     updated = registry.update("0101010101010101", by="x", owner="Musterstadt", notes="behind the sign",
                               installed_on=date(2026, 3, 1))
     assert (updated.notes, updated.installed_on, updated.name) == ("behind the sign", date(2026, 3, 1), "A")
