@@ -357,10 +357,10 @@ class DeviceRegistry:
         changes = []
         specs = list(specs)
         with self._sessions() as session:
-            _prefetch(session, specs)
+            known = _prefetch(session, specs)
             for spec in specs:
                 try:
-                    changes.append(self._change(session, spec, owner=owner))
+                    changes.append(self._change(session, spec, owner=owner, known=known))
                 except RegistryError as exc:
                     changes.append(Change(spec.dev_eui, "refused", problem=str(exc), problem_field=exc.field))
         return changes
@@ -376,12 +376,12 @@ class DeviceRegistry:
         changes = []
         specs = list(specs)
         with self._sessions.begin() as session, session.no_autoflush:
-            _prefetch(session, specs)
+            known = _prefetch(session, specs)
             sites: dict[tuple[str, str], Site] = {}
             for spec in specs:
-                change = self._change(session, spec, owner=owner)
+                change = self._change(session, spec, owner=owner, known=known)
                 if change.action != "unchanged":
-                    self._save(session, spec, by=by, sites=sites, flush=False)
+                    known[spec.dev_eui], _ = self._save(session, spec, by=by, sites=sites, known=known, flush=False)
                 changes.append(change)
             _flush(session, "of the import")
         return changes
@@ -519,13 +519,17 @@ class DeviceRegistry:
 
     # --- inside one transaction -----------------------------------------------------------------------------
 
-    def _change(self, session: Session, spec: DeviceSpec, *, owner: str | None) -> Change:
+    def _change(
+        self, session: Session, spec: DeviceSpec, *, owner: str | None, known: dict[str, Device | None] | None = None
+    ) -> Change:
         if owner is not None and spec.municipality != owner:
             raise RegistryError(
                 f"device {spec.dev_eui}: municipality {spec.municipality!r} is not yours ({owner!r})",
                 field="municipality",
             )
-        device = session.get(Device, spec.dev_eui)
+        device = known[spec.dev_eui] if known is not None and spec.dev_eui in known else session.get(
+            Device, spec.dev_eui
+        )
         if device is None:
             return Change(spec.dev_eui, "create")
         if owner is not None and device.site.municipality.name != owner:
@@ -544,14 +548,18 @@ class DeviceRegistry:
         *,
         by: str,
         sites: dict[tuple[str, str], Site] | None = None,
+        known: dict[str, Device | None] | None = None,
         flush: bool = True,
     ) -> tuple[Device, bool]:
-        """Create or change the device of ``spec`` (and its site); ``sites`` caches sites across calls."""
-        known = sites if sites is not None else {}
-        site = known.get((spec.municipality, spec.site))
+        """Create or change the device of ``spec`` (and its site); ``sites`` and ``known`` cache lookups."""
+        cached = sites if sites is not None else {}
+        site = cached.get((spec.municipality, spec.site))
         if site is None:
-            site = known[(spec.municipality, spec.site)] = _site(session, spec.municipality, spec.site)
-        device = session.get(Device, spec.dev_eui)
+            site = cached[(spec.municipality, spec.site)] = _site(session, spec.municipality, spec.site)
+        if known is not None and spec.dev_eui in known:
+            device = known[spec.dev_eui]
+        else:
+            device = session.get(Device, spec.dev_eui)
         if device is None:
             status = spec.status or Status.INSTALLED
             installed_on = spec.installed_on
@@ -584,11 +592,14 @@ class DeviceRegistry:
         return device, False
 
 
-def _prefetch(session: Session, specs: builtins.list[DeviceSpec]) -> None:
-    """Load the devices of ``specs`` into the session in a few queries, so each lookup after is in memory."""
+def _prefetch(session: Session, specs: builtins.list[DeviceSpec]) -> dict[str, Device | None]:
+    """The registered devices of ``specs`` by DevEUI (None for new ones), loaded in a few queries."""
     euis = [spec.dev_eui for spec in specs]
+    found: dict[str, Device | None] = dict.fromkeys(euis)
     for start in range(0, len(euis), 500):
-        session.scalars(select(Device).where(Device.dev_eui.in_(euis[start : start + 500]))).all()
+        for device in session.scalars(select(Device).where(Device.dev_eui.in_(euis[start : start + 500]))):
+            found[device.dev_eui] = device
+    return found
 
 
 def _flush(session: Session, dev_eui: str) -> None:
