@@ -13,6 +13,7 @@ from devices.health import DeviceHealth, frame_gaps, summarise
 from devices.records import DeviceInfo
 from devices.registry import DeviceRegistry
 from devices.startup import startup_line, startup_ports
+from tests.unit.test_registry import postgres_url  # noqa: F401  (the fixture)
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -112,9 +113,12 @@ def test_an_uplink_from_before_installation_does_not_count() -> None:
     assert kinds(evaluate([moved], {moved.dev_eui: bench}, now=NOW)) == {(moved.dev_eui, Kind.NEVER_SEEN)}
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> tuple[DeviceRegistry, AlarmStore]:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[DeviceRegistry, AlarmStore]:
+    """Alarms on SQLite, and on PostgreSQL (a database of the test's own, see test_registry)."""
     url = f"sqlite:///{tmp_path / 'alarms.sqlite3'}"
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
     registry = DeviceRegistry(url)
     for eui, town in (("0000000000000001", "Musterstadt"), ("0000000000000002", "Nachbarort")):
         registry.upsert(eui, model="cayenne-lpp", name=f"d{eui[-1]}", site="S", municipality=town)

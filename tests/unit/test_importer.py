@@ -8,6 +8,7 @@ import pytest
 
 from devices.importer import MAX_IMPORT_BYTES, ImportFileError, normalise_header, parse, run_import
 from devices.registry import DeviceRegistry
+from tests.unit.test_registry import postgres_url  # noqa: F401  (the fixture)
 
 HEADER = "dev_eui,name,model,site,lat,lon,installed_on,notes\n"
 
@@ -21,9 +22,12 @@ def fifty() -> bytes:
     return "".join(lines).encode()
 
 
-@pytest.fixture
-def registry(tmp_path: Path) -> DeviceRegistry:
-    return DeviceRegistry(f"sqlite:///{tmp_path / 'registry.sqlite3'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def registry(request: pytest.FixtureRequest, tmp_path: Path) -> DeviceRegistry:
+    """A registry on SQLite, and on PostgreSQL (a database of the test's own, see test_registry)."""
+    if request.param == "sqlite":
+        return DeviceRegistry(f"sqlite:///{tmp_path / 'registry.sqlite3'}")
+    return DeviceRegistry(request.getfixturevalue("postgres_url"))
 
 
 def test_fifty_devices_import_once_and_reimport_changes_nothing(registry: DeviceRegistry) -> None:
