@@ -10,9 +10,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := stadtpuls ingest processing api devices dashboards firmware_sim devtools
 
-# Debian packages of the servers the tests and the demo start as child processes, with their binaries.
-DEBIAN_PACKAGES := mosquitto influxdb
-SERVER_BINARIES := mosquitto influxd
+# Debian packages of the servers the tests and the demo start as child processes, with their binaries;
+# chromium runs the technician page's browser test.
+DEBIAN_PACKAGES := mosquitto influxdb chromium
+SERVER_BINARIES := mosquitto influxd chromium
+# axe-core, the accessibility checker the browser test runs in the page (from the npm registry, unpacked here)
+AXE_VERSION := 4.14.1
+AXE := $(VENV)/share/axe-core/axe.min.js
 
 # Root runs apt-get directly; anyone else goes through sudo when it is there.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo || true)
@@ -28,7 +32,7 @@ deps: ## Install Mosquitto and InfluxDB (Debian packages) when their binaries ar
 	  command -v $$binary >/dev/null || [ -x /usr/sbin/$$binary ] || [ -x /usr/bin/$$binary ] \
 	    || missing="$$missing $$binary"; \
 	done; \
-	if [ -z "$$missing" ]; then echo "deps: mosquitto and influxd are installed"; exit 0; fi; \
+	if [ -z "$$missing" ]; then echo "deps: $(SERVER_BINARIES) are installed"; exit 0; fi; \
 	echo "deps: missing$$missing; installing $(DEBIAN_PACKAGES)"; \
 	if [ "$$(id -u)" != 0 ] && [ -z "$(SUDO)" ]; then \
 	  echo "deps: not root and no sudo: install $(DEBIAN_PACKAGES) as root" >&2; exit 1; \
@@ -50,9 +54,15 @@ lint: venv ## ruff and mypy --strict over the code
 check: venv lint ## ruff, mypy and the unit tests: no Mosquitto or InfluxDB needed
 	$(BIN)/pytest -q tests/unit -m "not integration"
 
-test: deps venv lint ## Everything CI runs: deps, venv, lint, the whole pytest suite (starts local servers)
+test: deps venv $(AXE) lint ## Everything CI runs: deps, venv, lint, the whole pytest suite (starts local servers)
 	$(BIN)/pytest
 	NUMBA_DISABLE_JIT=1 $(BIN)/pytest -q -p no:cacheprovider tests/unit/test_counters.py tests/unit/test_processing_*.py
+
+$(AXE): | venv
+	@command -v npm >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm
+	mkdir -p $(@D) && tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null) \
+	  && tar -xzf $$tmp/axe-core-$(AXE_VERSION).tgz -C $$tmp && cp $$tmp/package/axe.min.js $$tmp/package/LICENSE $(@D)/ \
+	  && rm -rf $$tmp
 
 demo: deps venv ## Run the demo town: local broker and InfluxDB, simulated sensors, ingest, API
 	$(BIN)/stadtpuls demo

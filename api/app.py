@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from api.routes import devices, health
+from api.routes import devices, health, technician_devices, technician_health, technician_page
 from devices.registry import DeviceRegistry
 from stadtpuls import __version__
 from stadtpuls.influx import InfluxClient
@@ -32,4 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Stadtpuls API", version=__version__, lifespan=lifespan)
     app.include_router(health.router)
     app.include_router(devices.router)
+    app.include_router(technician_devices.router)
+    app.include_router(technician_health.router)
+    app.include_router(technician_page.router)
     return app

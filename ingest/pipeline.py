@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from devices.catalog import DeviceModel, get_model
 from devices.codecs import Codec, codec_for
 from devices.records import DeviceInfo
+from devices.startup import startup_line
 from ingest.dedup import RecentKeys
 from ingest.envelopes import EnvelopeError, parse_envelope
 from ingest.normalise import Normaliser
@@ -99,6 +100,9 @@ class Pipeline:
                 out.lines.append(build(m.quantity, tags, m.value, ts, m.channel))
             except LineProtocolError as exc:  # e.g. a channel name with a control character
                 implausible = [*implausible, f"{m.quantity} {m.channel!r}: {exc}"]
+        startup = startup_line(ctx.entry, uplink.f_port, result["data"], tags, ts)  # firmware, reset cause
+        if startup is not None:
+            out.lines.append(startup)
         if implausible:
             reason = "implausible value: " + "; ".join(implausible)
             out.rejection = _reject(message, uplink, ctx, "normalise", reason)

@@ -16,6 +16,8 @@ COMMANDS = {
     "quarantine": "ingest.cli:quarantine_group",
     "api": "api.cli:api_command",
     "devices": "devices.cli:devices_group",
+    "db": "devices.cli:db_group",
+    "alarms": "devices.cli:alarms_group",
     "codec": "devices.codec_cli:codec_group",
     "simulate": "firmware_sim.cli:simulate_group",
     "demo": "devtools.demo:demo_command",

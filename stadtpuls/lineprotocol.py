@@ -152,6 +152,12 @@ class LineBuilder:
         return f"{prefix}{tags} {','.join(parts)} {timestamp_ns}"
 
 
+def string_field(value: str) -> str:
+    """A line-protocol string field value: quoted, with backslashes and quotes escaped, line breaks as spaces."""
+    cleaned = value.replace("\r", " ").replace("\n", " ")
+    return '"' + cleaned.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def quote_identifier(name: str) -> str:
     """An InfluxQL identifier in double quotes (measurement, tag key, field key, database)."""
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -8,7 +8,7 @@ Every setting is read here and nowhere else. Sections group what one part of the
 | :class:`InfluxSettings` | ``STADTPULS_INFLUX_URL``, ``_DB``, ``_USERNAME``, ``_PASSWORD`` |
 | :class:`RegistrySettings` | ``STADTPULS_DATABASE_URL`` |
 | :class:`IngestSettings` | ``STADTPULS_BATCH_SIZE``, ``_BATCH_INTERVAL``, ``_SPOOL_MAX_MB``, ``_METRICS_PORT`` |
-| :class:`Settings` | ``STADTPULS_DATA_DIR``, ``_DEFAULT_MUNICIPALITY``, ``_CATALOG`` and the sections above |
+| :class:`Settings` | ``STADTPULS_DATA_DIR``, ``_DEFAULT_MUNICIPALITY``, ``_CATALOG``, ``_MAP_TILES``, sections |
 
 :func:`load_settings` turns an invalid value into a :class:`~stadtpuls.errors.ConfigError` that names the
 environment variable.
@@ -110,10 +110,20 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
     default_municipality: str = "Stadtpuls"
     catalog: Path | None = None  # a town's own device catalog, merged with the built-in one
+    map_tiles: str = ""  # tile URL template of the technician page's map, e.g. https://tiles.example/{z}/{x}/{y}.png
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+
+    @field_validator("map_tiles")
+    @classmethod
+    def _check_tiles(cls, value: str) -> str:
+        if value and (urlsplit(value).scheme not in ("http", "https") or not all(
+            part in value for part in ("{z}", "{x}", "{y}")
+        )):
+            raise ValueError(f"must be an http(s) URL with {{z}}, {{x}} and {{y}}, got {value!r}")
+        return value
 
     @property
     def registry_url(self) -> str:

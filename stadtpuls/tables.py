@@ -6,16 +6,55 @@ with the plain records those stores return, so the pipeline and the API never ho
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import DateTime, Float, Integer, LargeBinary, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
 from stadtpuls.db import Base
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class Municipality(Base):
+    """A town or partner municipality that owns sites and devices."""
+
+    __tablename__ = "municipalities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Site(Base):
+    """A place devices are installed at: a parking lot, a street section, a measuring station."""
+
+    __tablename__ = "sites"
+    __table_args__ = (UniqueConstraint("municipality_id", "name", name="uq_sites_municipality_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(32), default="other")
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)  # parking bays, parking lots only
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    municipality: Mapped[Municipality] = relationship(lazy="joined")
 
 
 class Device(Base):
@@ -26,12 +65,51 @@ class Device(Base):
     dev_eui: Mapped[str] = mapped_column(String(16), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     model: Mapped[str] = mapped_column(String(100), index=True)
-    site: Mapped[str] = mapped_column(String(200), index=True)
-    municipality: Mapped[str] = mapped_column(String(200), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
     lat: Mapped[float | None] = mapped_column(Float, nullable=True)
     lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    installed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="planned", index=True)
+    status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    status_changed_by: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    site: Mapped[Site] = relationship(lazy="joined")
+    # appended to without loading; rows go with the device (ON DELETE CASCADE)
+    history: WriteOnlyMapped[DeviceStatusChange] = relationship(passive_deletes=True, order_by="DeviceStatusChange.id")
+
+
+class DeviceStatusChange(Base):
+    """One step of a device's lifecycle: from which status to which, when, by whom, and why."""
+
+    __tablename__ = "device_status_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dev_eui: Mapped[str] = mapped_column(ForeignKey("devices.dev_eui", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    changed_by: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Alarm(Base):
+    """A condition a technician should look at; open while ``cleared_at`` is empty."""
+
+    __tablename__ = "alarms"
+    __table_args__ = (Index("ix_alarms_open", "dev_eui", "kind", "cleared_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dev_eui: Mapped[str] = mapped_column(ForeignKey("devices.dev_eui", ondelete="CASCADE"), index=True)
+    municipality: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class QuarantinedMessage(Base):

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import create_engine, text
 
-from devices.registry import DeviceRegistry, RegistryError
-from stadtpuls.db import open_database
+from devices.registry import DeviceRegistry, NotFoundError, RegistryError, check_device
+from stadtpuls.db import alembic_config, make_engine, open_database
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "STADTPULS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -43,12 +45,19 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
-def exercise(url: str) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest) -> str:
+    """Each test below runs on SQLite and on PostgreSQL."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+def test_register_update_list_remove(url: str) -> None:
     registry = DeviceRegistry(url)
     device, created = registry.upsert(
         "70b3-d5e7-5e00-0001", model="cayenne-lpp", name="Rathaus", site="Markt", municipality="Musterstadt"
     )
     assert created and device.dev_eui == "70B3D5E75E000001" and device.device_class == "generic"
+    assert device.status == "installed" and device.installed_on is not None
     again, created = registry.upsert(
         "70B3D5E75E000001", model="cayenne-lpp", name="Rathaus 2", site="Markt", municipality="Musterstadt",
         lat=50.1, lon=8.6,
@@ -57,17 +66,85 @@ def exercise(url: str) -> None:
     registry.upsert("0101010101010101", model="cayenne-lpp", name="B", site="Bahnhof", municipality="Nachbarort")
     assert [d.dev_eui for d in registry.list()] == ["70B3D5E75E000001", "0101010101010101"]
     assert [d.name for d in registry.list(municipality="Nachbarort")] == ["B"]
+    assert registry.municipalities() == ["Musterstadt", "Nachbarort"]
+    assert [s.name for s in registry.sites("Musterstadt")] == ["Markt"]
     assert registry.get("0101010101010101") is not None
     assert registry.remove("0101010101010101") and registry.get("0101010101010101") is None
 
 
-def test_registry_on_sqlite(sqlite_url: str) -> None:
-    exercise(sqlite_url)
+def test_sites_have_type_location_and_capacity(url: str) -> None:
+    registry = DeviceRegistry(url)
+    site, created = registry.save_site("Musterstadt", "P1 Rathaus", type="parking_lot", lat=50.0, lon=8.0,
+                                       capacity=120)
+    assert created and (site.type, site.capacity) == ("parking_lot", 120)
+    site, created = registry.save_site("Musterstadt", "P1 Rathaus", type="parking_lot", capacity=90)
+    assert not created and site.capacity == 90 and site.lat is None
+    # the same name in another municipality is another site
+    registry.save_site("Nachbarort", "P1 Rathaus", type="street_section")
+    assert len(registry.sites()) == 2
+    with pytest.raises(RegistryError, match="capacity"):
+        registry.save_site("Musterstadt", "Ring", type="street_section", capacity=10)
+    with pytest.raises(RegistryError, match="site type"):
+        registry.save_site("Musterstadt", "Ring", type="carpark")
 
 
-@pytest.mark.postgres
-def test_registry_on_postgres(postgres_url: str) -> None:
-    exercise(postgres_url)
+def test_lifecycle_keeps_who_and_when(url: str) -> None:
+    registry = DeviceRegistry(url)
+    registry.upsert("0101010101010101", model="nwave-nps405", name="Bay 1", site="P1", municipality="M",
+                    status="planned", by="anna")
+    assert registry.get("0101010101010101").installed_on is None  # type: ignore[union-attr]
+    registry.set_status("0101010101010101", "installed", by="ben", note="pole 4")
+    registry.set_status("0101010101010101", "active", by="system")
+    registry.set_status("0101010101010101", "maintenance", by="ben", note="battery swap")
+    registry.set_status("0101010101010101", "active", by="ben")
+    retired = registry.retire("0101010101010101", by="carla", note="vandalised")
+    assert retired.status == "retired" and retired.status_changed_by == "carla"
+    assert retired.installed_on is not None
+    history = registry.history("0101010101010101")
+    assert [(h.from_status, h.to_status, h.changed_by) for h in history] == [
+        (None, "planned", "anna"),
+        ("planned", "installed", "ben"),
+        ("installed", "active", "system"),
+        ("active", "maintenance", "ben"),
+        ("maintenance", "active", "ben"),
+        ("active", "retired", "carla"),
+    ]
+    assert history[1].note == "pole 4" and history[0].changed_at <= history[-1].changed_at
+    with pytest.raises(RegistryError, match="retired is final"):
+        registry.set_status("0101010101010101", "active", by="dora")
+    with pytest.raises(RegistryError, match="status must be one of"):
+        registry.set_status("0101010101010101", "broken", by="dora")
+
+
+def test_a_municipality_sees_and_changes_only_its_own_devices(url: str) -> None:
+    registry = DeviceRegistry(url)
+    registry.upsert("0101010101010101", model="cayenne-lpp", name="A", site="S", municipality="Musterstadt")
+    assert registry.get("0101010101010101", owner="Nachbarort") is None
+    with pytest.raises(NotFoundError):
+        registry.update("0101010101010101", by="x", owner="Nachbarort", name="stolen")
+    with pytest.raises(NotFoundError):
+        registry.retire("0101010101010101", by="x", owner="Nachbarort")
+    with pytest.raises(NotFoundError):
+        registry.history("0101010101010101", owner="Nachbarort")
+    spec = check_device("0101010101010101", model="cayenne-lpp", name="A", site="S", municipality="Nachbarort")
+    [refused] = registry.plan([spec], owner="Nachbarort")
+    assert refused.action == "refused" and "another municipality" in refused.problem
+    with pytest.raises(RegistryError, match="another municipality"):
+        registry.save_all([spec], by="x", owner="Nachbarort")
+    updated = registry.update("0101010101010101", by="x", owner="Musterstadt", notes="behind the sign",
+                              installed_on=date(2026, 3, 1))
+    assert (updated.notes, updated.installed_on, updated.name) == ("behind the sign", date(2026, 3, 1), "A")
+
+
+def test_search_by_dev_eui_name_or_site(url: str) -> None:
+    registry = DeviceRegistry(url)
+    registry.upsert("70B3D5E75E000001", model="cayenne-lpp", name="Rathaus Klima", site="Markt", municipality="M")
+    registry.upsert("0101010101010101", model="cayenne-lpp", name="Bahnhof", site="Gleis_1%s", municipality="M")
+    assert [d.name for d in registry.list(search="rathaus")] == ["Rathaus Klima"]
+    assert [d.name for d in registry.list(search="70b3-d5")] == ["Rathaus Klima"]
+    assert [d.name for d in registry.list(search="markt")] == ["Rathaus Klima"]
+    assert [d.name for d in registry.list(search="_1%s")] == ["Bahnhof"]  # wildcards are text
+    assert registry.list(search="s%") == []  # would match everything as a LIKE pattern
 
 
 @pytest.mark.parametrize(
@@ -80,6 +157,7 @@ def test_registry_on_postgres(postgres_url: str) -> None:
         ({"municipality": "x\\"}, "backslash"),
         ({"lat": 91.0, "lon": 0.0}, "latitude"),
         ({"lat": 50.0}, "both"),
+        ({"status": "lost"}, "status must be"),
     ],
 )
 def test_invalid_devices_are_refused(sqlite_url: str, kwargs: dict[str, object], message: str) -> None:
@@ -89,3 +167,62 @@ def test_invalid_devices_are_refused(sqlite_url: str, kwargs: dict[str, object],
     values.update(kwargs)
     with pytest.raises(RegistryError, match=message):
         DeviceRegistry(sqlite_url).upsert(**values)  # type: ignore[arg-type]
+
+
+OLD_DEVICES = [
+    ("70B3D5E75E000001", "Rathaus Klima", "cayenne-lpp", "Rathaus", "Musterstadt", 50.1, 8.6),
+    ("70B3D5E75E000002", "Rathaus Bay 1", "nwave-nps405", "Rathaus", "Musterstadt", None, None),
+    ("0101010101010101", "Bahnhof", "elsys-ers-co2", "Bahnhof", "Nachbarort", 50.2, 8.7),
+]
+
+
+def test_a_registry_of_revision_0001_upgrades_without_loss(url: str) -> None:
+    engine = make_engine(url)
+    config = alembic_config(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    with engine.begin() as connection:
+        for eui, name, model, site, municipality, lat, lon in OLD_DEVICES:
+            connection.execute(
+                text(
+                    "INSERT INTO devices (dev_eui, name, model, site, municipality, lat, lon, created_at, updated_at)"
+                    " VALUES (:e, :n, :m, :s, :mu, :lat, :lon, '2025-05-01 10:00:00', '2025-05-01 10:00:00')"
+                ),
+                {"e": eui, "n": name, "m": model, "s": site, "mu": municipality, "lat": lat, "lon": lon},
+            )
+    engine.dispose()
+    registry = DeviceRegistry(url)  # opening migrates to the newest revision
+    devices = {d.dev_eui: d for d in registry.list()}
+    assert {(d.dev_eui, d.name, d.model, d.site, d.municipality, d.lat, d.lon) for d in devices.values()} == set(
+        OLD_DEVICES
+    )
+    assert {d.status for d in devices.values()} == {"active"}
+    assert registry.municipalities() == ["Musterstadt", "Nachbarort"]
+    assert [(s.municipality, s.name, s.type) for s in registry.sites()] == [
+        ("Musterstadt", "Rathaus", "other"), ("Nachbarort", "Bahnhof", "other")
+    ]
+    history = registry.history("70B3D5E75E000002")
+    assert [(h.from_status, h.to_status, h.changed_by) for h in history] == [(None, "active", "migration")]
+    assert history[0].changed_at.year == 2025
+    # and the upgraded registry works as a new one does
+    registry.upsert("70B3D5E75E000003", model="cayenne-lpp", name="Neu", site="Rathaus", municipality="Musterstadt")
+    assert len(registry.sites("Musterstadt")) == 1
+
+
+def test_the_newest_revision_downgrades_to_0001_and_back(url: str) -> None:
+    registry = DeviceRegistry(url)
+    registry.upsert("70B3D5E75E000001", model="cayenne-lpp", name="A", site="S", municipality="M", lat=1.0, lon=2.0)
+    engine = make_engine(url)
+    config = alembic_config(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT dev_eui, site, municipality, lat FROM devices")).all()
+    assert [tuple(r) for r in rows] == [("70B3D5E75E000001", "S", "M", 1.0)]
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    engine.dispose()
+    assert DeviceRegistry(url).get("70B3D5E75E000001").site == "S"  # type: ignore[union-attr]
