@@ -1,0 +1,48 @@
+"""Registry reads for the routes, in the thread pool and scoped to what the caller may see."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import Principal
+from api.problems import Problem
+from api.queries import format_time
+from devices.catalog import get_model
+from devices.records import DeviceInfo
+from devices.registry import DeviceRegistry, RegistryError, normalise_dev_eui
+
+OFFLINE_AFTER = 1.5  # heartbeat intervals without an uplink
+NS = 1_000_000_000
+
+
+async def visible_devices(
+    registry: DeviceRegistry, principal: Principal, *, municipality: str | None = None, site: str | None = None
+) -> list[DeviceInfo]:
+    """The devices the caller may see, optionally of one municipality and site (another's: none)."""
+    scope, visible = principal.scope(municipality)
+    if not visible:
+        return []
+    return await run_in_threadpool(registry.list, municipality=scope, site=site)
+
+
+async def visible_device(registry: DeviceRegistry, principal: Principal, dev_eui: str, *, param: str) -> DeviceInfo:
+    """The device, if the caller may see it: 422 for a malformed DevEUI, 404 for unknown or another's."""
+    try:
+        eui = normalise_dev_eui(dev_eui)
+    except RegistryError as exc:
+        raise Problem(422, str(exc), param=param) from exc
+    device = await run_in_threadpool(registry.get, eui)
+    if device is None or not principal.sees(device.municipality):
+        raise Problem(404, f"device {eui} is not registered", param=param)
+    return device
+
+
+def health_of(device: DeviceInfo, last_seen_ns: int | None, now_ns: int) -> dict[str, str | None]:
+    """Status and last uplink of a device: offline after 1.5 heartbeat intervals without an uplink."""
+    if last_seen_ns is None:
+        return {"status": "never_seen", "last_seen": None}
+    spec = get_model(device.model)
+    interval = spec.heartbeat_interval or spec.report_interval
+    quiet = now_ns - last_seen_ns
+    offline = bool(interval) and quiet > OFFLINE_AFTER * interval * NS
+    return {"status": "offline" if offline else "online", "last_seen": format_time(last_seen_ns)}
