@@ -36,12 +36,14 @@ class Problem(Exception):
         detail: str,
         *,
         param: str | None = None,
+        reason: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.param = param
+        self.reason = reason or detail
         self.headers = headers or {}
 
 
@@ -69,7 +71,7 @@ def problem_response(
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
-    invalid = [InvalidParam(name=exc.param, reason=exc.detail)] if exc.param else None
+    invalid = [InvalidParam(name=exc.param, reason=exc.reason)] if exc.param else None
     return problem_response(exc.status, exc.detail, request=request, invalid=invalid, headers=exc.headers)
 
 

@@ -45,7 +45,7 @@ class ParamError(ValueError):
     """A request parameter is invalid; ``param`` names it."""
 
     def __init__(self, param: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(f"{param}: {message}")
         self.param = param
         self.message = message
 
@@ -260,7 +260,7 @@ def series_query(request: SeriesRequest, start: int) -> str:
     select = expression or f'{request.agg}("value")'
     group = f"{group}, " if group else " GROUP BY "
     return (f'SELECT {select} AS "value" FROM {source} WHERE {where}{group}time({request.every}) '
-            f"fill(none) tz({quote_string(request.tz)}) LIMIT {rows}")
+            f"fill(none) LIMIT {rows} tz({quote_string(request.tz)})")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from typing import Annotated
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -33,7 +34,7 @@ from api.queries import (
     series_request,
     series_rows,
 )
-from stadtpuls.influx import InfluxRejected, InfluxUnavailable
+from stadtpuls.influx import InfluxClient, InfluxRejected, InfluxUnavailable
 from stadtpuls.schema import QUANTITIES
 
 router = APIRouter(prefix="/v1/timeseries", tags=["timeseries"], responses=responses(401, 404, 422, 429, 503))
@@ -48,7 +49,9 @@ Every = Annotated[
 ]
 Agg = Annotated[str | None, Query(max_length=16, description=f"Aggregate per interval: {', '.join(AGGREGATES)}")]
 Zone = Annotated[str, Query(max_length=64, description="Zone of day and week boundaries and of the times out")]
-Limit = Annotated[int, Query(ge=1, le=1_000_000, description="Points per page (at most the server's maximum)")]
+Limit = Annotated[
+    int | None, Query(ge=1, le=1_000_000, description="Points per page: 1000 or the server's maximum if lower")
+]
 
 SERIES_CONTENT = {
     200: {
@@ -94,7 +97,7 @@ async def timeseries(
     every: Every = None,
     agg: Agg = None,
     tz: Zone = DEFAULT_TZ,
-    limit: Limit = 1000,
+    limit: Limit = None,
     cursor: Annotated[str | None, Query(max_length=100, description="`next_cursor` of the previous page")] = None,
     format: Annotated[str | None, Query(pattern="^(json|csv|ndjson)$", description="json, csv or ndjson")] = None,
 ) -> Response | TimeseriesPage:
@@ -114,18 +117,13 @@ async def timeseries(
     try:
         spec = series_request(
             quantity=quantity, start=start, end=end, municipality=scope, dev_eui=dev_eui, site=site, every=every,
-            agg=agg, tz=tz, limit=limit, max_points=settings.api.max_points,
+            agg=agg, tz=tz, limit=limit or min(1000, settings.api.max_points), max_points=settings.api.max_points,
             max_range_days=settings.api.max_range_days, rollups=settings.api.rollups,
         )
         page_start = decode_cursor(spec, cursor) if cursor is not None else spec.start
     except ParamError as exc:
-        raise Problem(422, f"{exc.param}: {exc.message}", param=exc.param) from exc
-    try:
-        rows = series_rows(spec, await influx.query(series_query(spec, page_start)))
-    except InfluxUnavailable as exc:
-        raise Problem(503, f"time-series store unavailable: {exc}") from exc
-    except InfluxRejected as exc:
-        raise Problem(422, f"the query was refused: {exc.message}") from exc
+        raise Problem(422, str(exc), param=exc.param, reason=exc.message) from exc
+    spec, rows = await _read(influx, spec, page_start)
     page, next_start = cut_page(rows, spec.limit)
     next_cursor = encode_cursor(spec, next_start) if next_start is not None else None
     next_link = _next_link(request, next_cursor) if next_cursor else None
@@ -135,6 +133,22 @@ async def timeseries(
     headers = {"Link": f'<{next_link}>; rel="next"'} if next_link else {}
     body = _csv(page, zone) if media == CSV else _ndjson(page, zone)
     return Response(body, media_type=media, headers=headers)
+
+
+async def _read(influx: InfluxClient, spec: SeriesRequest, start: int) -> tuple[SeriesRequest, list[Row]]:
+    """The rows of one page; from raw data when the rollups' retention policy does not exist (yet)."""
+    try:
+        try:
+            return spec, series_rows(spec, await influx.query(series_query(spec, start)))
+        except InfluxRejected as exc:
+            if not (spec.rollups and "retention policy not found" in exc.message):
+                raise
+        raw = replace(spec, rollups=False)
+        return raw, series_rows(raw, await influx.query(series_query(raw, start)))
+    except InfluxUnavailable as exc:
+        raise Problem(503, f"time-series store unavailable: {exc}") from exc
+    except InfluxRejected as exc:
+        raise Problem(422, f"the query was refused: {exc.message}") from exc
 
 
 def _json_page(
