@@ -16,7 +16,7 @@ from api.auth import KeyCache, RateLimiter
 from api.deps import KEY_HEADER
 from api.keys import KeyStore
 from api.models import ProblemDetails
-from api.routes import devices, health, keys, opendata, places, timeseries
+from api.routes import air, devices, footfall, health, keys, opendata, parking, places, timeseries
 from devices.registry import DeviceRegistry
 from stadtpuls import __version__
 from stadtpuls.influx import InfluxClient
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=[KEY_HEADER], expose_headers=["Link", "Retry-After"],
         )
     for router in (health.router, keys.whoami_router, places.municipalities, places.sites, devices.router,
-                   timeseries.router, opendata.router, keys.router):
+                   timeseries.router, parking.router, footfall.router, air.router, opendata.router, keys.router):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal
 from api.problems import Problem
-from api.queries import format_time
+from api.queries import ParamError, format_time
 from devices.catalog import get_model
 from devices.records import DeviceInfo
 from devices.registry import DeviceRegistry, RegistryError, normalise_dev_eui
+from stadtpuls.influx import InfluxClient, InfluxRejected, InfluxUnavailable
 
 OFFLINE_AFTER = 1.5  # heartbeat intervals without an uplink
 NS = 1_000_000_000
@@ -46,3 +49,21 @@ def health_of(device: DeviceInfo, last_seen_ns: int | None, now_ns: int) -> dict
     quiet = now_ns - last_seen_ns
     offline = bool(interval) and quiet > OFFLINE_AFTER * interval * NS
     return {"status": "offline" if offline else "online", "last_seen": format_time(last_seen_ns)}
+
+
+async def query(influx: InfluxClient, influxql: str) -> list[dict[str, Any]]:
+    """Run one query; 503 when InfluxDB is unreachable. A missing retention policy (processing has not run
+    yet) is no data."""
+    try:
+        return await influx.query(influxql)
+    except InfluxUnavailable as exc:
+        raise Problem(503, f"time-series store unavailable: {exc}") from exc
+    except InfluxRejected as exc:
+        if "retention policy not found" in exc.message:
+            return []
+        raise Problem(422, f"the query was refused: {exc.message}") from exc
+
+
+def param_problem(exc: ParamError) -> Problem:
+    """The 422 answer for an invalid parameter."""
+    return Problem(422, str(exc), param=exc.param, reason=exc.message)

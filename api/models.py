@@ -216,3 +216,132 @@ class FeatureCollection(BaseModel):
     features: list[Feature] = Field(description="One feature per site or device")
     licence: str = Field(description="Licence of the data (SPDX id)")
     attribution: str = Field(description="Attribution the licence asks for")
+
+
+class OpenData(BaseModel):
+    """Fields every open-data answer carries."""
+
+    licence: str = Field(description="Licence of the data (SPDX id)")
+    attribution: str = Field(description="Attribution the licence asks for")
+
+
+class ParkingLot(BaseModel):
+    """A parking lot now, with fields named as in FIWARE's `OffStreetParking`."""
+
+    id: str = Field(description="`municipality/site`")
+    name: str = Field(description="The lot's site name")
+    municipality: str = Field(description="The municipality of the lot")
+    totalSpotNumber: int = Field(description="Bays with a sensor")
+    availableSpotNumber: int = Field(description="Bays known to be free")
+    occupiedSpotNumber: int = Field(description="Bays known to be occupied")
+    unknownSpotNumber: int = Field(description="Bays whose sensor was not heard from lately")
+    occupancy: float | None = Field(description="Occupied share of the bays whose state is known, 0..1")
+    dateObserved: str = Field(description=f"When the availability was computed ({TIME})")
+
+
+class ParkingLots(OpenData):
+    """Availability of every lot now."""
+
+    data: list[ParkingLot] = Field(description="The lots, by municipality and name")
+    count: int = Field(description="Number of entries in `data`")
+
+
+class OccupancyPoint(BaseModel):
+    """A lot's occupancy over one interval."""
+
+    time: str = Field(description=f"Start of the interval ({TIME})")
+    municipality: str = Field(description="The municipality of the lot")
+    occupancy: float | None = Field(description="Time-weighted occupied share of the known bay time, 0..1")
+    coverage: float | None = Field(description="Share of the bay time whose state was known, 0..1")
+    bays: int | None = Field(description="Bays with a sensor")
+
+
+class OccupancySeries(BaseModel):
+    """A lot's occupancy per interval."""
+
+    site: str = Field(description="The lot's site name")
+    every: str = Field(description="Interval length: 15m, 1h, 1d or 1w (days and weeks are local)")
+    tz: str = Field(description="Zone of day and week boundaries and of the times given")
+    data: list[OccupancyPoint] = Field(description="One point per interval, in time order")
+    count: int = Field(description="Number of entries in `data`")
+
+
+class FootfallPoint(BaseModel):
+    """People counted at a site in one direction over one interval."""
+
+    time: str = Field(description=f"Start of the interval ({TIME})")
+    municipality: str = Field(description="The municipality of the site")
+    direction: str = Field(description="`in` or `out`")
+    count: float | None = Field(description="People counted by the counters complete in the interval")
+    complete: float | None = Field(description="Share of the site's counters that were complete, 0..1")
+    previous_week: float | None = Field(description="Count of the same interval one week earlier (`compare`)")
+    last_year: float | None = Field(
+        description="Count of the same interval 52 weeks earlier, on the same weekday (`compare`)"
+    )
+
+
+class FootfallSeries(OpenData):
+    """Footfall per interval at a site, with totals and comparisons."""
+
+    site: str = Field(description="The site")
+    every: str = Field(description="Interval length: 15m, 1h, 1d or 1w (days and weeks are local)")
+    tz: str = Field(description="Zone of day and week boundaries and of the times given")
+    data: list[FootfallPoint] = Field(description="One point per interval and direction, in time order")
+    total: float = Field(description="People in the whole range (all directions asked for)")
+    total_previous_week: float | None = Field(description="The same for the range one week earlier (`compare`)")
+    total_last_year: float | None = Field(description="The same for the range 52 weeks earlier (`compare`)")
+
+
+class AirStation(BaseModel):
+    """An air-quality station's newest hourly European Air Quality Index."""
+
+    dev_eui: str = Field(description="The station's DevEUI")
+    municipality: str = Field(description="The station's municipality")
+    site: str = Field(description="The station's site")
+    time: str = Field(description=f"Start of the hour ({TIME})")
+    index: int | None = Field(
+        description="EAQI band: 1 good, 2 fair, 3 moderate, 4 poor, 5 very poor, 6 extremely poor"
+    )
+    pm2_5: float | None = Field(description="PM2.5 used for the index, µg/m³")
+    pm10: float | None = Field(description="PM10 used for the index, µg/m³")
+    no2: float | None = Field(description="NO2 hourly mean, µg/m³")
+    o3: float | None = Field(description="O3 hourly mean, µg/m³")
+
+
+class AirStations(OpenData):
+    """The EAQI of every station now."""
+
+    bands: str = Field(description="EAQI band table: 2024 (revised) or 2017")
+    pm_mean: str = Field(description="PM averaging of the index: 1h or 24h")
+    data: list[AirStation] = Field(description="One entry per station")
+    count: int = Field(description="Number of entries in `data`")
+
+
+class EaqiHours(BaseModel):
+    """A station's EAQI per hour."""
+
+    dev_eui: str = Field(description="The station's DevEUI")
+    bands: str = Field(description="EAQI band table")
+    pm_mean: str = Field(description="PM averaging of the index")
+    data: list[AirStation] = Field(description="One entry per hour, in time order")
+    count: int = Field(description="Number of entries in `data`")
+
+
+class Exceedance(BaseModel):
+    """A station's exceedances of the EU limit values in one calendar year (Directive 2008/50/EC)."""
+
+    dev_eui: str = Field(description="The station's DevEUI")
+    municipality: str = Field(description="The station's municipality")
+    site: str = Field(description="The station's site")
+    pm10_valid_days: int = Field(description="Days with a valid PM10 daily mean (18 hours or more)")
+    pm10_days_over_limit: int = Field(description="Days whose PM10 mean was above 50 µg/m³ (35 allowed a year)")
+    no2_valid_hours: int = Field(description="Hours with a valid NO2 mean")
+    no2_hours_over_limit: int = Field(description="Hours whose NO2 mean was above 200 µg/m³ (18 allowed a year)")
+
+
+class Exceedances(BaseModel):
+    """Exceedances per station in one year."""
+
+    year: int = Field(description="The calendar year (UTC days, as processing counts them)")
+    data: list[Exceedance] = Field(description="One entry per station")
+    count: int = Field(description="Number of entries in `data`")

@@ -259,7 +259,8 @@ def series_query(request: SeriesRequest, start: int) -> str:
         return f'SELECT {expression} AS "value" FROM {source} WHERE {where}{group} ORDER BY time ASC LIMIT {rows}'
     select = expression or f'{request.agg}("value")'
     group = f"{group}, " if group else " GROUP BY "
-    return (f'SELECT {select} AS "value" FROM {source} WHERE {where}{group}time({request.every}) '
+    offset = f", {WEEK_OFFSET}" if request.every_ns % (7 * 86400 * NS) == 0 else ""  # weeks start on Mondays
+    return (f'SELECT {select} AS "value" FROM {source} WHERE {where}{group}time({request.every}{offset}) '
             f"fill(none) LIMIT {rows} tz({quote_string(request.tz)})")
 
 
@@ -422,3 +423,138 @@ def parse_uplink(series: list[dict[str, Any]]) -> dict[str, Any] | None:
         "snr": row.get("snr"),
         "f_cnt": int(row["f_cnt"]) if row.get("f_cnt") is not None else None,
     }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# processed data: the measurements processing writes (its README, "Processed data"); days there are UTC days
+
+WEEK_OFFSET = "4d"  # InfluxQL counts weeks from Thursday 1 January 1970; four days on, they start on Mondays
+BANDS = ("2024", "2017")  # EAQI band tables processing can write
+PM_MEANS = ("1h", "24h")  # how PM is averaged for the index
+OCCUPANCY_EVERY = {"15m": "r15m", "1h": "r1h"}  # local days and weeks are built from hours
+FOOTFALL_EVERY = {"15m": "r15m", "1h": "r1h"}
+DIRECTIONS = ("in", "out")
+
+
+def check_choice(value: str, choices: Iterable[str], param: str) -> str:
+    """One of ``choices``.
+
+    Raises:
+        ParamError: anything else.
+    """
+    options = tuple(choices)
+    if value not in options:
+        raise ParamError(param, f"must be one of {', '.join(options)}")
+    return value
+
+
+def time_range(start: str, end: str, *, max_range_days: int) -> tuple[int, int]:
+    """A validated [start, end) of RFC 3339 times → ns.
+
+    Raises:
+        ParamError: a bad time, end before start, or a range over ``max_range_days``.
+    """
+    begin, finish = parse_time(start, "start"), parse_time(end, "end")
+    if finish <= begin:
+        raise ParamError("end", "must be after start")
+    if finish - begin > max_range_days * 86400 * NS:
+        raise ParamError("end", f"at most {max_range_days} days per request: split the range into several requests")
+    return begin, finish
+
+
+def _scope(municipality: str | None, site: str | None = None) -> list[str]:
+    parts = []
+    if municipality is not None:
+        parts.append(f'"municipality" = {quote_string(municipality)}')
+    if site is not None:
+        parts.append(f'"site" = {quote_string(check_text(site, "site"))}')
+    return parts
+
+
+def _group_time(every: str, zone: str) -> str:
+    offset = f", {WEEK_OFFSET}" if every.endswith("w") else ""
+    return f"time({every}{offset}) fill(none) tz({quote_string(zone)})"
+
+
+def availability_query(municipality: str | None, site: str | None = None) -> str:
+    """Each lot's newest availability (free, occupied, unknown bays and capacity)."""
+    where = " AND ".join(_scope(municipality, site))
+    return (f'SELECT "free", "occupied", "unknown", "capacity" FROM "lot_availability"'
+            f'{" WHERE " + where if where else ""} GROUP BY "municipality", "site" ORDER BY time DESC LIMIT 1')
+
+
+def occupancy_query(municipality: str | None, site: str, start: int, end: int, every: str, zone: str) -> str:
+    """A lot's occupancy per interval: from the rollup of that resolution, or hours averaged per local day/week."""
+    where = " AND ".join([*_scope(municipality, site), f"time >= {int(start)}", f"time < {int(end)}"])
+    if every in OCCUPANCY_EVERY:
+        return (f'SELECT "occupancy", "coverage", "bays" FROM {quote_identifier(OCCUPANCY_EVERY[every])}.'
+                f'"lot_occupancy" WHERE {where} GROUP BY "municipality"')
+    return (f'SELECT mean("occupancy") AS "occupancy", mean("coverage") AS "coverage", max("bays") AS "bays" '
+            f'FROM "r1h"."lot_occupancy" WHERE {where} GROUP BY "municipality", {_group_time(every, zone)}')
+
+
+def footfall_query(
+    municipality: str | None, site: str, start: int, end: int, every: str, zone: str, direction: str | None
+) -> str:
+    """People per interval at a site and direction: the rollup of that resolution, or hours summed per local
+    day or week (``complete`` is then the mean share of counters complete in the hours)."""
+    parts = [*_scope(municipality, site), f"time >= {int(start)}", f"time < {int(end)}"]
+    if direction is not None:
+        parts.append(f'"direction" = {quote_string(check_choice(direction, DIRECTIONS, "direction"))}')
+    where = " AND ".join(parts)
+    if every in FOOTFALL_EVERY:
+        return (f'SELECT "count", "complete" FROM {quote_identifier(FOOTFALL_EVERY[every])}."footfall_site" '
+                f'WHERE {where} GROUP BY "municipality", "direction"')
+    return (f'SELECT sum("count") AS "count", mean("complete") AS "complete" FROM "r1h"."footfall_site" '
+            f'WHERE {where} GROUP BY "municipality", "direction", {_group_time(every, zone)}')
+
+
+def eaqi_now_query(municipality: str | None, bands: str, pm_mean: str, site: str | None = None) -> str:
+    """Each station's newest hourly EAQI with the concentrations it was made from."""
+    where = " AND ".join([*_scope(municipality, site), f'"bands" = {quote_string(check_choice(bands, BANDS, "bands"))}',
+                          f'"pm_mean" = {quote_string(check_choice(pm_mean, PM_MEANS, "pm_mean"))}'])
+    return (f'SELECT "index", "pm2_5", "pm10", "no2", "o3" FROM "r1h"."eaqi" WHERE {where} '
+            f'GROUP BY "municipality", "site", "dev_eui" ORDER BY time DESC LIMIT 1')
+
+
+def eaqi_hours_query(dev_eui: str, start: int, end: int, bands: str, pm_mean: str) -> str:
+    """A station's EAQI per hour."""
+    band = quote_string(check_choice(bands, BANDS, "bands"))
+    averaging = quote_string(check_choice(pm_mean, PM_MEANS, "pm_mean"))
+    return (f'SELECT "index", "pm2_5", "pm10", "no2", "o3" FROM "r1h"."eaqi" WHERE "dev_eui" = {quote_string(dev_eui)} '
+            f'AND "bands" = {band} AND "pm_mean" = {averaging} AND time >= {int(start)} AND time < {int(end)}')
+
+
+def exceedances_query(municipality: str | None, site: str | None, start: int, end: int) -> str:
+    """Per station: days with a valid PM10 mean, days over the PM10 limit, hours over the NO2 limit."""
+    where = " AND ".join([*_scope(municipality, site), f"time >= {int(start)}", f"time < {int(end)}"])
+    return (f'SELECT count("pm10_mean") AS "pm10_valid_days", sum("pm10_over_limit") AS "pm10_days_over_limit", '
+            f'sum("no2_hours_over_limit") AS "no2_hours_over_limit", sum("no2_valid_hours") AS "no2_valid_hours" '
+            f'FROM "r1d"."air_limits" WHERE {where} GROUP BY "municipality", "site", "dev_eui"')
+
+
+def records(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """InfluxDB series → one dict per row with the series' tags and ``time`` in ns."""
+    out = []
+    for s in series:
+        tags = s.get("tags") or {}
+        for values in s.get("values") or []:
+            out.append({**tags, **dict(zip(s["columns"], values, strict=False))})
+    return out
+
+
+def number(row: Mapping[str, Any], key: str) -> float | None:
+    """A numeric column of a record, or None."""
+    value = row.get(key)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def whole(row: Mapping[str, Any], key: str) -> int | None:
+    """A numeric column of a record as a whole number, or None."""
+    value = number(row, key)
+    return round(value) if value is not None else None
+
+
+def by_time(rows: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
+    """Records sorted by time (ns), then by the given tag keys."""
+    return sorted(rows, key=lambda r: (int(r["time"]), *(str(r.get(k) or "") for k in keys)))

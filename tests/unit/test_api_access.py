@@ -21,7 +21,8 @@ from stadtpuls.settings import ApiSettings, InfluxSettings, MqttSettings, Settin
 
 EUI_A = "70B3D5E75E000001"
 EUI_B = "70B3D5E75E000002"
-PUBLIC = {"/health", "/v1/open/sites", "/v1/open/devices", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+PUBLIC = {"/health", "/v1/open/sites", "/v1/open/devices", "/v1/parking", "/v1/footfall/{site}", "/v1/air/eaqi",
+          "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 
 class ThreadRecordingRegistry:
