@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import problems
 from api.auth import KeyCache, RateLimiter
+from api.cache import TtlCache
 from api.deps import KEY_HEADER
 from api.keys import KeyStore
 from api.models import ProblemDetails
@@ -42,6 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.key_cache = KeyCache(app.state.keys, ttl=config.api.key_cache_seconds)
         app.state.rate_limiter = RateLimiter(config.api.rate_limit, config.api.rate_burst)
         app.state.influx = InfluxClient.from_settings(config.influx)
+        app.state.device_cache = TtlCache(config.api.cache_seconds)
+        app.state.latest_cache = TtlCache(config.api.cache_seconds)
         try:
             yield
         finally:

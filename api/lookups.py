@@ -7,6 +7,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal
+from api.cache import TtlCache
 from api.problems import Problem
 from api.queries import ParamError, format_time
 from devices.catalog import get_model
@@ -28,13 +29,27 @@ async def visible_devices(
     return await run_in_threadpool(registry.list, municipality=scope, site=site)
 
 
-async def visible_device(registry: DeviceRegistry, principal: Principal, dev_eui: str, *, param: str) -> DeviceInfo:
-    """The device, if the caller may see it: 422 for a malformed DevEUI, 404 for unknown or another's."""
+async def visible_device(
+    registry: DeviceRegistry,
+    principal: Principal,
+    dev_eui: str,
+    *,
+    param: str,
+    cache: TtlCache[str, DeviceInfo | None] | None = None,
+) -> DeviceInfo:
+    """The device, if the caller may see it: 422 for a malformed DevEUI, 404 for unknown or another's.
+
+    With ``cache``, a registry answer is reused for the cache's time; the caller's scope is checked every time.
+    """
     try:
         eui = normalise_dev_eui(dev_eui)
     except RegistryError as exc:
         raise Problem(422, str(exc), param=param) from exc
-    device = await run_in_threadpool(registry.get, eui)
+    device = cache.get(eui) if cache is not None else None
+    if device is None:
+        device = await run_in_threadpool(registry.get, eui)
+        if cache is not None:
+            cache.put(eui, device)
     if device is None or not principal.sees(device.municipality):
         raise Problem(404, f"device {eui} is not registered", param=param)
     return device

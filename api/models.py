@@ -318,12 +318,13 @@ class AirStations(OpenData):
 
 
 class EaqiHours(BaseModel):
-    """A station's EAQI per hour."""
+    """A station's EAQI per hour or per local day."""
 
     dev_eui: str = Field(description="The station's DevEUI")
     bands: str = Field(description="EAQI band table")
     pm_mean: str = Field(description="PM averaging of the index")
-    data: list[AirStation] = Field(description="One entry per hour, in time order")
+    every: str = Field(description="1h, or 1d (the day's worst hourly index and mean concentrations)")
+    data: list[AirStation] = Field(description="One entry per hour or day, in time order")
     count: int = Field(description="Number of entries in `data`")
 
 

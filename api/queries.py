@@ -517,12 +517,19 @@ def eaqi_now_query(municipality: str | None, bands: str, pm_mean: str, site: str
             f'GROUP BY "municipality", "site", "dev_eui" ORDER BY time DESC LIMIT 1')
 
 
-def eaqi_hours_query(dev_eui: str, start: int, end: int, bands: str, pm_mean: str) -> str:
-    """A station's EAQI per hour."""
+def eaqi_hours_query(
+    dev_eui: str, start: int, end: int, bands: str, pm_mean: str, *, every: str = "1h", zone: str = DEFAULT_TZ
+) -> str:
+    """A station's EAQI per hour, or per local day (the day's worst hour, the mean concentrations)."""
     band = quote_string(check_choice(bands, BANDS, "bands"))
     averaging = quote_string(check_choice(pm_mean, PM_MEANS, "pm_mean"))
-    return (f'SELECT "index", "pm2_5", "pm10", "no2", "o3" FROM "r1h"."eaqi" WHERE "dev_eui" = {quote_string(dev_eui)} '
-            f'AND "bands" = {band} AND "pm_mean" = {averaging} AND time >= {int(start)} AND time < {int(end)}')
+    where = (f'"dev_eui" = {quote_string(dev_eui)} AND "bands" = {band} AND "pm_mean" = {averaging} '
+             f"AND time >= {int(start)} AND time < {int(end)}")
+    if check_choice(every, ("1h", "1d"), "every") == "1h":
+        return f'SELECT "index", "pm2_5", "pm10", "no2", "o3" FROM "r1h"."eaqi" WHERE {where}'
+    means = ", ".join(f'mean("{p}") AS "{p}"' for p in ("pm2_5", "pm10", "no2", "o3"))
+    return (f'SELECT max("index") AS "index", {means} FROM "r1h"."eaqi" WHERE {where} '
+            f"GROUP BY {_group_time('1d', zone)}")
 
 
 def exceedances_query(municipality: str | None, site: str | None, start: int, end: int) -> str:

@@ -117,6 +117,7 @@ class ApiSettings(BaseSettings):
     max_points: int = Field(default=10_000, ge=1, le=1_000_000)  # points per response (one page)
     max_range_days: int = Field(default=400, ge=1, le=36_600)  # days of one time-series request
     key_cache_seconds: float = Field(default=10.0, ge=0, le=3600)  # s a key lookup is reused
+    cache_seconds: float = Field(default=2.0, ge=0, le=60)  # s latest values and device records are reused
     rollups: bool = False  # read every=1m/15m/1h/1d from the processing rollups
 
     @property

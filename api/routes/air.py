@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query
 
@@ -14,6 +15,7 @@ from api.models import AirStation, AirStations, EaqiHours, Exceedance, Exceedanc
 from api.problems import Problem, responses
 from api.queries import (
     BANDS,
+    DEFAULT_TZ,
     PM_MEANS,
     ParamError,
     by_time,
@@ -24,6 +26,7 @@ from api.queries import (
     format_time,
     number,
     parse_time,
+    parse_zone,
     records,
     time_range,
     whole,
@@ -38,10 +41,10 @@ PmMean = Annotated[str, Query(max_length=8, description="PM averaging of the ind
 Year = Annotated[int, Query(ge=1970, le=2198, description="Calendar year")]
 
 
-def _station(row: dict[str, Any], dev_eui: str | None = None) -> AirStation:
+def _station(row: dict[str, Any], dev_eui: str | None = None, zone: ZoneInfo | None = None) -> AirStation:
     return AirStation(
         dev_eui=dev_eui or str(row.get("dev_eui") or ""), municipality=str(row.get("municipality") or ""),
-        site=str(row.get("site") or ""), time=format_time(int(row["time"])), index=whole(row, "index"),
+        site=str(row.get("site") or ""), time=format_time(int(row["time"]), zone or UTC), index=whole(row, "index"),
         pm2_5=number(row, "pm2_5"), pm10=number(row, "pm10"), no2=number(row, "no2"), o3=number(row, "o3"),
     )
 
@@ -87,17 +90,23 @@ async def eaqi_hours(
     end: Annotated[str, Query(max_length=64, description="Last instant, RFC 3339 with zone (exclusive)")],
     bands: Bands = "2024",
     pm_mean: PmMean = "1h",
+    every: Annotated[str, Query(max_length=8, description="1h, or 1d: the day's worst hour and mean values")] = "1h",
+    tz: Annotated[str, Query(max_length=64, description="Zone of day boundaries and of the times out")] = DEFAULT_TZ,
 ) -> EaqiHours:
-    """A station's index per hour, with the concentrations it was made from."""
+    """A station's index per hour or per local day, with the concentrations it was made from."""
     _choices(bands, pm_mean)
     device = await visible_device(registry, principal, dev_eui, param="dev_eui")
     try:
+        zone = parse_zone(tz)
         begin, finish = time_range(start, end, max_range_days=settings.api.max_range_days)
+        influxql = eaqi_hours_query(device.dev_eui, begin, finish, bands, pm_mean, every=every, zone=zone.key)
     except ParamError as exc:
         raise param_problem(exc) from exc
-    rows = by_time(records(await query(influx, eaqi_hours_query(device.dev_eui, begin, finish, bands, pm_mean))))
-    hours = [_station({**r, "municipality": device.municipality, "site": device.site}, device.dev_eui) for r in rows]
-    return EaqiHours(dev_eui=device.dev_eui, bands=bands, pm_mean=pm_mean, data=hours, count=len(hours))
+    rows = by_time(records(await query(influx, influxql)))
+    place = {"municipality": device.municipality, "site": device.site}
+    hours = [_station({**r, **place}, device.dev_eui, zone) for r in rows]
+    return EaqiHours(dev_eui=device.dev_eui, bands=bands, pm_mean=pm_mean, every=every, data=hours,
+                     count=len(hours))
 
 
 @router.get("/exceedances", response_model=Exceedances)

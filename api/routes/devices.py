@@ -10,8 +10,9 @@ import time
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
+from api.cache import TtlCache
 from api.deps import InfluxDep, PrincipalDep, RegistryDep
 from api.lookups import health_of, visible_device, visible_devices
 from api.models import DeviceDetail, DeviceHealth, DeviceLatest, DevicePublic, DevicesPublic
@@ -25,6 +26,7 @@ from api.queries import (
     parse_uplink,
 )
 from devices.catalog import get_model
+from devices.records import DeviceInfo
 from stadtpuls.influx import InfluxUnavailable
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=responses(401, 422, 429))
@@ -58,13 +60,22 @@ async def get_device(
 
 
 @router.get("/{dev_eui}/latest", response_model=DeviceLatest, responses=responses(404, 503))
-async def latest(dev_eui: DevEui, principal: PrincipalDep, registry: RegistryDep, influx: InfluxDep) -> DeviceLatest:
-    """The device's newest value of each quantity, with its time."""
-    device = await visible_device(registry, principal, dev_eui, param="dev_eui")
+async def latest(
+    dev_eui: DevEui, principal: PrincipalDep, registry: RegistryDep, influx: InfluxDep, request: Request
+) -> DeviceLatest:
+    """The device's newest value of each quantity, with its time (at most a few seconds old)."""
+    devices: TtlCache[str, DeviceInfo | None] = request.app.state.device_cache
+    answers: TtlCache[str, DeviceLatest] = request.app.state.latest_cache
+    device = await visible_device(registry, principal, dev_eui, param="dev_eui", cache=devices)
+    cached = answers.get(device.dev_eui)
+    if cached is not None and cached.device.municipality == device.municipality:
+        return cached
     quantities = get_model(device.model).quantities
     try:
         values = parse_latest(await influx.query(latest_values_query(device.dev_eui, quantities)))
         radio = parse_uplink(await influx.query(latest_uplink_query(device.dev_eui)))
     except InfluxUnavailable as exc:
         raise Problem(503, f"time-series store unavailable: {exc}") from exc
-    return DeviceLatest(device=DevicePublic(**asdict(device)), values=values, last_uplink=radio)  # type: ignore[arg-type]
+    answer = DeviceLatest(device=DevicePublic(**asdict(device)), values=values, last_uplink=radio)  # type: ignore[arg-type]
+    answers.put(device.dev_eui, answer)
+    return answer

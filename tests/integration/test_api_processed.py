@@ -177,6 +177,12 @@ async def test_eaqi_now_and_per_hour(api: Api) -> None:
     per_hour = await api.client.get(f"/v1/air/stations/{STATION}/eaqi", headers=api.keys["reader"],
                                     params={"start": "2025-06-14T00:00:00Z", "end": "2025-06-15T00:00:00Z"})
     assert [h["index"] for h in per_hour.json()["data"]] == [2, 3, 4, 2, 3]
+    per_day = await api.client.get(f"/v1/air/stations/{STATION}/eaqi", headers=api.keys["reader"],
+                                   params={"start": "2025-06-14T00:00:00+02:00", "end": "2025-06-15T00:00:00+02:00",
+                                           "every": "1d"})
+    assert [(d["time"], d["index"], d["pm10"]) for d in per_day.json()["data"]] == [
+        ("2025-06-14T00:00:00+02:00", 4, 30.0)
+    ]
     assert (await api.client.get(f"/v1/air/stations/{STATION}/eaqi", headers=api.keys["other"],
                                  params={"start": "2025-06-14T00:00:00Z", "end": "2025-06-15T00:00:00Z"})
             ).status_code == 404
