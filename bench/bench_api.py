@@ -199,8 +199,8 @@ def main() -> None:
                 "one week of footfall per site (hourly, with comparisons)": f"/v1/footfall/Fussgaengerzone?{week}"
                                                                             "&every=1h&compare=true",
                 "parking availability now": "/v1/parking",
-                "a year of daily EAQI, one station": f"/v1/air/stations/{eui(0)}/eaqi?every=1d&start=2025-01-01T00:00:00Z"
-                                                     "&end=2026-01-01T00:00:00Z",
+                "a year of daily EAQI, one station": f"/v1/air/stations/{eui(0)}/eaqi?every=1d"
+                                                     "&start=2025-01-01T00:00:00Z&end=2026-01-01T00:00:00Z",
                 "PM10 exceedance days in a year": "/v1/air/exceedances?year=2025&site=Ring",
             }
             print("| request | p50 ms | p99 ms |\n|---|---:|---:|")

@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.cache import TtlCache
 from api.deps import InfluxDep, PrincipalDep, RegistryDep
@@ -62,20 +62,21 @@ async def get_device(
 @router.get("/{dev_eui}/latest", response_model=DeviceLatest, responses=responses(404, 503))
 async def latest(
     dev_eui: DevEui, principal: PrincipalDep, registry: RegistryDep, influx: InfluxDep, request: Request
-) -> DeviceLatest:
+) -> Response:
     """The device's newest value of each quantity, with its time (at most a few seconds old)."""
     devices: TtlCache[str, DeviceInfo | None] = request.app.state.device_cache
-    answers: TtlCache[str, DeviceLatest] = request.app.state.latest_cache
+    answers: TtlCache[tuple[str, str], bytes] = request.app.state.latest_cache
     device = await visible_device(registry, principal, dev_eui, param="dev_eui", cache=devices)
-    cached = answers.get(device.dev_eui)
-    if cached is not None and cached.device.municipality == device.municipality:
-        return cached
-    quantities = get_model(device.model).quantities
-    try:
-        values = parse_latest(await influx.query(latest_values_query(device.dev_eui, quantities)))
-        radio = parse_uplink(await influx.query(latest_uplink_query(device.dev_eui)))
-    except InfluxUnavailable as exc:
-        raise Problem(503, f"time-series store unavailable: {exc}") from exc
-    answer = DeviceLatest(device=DevicePublic(**asdict(device)), values=values, last_uplink=radio)  # type: ignore[arg-type]
-    answers.put(device.dev_eui, answer)
-    return answer
+    key = (device.dev_eui, device.municipality)
+    body = answers.get(key)
+    if body is None:
+        quantities = get_model(device.model).quantities
+        try:
+            values = parse_latest(await influx.query(latest_values_query(device.dev_eui, quantities)))
+            radio = parse_uplink(await influx.query(latest_uplink_query(device.dev_eui)))
+        except InfluxUnavailable as exc:
+            raise Problem(503, f"time-series store unavailable: {exc}") from exc
+        answer = DeviceLatest(device=DevicePublic(**asdict(device)), values=values, last_uplink=radio)  # type: ignore[arg-type]
+        body = answer.model_dump_json().encode()
+        answers.put(key, body)
+    return Response(body, media_type="application/json")
