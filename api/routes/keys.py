@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
@@ -18,10 +19,8 @@ router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=responses(401, 40
 whoami_router = APIRouter(tags=["keys"], responses=responses(401, 429))
 
 
-def _when(moment: object) -> str | None:
-    from datetime import datetime
-
-    if not isinstance(moment, datetime):
+def _when(moment: datetime | None) -> str | None:
+    if moment is None:
         return None
     return format_time(int(moment.timestamp() * 1_000_000) * 1000)
 
