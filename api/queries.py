@@ -217,6 +217,8 @@ def series_request(
         raise ParamError("limit", f"must be 1..{max_points} points per page; follow `next` for more pages")
     if site is not None:
         check_text(site, "site")
+    if municipality is not None:
+        check_text(municipality, "municipality")
     if dev_eui is None and site is None:
         raise ParamError("dev_eui", "give dev_eui or site")
     zone = parse_zone(tz)
@@ -465,7 +467,7 @@ def time_range(start: str, end: str, *, max_range_days: int) -> tuple[int, int]:
 def _scope(municipality: str | None, site: str | None = None) -> list[str]:
     parts = []
     if municipality is not None:
-        parts.append(f'"municipality" = {quote_string(municipality)}')
+        parts.append(f'"municipality" = {quote_string(check_text(municipality, "municipality"))}')
     if site is not None:
         parts.append(f'"site" = {quote_string(check_text(site, "site"))}')
     return parts

@@ -53,7 +53,10 @@ async def parking_now(
 ) -> ParkingLots:
     """Every lot's availability now: free, occupied and unknown bays (open data)."""
     scope, visible = principal.scope(municipality)
-    rows = records(await query(influx, availability_query(scope))) if visible else []
+    try:
+        rows = records(await query(influx, availability_query(scope))) if visible else []
+    except ParamError as exc:
+        raise param_problem(exc) from exc
     lots = sorted((_lot(r) for r in rows), key=lambda lot: lot.id)
     return ParkingLots(data=lots, count=len(lots), licence=settings.api.licence, attribution=settings.api.attribution)
 

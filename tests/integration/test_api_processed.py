@@ -130,6 +130,10 @@ async def test_parking_availability_now_is_open_data_in_fiware_terms(api: Api) -
         "occupancy": pytest.approx(26 / 38), "dateObserved": "2025-06-14T12:00:00Z",
     }]
     assert (await api.client.get("/v1/parking", headers=api.keys["other"])).json()["data"] == []
+    for hostile in ("a\nb", "nul\x00", "x' OR '1'='1\\"):
+        refused = await api.client.get("/v1/parking", params={"municipality": hostile})
+        assert refused.status_code == 422, (hostile, refused.text)
+        assert refused.json()["invalid_params"][0]["name"] == "municipality"
 
 
 async def test_people_in_the_pedestrian_zone_this_week_against_the_same_week_last_year(api: Api) -> None:
