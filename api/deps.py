@@ -8,6 +8,7 @@ when ``STADTPULS_API_PUBLIC`` is on. Keys are looked up in the thread pool and c
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -76,7 +77,7 @@ async def _open_data(request: Request, key: Annotated[str | None, Security(_key_
     return ANONYMOUS
 
 
-def _needs(role: Role) -> object:
+def _needs(role: Role) -> Callable[..., Awaitable[Principal]]:
     async def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
         if not principal.may(role):
             raise Problem(403, f"this needs a {role.value} key (or higher); yours is a {principal.role} key")
