@@ -126,3 +126,20 @@ class QuarantinedMessage(Base):
     dev_eui: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     municipality: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ApiKey(Base):
+    """A key of the query API: only its SHA-256 is stored, with its role and municipality."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    municipality: Mapped[str | None] = mapped_column(String(200), nullable=True)  # None: every municipality
+    prefix: Mapped[str] = mapped_column(String(16))  # the key's first characters, to recognise it in listings
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 hex of the whole key
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
