@@ -1,7 +1,8 @@
 """The tables of the relational store, in one place beside their migrations (``stadtpuls/migrations``).
 
-Only the stores use these classes (``devices/registry.py``, ``ingest/quarantine.py``, ``processing/events.py``); everything else works
-with the plain records those stores return, so the pipeline and the API never hold an ORM object.
+Only the stores use these classes (``devices/registry.py``, ``ingest/quarantine.py``,
+``processing/events.py``); everything else works with the plain records those stores return, so the pipeline
+and the API never hold an ORM object.
 """
 
 from __future__ import annotations
