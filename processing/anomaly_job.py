@@ -180,7 +180,9 @@ def uplink_events(raw: Raw, model: DeviceModel | None, context: Context) -> list
     if present.sum() > 1:
         counters = np.clip(frames[present], 0, 2**32 - 1).astype(np.int64)
         events += det.detect_packet_loss(times[present], counters)
-    return keep(det.merge_events(events), float(times[-1]) if times.size else context.end, context)
+    last = float(times[-1]) if times.size else context.end
+    # a gap that ends at a reading is over (the device was heard again); an open one ends at the window's end
+    return [replace(e, open=e.end > last) if e.kind == "gap" else e for e in keep(det.merge_events(events), last, context)]
 
 
 def level_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Context) -> list[det.Event]:
