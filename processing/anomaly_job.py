@@ -56,11 +56,19 @@ LEVEL_QUANTITIES = (
 COUNT_QUANTITIES = ("people_in", "people_out")
 STATE_QUANTITIES = ("occupied",)
 PAIRS = (("pm2_5", "pm10", ("PM2.5", "PM10")), ("pm1_0", "pm2_5", ("PM1.0", "PM2.5")))
-HISTORY = {"level": 14 * DAY, "count": 42 * DAY, "state": 28 * DAY, "uplink": 7 * DAY}
+HISTORY = {"level": 21 * DAY, "count": 42 * DAY, "state": 28 * DAY, "uplink": 7 * DAY}
 GAP_FACTOR = 6.0  # report intervals of silence before a periodic device is offline
-HEARTBEAT_FACTOR = 1.5  # heartbeat intervals of silence before a device that reports on change is offline
+HEARTBEAT_FACTOR = 2.5  # heartbeat intervals of silence before a device that reports on change is offline
+# (one lost heartbeat is routine for a bay sensor under a car)
 READ_SPAN = 7 * DAY  # one query reads at most this much of a site's quantity
 PAIR_TOLERANCE = 1.0  # µg/m³ an optical counter may put PM2.5 above PM10 from rounding and noise
+MAX_LEVEL_INTERVAL = 3600  # s: level detectors need readings at least this often
+WEATHER = frozenset({"temperature", "humidity", "pressure"})
+MIN_DAY_SHARE = 0.8  # a day enters the daily drift test with this share of the fullest day's readings
+LEVEL = replace(det.LEVEL, spike_max_duration=3600.0)  # the detectors' parameters for measured quantities
+DAILY_WITHIN_SHARE = 0.25  # the daily medians' spread is at least this share of the usual spread within a day
+DAILY = replace(det.LEVEL, drift_window=14 * DAY, drift_lag=2 * DAY, warmup=7 * DAY, min_history=7,
+                drift_slack=1.5, drift_threshold=3.0)  # daily medians: a two-week reference, a week to warm up
 
 
 @dataclass
@@ -179,19 +187,56 @@ def uplink_events(raw: Raw, model: DeviceModel | None, context: Context) -> list
         events += det.gap_events(series, replace(det.LEVEL, gap_factor=factor), now=context.end)
     if present.sum() > 1:
         counters = np.clip(frames[present], 0, 2**32 - 1).astype(np.int64)
-        events += det.detect_packet_loss(times[present], counters)
+        found = det.detect_packet_loss(times[present], counters)
+        # a restart matters where it resets cumulative counters; elsewhere it is routine
+        counting = model is not None and any(QUANTITIES[q].cumulative for q in model.quantities)
+        events += [e for e in found if e.kind != "restart" or counting]
     last = float(times[-1]) if times.size else context.end
     # a gap that ends at a reading is over (the device was heard again); an open one ends at the window's end
     return [replace(e, open=e.end > last) if e.kind == "gap" else e for e in keep(det.merge_events(events), last, context)]
 
 
 def level_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Context) -> list[det.Event]:
-    """Out of range, stuck, spikes and drift of a measured quantity (gaps come from the uplinks)."""
+    """Out of range, stuck, spikes and drift of a measured quantity (gaps come from the uplinks).
+
+    Drift is judged on daily medians (:func:`daily_drift_events`), and not at all for the weather
+    (:data:`WEATHER`): a long-term median cannot tell a warm week from a drifting sensor.
+    """
+    if model is None or not 0 < model.report_interval <= MAX_LEVEL_INTERVAL:
+        return []  # readings too sparse (a bay's daily temperature) for rolling statistics
     known = QUANTITIES[quantity]
-    interval = float(model.report_interval) if model is not None and model.report_interval > 0 else None
     events = det.detect(raw.times, raw.values, kind="level", name=quantity, unit=known.unit, low=known.low,
-                        high=known.high, interval=interval)
-    return keep([e for e in events if e.kind != "gap"], float(np.nanmax(raw.times)), context)
+                        high=known.high, interval=float(model.report_interval), settings=LEVEL)
+    events = [e for e in events if e.kind not in ("gap", "drift")]
+    if quantity not in WEATHER:
+        events += daily_drift_events(raw, quantity)
+    return keep(det.merge_events(events), float(np.nanmax(raw.times)), context)
+
+
+def daily_drift_events(raw: Raw, quantity: str) -> list[det.Event]:
+    """A CUSUM over daily medians against their own long-term median: a slow drift shows over days, while
+    the daily cycle (rush hours, lessons) and single readings do not count."""
+    present = ~np.isnan(raw.values)
+    times, values = raw.times[present], raw.values[present]
+    if times.size == 0:
+        return []
+    days = np.floor(times / DAY).astype(np.int64)
+    edges = np.flatnonzero(np.diff(days)) + 1
+    counts = np.diff(np.concatenate(([0], edges, [times.size])))
+    parts = np.split(values, edges)
+    medians = np.array([float(np.median(part)) for part in parts])
+    within = np.array([float(np.median(np.abs(part - np.median(part)))) for part in parts]) * det.MAD_TO_SIGMA
+    full = counts >= MIN_DAY_SHARE * counts.max()  # days with most of their readings
+    day_ends = (np.unique(days) + 1) * DAY - 1
+    if full.sum() < 3:
+        return []
+    series = det.Series(day_ends[full], medians[full], DAY, f"daily median of {quantity}", QUANTITIES[quantity].unit)
+    median, spread = det.long_term(series, DAILY)
+    # day-to-day medians of a quiet indoor night can agree within a few ppm; a drift is judged against the
+    # variation the sensor shows within its usual day as well
+    usual_within, _ = det.rolling(np.ascontiguousarray(within[full]), 14, 7)
+    spread = np.fmax(spread, DAILY_WITHIN_SHARE * usual_within)
+    return det.drift_events(series, DAILY, median, spread)
 
 
 def count_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Context) -> list[det.Event]:

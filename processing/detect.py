@@ -115,6 +115,8 @@ class Settings:
     min_history: int  # fewest earlier readings before a rolling statistic is trusted
     warmup: float  # readings covering this long before the long-term statistics (and spikes) are trusted
     merge_gap: float  # flagged readings closer than this belong to one event
+    spike_max_duration: float = math.inf  # a run of flagged readings lasting longer is a change of regime
+    # (lessons filling a classroom with CO2), not a spike
 
 
 LEVEL = Settings(
@@ -557,6 +559,10 @@ def spike_events(series: Series, settings: Settings, long_spread: FloatArray) ->
     z = (series.values - median) / scale
     # no verdict before the long-term spread is known: a few hours of history cannot tell a spike from a cycle
     flags = (np.abs(np.nan_to_num(z)) > settings.spike_threshold) & np.isfinite(long_spread)
+    if math.isfinite(settings.spike_max_duration):
+        for first, last in stretches(flags):
+            if series.times[last] - series.times[first] > settings.spike_max_duration:
+                flags[first : last + 1] = False
     events = []
     for first, last in stretches(flags, bridge=points(settings.merge_gap, series.interval, low=0)):
         worst = first + int(np.nanargmax(np.abs(z[first : last + 1])))
