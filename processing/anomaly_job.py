@@ -56,16 +56,20 @@ LEVEL_QUANTITIES = (
 COUNT_QUANTITIES = ("people_in", "people_out")
 STATE_QUANTITIES = ("occupied",)
 PAIRS = (("pm2_5", "pm10", ("PM2.5", "PM10")), ("pm1_0", "pm2_5", ("PM1.0", "PM2.5")))
-HISTORY = {"level": 21 * DAY, "count": 42 * DAY, "state": 28 * DAY, "uplink": 7 * DAY}
+HISTORY = {"level": 28 * DAY, "count": 42 * DAY, "state": 28 * DAY, "uplink": 7 * DAY}
 GAP_FACTOR = 6.0  # report intervals of silence before a periodic device is offline
 HEARTBEAT_FACTOR = 2.5  # heartbeat intervals of silence before a device that reports on change is offline
 # (one lost heartbeat is routine for a bay sensor under a car)
 READ_SPAN = 7 * DAY  # one query reads at most this much of a site's quantity
 PAIR_TOLERANCE = 1.0  # µg/m³ an optical counter may put PM2.5 above PM10 from rounding and noise
 MAX_LEVEL_INTERVAL = 3600  # s: level detectors need readings at least this often
-WEATHER = frozenset({"temperature", "humidity", "pressure"})
+WEATHER = frozenset({"temperature", "humidity", "pressure"})  # no drift or spike test: weather, heating
+WEEKLY = frozenset({"co2"})  # compared with the same time of the week instead of a trailing window
 MIN_DAY_SHARE = 0.8  # a day enters the daily drift test with this share of the fullest day's readings
-LEVEL = replace(det.LEVEL, spike_max_duration=3600.0)  # the detectors' parameters for measured quantities
+# the detectors' parameters: spikes are short and return (a classroom filling with CO2 is no spike); a count
+# deviates from its hour of the week by six robust standard deviations
+LEVEL = replace(det.LEVEL, spike_max_duration=3600.0, spike_must_return=True)
+COUNT = replace(det.COUNT, seasonal_threshold=6.0)
 DAILY_WITHIN_SHARE = 0.25  # the daily medians' spread is at least this share of the usual spread within a day
 DAILY = replace(det.LEVEL, drift_window=14 * DAY, drift_lag=2 * DAY, warmup=7 * DAY, min_history=7,
                 drift_slack=1.5, drift_threshold=3.0)  # daily medians: a two-week reference, a week to warm up
@@ -207,10 +211,26 @@ def level_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Co
     known = QUANTITIES[quantity]
     events = det.detect(raw.times, raw.values, kind="level", name=quantity, unit=known.unit, low=known.low,
                         high=known.high, interval=float(model.report_interval), settings=LEVEL)
-    events = [e for e in events if e.kind not in ("gap", "drift")]
+    dropped = {"gap", "drift"} | ({"spike"} if quantity in WEATHER | WEEKLY else set())
+    events = [e for e in events if e.kind not in dropped]
     if quantity not in WEATHER:
         events += daily_drift_events(raw, quantity)
+    if quantity in WEEKLY:
+        events += weekly_events(raw, quantity, model, context)
     return keep(det.merge_events(events), float(np.nanmax(raw.times)), context)
+
+
+def weekly_events(raw: Raw, quantity: str, model: DeviceModel, context: Context) -> list[det.Event]:
+    """Readings far from the same time of the week in earlier weeks, for quantities that follow the people in
+    a room (CO2 rises in every lesson; a trailing window would call each lesson a spike)."""
+    series = det.prepare(raw.times, raw.values, interval=float(model.report_interval), name=quantity,
+                         unit=QUANTITIES[quantity].unit)
+    if series.times.size == 0:
+        return []
+    local = det.local_times(series.times, context.timezone)
+    excluded = det.excluded_mask(local, context.excluded_days)
+    found = det.seasonal_events(series, COUNT, excluded, local=local, zone=context.timezone)
+    return [e for e in found if e.kind == "seasonal"]
 
 
 def daily_drift_events(raw: Raw, quantity: str) -> list[det.Event]:
@@ -244,7 +264,7 @@ def count_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Co
     known = QUANTITIES[quantity]
     interval = float(model.report_interval) if model is not None and model.report_interval > 0 else None
     events = det.detect(raw.times, raw.values, kind="count", name=quantity.replace("_", " "), low=known.low,
-                        high=known.high, interval=interval, excluded_days=context.excluded_days,
+                        high=known.high, interval=interval, settings=COUNT, excluded_days=context.excluded_days,
                         timezone=context.timezone)
     return keep([e for e in events if e.kind != "gap"], float(np.nanmax(raw.times)), context)
 
@@ -288,9 +308,13 @@ class Site:
         models = catalog()
         self.models = {d.dev_eui: models.get(d.model) for d in devices}
 
-    def quantities(self, family: Collection[str]) -> list[str]:
-        """The quantities of ``family`` that some device of the site yields."""
-        present = set().union(*(m.quantities for m in self.models.values() if m is not None))
+    def quantities(self, family: Collection[str], *, max_interval: float = float("inf")) -> list[str]:
+        """The quantities of ``family`` that some device of the site yields (reporting at least every
+        ``max_interval`` seconds)."""
+        present = set().union(*(
+            m.quantities for m in self.models.values()
+            if m is not None and (0 < m.report_interval <= max_interval or max_interval == float("inf"))
+        ))
         return [q for q in family if q in present]
 
 
@@ -305,7 +329,8 @@ async def examine_site(
     uplinks = await read_site(client, UPLINK_MEASUREMENT, "f_cnt", site.municipality, site.name,
                               context.start - HISTORY["uplink"], context.end)
     for family, quantities in (("level", LEVEL_QUANTITIES), ("count", COUNT_QUANTITIES), ("state", STATE_QUANTITIES)):
-        for quantity in site.quantities(quantities):
+        limit = MAX_LEVEL_INTERVAL if family == "level" else float("inf")
+        for quantity in site.quantities(quantities, max_interval=limit):
             raws = await read_site(client, quantity, "value", site.municipality, site.name,
                                    context.start - HISTORY[family], context.end)
             reads.append((family, quantity, raws))

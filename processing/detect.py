@@ -117,6 +117,8 @@ class Settings:
     merge_gap: float  # flagged readings closer than this belong to one event
     spike_max_duration: float = math.inf  # a run of flagged readings lasting longer is a change of regime
     # (lessons filling a classroom with CO2), not a spike
+    spike_must_return: bool = False  # a spike counts only once the next reading is back within the threshold
+    # of the statistics before it (a level that stays up is a change, not a spike)
 
 
 LEVEL = Settings(
@@ -559,9 +561,11 @@ def spike_events(series: Series, settings: Settings, long_spread: FloatArray) ->
     z = (series.values - median) / scale
     # no verdict before the long-term spread is known: a few hours of history cannot tell a spike from a cycle
     flags = (np.abs(np.nan_to_num(z)) > settings.spike_threshold) & np.isfinite(long_spread)
-    if math.isfinite(settings.spike_max_duration):
+    if math.isfinite(settings.spike_max_duration) or settings.spike_must_return:
         for first, last in stretches(flags):
-            if series.times[last] - series.times[first] > settings.spike_max_duration:
+            too_long = series.times[last] - series.times[first] > settings.spike_max_duration
+            if too_long or (settings.spike_must_return and not returned(series.values, median, scale, first, last,
+                                                                        settings.spike_threshold)):
                 flags[first : last + 1] = False
     events = []
     for first, last in stretches(flags, bridge=points(settings.merge_gap, series.interval, low=0)):
@@ -575,6 +579,16 @@ def spike_events(series: Series, settings: Settings, long_spread: FloatArray) ->
         score = abs(float(z[worst])) / settings.spike_threshold
         events.append(Event(float(series.times[first]), float(series.times[last]), "spike", score, reason))
     return events
+
+
+def returned(
+    values: FloatArray, median: FloatArray, scale: FloatArray, first: int, last: int, threshold: float
+) -> bool:
+    """Whether the reading after a run of flagged readings is back within ``threshold`` of the statistics
+    before the run (False when no reading follows yet)."""
+    if last + 1 >= values.size or not math.isfinite(median[first]):
+        return False
+    return bool(abs(values[last + 1] - median[first]) / scale[first] <= threshold)
 
 
 def long_term(series: Series, settings: Settings) -> tuple[FloatArray, FloatArray]:
