@@ -53,7 +53,7 @@ DAY = 86400.0
 MATCHES: dict[str, frozenset[str]] = {
     "stuck_value": frozenset({"stuck"}),
     "spike": frozenset({"spike", "seasonal"}),
-    "drift": frozenset({"drift"}),
+    "drift": frozenset({"drift", "seasonal"}),  # CO2 is compared with its week: a drift shows as a departure
     "offline": frozenset({"gap"}),
     "flatline_counter": frozenset({"stuck", "seasonal"}),
     "counter_reset": frozenset({"restart"}),

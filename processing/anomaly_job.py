@@ -12,8 +12,10 @@ What is examined, per device, from the catalog (``devices/catalog.py``) and the 
 * every device: silence in the ``uplink`` measurement beyond :data:`GAP_FACTOR` report intervals (or
   :data:`HEARTBEAT_FACTOR` heartbeat intervals for devices that report on change) is a ``gap``; frame
   counters that restart are a ``restart``; a high share of lost frames is ``packet_loss``;
-* measured quantities (:data:`LEVEL_QUANTITIES`): out of range, stuck, spikes and drift; PM2.5 above PM10 of
-  the same device is ``impossible``;
+* measured quantities (:data:`LEVEL_QUANTITIES`) of devices reporting at least hourly: out of range, stuck,
+  spikes (short, and back to normal afterwards) and drift (of daily medians); no spike or drift test for the
+  weather (:data:`WEATHER`); CO2 is compared with the same time of the week (:data:`WEEKLY`) instead; PM2.5
+  above PM10 of the same device is ``impossible``;
 * counts (:data:`COUNT_QUANTITIES`): out of range, deviations from the hour of the week and counters stuck at
   zero in busy hours, with public holidays and known events (``excluded_days``) left out;
 * bay states (:data:`STATE_QUANTITIES`): a state frozen far longer than the bay's own history.
@@ -64,11 +66,12 @@ READ_SPAN = 7 * DAY  # one query reads at most this much of a site's quantity
 PAIR_TOLERANCE = 1.0  # µg/m³ an optical counter may put PM2.5 above PM10 from rounding and noise
 MAX_LEVEL_INTERVAL = 3600  # s: level detectors need readings at least this often
 WEATHER = frozenset({"temperature", "humidity", "pressure"})  # no drift or spike test: weather, heating
-WEEKLY = frozenset({"co2"})  # compared with the same time of the week instead of a trailing window
+WEEKLY = frozenset({"co2"})  # compared with the same time of the week instead of a trailing window (this
+# also reports a drift: a daily median of CO2 is the empty room at night, which says little)
 MIN_DAY_SHARE = 0.8  # a day enters the daily drift test with this share of the fullest day's readings
 # the detectors' parameters: spikes are short and return (a classroom filling with CO2 is no spike); a count
 # deviates from its hour of the week by six robust standard deviations
-LEVEL = replace(det.LEVEL, spike_max_duration=3600.0, spike_must_return=True)
+LEVEL = replace(det.LEVEL, spike_threshold=14.0, spike_max_duration=3600.0, spike_must_return=True)
 COUNT = replace(det.COUNT, seasonal_threshold=6.0)
 DAILY_WITHIN_SHARE = 0.25  # the daily medians' spread is at least this share of the usual spread within a day
 DAILY = replace(det.LEVEL, drift_window=14 * DAY, drift_lag=2 * DAY, warmup=7 * DAY, min_history=7,
@@ -213,7 +216,7 @@ def level_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Co
                         high=known.high, interval=float(model.report_interval), settings=LEVEL)
     dropped = {"gap", "drift"} | ({"spike"} if quantity in WEATHER | WEEKLY else set())
     events = [e for e in events if e.kind not in dropped]
-    if quantity not in WEATHER:
+    if quantity not in WEATHER | WEEKLY:
         events += daily_drift_events(raw, quantity)
     if quantity in WEEKLY:
         events += weekly_events(raw, quantity, model, context)
