@@ -108,12 +108,13 @@ def build_spec(town: Town, first: date, days: int) -> dict[str, Any]:
 
 
 def excluded_days(town: Town, first: date, days: int) -> list[date]:
-    """Public holidays and the town's yearly event days in the run (its calendar)."""
+    """Public holidays, school holidays and the town's yearly event days in the run (its calendar)."""
     out = []
     for offset in range(days):
         day = first + timedelta(days=offset)
-        if day in public_holidays(day.year, town.calendar.state) or any(
-            event.window.contains(day) for event in town.calendar.events
+        calendar = town.calendar
+        if day in public_holidays(day.year, calendar.state) or any(
+            window.contains(day) for window in (*calendar.school_holidays, *(e.window for e in calendar.events))
         ):
             out.append(day)
     return out

@@ -66,6 +66,8 @@ READ_SPAN = 7 * DAY  # one query reads at most this much of a site's quantity
 PAIR_TOLERANCE = 1.0  # µg/m³ an optical counter may put PM2.5 above PM10 from rounding and noise
 MAX_LEVEL_INTERVAL = 3600  # s: level detectors need readings at least this often
 WEATHER = frozenset({"temperature", "humidity", "pressure"})  # no drift or spike test: weather, heating
+# drift judged against a co-located larger size fraction (pm10 itself then has no drift test of its own)
+REFERENCED = {"pm1_0": "pm10", "pm2_5": "pm10", "pm10": ""}
 WEEKLY = frozenset({"co2"})  # compared with the same time of the week instead of a trailing window (this
 # also reports a drift: a daily median of CO2 is the empty room at night, which says little)
 MIN_DAY_SHARE = 0.8  # a day enters the daily drift test with this share of the fullest day's readings
@@ -200,7 +202,8 @@ def uplink_events(raw: Raw, model: DeviceModel | None, context: Context) -> list
         events += [e for e in found if e.kind != "restart" or counting]
     last = float(times[-1]) if times.size else context.end
     # a gap that ends at a reading is over (the device was heard again); an open one ends at the window's end
-    return [replace(e, open=e.end > last) if e.kind == "gap" else e for e in keep(det.merge_events(events), last, context)]
+    kept = keep(det.merge_events(events), last, context)
+    return [replace(e, open=e.end > last) if e.kind == "gap" else e for e in kept]
 
 
 def level_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Context) -> list[det.Event]:
@@ -216,7 +219,7 @@ def level_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Co
                         high=known.high, interval=float(model.report_interval), settings=LEVEL)
     dropped = {"gap", "drift"} | ({"spike"} if quantity in WEATHER | WEEKLY else set())
     events = [e for e in events if e.kind not in dropped]
-    if quantity not in WEATHER | WEEKLY:
+    if quantity not in WEATHER | WEEKLY and quantity not in REFERENCED:
         events += daily_drift_events(raw, quantity)
     if quantity in WEEKLY:
         events += weekly_events(raw, quantity, model, context)
@@ -236,7 +239,17 @@ def weekly_events(raw: Raw, quantity: str, model: DeviceModel, context: Context)
     return [e for e in found if e.kind == "seasonal"]
 
 
-def daily_drift_events(raw: Raw, quantity: str) -> list[det.Event]:
+def reference_drift_events(raw: Raw, reference: Raw, quantity: str, partner: str) -> list[det.Event]:
+    """Drift of a particle fraction against a larger one of the same optical counter: weather, heating and
+    traffic move both, a drifting channel moves alone (daily medians of the difference)."""
+    common, left, right = np.intersect1d(raw.times, reference.times, return_indices=True)
+    if common.size == 0:
+        return []
+    difference = Raw(raw.dev_eui, raw.channel, common, raw.values[left] - reference.values[right])
+    return daily_drift_events(difference, quantity, label=f"{quantity} minus {partner} of the same station")
+
+
+def daily_drift_events(raw: Raw, quantity: str, *, label: str = "") -> list[det.Event]:
     """A CUSUM over daily medians against their own long-term median: a slow drift shows over days, while
     the daily cycle (rush hours, lessons) and single readings do not count."""
     present = ~np.isnan(raw.values)
@@ -253,7 +266,8 @@ def daily_drift_events(raw: Raw, quantity: str) -> list[det.Event]:
     day_ends = (np.unique(days) + 1) * DAY - 1
     if full.sum() < 3:
         return []
-    series = det.Series(day_ends[full], medians[full], DAY, f"daily median of {quantity}", QUANTITIES[quantity].unit)
+    name = f"daily median of {label or quantity}"
+    series = det.Series(day_ends[full], medians[full], DAY, name, QUANTITIES[quantity].unit)
     median, spread = det.long_term(series, DAILY)
     # day-to-day medians of a quiet indoor night can agree within a few ppm; a drift is judged against the
     # variation the sensor shows within its usual day as well
@@ -363,6 +377,12 @@ async def examine_site(
             examined.add((raw.dev_eui, quantity, raw.channel))
             by_series[(raw.dev_eui, quantity, raw.channel)] = raw
             report.series += 1
+    for (dev_eui, quantity, channel), raw in by_series.items():
+        partner = REFERENCED.get(quantity, "")
+        other = by_series.get((dev_eui, partner, channel))
+        if other is not None:
+            events = keep(reference_drift_events(raw, other, quantity, partner), float(raw.times.max()), context)
+            found += detections(events, site.devices[dev_eui], quantity, channel)
     for smaller, larger, names in PAIRS:
         for (dev_eui, quantity, channel), raw in by_series.items():
             other = by_series.get((dev_eui, larger, channel))
