@@ -62,8 +62,8 @@ CLASSES = {"parking": "parking", "footfall": "footfall", "air": "air_quality"}
 AFTER = {"drift": 2 * DAY}  # how long after its end an event still belongs to a fault
 DEFAULT_AFTER = 2 * H
 # a bay's state (or a value) may have held since before the fault began; a bay's last heartbeat before an
-# outage may be a day older than the outage
-BEFORE = {"stuck_value": DAY, "offline": DAY}
+# outage may be a day older than the outage; drift is judged on daily medians stamped at the end of their day
+BEFORE = {"stuck_value": DAY, "offline": DAY, "drift": DAY}
 DEFAULT_BEFORE = 2 * H
 
 
@@ -315,7 +315,10 @@ def main() -> None:
     print(f"false alarms on {result['device_days'] // args.days} fault-free devices over {args.days} days: "
           f"{sum(result['false_alarms'].values())} ({dict(result['false_alarms'])}) = {result['per_100']:.2f} "
           f"per 100 device-days")
-    print(f"events explained by no fault (all devices): {dict(result['unexplained'])}")
+    faulted = len({f["dev_eui"] for f in truth["faults"]})
+    unexplained = sum(result["unexplained"].values())
+    print(f"events explained by no fault (all devices): {dict(result['unexplained'])}; on the {faulted} devices "
+          f"with faults, outside their faults: {100 * unexplained / (faulted * args.days):.2f} per 100 device-days")
     print(f"run folder: {workdir}")
     print(f"{datetime.now(UTC):%Y-%m-%d} · {machine()}")
     sys.stdout.flush()
