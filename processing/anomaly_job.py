@@ -66,8 +66,10 @@ READ_SPAN = 7 * DAY  # one query reads at most this much of a site's quantity
 PAIR_TOLERANCE = 1.0  # µg/m³ an optical counter may put PM2.5 above PM10 from rounding and noise
 MAX_LEVEL_INTERVAL = 3600  # s: level detectors need readings at least this often
 WEATHER = frozenset({"temperature", "humidity", "pressure"})  # no drift or spike test: weather, heating
-# drift judged against a co-located larger size fraction (pm10 itself then has no drift test of its own)
-REFERENCED = {"pm1_0": "pm10", "pm2_5": "pm10", "pm10": ""}
+# drift judged against a co-located larger size fraction where the device measures one (pm10 is then the
+# reference and has no drift test of its own); alone, against its own past
+REFERENCED = {"pm1_0": "pm10", "pm2_5": "pm10"}
+PARTICLES = frozenset({"pm1_0", "pm2_5", "pm10"})
 WEEKLY = frozenset({"co2"})  # compared with the same time of the week instead of a trailing window (this
 # also reports a drift: a daily median of CO2 is the empty room at night, which says little)
 MIN_DAY_SHARE = 0.8  # a day enters the daily drift test with this share of the fullest day's readings
@@ -219,8 +221,8 @@ def level_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Co
                         high=known.high, interval=float(model.report_interval), settings=LEVEL)
     dropped = {"gap", "drift"} | ({"spike"} if quantity in WEATHER | WEEKLY else set())
     events = [e for e in events if e.kind not in dropped]
-    if quantity not in WEATHER | WEEKLY and quantity not in REFERENCED:
-        events += daily_drift_events(raw, quantity)
+    if quantity not in WEATHER | WEEKLY | PARTICLES:
+        events += daily_drift_events(raw, quantity)  # particles: see particle_drift_events
     if quantity in WEEKLY:
         events += weekly_events(raw, quantity, model, context)
     return keep(det.merge_events(events), float(np.nanmax(raw.times)), context)
@@ -237,6 +239,21 @@ def weekly_events(raw: Raw, quantity: str, model: DeviceModel, context: Context)
     excluded = det.excluded_mask(local, context.excluded_days)
     found = det.seasonal_events(series, COUNT, excluded, local=local, zone=context.timezone)
     return [e for e in found if e.kind == "seasonal"]
+
+
+def particle_drift_events(
+    raw: Raw, quantity: str, by_series: dict[tuple[str, str, str], Raw], where: tuple[str, str]
+) -> list[det.Event]:
+    """Drift of a particle fraction: against PM10 of the same device if it has one, else against its own past;
+    PM10 beside a smaller fraction is the reference and gets no test of its own."""
+    dev_eui, channel = where
+    partner = REFERENCED.get(quantity, "")
+    reference = by_series.get((dev_eui, partner, channel)) if partner else None
+    if reference is not None:
+        return reference_drift_events(raw, reference, quantity, partner)
+    if quantity == "pm10" and any((dev_eui, q, channel) in by_series for q in REFERENCED):
+        return []
+    return daily_drift_events(raw, quantity)
 
 
 def reference_drift_events(raw: Raw, reference: Raw, quantity: str, partner: str) -> list[det.Event]:
@@ -378,10 +395,10 @@ async def examine_site(
             by_series[(raw.dev_eui, quantity, raw.channel)] = raw
             report.series += 1
     for (dev_eui, quantity, channel), raw in by_series.items():
-        partner = REFERENCED.get(quantity, "")
-        other = by_series.get((dev_eui, partner, channel))
-        if other is not None:
-            events = keep(reference_drift_events(raw, other, quantity, partner), float(raw.times.max()), context)
+        model = site.models[dev_eui]
+        if quantity in PARTICLES and model is not None and 0 < model.report_interval <= MAX_LEVEL_INTERVAL:
+            events = keep(particle_drift_events(raw, quantity, by_series, (dev_eui, channel)),
+                          float(raw.times.max()), context)
             found += detections(events, site.devices[dev_eui], quantity, channel)
     for smaller, larger, names in PAIRS:
         for (dev_eui, quantity, channel), raw in by_series.items():

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from devices.catalog import get_model
 from processing.anomaly_cli import anomalies_command
-from processing.anomaly_job import Context, Raw, check_shard, owns, uplink_events
+from processing.anomaly_job import Context, Raw, check_shard, owns, particle_drift_events, uplink_events
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,27 @@ def test_gap_open_until_heard_again_closed_after() -> None:
     raw = Raw(raw.dev_eui, "", resumed, np.arange(resumed.size, dtype=np.float64))
     [gap] = uplink_events(raw, model, context)
     assert gap.kind == "gap" and not gap.open and gap.end == resumed[-1]
+
+
+def drifting(rng: np.random.Generator, times: np.ndarray, level: float) -> np.ndarray:
+    days = (times - times[0]) / 86400.0
+    daily = level + 0.3 * level * np.sin(2 * np.pi * days)
+    return np.round(daily + rng.normal(0, 0.1 * level, times.size), 1)
+
+
+def test_particle_drift_alone_and_against_pm10() -> None:
+    rng = np.random.default_rng(11)
+    times = 1_750_032_000.0 + np.arange(0, 30 * 86400.0, 600.0)
+    pm25, pm10 = drifting(rng, times, 10.0), drifting(rng, times, 16.0)
+    ramp = (times >= times[0] + 22 * 86400) & (times < times[0] + 25 * 86400)
+    pm25[ramp] += 8.0 * (times[ramp] - times[ramp][0]) / 86400.0
+    weather = np.where(times >= times[0] + 22 * 86400, 6.0, 0.0)  # a dusty week moves both fractions
+    alone = Raw("X", "", times, pm25)
+    paired = Raw("X", "", times, pm25 + weather)
+    reference = Raw("X", "", times, pm10 + weather)
+    [drift] = particle_drift_events(alone, "pm2_5", {}, ("X", ""))
+    assert drift.kind == "drift" and times[0] + 21 * 86400 < drift.began < times[0] + 24 * 86400
+    both = {("X", "pm2_5", ""): paired, ("X", "pm10", ""): reference}
+    found = particle_drift_events(paired, "pm2_5", both, ("X", ""))
+    assert [e.kind for e in found] == ["drift"] and "minus pm10 of the same station" in found[0].reason
+    assert particle_drift_events(reference, "pm10", both, ("X", "")) == []
