@@ -11,11 +11,13 @@ What is examined, per device, from the catalog (``devices/catalog.py``) and the 
 
 * every device: silence in the ``uplink`` measurement beyond :data:`GAP_FACTOR` report intervals (or
   :data:`HEARTBEAT_FACTOR` heartbeat intervals for devices that report on change) is a ``gap``; frame
-  counters that restart are a ``restart``; a high share of lost frames is ``packet_loss``;
+  counters that restart are a ``restart`` (for devices with cumulative counters, where a restart resets
+  them); a high share of lost frames is ``packet_loss``;
 * measured quantities (:data:`LEVEL_QUANTITIES`) of devices reporting at least hourly: out of range, stuck,
   spikes (short, and back to normal afterwards) and drift (of daily medians); no spike or drift test for the
-  weather (:data:`WEATHER`); CO2 is compared with the same time of the week (:data:`WEEKLY`) instead; PM2.5
-  above PM10 of the same device is ``impossible``;
+  weather (:data:`WEATHER`); CO2 is compared with the same time of the week (:data:`WEEKLY`) instead; PM1.0
+  and PM2.5 drift is judged against PM10 of the same device where it has one; PM2.5 above PM10 of the same
+  device is ``impossible``;
 * counts (:data:`COUNT_QUANTITIES`): out of range, deviations from the hour of the week and counters stuck at
   zero in busy hours, with public holidays and known events (``excluded_days``) left out;
 * bay states (:data:`STATE_QUANTITIES`): a state frozen far longer than the bay's own history.
