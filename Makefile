@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := stadtpuls ingest processing api devices dashboards firmware_sim devtools
+PACKAGES := stadtpuls ingest processing api devices dashboards firmware_sim devtools reports
 
 # Debian packages of the servers the tests and the demo start as child processes, with their binaries.
 DEBIAN_PACKAGES := mosquitto influxdb
