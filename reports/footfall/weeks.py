@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -96,6 +97,7 @@ def day_start(day: date, zone: ZoneInfo = BERLIN) -> int:
     return int(local.timestamp()) * NS
 
 
+@lru_cache(maxsize=8192)  # a report looks up the same ~850 hour starts many times
 def local_hour(ns: int, zone: ZoneInfo = BERLIN) -> tuple[date, int]:
     """The local date and hour (0..23) of an instant."""
     moment = datetime.fromtimestamp(ns / NS, tz=UTC).astimezone(zone)
