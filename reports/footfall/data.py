@@ -283,7 +283,7 @@ async def gather(client: InfluxClient, week: IsoWeek, options: Options, *, calen
     for key, w in weeks.items():
         start, end = w.bounds(options.zone)
         rows[key] = await hourly_counts(client, options.municipality, sites=options.sites, start=start, end=end)
-    recent = {r.line for key in ("now", "prev", "prev2") for r in rows[key]}
+    recent = {r.line for key in ("now", "prev") for r in rows[key]}  # a counter gone for two weeks is not expected
     old = {r.line for key in ("year", "year_prev") for r in rows[key]}
     counts = fill_week(week, rows["now"], rows["prev"], recent, zone=options.zone)
     previous = fill_week(weeks["prev"], rows["prev"], rows["prev2"], recent, zone=options.zone)
