@@ -54,6 +54,8 @@ def points(week: IsoWeek, which: int) -> list[str]:
             if which == 0 and direction == "in" and site == "altstadt" and day.weekday() == 5 and hour == 15:
                 count = 100.0
             out.append(line("footfall", tags, {"count": count, "complete": 1.0}, ns))
+            site_tags = {"municipality": TOWN, "site": site, "class": "footfall", "direction": direction}
+            out.append(line("footfall_site", site_tags, {"count": count, "complete": 1.0, "counters": 1.0}, ns))
         other = {"municipality": "Nachbarort", "site": OTHER_TOWN[0], "class": "footfall", "model": "milesight-vs133",
                  "dev_eui": OTHER_TOWN[1], "direction": OTHER_TOWN[2]}
         out.append(line("footfall", other, {"count": 9999.0, "complete": 1.0}, ns))
@@ -123,6 +125,19 @@ async def test_the_week_read_back_agrees_with_hand_computed_totals(loaded: Influ
         if shutil.which("pdftotext"):  # poppler-utils, as the development tools use it
             text = pdf_text(pdf)
             assert all(word in text for word in words), text[:2000]
+
+
+async def test_counted_days_agree_with_the_daily_sums_of_the_site_rollup(loaded: InfluxSettings) -> None:
+    """What the query API sums per local day from ``footfall_site`` is the report's day minus its estimates."""
+    start, end = WEEK.bounds()
+    daily = (f'SELECT sum("count") FROM "r1h"."footfall_site" WHERE "municipality" = \'{TOWN}\' '
+             f"AND time >= {start} AND time < {end} GROUP BY time(1d) tz('Europe/Berlin')")
+    async with InfluxClient.from_settings(loaded) as client:
+        [series] = await client.query(daily)
+        report = await gather(client, WEEK, Options(TOWN))
+    sums = [row[1] for row in series["values"]]
+    assert sums == [d.total - d.estimated for d in report.days]
+    assert sums[6] == 25 * 17  # the local Sunday of the autumn change, 25 hours, in both
 
 
 async def test_the_weekly_run_writes_once_and_mails(loaded: InfluxSettings, smtp: tuple[Inbox, int],
