@@ -155,3 +155,26 @@ async def test_the_weekly_run_writes_once_and_mails(loaded: InfluxSettings, smtp
     sunday_evening = datetime(2026, 10, 25, 22, tzinfo=UTC)  # the week has ended, but late data may still come
     assert await run_once(settings, tmp_path / "early", municipality=TOWN, now=sunday_evening, fmt="html") is not None
     assert (tmp_path / "early" / "footfall-musterstadt-2026-W42-de.html").exists()
+
+
+def test_the_command_writes_the_report(loaded: InfluxSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from stadtpuls.cli import main
+    from stadtpuls.settings import get_settings
+
+    monkeypatch.setenv("STADTPULS_INFLUX_URL", loaded.url)
+    monkeypatch.setenv("STADTPULS_INFLUX_DB", loaded.db)
+    monkeypatch.setenv("STADTPULS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("STADTPULS_REPORT_TOWN", "Stadt <Muster>")
+    get_settings.cache_clear()
+    try:
+        out = tmp_path / "w43.html"
+        result = CliRunner().invoke(main, ["report", "footfall", "--week", str(WEEK), "--municipality", TOWN,
+                                           "--lang", "de", "--out", str(out)])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert f"{out}: 2026-W43, 2953 passers-by, 99.0 % counted" in result.output
+    html = out.read_text(encoding="utf-8")
+    assert "Stadt &lt;Muster&gt;" in html and "2.953" in html
