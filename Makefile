@@ -8,12 +8,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := stadtpuls ingest processing api devices dashboards firmware_sim devtools
+PACKAGES := stadtpuls ingest processing api devices dashboards firmware_sim devtools reports
 
-# Debian packages of the servers the tests and the demo start as child processes, with their binaries;
-# chromium runs the technician page's browser test.
-DEBIAN_PACKAGES := mosquitto influxdb chromium
-SERVER_BINARIES := mosquitto influxd chromium
+# Debian packages: the servers the demo and the tests start as child processes, and the libraries the PDF
+# report is drawn with; the tests also need chromium (the technician page's browser test) and poppler-utils
+# (they read the report's PDF); npm, which fetches the accessibility checker, is installed when missing.
+RUN_PACKAGES := mosquitto influxdb libpango-1.0-0 libpangoft2-1.0-0
+TEST_PACKAGES := chromium poppler-utils
 # axe-core, the accessibility checker the browser test runs in the page (from the npm registry, unpacked here)
 AXE_VERSION := 4.14.1
 AXE := $(VENV)/share/axe-core/axe.min.js
@@ -21,24 +22,29 @@ AXE := $(VENV)/share/axe-core/axe.min.js
 # Root runs apt-get directly; anyone else goes through sudo when it is there.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo || true)
 
-.PHONY: help deps venv lint check test demo bench-ingest clean distclean
+.PHONY: help deps test-deps venv lint check test demo bench-ingest clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-deps: ## Install Mosquitto and InfluxDB (Debian packages) when their binaries are missing
-	@missing=""; \
-	for binary in $(SERVER_BINARIES); do \
-	  command -v $$binary >/dev/null || [ -x /usr/sbin/$$binary ] || [ -x /usr/bin/$$binary ] \
-	    || missing="$$missing $$binary"; \
-	done; \
-	if [ -z "$$missing" ]; then echo "deps: $(SERVER_BINARIES) are installed"; exit 0; fi; \
-	echo "deps: missing$$missing; installing $(DEBIAN_PACKAGES)"; \
-	if [ "$$(id -u)" != 0 ] && [ -z "$(SUDO)" ]; then \
-	  echo "deps: not root and no sudo: install $(DEBIAN_PACKAGES) as root" >&2; exit 1; \
-	fi; \
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEBIAN_PACKAGES)
+deps: ## Install the Debian packages the demo needs (Mosquitto, InfluxDB, Pango) when they are missing
+	@$(call apt_install,$(RUN_PACKAGES))
+
+test-deps: deps ## Install the Debian packages the tests need besides (Chromium, poppler-utils, npm)
+	@$(call apt_install,$(TEST_PACKAGES))
+
+# $(call apt_install,PACKAGES): apt-get install those of PACKAGES that dpkg does not list as installed
+define apt_install
+missing=""; \
+for package in $(1); do \
+  dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package"; \
+done; \
+if [ -z "$$missing" ]; then echo "deps: $(1) installed"; exit 0; fi; \
+echo "deps: installing$$missing"; \
+if [ "$$(id -u)" != 0 ] && [ -z "$(SUDO)" ]; then echo "deps: not root and no sudo: install$$missing as root" >&2; exit 1; fi; \
+$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
+$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
+endef
 
 venv: $(STAMP) ## Create .venv and install the package with its dev extras (again when pyproject.toml changes)
 
@@ -54,12 +60,12 @@ lint: venv ## ruff and mypy --strict over the code
 check: venv lint ## ruff, mypy and the unit tests: no Mosquitto or InfluxDB needed
 	$(BIN)/pytest -q tests/unit -m "not integration"
 
-test: deps venv $(AXE) lint ## Everything CI runs: deps, venv, lint, the whole pytest suite (starts local servers)
+test: test-deps venv $(AXE) lint ## Everything CI runs: deps, venv, lint, the whole pytest suite (starts local servers)
 	$(BIN)/pytest
 	NUMBA_DISABLE_JIT=1 $(BIN)/pytest -q -p no:cacheprovider tests/unit/test_counters.py tests/unit/test_processing_*.py
 
 $(AXE): | venv
-	@command -v npm >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm
+	@command -v npm >/dev/null || { $(call apt_install,npm); }
 	mkdir -p $(@D) && tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null) \
 	  && tar -xzf $$tmp/axe-core-$(AXE_VERSION).tgz -C $$tmp && cp $$tmp/package/axe.min.js $$tmp/package/LICENSE $(@D)/ \
 	  && rm -rf $$tmp

@@ -24,6 +24,7 @@ COMMANDS = {
     "demo": "devtools.demo:demo_command",
     "process": "processing.cli:process_group",
     "dashboards": "dashboards.cli:dashboards_group",
+    "report": "reports.cli:report_group",
 }
 
 

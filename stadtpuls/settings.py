@@ -9,6 +9,7 @@ Every setting is read here and nowhere else. Sections group what one part of the
 | :class:`RegistrySettings` | ``STADTPULS_DATABASE_URL`` |
 | :class:`IngestSettings` | ``STADTPULS_BATCH_SIZE``, ``_BATCH_INTERVAL``, ``_SPOOL_MAX_MB``, ``_METRICS_PORT`` |
 | :class:`ApiSettings` | ``STADTPULS_API_RATE_LIMIT``, ``_CORS_ORIGINS``, ``_PUBLIC``, ``_MAX_POINTS`` ... |
+| :class:`ReportSettings` | ``STADTPULS_REPORT_TOWN``, ``_LOGO``, ``_CALENDAR``, ``_OPENING``, ``_SMTP_*`` |
 | :class:`Settings` | ``STADTPULS_DATA_DIR``, ``_DEFAULT_MUNICIPALITY``, ``_CATALOG``, ``_MAP_TILES``, sections |
 
 :func:`load_settings` turns an invalid value into a :class:`~stadtpuls.errors.ConfigError` that names the
@@ -126,6 +127,56 @@ class ApiSettings(BaseSettings):
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
 
+class ReportSettings(BaseSettings):
+    """The printed reports: the town on the title, its logo and calendar, and where to mail them
+    (``STADTPULS_REPORT_*``). Mail is sent only when ``smtp_host`` and ``smtp_to`` are set."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX + "REPORT_", extra="ignore")
+
+    town: str = ""  # the name on the title page; empty: the municipality
+    logo: Path | None = None  # PNG, JPEG or SVG shown on the title
+    calendar: Path | None = None  # holidays, markets and events (reports/footfall/calendar.py)
+    opening: str = "10-20"  # local opening hours of the normal level, "from-to"
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_to: str = ""  # comma-separated addresses
+    smtp_tls: str = Field(default="starttls", pattern="^(starttls|ssl|none)$")
+
+    @field_validator("opening")
+    @classmethod
+    def _check_opening(cls, value: str) -> str:
+        parse_opening(value)
+        return value
+
+    @property
+    def opening_hours(self) -> tuple[int, int]:
+        """:attr:`opening` as local hours [from, to)."""
+        return parse_opening(self.opening)
+
+    @property
+    def recipients(self) -> list[str]:
+        """The addresses of :attr:`smtp_to`."""
+        return [a.strip() for a in self.smtp_to.split(",") if a.strip()]
+
+
+def parse_opening(value: str) -> tuple[int, int]:
+    """``"10-20"`` → ``(10, 20)``.
+
+    Raises:
+        ValueError: not two hours 0..24 in order.
+    """
+    try:
+        start, end = (int(part) for part in value.split("-"))
+    except ValueError:
+        raise ValueError(f"must be hours 'from-to' such as 10-20, got {value!r}") from None
+    if not 0 <= start < end <= 24:
+        raise ValueError(f"must be hours 'from-to' with 0 <= from < to <= 24, got {value!r}")
+    return start, end
+
+
 class Settings(BaseSettings):
     """All settings of every Stadtpuls service, in sections."""
 
@@ -140,15 +191,8 @@ class Settings(BaseSettings):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
-    @field_validator("map_tiles")
-    @classmethod
-    def _check_tiles(cls, value: str) -> str:
-        if value and (urlsplit(value).scheme not in ("http", "https") or not all(
-            part in value for part in ("{z}", "{x}", "{y}")
-        )):
-            raise ValueError(f"must be an http(s) URL with {{z}}, {{x}} and {{y}}, got {value!r}")
-        return value
 
     @property
     def registry_url(self) -> str:
@@ -203,7 +247,9 @@ def settings_problem(exc: ValidationError) -> str:
 
 _SECTION_PREFIXES = {
     section.__name__: str(section.model_config.get("env_prefix", PREFIX))
-    for section in (MqttSettings, InfluxSettings, RegistrySettings, IngestSettings, ApiSettings, Settings)
+    for section in (
+        MqttSettings, InfluxSettings, RegistrySettings, IngestSettings, ApiSettings, ReportSettings, Settings
+    )
 }
 
 

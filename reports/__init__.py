@@ -1,0 +1,1 @@
+"""Reports for the people who run a town: printed or mailed documents built from the processed data."""

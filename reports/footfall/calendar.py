@@ -1,0 +1,182 @@
+"""The town's calendar as the report reads it: public holidays, school holidays, the weekly market and events.
+
+A town describes its calendar in a YAML file named by ``STADTPULS_REPORT_CALENDAR``; the report never reads the
+simulator. The file has the same form as the ``state`` and ``calendar`` keys of a town file of the simulator
+(so the simulated town's file serves as its own report calendar)::
+
+    state: HE                      # public holidays of this German state
+    calendar:
+      school_holidays: [{from: "10-06", to: "10-18"}]          # MM-DD, recurring every year
+      markets: [{weekdays: [wednesday, saturday], from: "07:00", to: "13:00"}]
+      events: [{name: Weihnachtsmarkt, from: "11-27", to: "12-23"}]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stadtpuls.errors import ConfigError
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+STATES = frozenset(["BW", "BY", "BE", "BB", "HB", "HH", "HE", "MV", "NI", "NW", "RP", "SL", "SN", "ST", "SH", "TH"])
+MAX_FILE = 1_000_000  # bytes: a calendar file is small
+
+# public holidays of every state: (month, day) or days after Easter Sunday, German and English name
+_FIXED = {(1, 1): ("Neujahr", "New Year's Day"), (5, 1): ("Tag der Arbeit", "Labour Day"),
+          (10, 3): ("Tag der Deutschen Einheit", "German Unity Day"),
+          (12, 25): ("1. Weihnachtstag", "Christmas Day"), (12, 26): ("2. Weihnachtstag", "Boxing Day")}
+_EASTER = {-2: ("Karfreitag", "Good Friday"), 1: ("Ostermontag", "Easter Monday"),
+           39: ("Christi Himmelfahrt", "Ascension Day"), 50: ("Pfingstmontag", "Whit Monday")}
+_STATE_FIXED = {
+    (1, 6): ("Heilige Drei Könige", "Epiphany", {"BW", "BY", "ST"}),
+    (3, 8): ("Internationaler Frauentag", "International Women's Day", {"BE", "MV"}),
+    (8, 15): ("Mariä Himmelfahrt", "Assumption Day", {"SL"}),
+    (9, 20): ("Weltkindertag", "World Children's Day", {"TH"}),
+    (10, 31): ("Reformationstag", "Reformation Day", {"BB", "HB", "HH", "MV", "NI", "SN", "ST", "SH", "TH"}),
+    (11, 1): ("Allerheiligen", "All Saints' Day", {"BW", "BY", "NW", "RP", "SL"}),
+}
+_CORPUS_CHRISTI = {"BW", "BY", "HE", "NW", "RP", "SL"}
+
+
+@dataclass(frozen=True, slots=True)
+class DayNote:
+    """Something on a day that changes footfall: ``kind`` is holiday, school_holiday, market or event."""
+
+    kind: str
+    de: str
+    en: str
+
+    def name(self, lang: str) -> str:
+        """The name in ``de`` or ``en``."""
+        return self.de if lang == "de" else self.en
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    start: tuple[int, int]
+    end: tuple[int, int]
+
+    def contains(self, day: date) -> bool:
+        key = (day.month, day.day)
+        if self.start <= self.end:
+            return self.start <= key <= self.end
+        return key >= self.start or key <= self.end
+
+
+@dataclass(frozen=True)
+class ReportCalendar:
+    """Public holidays of a state, school holidays, weekly markets and yearly events."""
+
+    state: str = ""
+    school_holidays: tuple[_Window, ...] = ()
+    market_days: frozenset[int] = frozenset()  # 0 = Monday
+    events: tuple[tuple[str, _Window], ...] = ()
+
+    def notes(self, day: date) -> list[DayNote]:
+        """What the calendar says about ``day``, holidays first."""
+        out = []
+        holiday = public_holidays(day.year, self.state).get(day) if self.state else None
+        if holiday:
+            out.append(DayNote("holiday", *holiday))
+        out += [DayNote("event", name, name) for name, window in self.events if window.contains(day)]
+        if day.weekday() in self.market_days and holiday is None:
+            out.append(DayNote("market", "Wochenmarkt", "weekly market"))
+        if any(w.contains(day) for w in self.school_holidays):
+            out.append(DayNote("school_holiday", "Schulferien", "school holidays"))
+        return out
+
+    def is_holiday(self, day: date) -> bool:
+        """Whether ``day`` is a public holiday."""
+        return bool(self.state) and day in public_holidays(day.year, self.state)
+
+
+def easter_sunday(year: int) -> date:
+    """Easter Sunday of the Gregorian calendar (the anonymous Gregorian algorithm)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    m = (32 + 2 * e + 2 * i - h - k) % 7
+    n = (a + 11 * h + 22 * m) // 451
+    month, day = divmod(h + m - 7 * n + 114, 31)
+    return date(year, month, day + 1)
+
+
+def public_holidays(year: int, state: str) -> dict[date, tuple[str, str]]:
+    """German public holidays of ``year`` in ``state`` (two-letter code): date → (German, English name)."""
+    sunday = easter_sunday(year)
+    days = {date(year, m, d): names for (m, d), names in _FIXED.items()}
+    days.update({sunday + timedelta(days=off): names for off, names in _EASTER.items()})
+    if state in _CORPUS_CHRISTI:
+        days[sunday + timedelta(days=60)] = ("Fronleichnam", "Corpus Christi")
+    for (m, d), (de, en, states) in _STATE_FIXED.items():
+        if state in states:
+            days[date(year, m, d)] = (de, en)
+    if state == "SN":  # Buß- und Bettag: the Wednesday before 23 November
+        day = date(year, 11, 22)
+        days[day - timedelta(days=(day.weekday() - 2) % 7)] = ("Buß- und Bettag", "Day of Repentance")
+    return days
+
+
+def load_calendar(path: Path | None) -> ReportCalendar:
+    """Read a calendar file (see the module docstring); ``None`` gives an empty calendar.
+
+    Raises:
+        ConfigError: the file is missing, too large, not YAML or not of the form above; names file and key.
+    """
+    if path is None:
+        return ReportCalendar()
+    try:
+        if path.stat().st_size > MAX_FILE:
+            raise ConfigError(f"report calendar {path}: larger than {MAX_FILE} bytes")
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"report calendar {path}: {exc}") from exc
+    try:
+        return _calendar(document if document is not None else {})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"report calendar {path}: {exc}") from exc
+
+
+def _calendar(document: Any) -> ReportCalendar:
+    if not isinstance(document, dict):
+        raise TypeError("the file must hold a mapping with 'state' and 'calendar'")
+    state = str(document.get("state", "") or "")
+    if state and state not in STATES:
+        raise ValueError(f"state {state!r} is not a German state code ({', '.join(sorted(STATES))})")
+    spec = document.get("calendar") or {}
+    if not isinstance(spec, dict):
+        raise TypeError("'calendar' must be a mapping")
+    holidays = tuple(_window(w) for w in spec.get("school_holidays") or [])
+    market_days = frozenset(_weekday(d) for m in spec.get("markets") or [] for d in m["weekdays"])
+    events = tuple((str(e["name"]), _window(e)) for e in spec.get("events") or [])
+    return ReportCalendar(state=state, school_holidays=holidays, market_days=market_days, events=events)
+
+
+def _window(spec: Any) -> _Window:
+    if not isinstance(spec, dict):
+        raise TypeError(f"a window must be a mapping with 'from' and 'to', got {spec!r}")
+    return _Window(_month_day(spec["from"]), _month_day(spec["to"]))
+
+
+def _month_day(value: Any) -> tuple[int, int]:
+    text = str(value)
+    try:
+        month, day = (int(part) for part in text.split("-"))
+        date(2024, month, day)  # a leap year: 02-29 is a valid recurring day
+    except ValueError:
+        raise ValueError(f"{text!r} is not a day of the form MM-DD") from None
+    return month, day
+
+
+def _weekday(value: Any) -> int:
+    name = str(value).lower()
+    if name not in WEEKDAYS:
+        raise ValueError(f"{value!r} is not a weekday ({', '.join(WEEKDAYS)})")
+    return WEEKDAYS.index(name)
