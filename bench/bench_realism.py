@@ -283,14 +283,18 @@ def _market_rows(record: Record, town: Town) -> list[Row]:
     square, station = _market_counters(town)
     on = _days(record, lambda d: d.info.weekday == weekday and _regular(d))
     off = _days(record, lambda d: d.info.weekday in (weekday - 1, weekday + 1) and _regular(d))
-    lift = {}
+    lift, error = {}, {}
     for name in (square, station):
-        morning = [c[8:13].sum() for c in record.counts[name]]
-        lift[name] = np.mean([morning[i] for i in on]) / np.mean([morning[i] for i in off]) - 1
-    inside = lift[square] > 0.15 and abs(lift[station]) < 0.05
-    return [Row("weekly market (market day vs the days around it, 08-13 h)",
-                f"{square} {lift[square]:+.0%}, {station} {lift[station]:+.0%}",
-                "market square lifted, station street not (> +15 %, within ±5 %)", inside)]
+        morning = np.array([c[8:13].sum() for c in record.counts[name]])
+        base = float(np.mean(morning[off]))
+        lift[name] = float(np.mean(morning[on])) / base - 1
+        # standard error of the lift from the day-to-day spread of both groups of days
+        error[name] = math.hypot(np.std(morning[on]) / math.sqrt(len(on)), np.std(morning[off]) / math.sqrt(
+            len(off))) / base
+    inside = lift[square] > 0.15 and abs(lift[station]) < 2 * error[station]
+    return [Row("weekly market (market day vs the days around it, 08-13 h; ± standard error)",
+                f"{square} {lift[square]:+.0%}, {station} {lift[station]:+.0%} ± {error[station]:.0%}",
+                "market square lifted (> +15 %), station street not (within 2 standard errors of 0)", inside)]
 
 
 def _christmas_rows(record: Record, busiest: str) -> list[Row]:
@@ -481,8 +485,8 @@ def texture_rows(record: Record, town: Town) -> list[Row]:
     fresid: list[float] = []
     for tens in record.counts10[busiest]:
         day = tens[60:120]  # 10-20 h
-        smooth = np.convolve(day, np.ones(6) / 6, mode="same")
-        fresid += list(((day - smooth) / np.sqrt(np.maximum(smooth, 1)))[3:-3])
+        smooth = np.convolve(day, np.ones(12) / 12, mode="same")
+        fresid += list(((day - smooth) / np.maximum(smooth, 1))[6:-6])
     r_foot = _lag1(np.array(fresid))
     temps = [(s.minutes, s.column("temperature")) for s in record.air[pm[-1]]]
     steps_midnight = [abs(float(b[1][0]) - float(a[1][-1])) for a, b in zip(temps, temps[1:], strict=False)
