@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +215,10 @@ class Row:
     published: str
     inside: bool | None  # None: no published range to check
 
+    def __post_init__(self) -> None:
+        if self.inside is not None:
+            object.__setattr__(self, "inside", bool(self.inside))  # numpy booleans print as np.True_
+
 
 def _corr(a: Iterable[float], b: Iterable[float]) -> float:
     x, y = np.asarray(list(a), dtype=np.float64), np.asarray(list(b), dtype=np.float64)
@@ -232,6 +237,12 @@ def _regular(day: Day) -> bool:
     d = day.info.day
     season = (d.month == 11 and d.day >= 20) or d.month == 12 or (d.month == 1 and d.day <= 6)
     return not day.info.holiday and not season and all(b.name == "market" for b in day.info.boosts)
+
+
+def _town_total(record: Record, index: int) -> FloatArray:
+    """Hourly counts of all counters together on day ``index``."""
+    total: FloatArray = np.sum([c[index] for c in record.counts.values()], axis=0)
+    return total
 
 
 def _days(record: Record, test: Callable[[Day], bool]) -> list[int]:
@@ -254,12 +265,12 @@ def footfall_rows(record: Record, town: Town) -> list[Row]:
     rows = [
         Row(f"Saturday footfall peak hour, busiest counter ({busiest})", f"{peak} h", "14-16 h", 14 <= peak <= 15),
         Row("Saturday footfall 14-17 h vs 10-13 h, busiest counter", f"{afternoon:.2f}×",
-            "≥ 1 (afternoon peak)", afternoon >= 1.0),
+            "≥ 1 (afternoon peak)", bool(afternoon >= 1.0)),
     ]
-    everyone = [sum(c[i] for c in counts.values()) for i in range(len(record.days))]
+    everyone = [_town_total(record, i) for i in range(len(record.days))]
     ratio = np.mean([everyone[i][10:20].sum() for i in sats]) / np.mean([everyone[i][10:20].sum() for i in tues])
     rows.append(Row("Saturday vs Tuesday, 10-20 h, all counters", f"{ratio:.2f}×", "about 1.9× (1.6-2.2)",
-                    1.6 <= ratio <= 2.2))
+                    bool(1.6 <= ratio <= 2.2)))
     rows += _market_rows(record, town)
     rows += _christmas_rows(record, busiest)
     rows += _closing_rows(record)
@@ -298,7 +309,7 @@ def _market_rows(record: Record, town: Town) -> list[Row]:
 
 
 def _christmas_rows(record: Record, busiest: str) -> list[Row]:
-    counts = [sum(c[i] for c in record.counts.values()) for i in range(len(record.days))]
+    counts = [_town_total(record, i) for i in range(len(record.days))]
     xmas = _days(record, _christmas)
     if not xmas:
         return []
@@ -332,12 +343,12 @@ def _christmas_rows(record: Record, busiest: str) -> list[Row]:
 
 
 def _closing_rows(record: Record) -> list[Row]:
-    counts = [sum(c[i] for c in record.counts.values()) for i in range(len(record.days))]
+    counts = [_town_total(record, i) for i in range(len(record.days))]
     work = _days(record, lambda d: d.info.day_type == "workday" and _regular(d))
     normal = np.mean([counts[i][15:20].sum() / counts[i][10:20].sum() for i in work])
     rows = []
     for month_day in ((12, 24), (12, 31)):
-        idx = _days(record, lambda d, md=month_day: (d.info.day.month, d.info.day.day) == md)
+        idx = [i for i, d in enumerate(record.days) if (d.info.day.month, d.info.day.day) == month_day]
         if not idx:
             continue
         share = counts[idx[0]][15:20].sum() / counts[idx[0]][10:20].sum()
@@ -348,7 +359,7 @@ def _closing_rows(record: Record) -> list[Row]:
 
 
 def _variation_rows(record: Record, busiest: str) -> list[Row]:
-    series = [sum(c[i] for c in record.counts.values()) for i in range(len(record.days))]  # town-wide
+    series = [_town_total(record, i) for i in range(len(record.days))]  # town-wide
     work = _days(record, lambda d: d.info.weekday in (1, 2, 3) and _regular(d))
     profiles = [series[i][7:21] for i in work]
     pairs = [_corr(a, b) for k, a in enumerate(profiles) for b in profiles[k + 1 :]]
@@ -489,7 +500,7 @@ def texture_rows(record: Record, town: Town) -> list[Row]:
         fresid += list(((day - smooth) / np.maximum(smooth, 1))[6:-6])
     r_foot = _lag1(np.array(fresid))
     temps = [(s.minutes, s.column("temperature")) for s in record.air[pm[-1]]]
-    steps_midnight = [abs(float(b[1][0]) - float(a[1][-1])) for a, b in zip(temps, temps[1:], strict=False)
+    steps_midnight = [abs(float(b[1][0]) - float(a[1][-1])) for a, b in pairwise(temps)
                       if a[1].size and b[1].size]
     steps_day = [float(np.nanmean(np.abs(np.diff(t[1])))) for t in temps if t[1].size > 2]
     step_ratio = float(np.mean(steps_midnight) / np.mean(steps_day))

@@ -2,10 +2,11 @@
 
 Each device keeps its LoRaWAN session (frame counter, session key, DevAddr); a re-join starts a new session
 with the counter at 0. A device's first frame of a run continues the session it joined before the run began,
-its counter somewhere past 0 (``RESUMED_F_CNT``), unless the frame itself is a re-join. Each transmitted frame is heard by the gateways whose link budget allows it (log-distance
-path loss with shadowing), or lost. The network server delivers it as a The Things Stack v3 or a ChirpStack v4
-uplink envelope; some are delivered twice (same dedup id and frame counter) or late (published after later
-uplinks, with the server's receive time of the original uplink).
+its counter somewhere past 0 (``RESUMED_F_CNT``), unless the frame itself is a re-join. Each transmitted frame
+is heard by the gateways whose link budget allows it (log-distance path loss with shadowing), or lost. The
+network server delivers it as a The Things Stack v3 or a ChirpStack v4 uplink envelope; some are delivered twice
+(same dedup id and frame counter) or late (published after later uplinks, with the server's receive time of the
+original uplink).
 """
 
 from __future__ import annotations
