@@ -1,10 +1,12 @@
 """The radio and the network server: gateways, signal by distance, loss, duplicates, late delivery, envelopes.
 
 Each device keeps its LoRaWAN session (frame counter, session key, DevAddr); a re-join starts a new session
-with the counter at 0. Each transmitted frame is heard by the gateways whose link budget allows it (log-distance
-path loss with shadowing), or lost. The network server delivers it as a The Things Stack v3 or a ChirpStack v4
-uplink envelope; some are delivered twice (same dedup id and frame counter) or late (published after later
-uplinks, with the server's receive time of the original uplink).
+with the counter at 0. A device's first frame of a run continues the session it joined before the run began,
+its counter somewhere past 0 (``RESUMED_F_CNT``), unless the frame itself is a re-join. Each transmitted frame
+is heard by the gateways whose link budget allows it (log-distance path loss with shadowing), or lost. The
+network server delivers it as a The Things Stack v3 or a ChirpStack v4 uplink envelope; some are delivered twice
+(same dedup id and frame counter) or late (published after later uplinks, with the server's receive time of the
+original uplink).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ DEMOD_FLOOR_DB = {7: -7.5, 8: -10.0, 9: -12.5, 10: -15.0, 11: -17.5, 12: -20.0} 
 AIRTIME_S = {7: 0.0566, 8: 0.1028, 9: 0.1853, 10: 0.3707, 11: 0.7414, 12: 1.3189}  # ~12-byte payload
 CHANNELS_HZ = (868100000, 868300000, 868500000, 867100000, 867300000, 867500000, 867700000, 867900000)
 IN_GROUND_LOSS_DB = 12.0  # a bay sensor under a car, in the asphalt
+RESUMED_F_CNT = (200, 60_000)  # range of the frame counter a device has reached when a run begins
 ADR_MARGIN_DB = 10.0  # the network server's installation margin when it picks the data rate
 
 
@@ -177,6 +180,13 @@ class Radio:
         s.session_key_id = base64.b64encode(digest[3:12]).decode()
         s.token = digest.hex()
 
+    def resume(self, radio: DeviceRadio) -> None:
+        """The session the device joined before the run began: its frame counter well past 0."""
+        self.rejoin(radio)
+        low, high = RESUMED_F_CNT
+        digest = hashlib.blake2b(f"{self.seed}:{radio.dev_eui}:resume".encode(), digest_size=4).digest()
+        radio.session.f_cnt = low + int.from_bytes(digest, "big") % (high - low)
+
     def draw(self, links: list[tuple[Link, int]], rng: np.random.Generator) -> Draws:
         """Random radio conditions for a batch of frames: ``links`` gives each device's link and frame count."""
         n = sum(count for _, count in links)
@@ -215,8 +225,10 @@ class Radio:
         stamps = np.datetime_as_string(received.astype("datetime64[ns]"), unit="ns").tolist()
         for i in range(n):
             f_port, payload, rejoin = payloads[i]
-            if rejoin or not session.session_key_id:
+            if rejoin:
                 self.rejoin(radio)
+            elif not session.session_key_id:
+                self.resume(radio)
             f_cnt = session.f_cnt
             session.f_cnt = (f_cnt + 1) % 2**32
             stats.transmitted += 1

@@ -104,6 +104,7 @@ class Market:
     end: time
     footfall: float
     parking: float
+    sites: frozenset[str] = frozenset()  # where the market lifts demand; empty = every site
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,19 @@ class Event:
     end: time
     footfall: float
     parking: float
+    sites: frozenset[str] = frozenset()  # where the event lifts demand; empty = every site
+    by_day_type: tuple[tuple[str, float], ...] = ()  # footfall factor on workday/saturday/sunday instead
+    evening: tuple[time, float] | None = None  # from this hour on, this footfall factor (× the day type's)
+
+
+@dataclass(frozen=True, slots=True)
+class ShortDay:
+    """A day on which shops close early (24 and 31 December): after ``close`` footfall and parking fall."""
+
+    day: tuple[int, int]  # (month, day)
+    close: time
+    footfall: float
+    parking: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +140,7 @@ class Calendar:
     school_holidays: tuple[YearlyWindow, ...]
     markets: tuple[Market, ...]
     events: tuple[Event, ...]
+    short_days: tuple[ShortDay, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +329,10 @@ class _MarketSpec(_Form):
     end: Clock = Field(alias="to")
     footfall: Boost = 1.0
     parking: Boost = 1.0
+    sites: list[Text] = Field(default_factory=list)  # site ids it lifts; none listed = every site
+
+
+DayType = Literal["workday", "saturday", "sunday"]
 
 
 class _EventSpec(_WindowSpec):
@@ -321,12 +340,23 @@ class _EventSpec(_WindowSpec):
     hours: tuple[Clock, Clock] = (time(0, 0), time(23, 59))
     footfall: Boost = 1.0
     parking: Boost = 1.0
+    sites: list[Text] = Field(default_factory=list)
+    by_day_type: dict[DayType, Boost] = Field(default_factory=dict)  # footfall factor per day type
+    evening: tuple[Clock, Boost] | None = None  # ["17:00", 1.6]: evening footfall × this, until the end
+
+
+class _ShortDaySpec(_Form):
+    day: MonthDay = Field(alias="date")
+    close: Clock
+    footfall: Boost = 0.15  # factor on demand after closing
+    parking: Boost = 0.5
 
 
 class _CalendarSpec(_Form):
     school_holidays: list[_WindowSpec] = Field(default_factory=list)
     markets: list[_MarketSpec] = Field(default_factory=list)
     events: list[_EventSpec] = Field(default_factory=list)
+    short_days: list[_ShortDaySpec] = Field(default_factory=list)
 
 
 class _DeviceSpec(BaseModel):
@@ -340,7 +370,8 @@ class _DeviceSpec(BaseModel):
     lon: Longitude
 
 
-_LOT_FIELDS = frozenset({"model", "count", "lat", "lon", "spread", "profile", "dwell_minutes"})
+_LOT_FIELDS = frozenset({"model", "count", "lat", "lon", "spread", "profile", "dwell_minutes", "overnight_share",
+                         "fill_spread"})
 
 
 class _SiteSpec(_Form):
@@ -357,6 +388,11 @@ class _SiteSpec(_Form):
     spread: float = Field(default=50.0, ge=0, le=5000)  # m
     profile: Literal["centre", "on_street", "commuter", "leisure"] = "centre"
     dwell_minutes: float = Field(default=120.0, ge=5, le=10_000)
+    # share of bays a resident takes for the night (arrives in the evening, leaves in the morning)
+    overnight_share: float = Field(default=0.0, ge=0, le=1)
+    # bays fill in their numbered order (bay 1 at the entrance, the last on the top deck): each bay's demand is a
+    # logistic step of this width around its place in the order; 0 = all bays alike
+    fill_spread: float = Field(default=0.0, ge=0, le=5)
     # counting zones and air stations: their devices, each with its own position
     devices: list[_DeviceSpec] = Field(default_factory=list)
 
@@ -415,6 +451,7 @@ def _town(spec: _TownSpec, document: Any, path: Path) -> Town:
         sites=sites,
     )
     _check_unique(town, path)
+    _check_sites_named(town, path)
     return town
 
 
@@ -428,6 +465,16 @@ def _check_unique(town: Town, path: Path) -> None:
             raise TownError(f"{path}: device name {dev.name!r} appears twice")
         seen_eui.add(dev.dev_eui)
         seen_name.add(dev.name)
+
+
+def _check_sites_named(town: Town, path: Path) -> None:
+    known = {s.id for s in town.sites}
+    named = [("markets", m.sites) for m in town.calendar.markets] + [("events", e.sites) for e in town.calendar.events]
+    for where, sites in named:
+        unknown = sorted(sites - known)
+        if unknown:
+            raise TownError(f"{path}: calendar.{where} names unknown site(s) {', '.join(unknown)}; "
+                            f"known: {', '.join(sorted(known))}")
 
 
 def _network(spec: _NetworkSpec) -> Network:
@@ -445,16 +492,19 @@ def _network(spec: _NetworkSpec) -> Network:
 
 def _calendar(spec: _CalendarSpec, *, state: str) -> Calendar:
     markets = tuple(
-        Market(weekdays=frozenset(m.weekdays), start=m.start, end=m.end, footfall=m.footfall, parking=m.parking)
+        Market(weekdays=frozenset(m.weekdays), start=m.start, end=m.end, footfall=m.footfall, parking=m.parking,
+               sites=frozenset(m.sites))
         for m in spec.markets
     )
     events = tuple(
         Event(name=e.name, window=YearlyWindow(e.start, e.end), start=e.hours[0], end=e.hours[1],
-              footfall=e.footfall, parking=e.parking)
+              footfall=e.footfall, parking=e.parking, sites=frozenset(e.sites),
+              by_day_type=tuple(sorted(e.by_day_type.items())), evening=e.evening)
         for e in spec.events
     )
     holidays = tuple(YearlyWindow(w.start, w.end) for w in spec.school_holidays)
-    return Calendar(state=state, school_holidays=holidays, markets=markets, events=events)
+    short = tuple(ShortDay(day=d.day, close=d.close, footfall=d.footfall, parking=d.parking) for d in spec.short_days)
+    return Calendar(state=state, school_holidays=holidays, markets=markets, events=events, short_days=short)
 
 
 def _site(spec: _SiteSpec, index: int, town_municipality: str, document: Any, path: Path) -> Site:
@@ -497,7 +547,8 @@ def _parking_site(spec: _SiteSpec, base: dict[str, Any], *, where: str) -> Site:
     assert spec.model is not None and spec.count is not None and spec.lat is not None and spec.lon is not None
     model = _check_model(spec.model, "parking", where)
     count, lat, lon, spread = spec.count, spec.lat, spec.lon, spec.spread
-    params = {"profile": spec.profile, "dwell_minutes": spec.dwell_minutes, "count": count}
+    params = {"profile": spec.profile, "dwell_minutes": spec.dwell_minutes, "count": count,
+              "overnight_share": spec.overnight_share, "fill_spread": spec.fill_spread}
     devices = tuple(
         SimDevice(
             dev_eui=f"{spec.eui_prefix}{i + 1:08X}",

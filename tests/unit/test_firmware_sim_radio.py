@@ -68,7 +68,7 @@ def test_frame_counters_count_up_and_a_rejoin_restarts_them(tmp_path: Path) -> N
     restarts = 0
     for dev_eui, frames in counters.items():
         frames.sort()
-        assert frames[0][1] == 0
+        assert frames[0][1] > 0 or frames[0][3] == 3  # a session from before the run, unless reset at once
         for before, after in pairwise(frames):
             if after[1] == 0:
                 restarts += 1
@@ -85,8 +85,11 @@ def test_lossy_radio_leaves_frame_counter_gaps(tmp_path: Path) -> None:
     counters: dict[str, list[int]] = defaultdict(list)
     for u in uplinks(simulate(town, SATURDAY)):
         counters[u.dev_eui].append(u.f_cnt)
-    gaps = sum(max(c) + 1 - len(c) for c in counters.values())
-    total = sum(max(c) + 1 for c in counters.values())
+    gaps = total = 0
+    for sent in counters.values():
+        seen = sorted(set(sent))
+        gaps += sum(b - a - 1 for a, b in pairwise(seen))
+        total += seen[-1] - seen[0] + 1
     assert 0.2 < gaps / total < 0.4
 
 

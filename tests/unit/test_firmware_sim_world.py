@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -79,12 +79,16 @@ def test_parking_fills_on_market_saturday_morning_and_empties_at_night(tmp_path:
     assert states.shape == (MINUTES, len(lot.devices))
 
 
-def test_no2_peaks_at_rush_hour(tmp_path: Path) -> None:
+def test_no2_at_the_road_rush_hour_twice_the_night_and_highest_in_the_evening(tmp_path: Path) -> None:
     town = small_town(tmp_path)
-    day = make_day(town, 1, WEDNESDAY)
     minutes = np.arange(0, MINUTES, 10, dtype=np.float64)
-    air = air_quality(day, minutes, traffic_weight=1.0, rng=np.random.default_rng(2))
-    rush = air.no2[(minutes >= 7 * 60) & (minutes < 9 * 60)].mean()
-    night = air.no2[(minutes >= 2 * 60) & (minutes < 4 * 60)].mean()
-    assert rush > 2 * night
-    assert np.all(air.pm10 >= air.pm2_5)
+    hourly = np.zeros(24)
+    for n in range(10):  # two working weeks of February
+        day = make_day(town, 1, date(2025, 2, 3) + timedelta(days=n + 2 * (n // 5)))
+        air = air_quality(day, minutes, traffic_weight=1.0, rng=np.random.default_rng(n))
+        hourly += air.no2.reshape(24, 6).mean(axis=1)
+        assert np.all(air.pm10 >= air.pm2_5)
+    morning, evening, night = hourly[7:9].mean(), hourly[19:21].mean(), hourly[0:6].min()
+    assert 1.5 < morning / night < 2.3
+    assert evening > morning
+    assert 18 <= int(np.argmax(hourly)) <= 21
