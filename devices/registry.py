@@ -177,7 +177,8 @@ def check_device(
 @dataclass(frozen=True, slots=True)
 class Change:
     """What saving a :class:`DeviceSpec` does: ``create``, ``update`` (with the changed fields), ``unchanged``,
-    or ``refused`` (with the reason in ``problem`` and the field in ``problem_field``)."""
+    or ``refused`` (with the reason in ``problem`` and the field in ``problem_field``).
+    """
 
     dev_eui: str
     action: str

@@ -95,7 +95,8 @@ class Link:
 @dataclass(slots=True)
 class Draws:
     """Per-frame random radio conditions (plain lists, row per frame): RSSI and SNR per gateway, which gateways
-    heard it, five uniforms (loss, late, delay, jitter, duplicate) and the channel."""
+    heard it, five uniforms (loss, late, delay, jitter, duplicate) and the channel.
+    """
 
     rssi: list[list[int]]
     snr: list[list[float]]

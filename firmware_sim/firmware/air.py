@@ -51,7 +51,8 @@ def _decentlab_ac(sample: dict[str, float], *, device_id: int, battery: float, m
                   **_: Any) -> bytes:
     """The world's gases as ppb (``mass_per_ppb``: the catalog's ppb → mass factors, ``no2``, ``no`` in µg/m³,
     ``co`` in mg/m³; the Ox cell sees ozone and NO2), so that what ingest stores equals the world's
-    concentration within the cell's resolution."""
+    concentration within the cell's resolution.
+    """
     no2 = sample["no2"] / mass_per_ppb["no2"]
     ppb = {"no2": no2, "no": sample["no"] / mass_per_ppb["no"], "ox": sample["o3"] / O3_PER_PPB + no2,
            "co": sample["co"] / mass_per_ppb["co"]}

@@ -1,5 +1,6 @@
 """The broker configuration of the server stack (deploy/mosquitto/), run by a real Mosquitto: no anonymous access,
-the accounts' topic rights as the ACL says, and the compose health check's reading of a refused connection."""
+the accounts' topic rights as the ACL says, and the compose health check's reading of a refused connection.
+"""
 
 from __future__ import annotations
 

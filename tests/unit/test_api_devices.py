@@ -57,7 +57,8 @@ async def test_listing_devices_runs_the_registry_off_the_event_loop(
     response = await client.get("/v1/devices", params={"municipality": "Musterstadt"})
     assert response.status_code == 200
     assert [d["dev_eui"] for d in response.json()["data"]] == [EUI]
-    assert registry.threads and threading.get_ident() not in registry.threads
+    assert registry.threads
+    assert threading.get_ident() not in registry.threads
 
 
 async def test_an_unknown_device_is_404_and_looked_up_off_the_event_loop(
@@ -67,7 +68,8 @@ async def test_an_unknown_device_is_404_and_looked_up_off_the_event_loop(
     response = await client.get("/v1/devices/0000000000000001/latest")
     assert response.status_code == 404
     assert response.json()["detail"] == "device 0000000000000001 is not registered"
-    assert registry.threads and threading.get_ident() not in registry.threads
+    assert registry.threads
+    assert threading.get_ident() not in registry.threads
 
 
 async def test_a_malformed_dev_eui_is_422(api: tuple[httpx.AsyncClient, ThreadRecordingRegistry]) -> None:

@@ -1,5 +1,6 @@
 """The server deployment, checked without a Docker engine: docker-compose.yml against the Compose specification,
-against the CLI and the settings it configures, and the files it mounts; the Dockerfile and its build context."""
+against the CLI and the settings it configures, and the files it mounts; the Dockerfile and its build context.
+"""
 
 from __future__ import annotations
 
@@ -365,7 +366,8 @@ def test_the_image_is_built_in_stages_and_runs_unprivileged() -> None:
     assert len(stages) >= 2
     final = stages[-1]
     users = [line.split()[1] for line in final if line.startswith("USER ")]
-    assert users and users[-1] not in ("root", "0")
+    assert users
+    assert users[-1] not in ("root", "0")
     assert not any(line.startswith(("COPY . ", "ADD . ")) for line in final)
     assert all("--from=" in line for line in final if line.startswith("COPY "))
     for stage in stages:
