@@ -41,6 +41,7 @@ class BackfillResult:
     faults: int = 0
 
     def merge(self, part: dict[str, Any]) -> None:
+        """Add the counts of one finished part of the run."""
         self.uplinks += part["uplinks"]
         self.messages += part["messages"]
         self.lines += part["lines"]
@@ -237,6 +238,7 @@ class ProgressBar:
         self._shown = 0.0
 
     def __call__(self, done: int, total: int, uplinks: int, lines: int) -> None:
+        """Redraw the bar (at most four times a second) after ``done`` of ``total`` days."""
         now = time.monotonic()
         if now - self._shown < 0.25 and done < total:
             return
@@ -250,5 +252,6 @@ class ProgressBar:
         self.stream.flush()
 
     def close(self) -> None:
+        """End the bar's line."""
         self.stream.write("\n")
         self.stream.flush()

@@ -80,6 +80,7 @@ class RadioStats:
     ghost: int = 0
 
     def add(self, other: RadioStats) -> None:
+        """Add another set of counts to these."""
         for name in self.__slots__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 

@@ -99,6 +99,7 @@ class AirUnit(Unit):
         self.device_id = key_hash(device.dev_eui) % 65536
 
     def generate(self, day: Day, rng: np.random.Generator) -> list[Frame]:
+        """The frames the sensor sends on ``day``."""
         times = periodic_times(day, self.interval, float(self.phase[0]), not_before=self.run_start)
         if times.size == 0:
             return []

@@ -57,6 +57,7 @@ class CounterUnit(Unit):
         self.last_report = 0.0
 
     def generate(self, day: Day, rng: np.random.Generator) -> list[Frame]:
+        """The frames the counter sends on ``day``."""
         times = periodic_times(day, self.interval, float(self.phase[0]), not_before=self.run_start)
         if times.size == 0:
             return []

@@ -75,6 +75,7 @@ class ParkingUnit(Unit):
             flips[:, bay] = column[1:] != column[:-1]
 
     def generate(self, day: Day, rng: np.random.Generator) -> list[Frame]:
+        """The frames the parking sensor sends on ``day``."""
         initial = self.state.copy() if self.started else None
         flips, states = self._simulate(day, rng)
         if initial is None:
