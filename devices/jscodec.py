@@ -186,7 +186,7 @@ class JsCodec:
         try:
             text = str(realm.run(op, a, b, c))
             jobs_pending = bool(realm.context.execute_pending_job())
-        except Exception as exc:  # anything from the engine discards the realm
+        except Exception as exc:  # noqa: BLE001 - anything from the engine discards the realm
             self._discard()
             return {"error": self._engine_error(exc)}
         answer = _parse_answer(text)

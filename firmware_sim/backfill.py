@@ -114,7 +114,7 @@ class _Worker:
 def _work(job: _Job, progress: Any, results: Any) -> None:
     try:
         results.put(("ok", asyncio.run(_Worker(job, progress).run())))
-    except Exception as exc:  # reported to the parent, which raises it
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
         results.put(("error", f"{type(exc).__name__}: {exc}"))
 
 

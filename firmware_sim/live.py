@@ -74,9 +74,10 @@ class Schedule:
         assert self._steps is not None
         try:
             self._pending += next(self._steps)
-            return True
         except StopIteration:
             return False
+        else:
+            return True
 
     def advance(self) -> None:
         """Make the next day current (finishing its generation first)."""

@@ -193,7 +193,7 @@ def _worker_main(settings: Settings, options: IngestOptions, metrics_port: int) 
     try:
         run_ingest(settings, options, metrics_port)
     except StadtpulsError as exc:
-        log.error("%s", exc)  # one line in the worker's log instead of a traceback
+        log.error("%s", exc)  # noqa: TRY400 - one line in the worker's log instead of a traceback
         sys.exit(exc.exit_code)
 
 

@@ -164,13 +164,13 @@ def frame_decoder(
         try:
             while pos < end:
                 if pos + 2 > end:
-                    raise FrameError(cut_header(pos))
+                    raise FrameError(cut_header(pos))  # noqa: TRY301 - the readers raise it too; one except below
                 channel, kind = payload[pos], payload[pos + 1]
                 read = items.get(channel << 8 | kind)  # header(channel, kind), inline
                 if read is not None:
                     pos = read(payload, pos + 2, end, data)
                 elif channel in replies:
-                    raise FrameError(f"unknown downlink reply 0x{channel:02x} 0x{kind:02x} at byte {pos}")
+                    raise FrameError(f"unknown downlink reply 0x{channel:02x} 0x{kind:02x} at byte {pos}")  # noqa: TRY301
                 else:
                     warnings.append(f"unknown channel 0x{channel:02x} 0x{kind:02x} at byte {pos}; rest ignored")
                     break
