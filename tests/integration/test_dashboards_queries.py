@@ -116,7 +116,8 @@ def test_the_variables_offer_the_places_of_the_town(town: Settings) -> None:
         assert len(municipalities) >= 1, name
         chosen = {"municipality": Variable("municipality", municipalities[:1])}
         sites = _tag_values(town, model, "site", chosen)
-        assert sites and set(sites) <= set(_tag_values(town, model, "site", EVERYTHING)), name
+        assert sites, name
+        assert set(sites) <= set(_tag_values(town, model, "site", EVERYTHING)), name
 
 
 def test_the_choice_of_sites_narrows_the_result(town: Settings) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,14 +26,14 @@ START = int(datetime(2025, 3, 8, tzinfo=UTC).timestamp()) * 10**9
 
 
 @pytest.fixture(scope="module")
-def town_day(tmp_path_factory: pytest.TempPathFactory, influxdb: InfluxServer) -> Iterator[Settings]:
+def town_day(tmp_path_factory: pytest.TempPathFactory, influxdb: InfluxServer) -> Settings:
     """The small town from 7 to 9 March (local days), so that the UTC day of 8 March is whole, in its own database."""
     folder = tmp_path_factory.mktemp("processing")
     settings = Settings(influx=InfluxSettings(url=influxdb.url, db="processing_town"), data_dir=folder)
     town = folder / "small.yaml"
     town.write_text(SMALL_TOWN, encoding="utf-8")
     run_backfill(settings, town=town, days=3, start=date(2025, 3, 7), seed=5, workers=1)
-    yield settings
+    return settings
 
 
 def options() -> Options:

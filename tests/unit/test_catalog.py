@@ -33,7 +33,8 @@ def test_codec_exists(model: DeviceModel) -> None:
     if model.codec:
         assert model.codec in NATIVE_CODECS, f"{model.model}: no native codec {model.codec!r}"
     else:
-        assert model.codec_js is not None and model.codec_js.is_file(), f"{model.model}: missing {model.codec_js}"
+        assert model.codec_js is not None, f"{model.model}: missing {model.codec_js}"
+        assert model.codec_js.is_file(), f"{model.model}: missing {model.codec_js}"
 
 
 @pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)

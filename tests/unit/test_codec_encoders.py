@@ -24,7 +24,8 @@ ADC_STEP_MV = 3000 / 32768  # one word of the DL-AC's converter
 
 
 def decoded(result: DecodeResult) -> dict[str, object]:
-    assert result["errors"] == [] and result["warnings"] == [], result
+    assert result["errors"] == [], result
+    assert result["warnings"] == [], result
     return result["data"]
 
 

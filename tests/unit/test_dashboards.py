@@ -60,10 +60,12 @@ def test_every_panel_has_data_source_unit_description_and_query(name: str,
         assert len(set(ref_ids)) == len(ref_ids), where
         for target in panel["targets"]:
             assert target["datasource"]["uid"] == DATASOURCE_UID, where
-            assert target["rawQuery"] is True and target["query"].startswith("SELECT "), where
+            assert target["rawQuery"] is True, where
+            assert target["query"].startswith("SELECT "), where
             query = target["query"]
             assert "$timeFilter" in query or "time <= now()" in query, f"{where} reads without a time range"
-            assert '"municipality" =~ /^$municipality$/' in query and '"site" =~ /^$site$/' in query, where
+            assert '"municipality" =~ /^$municipality$/' in query, where
+            assert '"site" =~ /^$site$/' in query, where
 
 
 @pytest.mark.parametrize("name", list(BOARDS))

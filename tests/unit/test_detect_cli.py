@@ -153,7 +153,8 @@ def test_bad_files_are_named_with_their_line(tmp_path: Path) -> None:
         path = tmp_path / name
         path.write_text(text, encoding="utf-8")
         code, output = run(str(path))
-        assert code == 1 and message in output, (name, output)
+        assert code == 1, (name, output)
+        assert message in output, (name, output)
     binary = tmp_path / "binary.csv"
     binary.write_bytes(b"\xff\xfe\x00garbage")
     code, output = run(str(binary))
@@ -186,7 +187,8 @@ def test_timezone_option(tmp_path: Path) -> None:
     day = holiday.strftime("%Y-%m-%d")
     assert json.loads(run(str(path), "--kind", "count", "--timezone", "Europe/Berlin")[1]) != []
     code, output = run(str(path), "--kind", "count", "--timezone", "Europe/Berlin", "--exclude-day", day)
-    assert code == 0 and json.loads(output) == [], output
+    assert code == 0, output
+    assert json.loads(output) == [], output
     code, output = run(str(path), "--kind", "count", "--timezone", "Nowhere/Special")
     assert code == 1
     assert "unknown time zone 'Nowhere/Special'" in output
