@@ -259,8 +259,8 @@ _ANSWER = msgspec.json.Decoder(dict[str, Any])
 
 
 def _parse_answer(text: str) -> dict[str, Any]:
-    """The runner's JSON answer. msgspec reads it several times faster than ``json``; the JSON that
-    ``JSON.stringify`` writes for a string with a lone surrogate (``"\\ud800"``) it refuses, ``json`` takes.
+    r"""The runner's JSON answer. msgspec reads it several times faster than ``json``; the JSON that
+    ``JSON.stringify`` writes for a string with a lone surrogate (``"\ud800"``) it refuses, ``json`` takes.
     """
     try:
         return _ANSWER.decode(text)

@@ -162,6 +162,7 @@ def run_backfill(
         fmt: envelope format, ``tts``, ``chirpstack`` or ``mixed``.
         seed: the random seed.
         faults: a fault spec file; its ground truth goes to ``ground_truth_path``.
+        ground_truth_path: where the faults' ground truth is written (default: the spec's ``.truth.json``).
         workers: worker processes (default: the number of CPUs).
         register: register the town's devices first (idempotent).
         on_progress: called with (days done, days total, uplinks, lines) as workers finish days.

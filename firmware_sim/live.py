@@ -126,6 +126,7 @@ async def run_live(
         fmt: envelope format, ``tts``, ``chirpstack`` or ``mixed``.
         seed: the random seed (same seed, same town, same start → same uplinks).
         faults: a fault spec file; its ground truth goes to ``ground_truth_path``.
+        ground_truth_path: where the faults' ground truth is written (default: the spec's ``.truth.json``).
         register: register the town's devices in the registry first.
         qos: MQTT QoS 0 or 1.
         start: the simulated start time (default: now; without a zone, the town's local time).
