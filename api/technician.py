@@ -1,10 +1,9 @@
 """The technician's side of the API: who is calling, and the records the technician routes speak.
 
 :data:`TechnicianDep` gives the caller's principal (name, municipality, role) from the ``X-API-Key`` header.
-Until the API's own keys and roles are in place, keys are looked up in ``app.state.technician_keys`` (a dict
-from key to :class:`Principal`), which whoever builds the app fills; without it every technician route
-answers 401. The routes use only the principal's ``municipality`` and ``name``, so the real dependency
-replaces this one without touching them.
+It rests on the API's keys and roles (:mod:`api.deps`): a key of role technician or admin is needed (401
+without a key, 403 for a reader), and it must be bound to one municipality, whose devices are the only ones
+the caller sees or changes.
 
 No cookie is involved: a browser sends the key only when the page's own script adds the header, so another
 site cannot make a signed-in browser send a request (no cross-site request forgery).
@@ -16,10 +15,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, HTTPException
 from pydantic import BaseModel, Field
 
-ROLES_ALLOWED = frozenset({"technician", "admin"})
+from api.deps import TechnicianDep as KeyOfTechnician
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,16 +30,15 @@ class Principal:
     role: str = "technician"
 
 
-def _technician(
-    request: Request, key: Annotated[str | None, Header(alias="X-API-Key", max_length=200)] = None
-) -> Principal:
-    keys: dict[str, Principal] = getattr(request.app.state, "technician_keys", {})
-    principal = keys.get(key) if key else None
-    if principal is None:
-        raise HTTPException(status_code=401, detail="a valid technician key is required in the X-API-Key header")
-    if principal.role not in ROLES_ALLOWED:
-        raise HTTPException(status_code=403, detail=f"role {principal.role!r} may not use the technician tools")
-    return principal
+def _technician(holder: KeyOfTechnician) -> Principal:
+    """The caller of a technician route: a technician (or admin) key bound to one municipality."""
+    if holder.municipality is None:
+        raise HTTPException(
+            status_code=403,
+            detail="the technician tools act for one municipality: use a technician key of that municipality",
+        )
+    role = holder.role.value if holder.role is not None else ""
+    return Principal(holder.name, holder.municipality, role)
 
 
 TechnicianDep = Annotated[Principal, Depends(_technician)]

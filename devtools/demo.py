@@ -89,8 +89,8 @@ def _format_latest(body: dict[str, Any]) -> str:
     return f"  {device['name'][:28]:28} {device['model']:26} {when}  {values or 'no data yet'}"
 
 
-async def _report(api_url: str, every: float) -> None:
-    async with httpx.AsyncClient(base_url=api_url, timeout=10) as http:
+async def _report(api_url: str, key: str, every: float) -> None:
+    async with httpx.AsyncClient(base_url=api_url, timeout=10, headers={"X-API-Key": key}) as http:
         while True:
             await asyncio.sleep(every)
             devices = (await http.get("/v1/devices")).json()["data"]
@@ -103,15 +103,17 @@ async def _report(api_url: str, every: float) -> None:
                 click.echo(_format_latest(body))
 
 
-def _banner(settings: Settings, api_url: str, run_dir: Path, devices: int) -> str:
+def _banner(settings: Settings, api_url: str, run_dir: Path, devices: int, key: str) -> str:
     some = f"{api_url}/v1/devices"
+    header = f'-H "X-API-Key: {key}"'
     return "\n".join(
         [
             "",
             "Stadtpuls demo is running.",
             f"  API            {api_url}/docs   (health: {api_url}/health)",
-            f"  devices        curl {some}",
-            f"  latest values  curl {api_url}/v1/devices/<dev_eui>/latest",
+            f"  API key        {key}   (admin, for this demo's registry only)",
+            f"  devices        curl {header} {some}",
+            f"  latest values  curl {header} {api_url}/v1/devices/<dev_eui>/latest",
             f"  InfluxDB       {settings.influx.url}  database {settings.influx.db!r} (InfluxQL at /query)",
             f"  MQTT broker    {settings.mqtt.url}",
             f"  run folder     {run_dir}   ({devices} simulated devices registered)",
@@ -122,6 +124,7 @@ def _banner(settings: Settings, api_url: str, run_dir: Path, devices: int) -> st
 
 async def run_demo(run_dir: Path, *, speed: float, duration: float, api_port: int, report_every: float) -> None:
     """Start everything, run until ``duration`` seconds pass (0 = until interrupted), stop everything."""
+    from api.keys import KeyStore, Role
     from firmware_sim import run_live
     from firmware_sim.town import load_town, register_town
     from ingest.service import IngestOptions, IngestService
@@ -137,6 +140,7 @@ async def run_demo(run_dir: Path, *, speed: float, duration: float, api_port: in
             }
         )
         register_town(load_town("default"), settings.registry_url)
+        key = KeyStore(settings.registry_url).create(Role.ADMIN, name="demo")[1]
         ingest = IngestService(settings, IngestOptions(client_id="stadtpuls-demo-ingest"))
         ready = asyncio.Event()
         ingest_task = asyncio.create_task(ingest.run(ready=ready))
@@ -145,8 +149,8 @@ async def run_demo(run_dir: Path, *, speed: float, duration: float, api_port: in
         api_url = f"http://127.0.0.1:{api_port}"
         sim_task = asyncio.create_task(run_live(settings, town="default", speed=speed, duration=None, register=False))
         await asyncio.sleep(1.0)
-        click.echo(_banner(settings, api_url, run_dir, len(ingest.registry.list())))
-        report_task = asyncio.create_task(_report(api_url, report_every))
+        click.echo(_banner(settings, api_url, run_dir, len(ingest.registry.list()), key))
+        report_task = asyncio.create_task(_report(api_url, key, report_every))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from processing.airquality import PmMean, band_names, load_bands
+from processing.anomaly_cli import anomalies_command
 from processing.csvio import (
     CsvError,
     eaqi_records,
@@ -189,3 +190,4 @@ def eaqi_command(csv_file: Path, bands: str, pm_mean: str, interval: int | None)
 
 
 process_group.add_command(detect_command)
+process_group.add_command(anomalies_command)

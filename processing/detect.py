@@ -62,6 +62,10 @@ class Event:
             ``packet_loss`` or ``restart``.
         score: how far past its threshold the condition went (≥ 1; larger is worse).
         reason: one or two sentences for a technician.
+        onset: when the condition began, if earlier than ``start`` (the first frozen reading of a stuck value,
+            the last reading before a gap, where a drift's sums began to grow); None means ``start``.
+        open: whether the condition still held at the last reading examined (set by callers that know the
+            series goes on, such as the detection job; :func:`detect` leaves it False).
     """
 
     start: float
@@ -69,6 +73,13 @@ class Event:
     kind: str
     score: float
     reason: str
+    onset: float | None = None
+    open: bool = False
+
+    @property
+    def began(self) -> float:
+        """When the condition began: ``onset`` if known, else ``start``."""
+        return self.start if self.onset is None else min(self.onset, self.start)
 
     def as_json(self) -> dict[str, object]:
         """The event as the JSON object ``stadtpuls process detect`` prints (times ISO-8601 with ``Z``)."""
@@ -104,6 +115,10 @@ class Settings:
     min_history: int  # fewest earlier readings before a rolling statistic is trusted
     warmup: float  # readings covering this long before the long-term statistics (and spikes) are trusted
     merge_gap: float  # flagged readings closer than this belong to one event
+    spike_max_duration: float = math.inf  # a run of flagged readings lasting longer is a change of regime
+    # (lessons filling a classroom with CO2), not a spike
+    spike_must_return: bool = False  # a spike counts only once the next reading is back within the threshold
+    # of the statistics before it (a level that stays up is a change, not a spike)
 
 
 LEVEL = Settings(
@@ -500,7 +515,7 @@ def gap_events(series: Series, settings: Settings, *, now: float | None = None) 
             f"no reading for {duration(silence)} after {when(last_heard)}; "
             f"readings normally arrive every {duration(series.interval)}"
         )
-        events.append(Event(last_heard + limit, heard_again, "gap", silence / limit, reason))
+        events.append(Event(last_heard + limit, heard_again, "gap", silence / limit, reason, onset=last_heard))
     return events
 
 
@@ -522,7 +537,10 @@ def stuck_events(series: Series, settings: Settings) -> list[Event]:
             f"since {when(series.times[first])}; {typical_variation(series)}"
         )
         score = float(lengths[run]) / limit
-        events.append(Event(float(series.times[detected]), float(series.times[last]), "stuck", score, reason))
+        events.append(
+            Event(float(series.times[detected]), float(series.times[last]), "stuck", score, reason,
+                  onset=float(series.times[first]))
+        )
     return events
 
 
@@ -543,6 +561,12 @@ def spike_events(series: Series, settings: Settings, long_spread: FloatArray) ->
     z = (series.values - median) / scale
     # no verdict before the long-term spread is known: a few hours of history cannot tell a spike from a cycle
     flags = (np.abs(np.nan_to_num(z)) > settings.spike_threshold) & np.isfinite(long_spread)
+    if math.isfinite(settings.spike_max_duration) or settings.spike_must_return:
+        for first, last in stretches(flags):
+            too_long = series.times[last] - series.times[first] > settings.spike_max_duration
+            if too_long or (settings.spike_must_return and not returned(series.values, median, scale, first, last,
+                                                                        settings.spike_threshold)):
+                flags[first : last + 1] = False
     events = []
     for first, last in stretches(flags, bridge=points(settings.merge_gap, series.interval, low=0)):
         worst = first + int(np.nanargmax(np.abs(z[first : last + 1])))
@@ -555,6 +579,16 @@ def spike_events(series: Series, settings: Settings, long_spread: FloatArray) ->
         score = abs(float(z[worst])) / settings.spike_threshold
         events.append(Event(float(series.times[first]), float(series.times[last]), "spike", score, reason))
     return events
+
+
+def returned(
+    values: FloatArray, median: FloatArray, scale: FloatArray, first: int, last: int, threshold: float
+) -> bool:
+    """Whether the reading after a run of flagged readings is back within ``threshold`` of the statistics
+    before the run (False when no reading follows yet)."""
+    if last + 1 >= values.size or not math.isfinite(median[first]):
+        return False
+    return bool(abs(values[last + 1] - median[first]) / scale[first] <= threshold)
 
 
 def long_term(series: Series, settings: Settings) -> tuple[FloatArray, FloatArray]:
@@ -605,7 +639,10 @@ def drift_events(
                 f"({series.amount(reference[first])} ± {number(scale[first])})"
             )
             score = float(np.max(sums[first : last + 1])) / alarm
-            events.append(Event(float(series.times[first]), float(series.times[last]), "drift", score, reason))
+            events.append(
+                Event(float(series.times[first]), float(series.times[last]), "drift", score, reason,
+                      onset=float(series.times[onset]))
+            )
     return events
 
 
@@ -677,7 +714,8 @@ def silent_counter_events(
             f"{when(series.times[first])}, in hours when earlier weeks counted about {whole(missing[-1])}"
         )
         score = float(missing[-1]) / settings.busy_total
-        event = Event(float(series.times[detected]), float(series.times[last]), "stuck", score, reason)
+        event = Event(float(series.times[detected]), float(series.times[last]), "stuck", score, reason,
+                      onset=float(series.times[first]))
         found.append((float(series.times[first]), event))
     return found
 
@@ -721,7 +759,9 @@ def merge_events(events: Iterable[Event]) -> list[Event]:
         for event in group[1:]:
             if event.start <= current.end:
                 worst = event if event.score > current.score else current
-                current = Event(current.start, max(current.end, event.end), current.kind, worst.score, worst.reason)
+                onset = min(current.began, event.began)
+                current = Event(current.start, max(current.end, event.end), current.kind, worst.score, worst.reason,
+                                onset=None if onset >= current.start else onset, open=current.open or event.open)
             else:
                 merged.append(current)
                 current = event

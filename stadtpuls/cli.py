@@ -15,6 +15,7 @@ COMMANDS = {
     "ingest": "ingest.cli:ingest_command",
     "quarantine": "ingest.cli:quarantine_group",
     "api": "api.cli:api_command",
+    "keys": "api.cli:keys_group",
     "devices": "devices.cli:devices_group",
     "db": "devices.cli:db_group",
     "alarms": "devices.cli:alarms_group",

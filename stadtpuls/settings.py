@@ -8,6 +8,7 @@ Every setting is read here and nowhere else. Sections group what one part of the
 | :class:`InfluxSettings` | ``STADTPULS_INFLUX_URL``, ``_DB``, ``_USERNAME``, ``_PASSWORD`` |
 | :class:`RegistrySettings` | ``STADTPULS_DATABASE_URL`` |
 | :class:`IngestSettings` | ``STADTPULS_BATCH_SIZE``, ``_BATCH_INTERVAL``, ``_SPOOL_MAX_MB``, ``_METRICS_PORT`` |
+| :class:`ApiSettings` | ``STADTPULS_API_RATE_LIMIT``, ``_CORS_ORIGINS``, ``_PUBLIC``, ``_MAX_POINTS`` ... |
 | :class:`Settings` | ``STADTPULS_DATA_DIR``, ``_DEFAULT_MUNICIPALITY``, ``_CATALOG``, ``_MAP_TILES``, sections |
 
 :func:`load_settings` turns an invalid value into a :class:`~stadtpuls.errors.ConfigError` that names the
@@ -102,6 +103,29 @@ class IngestSettings(BaseSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535)  # Prometheus /metrics; 0 = off
 
 
+class ApiSettings(BaseSettings):
+    """The query API: rate limit, CORS, open data, response limits (``STADTPULS_API_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX + "API_", extra="ignore")
+
+    rate_limit: int = Field(default=600, ge=1, le=1_000_000)  # requests per minute and key (or address)
+    rate_burst: int = Field(default=60, ge=1, le=1_000_000)  # requests a key may send at once
+    cors_origins: str = ""  # comma-separated origins allowed by CORS; empty: no CORS headers at all
+    public: bool = False  # serve the open-data routes without a key
+    licence: str = "CC-BY-4.0"  # licence of the open data
+    attribution: str = "Stadtpuls"  # attribution the open data asks for
+    max_points: int = Field(default=10_000, ge=1, le=1_000_000)  # points per response (one page)
+    max_range_days: int = Field(default=400, ge=1, le=36_600)  # days of one time-series request
+    key_cache_seconds: float = Field(default=10.0, ge=0, le=3600)  # s a key lookup is reused
+    cache_seconds: float = Field(default=2.0, ge=0, le=60)  # s latest values and device records are reused
+    rollups: bool = False  # read every=1m/15m/1h/1d from the processing rollups
+
+    @property
+    def origins(self) -> list[str]:
+        """The CORS origins of :attr:`cors_origins`, one per comma-separated entry."""
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
 class Settings(BaseSettings):
     """All settings of every Stadtpuls service, in sections."""
 
@@ -115,6 +139,7 @@ class Settings(BaseSettings):
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @field_validator("map_tiles")
     @classmethod
@@ -178,7 +203,7 @@ def settings_problem(exc: ValidationError) -> str:
 
 _SECTION_PREFIXES = {
     section.__name__: str(section.model_config.get("env_prefix", PREFIX))
-    for section in (MqttSettings, InfluxSettings, RegistrySettings, IngestSettings, Settings)
+    for section in (MqttSettings, InfluxSettings, RegistrySettings, IngestSettings, ApiSettings, Settings)
 }
 
 

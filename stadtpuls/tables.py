@@ -1,7 +1,8 @@
 """The tables of the relational store, in one place beside their migrations (``stadtpuls/migrations``).
 
-Only the stores use these classes (``devices/registry.py``, ``ingest/quarantine.py``); everything else works
-with the plain records those stores return, so the pipeline and the API never hold an ORM object.
+Only the stores use these classes (``devices/registry.py``, ``ingest/quarantine.py``,
+``processing/events.py``); everything else works with the plain records those stores return, so the pipeline
+and the API never hold an ORM object.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
+    Boolean,
     Date,
     DateTime,
     Float,
@@ -126,3 +128,52 @@ class QuarantinedMessage(Base):
     dev_eui: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     municipality: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ApiKey(Base):
+    """A key of the query API: only its SHA-256 is stored, with its role and municipality."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    municipality: Mapped[str | None] = mapped_column(String(200), nullable=True)  # None: every municipality
+    prefix: Mapped[str] = mapped_column(String(16))  # the key's first characters, to recognise it in listings
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 hex of the whole key
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AnomalyEvent(Base):
+    """One anomalous condition of one device (and quantity and channel), as the detection job keeps it.
+
+    ``onset`` is when the condition began, ``start`` when it became recognisable, ``end`` the last reading that
+    still showed it; ``first_seen``/``last_seen`` when the detection job first and last reported it. An event is
+    ``open`` while the latest data still show the condition. The key (device, quantity, channel, kind, onset) is
+    unique, so the same condition is never stored twice.
+    """
+
+    __tablename__ = "anomaly_events"
+    __table_args__ = (
+        UniqueConstraint("dev_eui", "quantity", "channel", "kind", "onset", name="uq_anomaly_events_key"),
+        Index("ix_anomaly_events_series", "dev_eui", "quantity", "channel", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dev_eui: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[str] = mapped_column(String(64))  # "" for events of the device as a whole (gaps)
+    channel: Mapped[str] = mapped_column(String(64))  # "" for single-channel devices
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    municipality: Mapped[str] = mapped_column(String(200), index=True)
+    site: Mapped[str] = mapped_column(String(200))
+    onset: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    start: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    end: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    open: Mapped[bool] = mapped_column(Boolean, index=True)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))

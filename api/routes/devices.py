@@ -1,4 +1,4 @@
-"""``/v1/devices``: registered devices and their newest values.
+"""``/v1/devices``: registered devices, their health and their newest values.
 
 The device registry is synchronous (SQLAlchemy); every call to it runs in the thread pool, never on the event
 loop, so one slow database query does not stall the other requests.
@@ -6,54 +6,77 @@ loop, so one slow database query does not stall the other requests.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from api.deps import InfluxDep, RegistryDep
-from api.models import DeviceLatest, DevicePublic, DevicesPublic
-from api.queries import latest_uplink_query, latest_values_query, parse_latest, parse_uplink
+from api.cache import TtlCache
+from api.deps import InfluxDep, PrincipalDep, RegistryDep
+from api.lookups import health_of, visible_device, visible_devices
+from api.models import DeviceDetail, DeviceHealth, DeviceLatest, DevicePublic, DevicesPublic
+from api.problems import Problem, responses
+from api.queries import (
+    last_seen_query,
+    latest_uplink_query,
+    latest_values_query,
+    parse_last_seen,
+    parse_latest,
+    parse_uplink,
+)
 from devices.catalog import get_model
 from devices.records import DeviceInfo
-from devices.registry import DeviceRegistry, RegistryError
 from stadtpuls.influx import InfluxUnavailable
 
-router = APIRouter(prefix="/v1/devices", tags=["devices"])
+router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=responses(401, 422, 429))
 
-NameFilter = Annotated[str | None, Query(max_length=200)]
+NameFilter = Annotated[str | None, Query(max_length=200, description="Only this one (exact name)")]
+DevEui = Annotated[str, Path(max_length=64, description="The device's DevEUI (16 hex digits)")]
 
 
 @router.get("", response_model=DevicesPublic)
 async def list_devices(
-    registry: RegistryDep, municipality: NameFilter = None, site: NameFilter = None
+    principal: PrincipalDep, registry: RegistryDep, municipality: NameFilter = None, site: NameFilter = None
 ) -> DevicesPublic:
-    """All registered devices, optionally of one municipality or site."""
-    found = await run_in_threadpool(registry.list, municipality=municipality, site=site)
+    """The registered devices the key may see, optionally of one municipality or site."""
+    found = await visible_devices(registry, principal, municipality=municipality, site=site)
     devices = [DevicePublic(**asdict(d)) for d in found]
     return DevicesPublic(data=devices, count=len(devices))
 
 
-@router.get("/{dev_eui}/latest", response_model=DeviceLatest)
-async def latest(dev_eui: str, registry: RegistryDep, influx: InfluxDep) -> DeviceLatest:
-    """The device's newest value of each quantity, with its time."""
-    device = await _registered(registry, dev_eui)
-    quantities = get_model(device.model).quantities
+@router.get("/{dev_eui}", response_model=DeviceDetail, responses=responses(404, 503))
+async def get_device(
+    dev_eui: DevEui, principal: PrincipalDep, registry: RegistryDep, influx: InfluxDep
+) -> DeviceDetail:
+    """One device with its health (status and newest uplink)."""
+    device = await visible_device(registry, principal, dev_eui, param="dev_eui")
     try:
-        values = parse_latest(await influx.query(latest_values_query(device.dev_eui, quantities)))
-        radio = parse_uplink(await influx.query(latest_uplink_query(device.dev_eui)))
+        seen = parse_last_seen(await influx.query(last_seen_query(None, device.dev_eui)))
     except InfluxUnavailable as exc:
-        raise HTTPException(status_code=503, detail=f"time-series store unavailable: {exc}") from exc
-    return DeviceLatest(device=DevicePublic(**asdict(device)), values=values, last_uplink=radio)  # type: ignore[arg-type]
+        raise Problem(503, f"time-series store unavailable: {exc}") from exc
+    health = health_of(device, seen.get(device.dev_eui), time.time_ns())
+    return DeviceDetail(**asdict(device), health=DeviceHealth(**health))  # type: ignore[arg-type]
 
 
-async def _registered(registry: DeviceRegistry, dev_eui: str) -> DeviceInfo:
-    """The registered device; 422 for a malformed DevEUI, 404 for an unknown one."""
-    try:
-        device = await run_in_threadpool(registry.get, dev_eui)
-    except RegistryError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from exc
-    if device is None:
-        raise HTTPException(status_code=404, detail=f"device {dev_eui} is not registered")
-    return device
+@router.get("/{dev_eui}/latest", response_model=DeviceLatest, responses=responses(404, 503))
+async def latest(
+    dev_eui: DevEui, principal: PrincipalDep, registry: RegistryDep, influx: InfluxDep, request: Request
+) -> Response:
+    """The device's newest value of each quantity, with its time (at most a few seconds old)."""
+    devices: TtlCache[str, DeviceInfo | None] = request.app.state.device_cache
+    answers: TtlCache[tuple[str, str], bytes] = request.app.state.latest_cache
+    device = await visible_device(registry, principal, dev_eui, param="dev_eui", cache=devices)
+    key = (device.dev_eui, device.municipality)
+    body = answers.get(key)
+    if body is None:
+        quantities = get_model(device.model).quantities
+        try:
+            values = parse_latest(await influx.query(latest_values_query(device.dev_eui, quantities)))
+            radio = parse_uplink(await influx.query(latest_uplink_query(device.dev_eui)))
+        except InfluxUnavailable as exc:
+            raise Problem(503, f"time-series store unavailable: {exc}") from exc
+        answer = DeviceLatest(device=DevicePublic(**asdict(device)), values=values, last_uplink=radio)  # type: ignore[arg-type]
+        body = answer.model_dump_json().encode()
+        answers.put(key, body)
+    return Response(body, media_type="application/json")

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from api.app import create_app
+from api.keys import KeyStore, Role
 from devtools.localstack import MosquittoServer
 from ingest.quarantine import QuarantineStore
 from ingest.service import IngestService
@@ -59,10 +60,11 @@ async def test_tts_and_chirpstack_uplinks_reach_influx_and_api(
     assert (tts_row[4], tts_row[5]) == ("Musterstadt", "Rathaus")
     assert [(r[1], r[2]) for r in pressure] == [(1017.5, CS_EUI)]
 
+    key = {"X-API-Key": KeyStore(settings.registry_url).create(Role.ADMIN, name="spine")[1]}
     app = create_app(settings)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api", headers=key) as api,
     ):
         body = (await api.get(f"/v1/devices/{CS_EUI}/latest")).json()
         listed = (await api.get("/v1/devices", params={"municipality": "Nachbarort"})).json()
@@ -142,10 +144,11 @@ async def test_simulated_town_reaches_the_api(
         rows = await wait_for_rows(influx, 'SELECT "f_cnt", "dev_eui" FROM "uplink"', 1)
     assert rows
     dev_eui = rows[-1][2]
+    key = {"X-API-Key": KeyStore(settings.registry_url).create(Role.ADMIN, name="spine")[1]}
     app = create_app(settings)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api", headers=key) as api,
     ):
         body = (await api.get(f"/v1/devices/{dev_eui}/latest")).json()
     assert body["device"]["dev_eui"] == dev_eui

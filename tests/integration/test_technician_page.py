@@ -23,7 +23,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
-from api.technician import Principal
+from api.keys import KeyStore
 from devices.codecs import cayenne_lpp, nwave_nps405
 from devices.registry import DeviceRegistry
 from devtools.localstack import MosquittoServer
@@ -39,7 +39,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 AXE = Path(os.environ.get("STADTPULS_AXE_JS", ROOT / ".venv" / "share" / "axe-core" / "axe.min.js"))
 HAVE_AXE = AXE.exists()
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
-KEY = "anna-" + uuid.uuid4().hex
+KEYS: dict[str, str] = {}  # name → a real technician key, made when the server starts
 PHONE = {"width": 390, "height": 844}
 NEW = "70B3D5E75E00B001"
 HOSTILE = "70B3D5E75E00B002"
@@ -58,7 +58,7 @@ def _free_port() -> int:
 def api_server(settings: Settings) -> Iterator[str]:
     """The API (with the page) served by uvicorn on a free port, in a thread of its own."""
     app = create_app(settings)
-    app.state.technician_keys = {KEY: Principal("anna", "Musterstadt")}
+    KEYS["anna"] = KeyStore(settings.registry_url).create("technician", municipality="Musterstadt", name="anna")[1]
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -138,7 +138,7 @@ async def test_register_a_device_and_watch_its_first_uplink_arrive(
         await page.get_by_label("Technician key").fill("wrong")
         await page.get_by_role("button", name="Sign in").click()
         await page.get_by_text("Your key was not accepted").wait_for()
-        await page.get_by_label("Technician key").fill(KEY)
+        await page.get_by_label("Technician key").fill(KEYS["anna"])
         await page.get_by_role("button", name="Sign in").click()
         await page.get_by_text("anna, Musterstadt").wait_for()
 

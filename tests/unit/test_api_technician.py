@@ -9,12 +9,13 @@ import httpx
 import pytest
 
 from api.app import create_app
-from api.technician import Principal
+from api.keys import KeyStore
 from devices.importer import MAX_IMPORT_BYTES
 from stadtpuls.settings import InfluxSettings, MqttSettings, Settings
 
-ANNA = {"X-API-Key": "anna-key"}
-OTTO = {"X-API-Key": "otto-key"}
+ANNA: dict[str, str] = {}  # the headers of each caller, filled with real keys by the fixture
+OTTO: dict[str, str] = {}
+RITA: dict[str, str] = {}
 THEIRS = "0101010101010101"
 
 
@@ -25,11 +26,11 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
                         data_dir=tmp_path, map_tiles='https://tiles.example/{z}/{x}/{y}.png?a="b"')
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        app.state.technician_keys = {
-            "anna-key": Principal("anna", "Musterstadt"),
-            "otto-key": Principal("otto", "Nachbarort"),
-            "read-key": Principal("rita", "Musterstadt", role="reader"),
-        }
+        keys = KeyStore(settings.registry_url)
+        for headers, role, municipality, name in ((ANNA, "technician", "Musterstadt", "anna"),
+                                                  (OTTO, "technician", "Nachbarort", "otto"),
+                                                  (RITA, "reader", "Musterstadt", "rita")):
+            headers["X-API-Key"] = keys.create(role, municipality=municipality, name=name)[1]
         app.state.registry.upsert(THEIRS, model="cayenne-lpp", name="Bahnhof", site="B", municipality="Nachbarort")
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
             yield http
@@ -42,7 +43,7 @@ DEVICE = {"dev_eui": "70b3d5e75e000001", "name": "<script>alert(1)</script>", "m
 async def test_keys_are_required_and_roles_checked(client: httpx.AsyncClient) -> None:
     assert (await client.get("/v1/technician/devices")).status_code == 401
     assert (await client.get("/v1/technician/devices", headers={"X-API-Key": "nope"})).status_code == 401
-    assert (await client.get("/v1/technician/devices", headers={"X-API-Key": "read-key"})).status_code == 403
+    assert (await client.get("/v1/technician/devices", headers=RITA)).status_code == 403
     assert (await client.get("/v1/technician/me", headers=ANNA)).json()["municipality"] == "Musterstadt"
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_sites_lifecycle"
-down_revision = "0001"
+down_revision = "0002_api_keys"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,505 @@
+"""The detection job: reads raw series from InfluxDB, runs the detectors, keeps the events store current.
+
+One call examines a window ``[start, end)`` for the sites one worker owns. Each series is read with the history
+its detectors need before ``start`` (:data:`HISTORY`), so that a run over a short window judges readings
+against the same past as a run over the whole period; events that end before ``start`` were the business of
+earlier windows and are left out. Storing is idempotent (see :mod:`processing.events`), so a window may be
+examined again, overlapping windows are fine, and a condition that goes on across windows stays one event.
+
+What is examined, per device, from the catalog (``devices/catalog.py``) and the quantity ranges
+(``stadtpuls/schema.py``):
+
+* every device: silence in the ``uplink`` measurement beyond :data:`GAP_FACTOR` report intervals (or
+  :data:`HEARTBEAT_FACTOR` heartbeat intervals for devices that report on change) is a ``gap``; frame
+  counters that restart are a ``restart`` (for devices with cumulative counters, where a restart resets
+  them); a high share of lost frames is ``packet_loss``;
+* measured quantities (:data:`LEVEL_QUANTITIES`) of devices reporting at least hourly: out of range, stuck,
+  spikes (short, and back to normal afterwards) and drift (of daily medians); no spike or drift test for the
+  weather (:data:`WEATHER`); CO2 is compared with the same time of the week (:data:`WEEKLY`) instead; PM1.0
+  and PM2.5 drift is judged against PM10 of the same device where it has one; PM2.5 above PM10 of the same
+  device is ``impossible``;
+* counts (:data:`COUNT_QUANTITIES`): out of range, deviations from the hour of the week and counters stuck at
+  zero in busy hours, with public holidays and known events (``excluded_days``) left out;
+* bay states (:data:`STATE_QUANTITIES`): a state frozen far longer than the bay's own history.
+
+Work is split by site like the processing service: a site belongs to worker ``i`` of ``n`` by a stable CRC-32
+of its municipality and name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import zlib
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from itertools import groupby
+
+import numpy as np
+import numpy.typing as npt
+
+from devices.catalog import DeviceModel, catalog
+from devices.records import DeviceInfo
+from devices.registry import DeviceRegistry
+from processing import detect as det
+from processing.events import Detection, EventStore, SeriesKey, UpsertReport
+from stadtpuls.influx import InfluxClient, InfluxError
+from stadtpuls.lineprotocol import quote_identifier, quote_string
+from stadtpuls.schema import QUANTITIES, UPLINK_MEASUREMENT
+from stadtpuls.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NS = 1_000_000_000
+DAY = 86400.0
+LEVEL_QUANTITIES = (
+    "pm1_0", "pm2_5", "pm10", "no2", "no", "o3", "co", "co2", "temperature", "humidity", "pressure",
+)
+COUNT_QUANTITIES = ("people_in", "people_out")
+STATE_QUANTITIES = ("occupied",)
+PAIRS = (("pm2_5", "pm10", ("PM2.5", "PM10")), ("pm1_0", "pm2_5", ("PM1.0", "PM2.5")))
+HISTORY = {"level": 28 * DAY, "count": 42 * DAY, "state": 28 * DAY, "uplink": 7 * DAY}
+GAP_FACTOR = 6.0  # report intervals of silence before a periodic device is offline
+HEARTBEAT_FACTOR = 2.5  # heartbeat intervals of silence before a device that reports on change is offline
+# (one lost heartbeat is routine for a bay sensor under a car)
+READ_SPAN = 7 * DAY  # one query reads at most this much of a site's quantity
+PAIR_TOLERANCE = 1.0  # µg/m³ an optical counter may put PM2.5 above PM10 from rounding and noise
+MAX_LEVEL_INTERVAL = 3600  # s: level detectors need readings at least this often
+WEATHER = frozenset({"temperature", "humidity", "pressure"})  # no drift or spike test: weather, heating
+# drift judged against a co-located larger size fraction where the device measures one (pm10 is then the
+# reference and has no drift test of its own); alone, against its own past
+REFERENCED = {"pm1_0": "pm10", "pm2_5": "pm10"}
+PARTICLES = frozenset({"pm1_0", "pm2_5", "pm10"})
+WEEKLY = frozenset({"co2"})  # compared with the same time of the week instead of a trailing window (this
+# also reports a drift: a daily median of CO2 is the empty room at night, which says little)
+MIN_DAY_SHARE = 0.8  # a day enters the daily drift test with this share of the fullest day's readings
+# the detectors' parameters: spikes are short and return (a classroom filling with CO2 is no spike); a count
+# deviates from its hour of the week by six robust standard deviations
+LEVEL = replace(det.LEVEL, spike_threshold=14.0, spike_max_duration=3600.0, spike_must_return=True)
+COUNT = replace(det.COUNT, seasonal_threshold=6.0)
+DAILY_WITHIN_SHARE = 0.25  # the daily medians' spread is at least this share of the usual spread within a day
+DAILY = replace(det.LEVEL, drift_window=14 * DAY, drift_lag=2 * DAY, warmup=7 * DAY, min_history=7,
+                drift_slack=1.5, drift_threshold=3.0)  # daily medians: a two-week reference, a week to warm up
+
+
+@dataclass
+class JobReport:
+    """What one detection run did."""
+
+    sites: int = 0
+    devices: int = 0
+    series: int = 0
+    detections: int = 0
+    stored: UpsertReport = field(default_factory=UpsertReport)
+    errors: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "detect": 0.0, "store": 0.0})
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """One series read back: device, channel, times (s) and values."""
+
+    dev_eui: str
+    channel: str
+    times: npt.NDArray[np.float64]
+    values: npt.NDArray[np.float64]
+
+
+def owns(municipality: str, site: str, shard: tuple[int, int]) -> bool:
+    """Whether worker ``shard[0]`` of ``shard[1]`` owns the site (the processing service's rule)."""
+    index, count = shard
+    return zlib.crc32(f"{municipality}\x1f{site}".encode()) % count == index
+
+
+def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
+    """The shard if valid.
+
+    Raises:
+        ValueError: unless ``0 <= i < n``.
+    """
+    index, count = shard
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard}")
+    return shard
+
+
+def seconds(moment: datetime | float) -> float:
+    """Seconds since the epoch of an aware datetime (naive means UTC) or a number of seconds."""
+    if isinstance(moment, datetime):
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return float(moment)
+
+
+async def read_site(
+    client: InfluxClient, measurement: str, field_name: str, municipality: str, site: str, start: float, end: float
+) -> list[Raw]:
+    """One measurement's field at one site in ``[start, end)``, one series per device and channel."""
+    parts: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    begin = start
+    while begin < end:
+        stop = min(begin + READ_SPAN, end)
+        # every name and literal below goes through stadtpuls.lineprotocol quoting; the times are integers
+        query = (
+            f"SELECT {quote_identifier(field_name)} FROM {quote_identifier(measurement)} "
+            f"WHERE {quote_identifier('municipality')} = {quote_string(municipality)} "
+            f"AND {quote_identifier('site')} = {quote_string(site)} "
+            f"AND time >= {int(begin * NS)} AND time < {int(stop * NS)} "
+            f"GROUP BY {quote_identifier('dev_eui')}, {quote_identifier('channel')}"
+        )
+        for series in await client.query(query, epoch="ns"):
+            tags = series.get("tags") or {}
+            times, values = parts.setdefault((str(tags.get("dev_eui", "")), str(tags.get("channel", ""))), ([], []))
+            for row in series.get("values") or []:
+                times.append(row[0] / NS)
+                values.append(np.nan if row[1] is None else float(row[1]))
+        begin = stop
+    return [
+        Raw(dev_eui, channel, np.asarray(times, dtype=np.float64), np.asarray(values, dtype=np.float64))
+        for (dev_eui, channel), (times, values) in sorted(parts.items())
+        if dev_eui
+    ]
+
+
+def expected_interval(model: DeviceModel) -> tuple[float, float] | None:
+    """The interval a device is heard at and the multiple of it that is an outage; None when unknown."""
+    if model.report_interval > 0:
+        return float(model.report_interval), GAP_FACTOR
+    if model.heartbeat_interval > 0:
+        return float(model.heartbeat_interval), HEARTBEAT_FACTOR
+    return None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every detector of one run shares."""
+
+    start: float
+    end: float
+    excluded_days: Collection[date]
+    timezone: str | None
+
+
+def keep(events: Sequence[det.Event], last: float, context: Context) -> list[det.Event]:
+    """The events that reach into the window, marked open when they last until the latest reading."""
+    return [replace(e, open=e.end >= last) for e in events if e.end >= context.start]
+
+
+def uplink_events(raw: Raw, model: DeviceModel | None, context: Context) -> list[det.Event]:
+    """Gaps, restarts and packet loss of one device from its received uplinks (times and frame counters)."""
+    order = np.argsort(raw.times, kind="stable")
+    times, frames = raw.times[order], raw.values[order]
+    present = ~np.isnan(frames)
+    events: list[det.Event] = []
+    rhythm = expected_interval(model) if model is not None else None
+    if rhythm is not None and times.size:
+        interval, factor = rhythm
+        series = det.prepare(times, np.zeros(times.size), interval=interval, name="uplinks", unit="")
+        events += det.gap_events(series, replace(det.LEVEL, gap_factor=factor), now=context.end)
+    if present.sum() > 1:
+        counters = np.clip(frames[present], 0, 2**32 - 1).astype(np.int64)
+        found = det.detect_packet_loss(times[present], counters)
+        # a restart matters where it resets cumulative counters; elsewhere it is routine
+        counting = model is not None and any(QUANTITIES[q].cumulative for q in model.quantities)
+        events += [e for e in found if e.kind != "restart" or counting]
+    last = float(times[-1]) if times.size else context.end
+    # a gap that ends at a reading is over (the device was heard again); an open one ends at the window's end
+    kept = keep(det.merge_events(events), last, context)
+    return [replace(e, open=e.end > last) if e.kind == "gap" else e for e in kept]
+
+
+def level_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Context) -> list[det.Event]:
+    """Out of range, stuck, spikes and drift of a measured quantity (gaps come from the uplinks).
+
+    Drift is judged on daily medians (:func:`daily_drift_events`), and not at all for the weather
+    (:data:`WEATHER`): a long-term median cannot tell a warm week from a drifting sensor.
+    """
+    if model is None or not 0 < model.report_interval <= MAX_LEVEL_INTERVAL:
+        return []  # readings too sparse (a bay's daily temperature) for rolling statistics
+    known = QUANTITIES[quantity]
+    events = det.detect(raw.times, raw.values, kind="level", name=quantity, unit=known.unit, low=known.low,
+                        high=known.high, interval=float(model.report_interval), settings=LEVEL)
+    dropped = {"gap", "drift"} | ({"spike"} if quantity in WEATHER | WEEKLY else set())
+    events = [e for e in events if e.kind not in dropped]
+    if quantity not in WEATHER | WEEKLY | PARTICLES:
+        events += daily_drift_events(raw, quantity)  # particles: see particle_drift_events
+    if quantity in WEEKLY:
+        events += weekly_events(raw, quantity, model, context)
+    return keep(det.merge_events(events), float(np.nanmax(raw.times)), context)
+
+
+def weekly_events(raw: Raw, quantity: str, model: DeviceModel, context: Context) -> list[det.Event]:
+    """Readings far from the same time of the week in earlier weeks, for quantities that follow the people in
+    a room (CO2 rises in every lesson; a trailing window would call each lesson a spike)."""
+    series = det.prepare(raw.times, raw.values, interval=float(model.report_interval), name=quantity,
+                         unit=QUANTITIES[quantity].unit)
+    if series.times.size == 0:
+        return []
+    local = det.local_times(series.times, context.timezone)
+    excluded = det.excluded_mask(local, context.excluded_days)
+    found = det.seasonal_events(series, COUNT, excluded, local=local, zone=context.timezone)
+    return [e for e in found if e.kind == "seasonal"]
+
+
+def particle_drift_events(
+    raw: Raw, quantity: str, by_series: dict[tuple[str, str, str], Raw], where: tuple[str, str]
+) -> list[det.Event]:
+    """Drift of a particle fraction: against PM10 of the same device if it has one, else against its own past;
+    PM10 beside a smaller fraction is the reference and gets no test of its own."""
+    dev_eui, channel = where
+    partner = REFERENCED.get(quantity, "")
+    reference = by_series.get((dev_eui, partner, channel)) if partner else None
+    if reference is not None:
+        return reference_drift_events(raw, reference, quantity, partner)
+    if quantity == "pm10" and any((dev_eui, q, channel) in by_series for q in REFERENCED):
+        return []
+    return daily_drift_events(raw, quantity)
+
+
+def reference_drift_events(raw: Raw, reference: Raw, quantity: str, partner: str) -> list[det.Event]:
+    """Drift of a particle fraction against a larger one of the same optical counter: weather, heating and
+    traffic move both, a drifting channel moves alone (daily medians of the difference)."""
+    common, left, right = np.intersect1d(raw.times, reference.times, return_indices=True)
+    if common.size == 0:
+        return []
+    difference = Raw(raw.dev_eui, raw.channel, common, raw.values[left] - reference.values[right])
+    return daily_drift_events(difference, quantity, label=f"{quantity} minus {partner} of the same station")
+
+
+def daily_drift_events(raw: Raw, quantity: str, *, label: str = "") -> list[det.Event]:
+    """A CUSUM over daily medians against their own long-term median: a slow drift shows over days, while
+    the daily cycle (rush hours, lessons) and single readings do not count."""
+    present = ~np.isnan(raw.values)
+    times, values = raw.times[present], raw.values[present]
+    if times.size == 0:
+        return []
+    days = np.floor(times / DAY).astype(np.int64)
+    edges = np.flatnonzero(np.diff(days)) + 1
+    counts = np.diff(np.concatenate(([0], edges, [times.size])))
+    parts = np.split(values, edges)
+    medians = np.array([float(np.median(part)) for part in parts])
+    within = np.array([float(np.median(np.abs(part - np.median(part)))) for part in parts]) * det.MAD_TO_SIGMA
+    full = counts >= MIN_DAY_SHARE * counts.max()  # days with most of their readings
+    day_ends = (np.unique(days) + 1) * DAY - 1
+    if full.sum() < 3:
+        return []
+    name = f"daily median of {label or quantity}"
+    series = det.Series(day_ends[full], medians[full], DAY, name, QUANTITIES[quantity].unit)
+    median, spread = det.long_term(series, DAILY)
+    # day-to-day medians of a quiet indoor night can agree within a few ppm; a drift is judged against the
+    # variation the sensor shows within its usual day as well
+    usual_within, _ = det.rolling(np.ascontiguousarray(within[full]), 14, 7)
+    spread = np.fmax(spread, DAILY_WITHIN_SHARE * usual_within)
+    return det.drift_events(series, DAILY, median, spread)
+
+
+def count_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Context) -> list[det.Event]:
+    """Out of range, seasonal deviations and counters stuck at zero of a count."""
+    known = QUANTITIES[quantity]
+    interval = float(model.report_interval) if model is not None and model.report_interval > 0 else None
+    events = det.detect(raw.times, raw.values, kind="count", name=quantity.replace("_", " "), low=known.low,
+                        high=known.high, interval=interval, settings=COUNT, excluded_days=context.excluded_days,
+                        timezone=context.timezone)
+    return keep([e for e in events if e.kind != "gap"], float(np.nanmax(raw.times)), context)
+
+
+def state_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Context) -> list[det.Event]:
+    """A bay state frozen far longer than the bay's own history says is normal."""
+    rhythm = expected_interval(model) if model is not None else None
+    series = det.prepare(raw.times, raw.values, interval=rhythm[0] if rhythm else None, name=quantity, unit="")
+    if series.times.size < 2:
+        return []
+    events = det.stuck_events(series, det.LEVEL)
+    return keep(events, float(series.times[-1]), context)
+
+
+def pair_events(first: Raw, second: Raw, names: tuple[str, str], context: Context) -> list[det.Event]:
+    """Readings where the smaller size fraction exceeds the larger one at the same time."""
+    common, left, right = np.intersect1d(first.times, second.times, assume_unique=False, return_indices=True)
+    if common.size == 0:
+        return []
+    events = det.detect_pair(common, first.values[left], second.values[right], names=names,
+                             tolerance=PAIR_TOLERANCE)
+    return keep(events, float(common[-1]), context)
+
+
+def detections(events: Sequence[det.Event], device: DeviceInfo, quantity: str, channel: str) -> list[Detection]:
+    """Events as records for the store."""
+    return [
+        Detection(device.dev_eui, quantity, channel, e.kind, e.began, e.start, e.end, e.score, e.reason, e.open,
+                  device.municipality, device.site)
+        for e in events
+    ]
+
+
+class Site:
+    """The devices of one site, with what the job reads for them."""
+
+    def __init__(self, municipality: str, name: str, devices: Sequence[DeviceInfo]) -> None:
+        self.municipality = municipality
+        self.name = name
+        self.devices = {d.dev_eui: d for d in devices}
+        models = catalog()
+        self.models = {d.dev_eui: models.get(d.model) for d in devices}
+
+    def quantities(self, family: Collection[str], *, max_interval: float = float("inf")) -> list[str]:
+        """The quantities of ``family`` that some device of the site yields (reporting at least every
+        ``max_interval`` seconds)."""
+        present = set().union(*(
+            m.quantities for m in self.models.values()
+            if m is not None and (0 < m.report_interval <= max_interval or max_interval == float("inf"))
+        ))
+        return [q for q in family if q in present]
+
+
+async def examine_site(
+    client: InfluxClient, site: Site, context: Context, report: JobReport
+) -> tuple[list[Detection], set[SeriesKey]]:
+    """Every detector over one site's series; returns the detections and the series examined."""
+    found: list[Detection] = []
+    examined: set[SeriesKey] = set()
+    began = time.perf_counter()
+    reads: list[tuple[str, str, list[Raw]]] = []
+    uplinks = await read_site(client, UPLINK_MEASUREMENT, "f_cnt", site.municipality, site.name,
+                              context.start - HISTORY["uplink"], context.end)
+    for family, quantities in (("level", LEVEL_QUANTITIES), ("count", COUNT_QUANTITIES), ("state", STATE_QUANTITIES)):
+        limit = MAX_LEVEL_INTERVAL if family == "level" else float("inf")
+        for quantity in site.quantities(quantities, max_interval=limit):
+            raws = await read_site(client, quantity, "value", site.municipality, site.name,
+                                   context.start - HISTORY[family], context.end)
+            reads.append((family, quantity, raws))
+    report.seconds["read"] += time.perf_counter() - began
+    began = time.perf_counter()
+    heard = {raw.dev_eui: raw for raw in uplinks if raw.channel == ""}
+    for dev_eui, member in site.devices.items():
+        raw = heard.get(dev_eui)
+        if raw is None or raw.times.size == 0:
+            continue  # not heard within the history: not installed yet, or its open gap event stays open
+        found += detections(uplink_events(raw, site.models[dev_eui], context), member, "", "")
+        examined.add((dev_eui, "", ""))
+    by_series: dict[tuple[str, str, str], Raw] = {}
+    for family, quantity, raws in reads:
+        for raw in raws:
+            device = site.devices.get(raw.dev_eui)
+            if device is None or raw.times.size == 0:
+                continue
+            model = site.models[raw.dev_eui]
+            examine = {"level": level_events, "count": count_events, "state": state_events}[family]
+            try:
+                events = examine(raw, quantity, model, context)
+            except det.DetectError as exc:
+                report.errors.append(f"{raw.dev_eui} {quantity}: {exc}")
+                continue
+            found += detections(events, device, quantity, raw.channel)
+            examined.add((raw.dev_eui, quantity, raw.channel))
+            by_series[(raw.dev_eui, quantity, raw.channel)] = raw
+            report.series += 1
+    for (dev_eui, quantity, channel), raw in by_series.items():
+        model = site.models[dev_eui]
+        if quantity in PARTICLES and model is not None and 0 < model.report_interval <= MAX_LEVEL_INTERVAL:
+            events = keep(particle_drift_events(raw, quantity, by_series, (dev_eui, channel)),
+                          float(raw.times.max()), context)
+            found += detections(events, site.devices[dev_eui], quantity, channel)
+    for smaller, larger, names in PAIRS:
+        for (dev_eui, quantity, channel), raw in by_series.items():
+            other = by_series.get((dev_eui, larger, channel))
+            if quantity != smaller or other is None:
+                continue
+            found += detections(pair_events(raw, other, names, context), site.devices[dev_eui], smaller, channel)
+    report.seconds["detect"] += time.perf_counter() - began
+    return found, examined
+
+
+def load_sites(settings: Settings, shard: tuple[int, int], dev_euis: Collection[str] | None = None) -> list[Site]:
+    """The registered sites worker ``shard`` owns (optionally only some devices)."""
+    devices = sorted(DeviceRegistry(settings.registry_url).list(), key=lambda d: (d.municipality, d.site))
+    sites = []
+    for (municipality, name), group in groupby(devices, key=lambda d: (d.municipality, d.site)):
+        members = [d for d in group if dev_euis is None or d.dev_eui in dev_euis]
+        if members and owns(municipality, name, shard):
+            sites.append(Site(municipality, name, members))
+    return sites
+
+
+async def detect_with(
+    client: InfluxClient,
+    settings: Settings,
+    *,
+    start: datetime | float,
+    end: datetime | float,
+    shard: tuple[int, int] = (0, 1),
+    excluded_days: Collection[date] = (),
+    timezone: str | None = None,
+    dev_euis: Collection[str] | None = None,
+    store: EventStore | None = None,
+) -> JobReport:
+    """Examine ``[start, end)`` for the sites of worker ``shard`` with an open client; store the events.
+
+    This is the call for the processing service's loop (it holds a client already): once per cycle with
+    ``start`` = the previous cycle's ``end`` (or anything earlier: examining again is harmless) and ``end`` =
+    now.
+
+    Args:
+        client: an InfluxDB client on the raw database.
+        settings: Stadtpuls settings (the registry URL: the device list and the events store).
+        start: start of the window (aware datetime or seconds since the epoch).
+        end: end of the window; silences that last until ``end`` are open gaps.
+        shard: ``(i, n)``: this worker owns the sites whose hash modulo n is i.
+        excluded_days: public holidays and known event days of the town (its local dates).
+        timezone: the town's time zone for the hour-of-week comparison of counts.
+        dev_euis: only these devices (default all registered).
+        store: the events store (default the one in the registry database).
+
+    Returns:
+        What was read, found and stored; per-site failures are in ``errors``, the rest is still stored.
+
+    Raises:
+        ValueError: for an empty window or a bad shard.
+    """
+    window = Context(seconds(start), seconds(end), frozenset(excluded_days), timezone)
+    if not window.end > window.start:
+        raise ValueError(f"the window must end after it starts, got {start} .. {end}")
+    check_shard(shard)
+    store = store or EventStore(settings.registry_url)
+    report = JobReport()
+    found: list[Detection] = []
+    examined: set[SeriesKey] = set()
+    for site in load_sites(settings, shard, dev_euis):
+        try:
+            site_found, site_examined = await examine_site(client, site, window, report)
+        except InfluxError as exc:
+            report.errors.append(f"{site.municipality}/{site.name}: {exc}")
+            continue
+        found += site_found
+        examined |= site_examined
+        report.sites += 1
+        report.devices += len(site.devices)
+    began = time.perf_counter()
+    report.stored = await asyncio.to_thread(store.upsert, found, examined=examined, until=window.end)
+    report.seconds["store"] += time.perf_counter() - began
+    report.detections = len(found)
+    for detection in found:
+        report.by_kind[detection.kind] = report.by_kind.get(detection.kind, 0) + 1
+    return report
+
+
+def detect_window(
+    settings: Settings,
+    *,
+    start: datetime | float,
+    end: datetime | float,
+    shard: tuple[int, int] = (0, 1),
+    excluded_days: Collection[date] = (),
+    timezone: str | None = None,
+    dev_euis: Collection[str] | None = None,
+) -> JobReport:
+    """:func:`detect_with` from synchronous code, with a client of its own (see there for the arguments)."""
+
+    async def run() -> JobReport:
+        async with InfluxClient.from_settings(settings.influx, timeout=300.0) as client:
+            return await detect_with(client, settings, start=start, end=end, shard=shard,
+                                     excluded_days=excluded_days, timezone=timezone, dev_euis=dev_euis)
+
+    return asyncio.run(run())

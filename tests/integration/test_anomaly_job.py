@@ -1,0 +1,94 @@
+"""The detection job against a real InfluxDB: a planted stuck value and an offline device become events."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from devices.registry import DeviceRegistry
+from processing.anomaly_job import detect_with
+from processing.events import EventStore
+from stadtpuls.influx import InfluxClient
+from stadtpuls.lineprotocol import line
+from stadtpuls.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+H = 3600.0
+DAY = 86400.0
+T0 = 1_748_736_000.0  # 2025-06-01 00:00 UTC
+DAYS = 10
+STUCK = (T0 + 8 * DAY + 2 * H, T0 + 8 * DAY + 14 * H)  # PM2.5 frozen for 12 h
+OFFLINE = (T0 + 7 * DAY + 5 * H, T0 + 7 * DAY + 11 * H)  # CO2 sensor silent for 6 h
+AIR = "70B3D57BA0000001"
+CO2 = "A81758FFFE000001"
+QUIET = "A81758FFFE000002"
+# a site name that needs quoting in InfluxQL and escaping in line protocol
+SITE = "Markt, 'Süd' = \"Platz\""
+
+
+def lines(dev_eui: str, model: str, quantity: str, values: np.ndarray, times: np.ndarray) -> list[str]:
+    tags = {"municipality": "Musterstadt", "site": SITE, "class": "air_quality", "model": model, "dev_eui": dev_eui}
+    out = []
+    for index, (moment, value) in enumerate(zip(times.tolist(), values.tolist(), strict=True)):
+        stamp = round(moment * 1e9)
+        out.append(line(quantity, tags, {"value": value}, stamp))
+        out.append(line("uplink", tags, {"f_cnt": float(index), "rssi": -90.0}, stamp))
+    return out
+
+
+def series(rng: np.random.Generator, level: float, swing: float, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    times = T0 + np.arange(0, DAYS * DAY, 600.0) + rng.uniform(0, 5, int(DAYS * DAY / 600))
+    daily = level + swing * np.sin(2 * np.pi * (times - T0) / DAY)
+    return times, np.round(daily + rng.normal(0, noise, times.size), 1)
+
+
+async def test_stuck_value_and_offline_device_become_events(settings: Settings) -> None:
+    registry = DeviceRegistry(settings.registry_url)
+    registry.upsert(AIR, model="decentlab-dl-pm", name="Luft Markt", site=SITE, municipality="Musterstadt")
+    registry.upsert(CO2, model="elsys-ers-co2", name="Klima Rathaus", site=SITE, municipality="Musterstadt")
+    registry.upsert(QUIET, model="elsys-ers-co2", name="Klima Schule", site=SITE, municipality="Musterstadt")
+    rng = np.random.default_rng(7)
+    air_times, pm = series(rng, 12.0, 4.0, 1.0)
+    pm[(air_times >= STUCK[0]) & (air_times < STUCK[1])] = 12.3
+    co2_times, co2 = series(rng, 600.0, 150.0, 20.0)
+    heard = (co2_times < OFFLINE[0]) | (co2_times >= OFFLINE[1])
+    quiet_times, quiet = series(rng, 500.0, 100.0, 20.0)
+    body = (
+        lines(AIR, "decentlab-dl-pm", "pm2_5", pm, air_times)
+        + lines(CO2, "elsys-ers-co2", "co2", co2[heard], co2_times[heard])
+        + lines(QUIET, "elsys-ers-co2", "co2", quiet, quiet_times)
+    )
+    store = EventStore(settings.registry_url)
+    async with InfluxClient.from_settings(settings.influx) as client:
+        await client.write("\n".join(body))
+        # the last three days, with the history before them read by the job itself
+        report = await detect_with(client, settings, start=T0 + 7 * DAY, end=T0 + DAYS * DAY, store=store)
+        assert report.errors == [] and report.devices == 3 and report.series == 3
+        events = {(e.dev_eui, e.quantity, e.kind): e for e in store.list()}
+        assert set(events) == {(AIR, "pm2_5", "stuck"), (CO2, "", "gap")}
+        stuck = events[(AIR, "pm2_5", "stuck")]
+        assert abs(stuck.onset.timestamp() - STUCK[0]) <= 600 and abs(stuck.end.timestamp() - STUCK[1]) <= 600
+        assert stuck.start.timestamp() > stuck.onset.timestamp() and not stuck.open
+        assert "unchanged at 12.3 µg/m³" in stuck.reason
+        gap = events[(CO2, "", "gap")]
+        assert abs(gap.onset.timestamp() - OFFLINE[0]) <= 600 and abs(gap.end.timestamp() - OFFLINE[1]) <= 600
+        assert not gap.open and "no reading for 6" in gap.reason
+        # examining the same data again, or an overlapping window, raises nothing twice
+        again = await detect_with(client, settings, start=T0 + 6 * DAY, end=T0 + DAYS * DAY, store=store)
+        assert again.stored.inserted == 0 and len(store.list()) == 2
+        # the quiet device falls silent at the end of the data: an open gap, closed once it is heard again
+        later = await detect_with(client, settings, start=T0 + DAYS * DAY - H, end=T0 + DAYS * DAY + 3 * H,
+                                  store=store)
+        assert later.stored.inserted == 3  # all three are silent since the data end
+        assert {e.dev_eui for e in store.list(open_only=True, kind="gap")} == {AIR, CO2, QUIET}
+        tags = {"municipality": "Musterstadt", "site": SITE, "class": "air_quality", "model": "elsys-ers-co2",
+                "dev_eui": QUIET}
+        resumed = T0 + DAYS * DAY + 3.5 * H
+        await client.write(line("uplink", tags, {"f_cnt": float(quiet.size)}, round(resumed * 1e9)))
+        closing = await detect_with(client, settings, start=T0 + DAYS * DAY + 3 * H, end=resumed + 60,
+                                    store=store)
+        assert closing.stored.inserted == 0  # the same three conditions, one of them now ended
+        assert {e.dev_eui for e in store.list(open_only=True, kind="gap")} == {AIR, CO2}
+        [quiet_gap] = store.list(dev_eui=QUIET, kind="gap")
+        assert not quiet_gap.open and quiet_gap.end.timestamp() == pytest.approx(resumed, abs=1)

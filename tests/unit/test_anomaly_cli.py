@@ -1,0 +1,71 @@
+"""``stadtpuls process anomalies`` refuses bad arguments before it touches a server; job helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from devices.catalog import get_model
+from processing.anomaly_cli import anomalies_command
+from processing.anomaly_job import Context, Raw, check_shard, owns, particle_drift_events, uplink_events
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--start", "2025-06-01", "--shard", "2/2"], "0 <= i < n"),
+        (["--start", "2025-06-01", "--shard", "x"], "expected i/n"),
+        (["--start", "2025-06-02", "--end", "2025-06-01"], "--end must be after --start"),
+        (["--start", "yesterday"], "--start"),
+    ],
+)
+def test_bad_arguments_are_named(arguments: list[str], message: str) -> None:
+    result = CliRunner().invoke(anomalies_command, arguments)
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_every_site_has_exactly_one_owner() -> None:
+    sites = [("Musterstadt", f"site {i}") for i in range(50)]
+    owners = [[i for i in range(3) if owns(m, s, (i, 3))] for m, s in sites]
+    assert all(len(found) == 1 for found in owners)
+    assert {found[0] for found in owners} == {0, 1, 2}
+    with pytest.raises(ValueError, match="0 <= i < n"):
+        check_shard((3, 3))
+
+
+def test_gap_open_until_heard_again_closed_after() -> None:
+    model = get_model("elsys-ers-co2")  # reports every 10 min
+    times = np.arange(0.0, 86400.0, 600.0) + 1_750_000_000.0
+    context = Context(float(times[0]), float(times[-1]) + 7200.0, (), None)
+    raw = Raw("A81758FFFE000001", "", times, np.arange(times.size, dtype=np.float64))
+    [gap] = uplink_events(raw, model, context)
+    assert gap.kind == "gap" and gap.open and gap.end == context.end and gap.began == times[-1]
+    resumed = np.append(times, times[-1] + 7000.0)
+    raw = Raw(raw.dev_eui, "", resumed, np.arange(resumed.size, dtype=np.float64))
+    [gap] = uplink_events(raw, model, context)
+    assert gap.kind == "gap" and not gap.open and gap.end == resumed[-1]
+
+
+def drifting(rng: np.random.Generator, times: np.ndarray, level: float) -> np.ndarray:
+    days = (times - times[0]) / 86400.0
+    daily = level + 0.3 * level * np.sin(2 * np.pi * days)
+    return np.round(daily + rng.normal(0, 0.1 * level, times.size), 1)
+
+
+def test_particle_drift_alone_and_against_pm10() -> None:
+    rng = np.random.default_rng(11)
+    times = 1_750_032_000.0 + np.arange(0, 30 * 86400.0, 600.0)
+    pm25, pm10 = drifting(rng, times, 10.0), drifting(rng, times, 16.0)
+    ramp = (times >= times[0] + 22 * 86400) & (times < times[0] + 25 * 86400)
+    pm25[ramp] += 8.0 * (times[ramp] - times[ramp][0]) / 86400.0
+    weather = np.where(times >= times[0] + 22 * 86400, 6.0, 0.0)  # a dusty week moves both fractions
+    alone = Raw("X", "", times, pm25)
+    paired = Raw("X", "", times, pm25 + weather)
+    reference = Raw("X", "", times, pm10 + weather)
+    [drift] = particle_drift_events(alone, "pm2_5", {}, ("X", ""))
+    assert drift.kind == "drift" and times[0] + 21 * 86400 < drift.began < times[0] + 24 * 86400
+    both = {("X", "pm2_5", ""): paired, ("X", "pm10", ""): reference}
+    found = particle_drift_events(paired, "pm2_5", both, ("X", ""))
+    assert [e.kind for e in found] == ["drift"] and "minus pm10 of the same station" in found[0].reason
+    assert particle_drift_events(reference, "pm10", both, ("X", "")) == []

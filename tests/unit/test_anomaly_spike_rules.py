@@ -1,0 +1,62 @@
+"""Spikes that must be short and return; events that know their onset."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from processing.detect import LEVEL, detect
+
+T0 = 1_750_000_000.0
+
+
+def noisy(days: int = 3, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    times = T0 + np.arange(0, days * 86400.0, 600.0)
+    return times, np.round(20 + rng.normal(0, 1, times.size), 1)
+
+
+def spikes(times: np.ndarray, values: np.ndarray, **options: object) -> list[float]:
+    settings = replace(LEVEL, **options)  # type: ignore[arg-type]
+    return [e.start for e in detect(times, values, settings=settings, interval=600) if e.kind == "spike"]
+
+
+def test_a_short_excursion_that_returns_is_a_spike() -> None:
+    times, values = noisy()
+    values[300:303] = 160.0
+    found = spikes(times, values, spike_max_duration=3600.0, spike_must_return=True)
+    assert found == [times[300]]
+
+
+def test_a_level_that_stays_up_is_no_spike_when_it_must_return() -> None:
+    times, values = noisy()
+    values[300:] += 140.0
+    assert spikes(times, values)  # the plain Hampel test flags the step
+    assert spikes(times, values, spike_must_return=True) == []
+
+
+def test_a_long_excursion_is_no_spike() -> None:
+    times, values = noisy()
+    values[300:320] = 160.0  # over three hours
+    assert spikes(times, values, spike_max_duration=3600.0) == []
+    assert spikes(times, values, spike_max_duration=3600.0 * 4) == [times[300]]
+
+
+def test_a_spike_at_the_last_reading_waits_for_the_next() -> None:
+    times, values = noisy()
+    values[-1] = 160.0
+    assert spikes(times, values, spike_must_return=True) == []
+    assert spikes(times, values) == [times[-1]]
+
+
+def test_stuck_and_gap_events_carry_their_onset() -> None:
+    times, values = noisy(days=5)
+    values[400:460] = 21.5  # ten hours frozen
+    keep = np.ones(times.size, dtype=bool)
+    keep[600:640] = False  # nearly seven hours silent
+    events = {e.kind: e for e in detect(times[keep], values[keep], interval=600)}
+    assert events["stuck"].onset == times[400] and events["stuck"].start > times[400]
+    assert events["stuck"].began == times[400]
+    assert events["gap"].onset == times[599] and events["gap"].start > times[599]
+    assert not events["stuck"].open and events["stuck"].as_json().keys() == {"start", "end", "kind", "score", "reason"}
