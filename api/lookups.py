@@ -68,7 +68,8 @@ def health_of(device: DeviceInfo, last_seen_ns: int | None, now_ns: int) -> dict
 
 async def query(influx: InfluxClient, influxql: str) -> list[dict[str, Any]]:
     """Run one query; 503 when InfluxDB is unreachable. A missing retention policy (processing has not run
-    yet) is no data."""
+    yet) is no data.
+    """
     try:
         return await influx.query(influxql)
     except InfluxUnavailable as exc:

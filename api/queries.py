@@ -71,7 +71,7 @@ def parse_time(text: str, param: str) -> int:
 
 
 def format_time(ns: int, zone: tzinfo = UTC) -> str:
-    """ns since the epoch → RFC 3339 in ``zone`` (``Z`` for UTC), to the microsecond where needed."""
+    """Nanoseconds since the epoch → RFC 3339 in ``zone`` (``Z`` for UTC), to the microsecond where needed."""
     moment = datetime.fromtimestamp(ns // NS, tz=zone).replace(microsecond=(ns % NS) // 1000)
     text = moment.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
@@ -499,7 +499,8 @@ def footfall_query(
     municipality: str | None, site: str, start: int, end: int, every: str, zone: str, direction: str | None
 ) -> str:
     """People per interval at a site and direction: the rollup of that resolution, or hours summed per local
-    day or week (``complete`` is then the mean share of counters complete in the hours)."""
+    day or week (``complete`` is then the mean share of counters complete in the hours).
+    """
     parts = [*_scope(municipality, site), f"time >= {int(start)}", f"time < {int(end)}"]
     if direction is not None:
         parts.append(f'"direction" = {quote_string(check_choice(direction, DIRECTIONS, "direction"))}')

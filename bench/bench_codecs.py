@@ -123,7 +123,8 @@ def decodes_per_second(decode: Decoder, frames: list[Frame], *, seconds: float =
 
 def side_by_side(native: Decoder, js: Decoder, frames: list[Frame]) -> tuple[float, float, float]:
     """Median native/s, median JS/s and the median of the per-round ratios, native and JS taking turns in each
-    of :data:`REPEATS` rounds, so that a busy moment of the machine weighs on both sides of a ratio alike."""
+    of :data:`REPEATS` rounds, so that a busy moment of the machine weighs on both sides of a ratio alike.
+    """
     _check(native, frames)
     _check(js, frames)
     rounds = [(_one_run(native, frames, RUN_SECONDS), _one_run(js, frames, RUN_SECONDS)) for _ in range(REPEATS)]
@@ -152,7 +153,8 @@ def _fmt(rate: float | None) -> str:
 
 def measure() -> list[Row]:
     """Rows: model, number of vectors, vector origin, native/s, JS/s, JS with a fresh realm per call/s, and the
-    median per-round ratio native/JS."""
+    median per-round ratio native/JS.
+    """
     frames, origin = load_vectors()
     rows = []
     for name, module in sorted(NATIVE_CODECS.items()):
@@ -287,7 +289,8 @@ def _child_rates(root: Path, cpu: int) -> dict[str, dict[str, float]]:
 
 def compare(other: Path, rounds: int) -> str:
     """A markdown table of decodes/s of ``other`` (before) and this checkout (after), and the median per-round
-    ratio after / before."""
+    ratio after / before.
+    """
     cpu = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
     runs: dict[str, list[dict[str, dict[str, float]]]] = {"before": [], "after": []}
     for n in range(rounds):

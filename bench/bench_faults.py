@@ -142,7 +142,8 @@ class KindScore:
 def overlaps(event: StoredEvent, fault: dict[str, Any]) -> bool:
     """Whether an event began in a fault's window (widened by how long its traces last and, for a frozen
     state, by how long the state may already have held): an event that began long before the fault and merely
-    runs through it is not its detection."""
+    runs through it is not its detection.
+    """
     start = fault["start_ns"] / 1e9 - BEFORE.get(fault["kind"], DEFAULT_BEFORE)
     end = fault["end_ns"] / 1e9 + AFTER.get(fault["kind"], DEFAULT_AFTER)
     quantity_ok = not fault["quantity"] or not event.quantity or event.quantity == fault["quantity"]

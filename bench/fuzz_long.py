@@ -84,8 +84,10 @@ def soak(name: str, rounds: int, rng: random.Random) -> float:
 
 
 def check_result(result: object) -> None:
-    assert isinstance(result, dict) and set(result) == {"data", "warnings", "errors"}, result
-    assert isinstance(result["data"], dict) and isinstance(result["errors"], list)
+    assert isinstance(result, dict), result
+    assert set(result) == {"data", "warnings", "errors"}, result
+    assert isinstance(result["data"], dict)
+    assert isinstance(result["errors"], list)
 
 
 DECODERS: dict[str, Callable[[int, bytes], object]] = {}

@@ -87,7 +87,7 @@ class Finding:
 
     @property
     def severity(self) -> str:
-        """critical or warning."""
+        """Critical or warning."""
         return SEVERITY[self.kind]
 
 

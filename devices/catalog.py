@@ -67,7 +67,7 @@ class DeviceModel:
 
 
 def _text_map(value: Any) -> Any:
-    """fPort descriptions: YAML keys are often numbers; both sides become text."""
+    """The fPort descriptions: YAML keys are often numbers; both sides become text."""
     if isinstance(value, dict):
         return {str(k): str(v) for k, v in value.items()}
     return value

@@ -186,7 +186,7 @@ class JsCodec:
         try:
             text = str(realm.run(op, a, b, c))
             jobs_pending = bool(realm.context.execute_pending_job())
-        except Exception as exc:  # anything from the engine discards the realm
+        except Exception as exc:  # noqa: BLE001 - anything from the engine discards the realm
             self._discard()
             return {"error": self._engine_error(exc)}
         answer = _parse_answer(text)
@@ -259,8 +259,9 @@ _ANSWER = msgspec.json.Decoder(dict[str, Any])
 
 
 def _parse_answer(text: str) -> dict[str, Any]:
-    """The runner's JSON answer. msgspec reads it several times faster than ``json``; the JSON that
-    ``JSON.stringify`` writes for a string with a lone surrogate (``"\\ud800"``) it refuses, ``json`` takes."""
+    r"""The runner's JSON answer. msgspec reads it several times faster than ``json``; the JSON that
+    ``JSON.stringify`` writes for a string with a lone surrogate (``"\ud800"``) it refuses, ``json`` takes.
+    """
     try:
         return _ANSWER.decode(text)
     except msgspec.DecodeError:

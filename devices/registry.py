@@ -177,7 +177,8 @@ def check_device(
 @dataclass(frozen=True, slots=True)
 class Change:
     """What saving a :class:`DeviceSpec` does: ``create``, ``update`` (with the changed fields), ``unchanged``,
-    or ``refused`` (with the reason in ``problem`` and the field in ``problem_field``)."""
+    or ``refused`` (with the reason in ``problem`` and the field in ``problem_field``).
+    """
 
     dev_eui: str
     action: str
@@ -509,7 +510,7 @@ class DeviceRegistry:
             return [_info(d) for d in session.scalars(query)]
 
     def remove(self, dev_eui: str) -> bool:
-        """Delete a device and its history; True if it existed. (Retire devices instead; this is for mistakes.)"""
+        """Delete a device and its history; True if it existed (retire devices instead; this is for mistakes)."""
         with self._sessions.begin() as session:
             device = session.get(Device, normalise_dev_eui(dev_eui))
             if device is None:

@@ -63,7 +63,8 @@ def describe(exc: ValidationError, document: Any, *, path: Path, labels: Sequenc
 
 def location(loc: Sequence[int | str], document: Any, labels: Sequence[str] = LABELS) -> str:
     """``sites[3].lat`` from pydantic's ``('sites', 3, 'lat')``; a list item gets its name when it has one
-    (``[4] (acme-x1).quantities[0].match``)."""
+    (``[4] (acme-x1).quantities[0].match``).
+    """
     text = ""
     node = document
     for part in loc:

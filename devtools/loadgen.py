@@ -107,6 +107,10 @@ def publish(host: str, port: int, messages: Sequence[tuple[str, bytes]], *, qos:
     """Publish and wait until the broker has every QoS 1 message; returns the seconds it took.
 
     Args:
+        host: the broker's host.
+        port: the broker's port.
+        messages: (topic, payload) pairs, published in order.
+        qos: MQTT QoS of every message.
         rate: messages/s to pace at (0 = as fast as possible).
         window: QoS 1 messages in flight at most.
     """

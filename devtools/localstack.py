@@ -135,6 +135,7 @@ class LocalServer:
 
     @property
     def config_path(self) -> Path:
+        """The configuration file the server is started with."""
         return self.run_dir / f"{self.binary_name}.conf"
 
     @property
@@ -144,10 +145,12 @@ class LocalServer:
 
     @property
     def running(self) -> bool:
+        """Whether the server process was started and has not exited."""
         return self._process is not None and self._process.poll() is None
 
     @property
     def pid(self) -> int | None:
+        """The server's process id, None before it is started."""
         return self._process.pid if self._process is not None else None
 
     def start(self) -> Self:
@@ -286,13 +289,16 @@ class MosquittoServer(LocalServer):
 
     @property
     def url(self) -> str:
+        """The broker's ``mqtt://`` address."""
         return f"mqtt://{LOCALHOST}:{self.port}"
 
     @property
     def host(self) -> str:
+        """The host the broker listens on."""
         return LOCALHOST
 
     def render_config(self) -> str:
+        """The broker's configuration file text."""
         user = pwd.getpwuid(os.geteuid()).pw_name  # as root, mosquitto would switch to user "mosquitto"
         return "\n".join(
             [
@@ -319,12 +325,15 @@ class MosquittoServer(LocalServer):
         )
 
     def ports(self) -> list[int]:
+        """The TCP ports the broker listens on."""
         return [self.port]
 
     def arguments(self) -> list[str]:
+        """The broker's command-line arguments."""
         return ["-c", str(self.config_path)]
 
     def is_ready(self) -> bool:
+        """Whether the broker accepts TCP connections."""
         return accepts_tcp(self.port)
 
 
@@ -351,9 +360,11 @@ class InfluxServer(LocalServer):
 
     @property
     def url(self) -> str:
+        """The HTTP API's address."""
         return f"http://{LOCALHOST}:{self.http_port}"
 
     def render_config(self) -> str:
+        """The InfluxDB configuration file text."""
         storage = self.run_dir / "influxdb"
         return f"""\
 reporting-disabled = true
@@ -388,12 +399,15 @@ bind-address = "{LOCALHOST}:{self.rpc_port}"
 """
 
     def ports(self) -> list[int]:
+        """The TCP ports InfluxDB listens on (HTTP, RPC)."""
         return [self.http_port, self.rpc_port]
 
     def arguments(self) -> list[str]:
+        """InfluxDB's command-line arguments."""
         return ["run", "-config", str(self.config_path)]
 
     def is_ready(self) -> bool:
+        """Whether InfluxDB answers a ping."""
         try:
             run_blocking(InfluxClient.ping, self.url, "", timeout=1.0)
         except InfluxError:

@@ -41,6 +41,7 @@ class BackfillResult:
     faults: int = 0
 
     def merge(self, part: dict[str, Any]) -> None:
+        """Add the counts of one finished part of the run."""
         self.uplinks += part["uplinks"]
         self.messages += part["messages"]
         self.lines += part["lines"]
@@ -113,7 +114,7 @@ class _Worker:
 def _work(job: _Job, progress: Any, results: Any) -> None:
     try:
         results.put(("ok", asyncio.run(_Worker(job, progress).run())))
-    except Exception as exc:  # reported to the parent, which raises it
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
         results.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
@@ -161,6 +162,7 @@ def run_backfill(
         fmt: envelope format, ``tts``, ``chirpstack`` or ``mixed``.
         seed: the random seed.
         faults: a fault spec file; its ground truth goes to ``ground_truth_path``.
+        ground_truth_path: where the faults' ground truth is written (default: the spec's ``.truth.json``).
         workers: worker processes (default: the number of CPUs).
         register: register the town's devices first (idempotent).
         on_progress: called with (days done, days total, uplinks, lines) as workers finish days.
@@ -237,6 +239,7 @@ class ProgressBar:
         self._shown = 0.0
 
     def __call__(self, done: int, total: int, uplinks: int, lines: int) -> None:
+        """Redraw the bar (at most four times a second) after ``done`` of ``total`` days."""
         now = time.monotonic()
         if now - self._shown < 0.25 and done < total:
             return
@@ -250,5 +253,6 @@ class ProgressBar:
         self.stream.flush()
 
     def close(self) -> None:
+        """End the bar's line."""
         self.stream.write("\n")
         self.stream.flush()

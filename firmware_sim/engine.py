@@ -101,6 +101,7 @@ class Simulation:
 
     @property
     def stats(self) -> RadioStats:
+        """The radio's counts so far."""
         return self.radio.stats
 
     def _device_radio(self, device: SimDevice, ghost: str | None = None) -> DeviceRadio:

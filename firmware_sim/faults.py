@@ -180,7 +180,8 @@ _IN_CODE = Path("<fault spec>")  # the name of a spec given as a mapping rather 
 @dataclass(frozen=True)
 class FaultSpec:
     """A checked fault spec: listed faults and the random ones asked for; ``path`` and ``document`` name the
-    places in messages about faults that do not fit the town."""
+    places in messages about faults that do not fit the town.
+    """
 
     form: _SpecForm
     path: Path

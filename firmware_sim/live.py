@@ -74,9 +74,10 @@ class Schedule:
         assert self._steps is not None
         try:
             self._pending += next(self._steps)
-            return True
         except StopIteration:
             return False
+        else:
+            return True
 
     def advance(self) -> None:
         """Make the next day current (finishing its generation first)."""
@@ -125,6 +126,7 @@ async def run_live(
         fmt: envelope format, ``tts``, ``chirpstack`` or ``mixed``.
         seed: the random seed (same seed, same town, same start → same uplinks).
         faults: a fault spec file; its ground truth goes to ``ground_truth_path``.
+        ground_truth_path: where the faults' ground truth is written (default: the spec's ``.truth.json``).
         register: register the town's devices in the registry first.
         qos: MQTT QoS 0 or 1.
         start: the simulated start time (default: now; without a zone, the town's local time).

@@ -80,11 +80,14 @@ class PublishError(ConnectionError):
 class MqttPublisher(Protocol):
     """What live mode needs from an MQTT connection."""
 
-    def publish(self, topic: str, payload: bytes) -> None: ...
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Queue one message for the broker."""
 
-    async def flush(self) -> None: ...
+    async def flush(self) -> None:
+        """Let queued messages go out."""
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Disconnect from the broker."""
 
 
 class FastPublisher:
@@ -207,9 +210,11 @@ class GmqttPublisher:
         return self
 
     def publish(self, topic: str, payload: bytes) -> None:
+        """Queue one message for the broker at the configured QoS."""
         self.client.publish(topic, payload, qos=self.qos)
 
     async def flush(self) -> None:
+        """Let queued messages go out."""
         await asyncio.sleep(0)
 
     async def close(self) -> None:

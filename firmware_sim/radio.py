@@ -83,6 +83,7 @@ class RadioStats:
     ghost: int = 0
 
     def add(self, other: RadioStats) -> None:
+        """Add another set of counts to these."""
         for name in self.__slots__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
@@ -98,7 +99,8 @@ class Link:
 @dataclass(slots=True)
 class Draws:
     """Per-frame random radio conditions (plain lists, row per frame): RSSI and SNR per gateway, which gateways
-    heard it, five uniforms (loss, late, delay, jitter, duplicate) and the channel."""
+    heard it, five uniforms (loss, late, delay, jitter, duplicate) and the channel.
+    """
 
     rssi: list[list[int]]
     snr: list[list[float]]

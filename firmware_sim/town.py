@@ -544,7 +544,10 @@ def _check_model(model: str, kind: str, where: str) -> str:
 
 
 def _parking_site(spec: _SiteSpec, base: dict[str, Any], *, where: str) -> Site:
-    assert spec.model is not None and spec.count is not None and spec.lat is not None and spec.lon is not None
+    assert spec.model is not None
+    assert spec.count is not None
+    assert spec.lat is not None
+    assert spec.lon is not None
     model = _check_model(spec.model, "parking", where)
     count, lat, lon, spread = spec.count, spec.lat, spec.lon, spec.spread
     params = {"profile": spec.profile, "dwell_minutes": spec.dwell_minutes, "count": count,

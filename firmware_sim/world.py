@@ -283,7 +283,8 @@ def hourly(values: tuple[float, ...]) -> FloatArray:
 
 def boost_curve(info: DayInfo, field: str, *, weight: float = 1.0, site: str = "") -> FloatArray:
     """Per-minute multiplier of the day's markets, events and early closing (``field`` = footfall or parking)
-    at ``site``; ``weight`` scales the weekly market's lift (a counter right at the stalls sees more of it)."""
+    at ``site``; ``weight`` scales the weekly market's lift (a counter right at the stalls sees more of it).
+    """
     out = np.ones(MINUTES)
     for b in info.boosts:
         if not b.reaches(site):
@@ -364,7 +365,8 @@ _FOOTFALL: dict[str, tuple[float, ...]] = {
 
 def footfall_rate(day: Day, *, peak_per_hour: float, market: float = 1.0, site: str = "") -> FloatArray:
     """Expected passers-by per hour at each minute of ``day`` at a counter of ``site`` with the given weekday
-    peak; ``market`` weights the weekly market's lift at that counter (markets reach only their sites)."""
+    peak; ``market`` weights the weekly market's lift at that counter (markets reach only their sites).
+    """
     info, w = day.info, day.weather
     curve = hourly(_FOOTFALL[info.day_type]) * peak_per_hour / 0.9
     curve *= boost_curve(info, "footfall", weight=market, site=site)

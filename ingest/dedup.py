@@ -48,4 +48,5 @@ class RecentKeys:
 
     @property
     def capacity(self) -> int:
+        """How many keys the window remembers."""
         return len(self._ring)

@@ -45,7 +45,7 @@ class DeviceDirectory:
             await asyncio.sleep(self._refresh)
             try:
                 changed = await asyncio.to_thread(self.load)
-            except Exception as exc:  # the registry may be briefly locked or down; keep the last view
+            except Exception as exc:  # noqa: BLE001 - the registry may be briefly locked or down; keep the last view
                 log.warning("device registry reload failed, keeping the last view: %s", exc)
                 continue
             if changed and on_change is not None:

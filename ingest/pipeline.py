@@ -86,7 +86,7 @@ class Pipeline:
             return out  # MAC-only uplink: radio record only
         try:
             result = ctx.codec.decode(uplink.f_port, uplink.payload)
-        except Exception as exc:  # a codec must not raise; if one does, the uplink is kept, not lost
+        except Exception as exc:  # noqa: BLE001 - a codec must not raise; if one does, the uplink is kept, not lost
             result = {"data": {}, "warnings": [], "errors": [f"codec raised {exc!r}"]}
         if result["errors"]:
             reason = f"codec {ctx.entry.model} (fPort {uplink.f_port}): {'; '.join(result['errors'])}"

@@ -90,6 +90,7 @@ class BulkAckClient(gmqtt.Client):  # type: ignore[misc]  # gmqtt ships no type 
 
     @property
     def paused(self) -> bool:
+        """Whether reading from the broker is paused."""
         return not self._reading.is_set()
 
     def gate_reads(self) -> None:

@@ -221,7 +221,8 @@ class IngestService:
 
     async def _shutdown(self, batcher_task: asyncio.Task[None], helpers: list[asyncio.Task[None]]) -> None:
         log.info("stopping: flushing open batches")
-        assert self._client is not None and self._batcher is not None
+        assert self._client is not None
+        assert self._batcher is not None
         self._client.pause()  # take nothing new; what is unread stays with the broker
         await self._batcher.close()
         await batcher_task  # every closed batch stored and acknowledged

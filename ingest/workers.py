@@ -53,19 +53,25 @@ class WorkerProcess(Protocol):
     """What the supervisor needs of a started process (``multiprocessing.Process`` has it)."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The process's name."""
 
     @property
-    def pid(self) -> int | None: ...
+    def pid(self) -> int | None:
+        """The process id, None before start."""
 
     @property
-    def exitcode(self) -> int | None: ...
+    def exitcode(self) -> int | None:
+        """The exit code, None while running."""
 
-    def is_alive(self) -> bool: ...
+    def is_alive(self) -> bool:
+        """Whether the process is running."""
 
-    def terminate(self) -> None: ...
+    def terminate(self) -> None:
+        """Ask the process to stop (SIGTERM)."""
 
-    def join(self, timeout: float | None = None) -> None: ...
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the process to end, at most ``timeout`` seconds."""
 
 
 ProcessFactory = Callable[[int], WorkerProcess]  # worker index → a started process
@@ -187,7 +193,7 @@ def _worker_main(settings: Settings, options: IngestOptions, metrics_port: int) 
     try:
         run_ingest(settings, options, metrics_port)
     except StadtpulsError as exc:
-        log.error("%s", exc)  # one line in the worker's log instead of a traceback
+        log.error("%s", exc)  # noqa: TRY400 - one line in the worker's log instead of a traceback
         sys.exit(exc.exit_code)
 
 

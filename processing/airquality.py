@@ -1,5 +1,6 @@
 """Air quality: valid hourly and daily means, 24-hour running means, the European Air Quality Index, EU limit
-exceedances. The band tables, limits and coverage rules are data (``airquality.yaml``)."""
+exceedances. The band tables, limits and coverage rules are data (``airquality.yaml``).
+"""
 
 from __future__ import annotations
 

@@ -232,7 +232,8 @@ def level_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Co
 
 def weekly_events(raw: Raw, quantity: str, model: DeviceModel, context: Context) -> list[det.Event]:
     """Readings far from the same time of the week in earlier weeks, for quantities that follow the people in
-    a room (CO2 rises in every lesson; a trailing window would call each lesson a spike)."""
+    a room (CO2 rises in every lesson; a trailing window would call each lesson a spike).
+    """
     series = det.prepare(raw.times, raw.values, interval=float(model.report_interval), name=quantity,
                          unit=QUANTITIES[quantity].unit)
     if series.times.size == 0:
@@ -247,7 +248,8 @@ def particle_drift_events(
     raw: Raw, quantity: str, by_series: dict[tuple[str, str, str], Raw], where: tuple[str, str]
 ) -> list[det.Event]:
     """Drift of a particle fraction: against PM10 of the same device if it has one, else against its own past;
-    PM10 beside a smaller fraction is the reference and gets no test of its own."""
+    PM10 beside a smaller fraction is the reference and gets no test of its own.
+    """
     dev_eui, channel = where
     partner = REFERENCED.get(quantity, "")
     reference = by_series.get((dev_eui, partner, channel)) if partner else None
@@ -260,7 +262,8 @@ def particle_drift_events(
 
 def reference_drift_events(raw: Raw, reference: Raw, quantity: str, partner: str) -> list[det.Event]:
     """Drift of a particle fraction against a larger one of the same optical counter: weather, heating and
-    traffic move both, a drifting channel moves alone (daily medians of the difference)."""
+    traffic move both, a drifting channel moves alone (daily medians of the difference).
+    """
     common, left, right = np.intersect1d(raw.times, reference.times, return_indices=True)
     if common.size == 0:
         return []
@@ -270,7 +273,8 @@ def reference_drift_events(raw: Raw, reference: Raw, quantity: str, partner: str
 
 def daily_drift_events(raw: Raw, quantity: str, *, label: str = "") -> list[det.Event]:
     """A CUSUM over daily medians against their own long-term median: a slow drift shows over days, while
-    the daily cycle (rush hours, lessons) and single readings do not count."""
+    the daily cycle (rush hours, lessons) and single readings do not count.
+    """
     present = ~np.isnan(raw.values)
     times, values = raw.times[present], raw.values[present]
     if times.size == 0:
@@ -346,7 +350,8 @@ class Site:
 
     def quantities(self, family: Collection[str], *, max_interval: float = float("inf")) -> list[str]:
         """The quantities of ``family`` that some device of the site yields (reporting at least every
-        ``max_interval`` seconds)."""
+        ``max_interval`` seconds).
+        """
         present = set().union(*(
             m.quantities for m in self.models.values()
             if m is not None and (0 < m.report_interval <= max_interval or max_interval == float("inf"))

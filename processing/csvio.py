@@ -62,7 +62,7 @@ def parse_time(text: str) -> int:
 
 
 def format_time(ns: int) -> str:
-    """ns since the epoch → ``2025-03-08T10:00:00Z`` (fractions of a second only where there are some)."""
+    """Nanoseconds since the epoch → ``2025-03-08T10:00:00Z`` (fractions of a second only where there are some)."""
     moment = datetime.fromtimestamp(ns // NS, tz=UTC).replace(microsecond=(ns % NS) // 1000)
     return moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds").replace("+00:00", "Z")
 
@@ -190,7 +190,7 @@ def footfall_records(
 
 
 def reading_interval(times: I64) -> float:
-    """s between readings: the median spacing of distinct timestamps (at most an hour)."""
+    """Seconds between readings: the median spacing of distinct timestamps (at most an hour)."""
     distinct = np.unique(times)
     if distinct.size < 2:
         return 3600.0

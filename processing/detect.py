@@ -585,7 +585,8 @@ def returned(
     values: FloatArray, median: FloatArray, scale: FloatArray, first: int, last: int, threshold: float
 ) -> bool:
     """Whether the reading after a run of flagged readings is back within ``threshold`` of the statistics
-    before the run (False when no reading follows yet)."""
+    before the run (False when no reading follows yet).
+    """
     if last + 1 >= values.size or not math.isfinite(median[first]):
         return False
     return bool(abs(values[last + 1] - median[first]) / scale[first] <= threshold)

@@ -106,7 +106,8 @@ def compute_site(
 def _rollups(points: Points, site: Site, quantity: str, all_series: list[tuple[DeviceInfo, Series]], *,
              start: int, end: int, horizon: int) -> None:
     """Rollups at each resolution coarser than the device's reporting interval (a finer one would repeat the
-    raw readings)."""
+    raw readings).
+    """
     for resolution in RESOLUTIONS:
         series = [(d, s) for d, s in all_series if resolution.step > get_model(d.model).report_interval * NS]
         grid = _grid(start, end, resolution.step)

@@ -152,7 +152,7 @@ class ProcessingStore:
         return out
 
     async def watermark(self, municipality: str, site: str) -> int | None:
-        """ns up to which the site's outputs are computed, None before its first pass."""
+        """The time (ns) up to which the site's outputs are computed, None before its first pass."""
         query = (
             f"SELECT last({quote_identifier('watermark')}) FROM {quote_identifier(STATE_MEASUREMENT)} "
             f"WHERE {quote_identifier('municipality')} = {quote_string(municipality)} "

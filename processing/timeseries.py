@@ -48,7 +48,7 @@ class Grid:
         return self.start + self.step * self.intervals
 
     def starts(self) -> I64:
-        """shape (intervals,): the start of each interval, ns."""
+        """Shape (intervals,): the start of each interval, ns."""
         return self.start + self.step * np.arange(self.intervals, dtype=np.int64)
 
     @classmethod

@@ -32,9 +32,11 @@ class LazyGroup(click.Group):
     """A group whose subcommands are imported when called, so ``stadtpuls devices list`` starts fast."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """The names of all subcommands, sorted."""
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Import and return the subcommand ``cmd_name``, None when there is none."""
         target = COMMANDS.get(cmd_name)
         if target is None:
             return None
@@ -44,6 +46,7 @@ class LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a Stadtpuls error becomes a message and its exit code."""
         try:
             return super().invoke(ctx)
         except StadtpulsError as exc:

@@ -1,7 +1,7 @@
-"""InfluxDB line protocol and InfluxQL quoting: the one place where names and values are escaped.
+r"""InfluxDB line protocol and InfluxQL quoting: the one place where names and values are escaped.
 
 Everything that reaches ``/write`` or ``/query`` passes through these functions, so a hostile site name such
-as ``a,b=c d"\\`` can neither break a line nor inject a query. :func:`line` builds any one point;
+as ``a,b=c d"\`` can neither break a line nor inject a query. :func:`line` builds any one point;
 :class:`LineBuilder` builds the many points of the ingest hot path with the same escaping, escaping each
 distinct name once and reusing it.
 """

@@ -129,7 +129,8 @@ class ApiSettings(BaseSettings):
 
 class ReportSettings(BaseSettings):
     """The printed reports: the town on the title, its logo and calendar, and where to mail them
-    (``STADTPULS_REPORT_*``). Mail is sent only when ``smtp_host`` and ``smtp_to`` are set."""
+    (``STADTPULS_REPORT_*``). Mail is sent only when ``smtp_host`` and ``smtp_to`` are set.
+    """
 
     model_config = SettingsConfigDict(env_prefix=PREFIX + "REPORT_", extra="ignore")
 

@@ -1,5 +1,6 @@
 """``/v1/air``: air-quality stations with the European Air Quality Index now (open data) and per hour, and
-exceedances of the EU limit values per year."""
+exceedances of the EU limit values per year.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """``/v1/footfall``: people per interval at a site and direction, against the week before and the same week a
-year earlier (52 weeks back, so weekdays line up). Open data."""
+year earlier (52 weeks back, so weekdays line up). Open data.
+"""
 
 from __future__ import annotations
 

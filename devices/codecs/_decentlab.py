@@ -103,7 +103,8 @@ def emitter(sensor: Sensor) -> Emit:
 
 class _Layout(NamedTuple):
     """What decoding needs for one combination of flag bits: the size of all the sensors' words, one struct
-    reader for them, and per sensor the index of its first word and how its readings are written."""
+    reader for them, and per sensor the index of its first word and how its readings are written.
+    """
 
     size: int
     unpack: Callable[[bytes, int], tuple[int, ...]]

@@ -84,7 +84,8 @@ def stored(run: Layout, keys: tuple[str, ...]) -> Item:
 
 def grouped(run: Layout, group: str, keys: tuple[str, ...], cut: Callable[[bytes, int], FrameError]) -> Item:
     """An item of one or two fields stored under ``out[group]`` (one object per counting line); ``cut`` makes
-    the error for a value running past the end."""
+    the error for a value running past the end.
+    """
     size, unpack = run.size, run.unpack
     if len(keys) == 1:
         (key,) = keys
@@ -163,13 +164,13 @@ def frame_decoder(
         try:
             while pos < end:
                 if pos + 2 > end:
-                    raise FrameError(cut_header(pos))
+                    raise FrameError(cut_header(pos))  # noqa: TRY301 - the readers raise it too; one except below
                 channel, kind = payload[pos], payload[pos + 1]
                 read = items.get(channel << 8 | kind)  # header(channel, kind), inline
                 if read is not None:
                     pos = read(payload, pos + 2, end, data)
                 elif channel in replies:
-                    raise FrameError(f"unknown downlink reply 0x{channel:02x} 0x{kind:02x} at byte {pos}")
+                    raise FrameError(f"unknown downlink reply 0x{channel:02x} 0x{kind:02x} at byte {pos}")  # noqa: TRY301
                 else:
                     warnings.append(f"unknown channel 0x{channel:02x} 0x{kind:02x} at byte {pos}; rest ignored")
                     break
@@ -188,7 +189,8 @@ _COUNTS = struct.Struct("<BBIBBIBBHH")
 
 def encode_counts(total_in: int, total_out: int, period_in: int, period_out: int, *, line: int = 1) -> bytes:
     """The items of one counting line (1..4): cumulative in and out (wrapping at 2³², as the counter's do),
-    then in and out of the last period (clipped to 65535); the same bytes on the VS133 and the VS135."""
+    then in and out of the last period (clipped to 65535); the same bytes on the VS133 and the VS135.
+    """
     base = 3 * (line - 1)
     return _COUNTS.pack(
         0x03 + base, TYPE_TOTAL, total_in % 2**32, 0x04 + base, TYPE_TOTAL, total_out % 2**32,

@@ -75,7 +75,8 @@ def _scalar_decoder(code: int, kind: _Type) -> tuple[str, int, tuple[str, ...], 
 
 def _vector_reader(kind: _Type) -> Reader:
     """Read a three-axis value. A 3-byte axis is a signed high byte and an unsigned 16-bit rest (struct has no
-    24-bit format), joined as ``high << 16 | rest``."""
+    24-bit format), joined as ``high << 16 | rest``.
+    """
     (kx, ky, kz), (dx, dy, dz) = (tuple(p.key for p in kind.parts), tuple(p.divisor for p in kind.parts))
     if kind.parts[0].width == 2:
         unpack16 = struct.Struct(">hhh").unpack_from

@@ -111,7 +111,8 @@ def _gas(channel: int, gas: str, label: str) -> Sensor:
     def emit(words: tuple[int, ...], offset: int, data: dict[str, Any]) -> None:
         """The four readings at once, each voltage computed once. The formulas of :func:`millivolts`, ``we_ppb``
         and ``we_aux_ppb`` are written out here because calling them costs about 12 % of a full frame;
-        ``test_decentlab_one_call_emit_matches_reading_by_reading`` holds the two forms equal."""
+        ``test_decentlab_one_call_emit_matches_reading_by_reading`` holds the two forms equal.
+        """
         we = (words[offset] - MIDSCALE) * FULL_SCALE / MIDSCALE
         we_aux = (words[offset + 1] - MIDSCALE) * FULL_SCALE / MIDSCALE
         data[k_we] = {"displayName": d_we, "value": we, "unit": "mV"}
@@ -165,7 +166,8 @@ def adc_word(mv: float) -> int:
 
 def _cell_words(gas: str, ppb: float, aux_drift_mv: float) -> tuple[int, int]:
     """The ``we`` and ``we-aux`` words of a cell seeing ``ppb``, with :data:`CALIBRATION` and its auxiliary
-    electrode ``aux_drift_mv`` off its zero."""
+    electrode ``aux_drift_mv`` off its zero.
+    """
     cal = CALIBRATION[gas]
     we_aux = adc_word(cal.we_zero - cal.aux_zero + cal.sensitivity * ppb)
     aux = cal.aux_zero + aux_drift_mv

@@ -259,7 +259,8 @@ _CLIMATE = struct.Struct(">BhBBBHBBBHBH")
 def encode_climate(*, temperature: float, humidity: float, light: float, motion: float, co2: float,
                    vdd: float) -> bytes:
     """The frame of one indoor-climate reading: temperature (°C, 0.1 steps), humidity (%), light (lux), motion
-    (PIR count), CO2 (ppm), supply voltage (mV); each rounded and clipped to its field, as the sensor does."""
+    (PIR count), CO2 (ppm), supply voltage (mV); each rounded and clipped to its field, as the sensor does.
+    """
     return _CLIMATE.pack(
         0x01, int(min(32767, max(-32768, round(temperature * 10)))),
         0x02, int(min(255, max(0, round(humidity)))),

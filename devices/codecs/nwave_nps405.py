@@ -232,14 +232,16 @@ def encode(f_port: int, data: dict[str, Any]) -> bytes:
 
 def encode_status(occupied: bool, previous_minutes: int) -> bytes:
     """The fPort 1 frame of a change to ``occupied`` after ``previous_minutes`` (whole min, ≥ 0) in the
-    previous state, compressed as the sensor does (:data:`OVERFLOW_MINUTES` or more is an overflow)."""
+    previous state, compressed as the sensor does (:data:`OVERFLOW_MINUTES` or more is an overflow).
+    """
     code = 127 if previous_minutes >= OVERFLOW_MINUTES else _compressed(max(0, previous_minutes))
     return bytes([code << 1 | occupied])
 
 
 def encode_heartbeat(occupied: bool, battery_voltage: float, temperature: float) -> bytes:
     """The fPort 2 frame: state (also as hardware health), battery (V, 2.5..3.52 in 4 mV steps) and
-    temperature (°C, -54..73.5 in 0.5 °C steps); values outside are clipped as the sensor's registers do."""
+    temperature (°C, -54..73.5 in 0.5 °C steps); values outside are clipped as the sensor's registers do.
+    """
     raw_v = int(min(255, max(0, round((battery_voltage - 2.5) * 250))))
     raw_t = int(min(127, max(-128, round((temperature - 10) * 2))))
     return bytes([int(occupied), raw_v, raw_t & 0xFF]) + bytes(HEARTBEAT_SIZE - 3)

@@ -64,7 +64,8 @@ def _decentlab_ac(sample: dict[str, float], *, device_id: int, battery: float, m
                   **_: Any) -> bytes:
     """The world's gases as ppb (``mass_per_ppb``: the catalog's ppb → mass factors, ``no2``, ``no`` in µg/m³,
     ``co`` in mg/m³; the Ox cell sees ozone and NO2), so that what ingest stores equals the world's
-    concentration within the cell's resolution."""
+    concentration within the cell's resolution.
+    """
     no2 = sample["no2"] / mass_per_ppb["no2"]
     ppb = {"no2": no2, "no": sample["no"] / mass_per_ppb["no"], "ox": sample["o3"] / O3_PER_PPB + no2,
            "co": sample["co"] / mass_per_ppb["co"]}
@@ -111,6 +112,7 @@ class AirUnit(Unit):
         self.device_id = key_hash(device.dev_eui) % 65536
 
     def generate(self, day: Day, rng: np.random.Generator) -> list[Frame]:
+        """The frames the sensor sends on ``day``."""
         times = periodic_times(day, self.interval, float(self.phase[0]), not_before=self.run_start)
         joins = sorted(self.rejoins(day, rng).values())
         if times.size == 0:

@@ -63,6 +63,7 @@ class CounterUnit(Unit):
         self.last_report = 0.0
 
     def generate(self, day: Day, rng: np.random.Generator) -> list[Frame]:
+        """The frames the counter sends on ``day``."""
         times = periodic_times(day, self.interval, float(self.phase[0]), not_before=self.run_start)
         if times.size == 0:
             return []
@@ -86,7 +87,8 @@ class CounterUnit(Unit):
     def _frames(self, day: Day, times: FloatArray, counts_in: npt.NDArray[np.int64],
                 counts_out: npt.NDArray[np.int64], joins: list[float]) -> list[Frame]:
         """Frames of the reports; the first report after a spontaneous reset re-joins (the device keeps its
-        totals; only a counter-reset fault zeroes them)."""
+        totals; only a counter-reset fault zeroes them).
+        """
         faults = self.day_faults(day, "spike", "flatline_counter", "counter_reset")
         resets = sorted(f.start for _, f in faults if f.kind == "counter_reset")
         out: list[Frame] = []

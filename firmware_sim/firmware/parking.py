@@ -31,7 +31,8 @@ _MINUTES = np.arange(MINUTES, dtype=np.float64)
 
 def fill_levels(places: FloatArray, spread: float) -> tuple[FloatArray, FloatArray]:
     """(lot demand grid, logistic centre) such that bays at ``places`` (0 entrance .. 1 top) whose demand is
-    ``1 / (1 + exp(-(centre - place) / spread))`` are occupied ``demand`` on average."""
+    ``1 / (1 + exp(-(centre - place) / spread))`` are occupied ``demand`` on average.
+    """
     grid = np.linspace(0.005, 0.995, 199)
     low, high = np.full(grid.size, -6.0), np.full(grid.size, 7.0)
     for _ in range(40):
@@ -81,7 +82,8 @@ class ParkingUnit(Unit):
     def _rates(self, day: Day, demand: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Per-minute probabilities of an arrival at a free bay and a departure from an occupied one, such that
         occupancy follows ``demand``: stays last ``dwell_minutes`` on average, longer ones end sooner when demand
-        falls (the evening exodus of a commuter lot)."""
+        falls (the evening exodus of a commuter lot).
+        """
         mu0 = day.minute_seconds / 60.0 / self.dwell
         slope = np.gradient(demand, axis=0)
         mu = mu0 + np.maximum(0.0, -slope) / demand
@@ -90,7 +92,8 @@ class ParkingUnit(Unit):
 
     def _residents(self, day: Day, rng: np.random.Generator) -> BoolArray:
         """Where residents' cars stand, shape (MINUTES, bays): from last night until the morning, and from the
-        evening on for tonight."""
+        evening on for tonight.
+        """
         n = len(self.devices)
         if not self.started:
             self.resident_home = self.resident & (rng.random(n) < RESIDENT_NIGHTS)
@@ -138,6 +141,7 @@ class ParkingUnit(Unit):
             flips[:, bay] = column[1:] != column[:-1]
 
     def generate(self, day: Day, rng: np.random.Generator) -> list[Frame]:
+        """The frames the parking sensor sends on ``day``."""
         initial = self.state.copy() if self.started else None
         flips, states = self._simulate(day, rng)
         if initial is None:

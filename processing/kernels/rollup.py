@@ -14,7 +14,7 @@ from processing.kernels import kernel
     "void(int64[::1], float64[::1], int64, int64, int64[::1], float64[::1], float64[::1], float64[::1],"
     " float64[::1])"
 )
-def bin_stats(
+def bin_stats(  # noqa: D417 - the five outputs share one entry
     times: npt.NDArray[np.int64],
     values: npt.NDArray[np.float64],
     start: int,

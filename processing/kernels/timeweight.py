@@ -13,7 +13,8 @@ from processing.kernels import kernel
 @kernel("int64(int64, int64, int64, int64)")
 def interval_of(t: int, start: int, step: int, hint: int) -> int:
     """The interval that holds ``t``, found by stepping on from ``hint`` when ``t`` is just ahead of it (sorted
-    input), by a division otherwise."""
+    input), by a division otherwise.
+    """
     lower = start + hint * step
     if t < lower or t - lower >= 4 * step:
         return (t - start) // step

@@ -64,19 +64,26 @@ async def test_stuck_value_and_offline_device_become_events(settings: Settings) 
         await client.write("\n".join(body))
         # the last three days, with the history before them read by the job itself
         report = await detect_with(client, settings, start=T0 + 7 * DAY, end=T0 + DAYS * DAY, store=store)
-        assert report.errors == [] and report.devices == 3 and report.series == 3
+        assert report.errors == []
+        assert report.devices == 3
+        assert report.series == 3
         events = {(e.dev_eui, e.quantity, e.kind): e for e in store.list()}
         assert set(events) == {(AIR, "pm2_5", "stuck"), (CO2, "", "gap")}
         stuck = events[(AIR, "pm2_5", "stuck")]
-        assert abs(stuck.onset.timestamp() - STUCK[0]) <= 600 and abs(stuck.end.timestamp() - STUCK[1]) <= 600
-        assert stuck.start.timestamp() > stuck.onset.timestamp() and not stuck.open
+        assert abs(stuck.onset.timestamp() - STUCK[0]) <= 600
+        assert abs(stuck.end.timestamp() - STUCK[1]) <= 600
+        assert stuck.start.timestamp() > stuck.onset.timestamp()
+        assert not stuck.open
         assert "unchanged at 12.3 µg/m³" in stuck.reason
         gap = events[(CO2, "", "gap")]
-        assert abs(gap.onset.timestamp() - OFFLINE[0]) <= 600 and abs(gap.end.timestamp() - OFFLINE[1]) <= 600
-        assert not gap.open and "no reading for 6" in gap.reason
+        assert abs(gap.onset.timestamp() - OFFLINE[0]) <= 600
+        assert abs(gap.end.timestamp() - OFFLINE[1]) <= 600
+        assert not gap.open
+        assert "no reading for 6" in gap.reason
         # examining the same data again, or an overlapping window, raises nothing twice
         again = await detect_with(client, settings, start=T0 + 6 * DAY, end=T0 + DAYS * DAY, store=store)
-        assert again.stored.inserted == 0 and len(store.list()) == 2
+        assert again.stored.inserted == 0
+        assert len(store.list()) == 2
         # the quiet device falls silent at the end of the data: an open gap, closed once it is heard again
         later = await detect_with(client, settings, start=T0 + DAYS * DAY - H, end=T0 + DAYS * DAY + 3 * H,
                                   store=store)
@@ -91,4 +98,5 @@ async def test_stuck_value_and_offline_device_become_events(settings: Settings) 
         assert closing.stored.inserted == 0  # the same three conditions, one of them now ended
         assert {e.dev_eui for e in store.list(open_only=True, kind="gap")} == {AIR, CO2}
         [quiet_gap] = store.list(dev_eui=QUIET, kind="gap")
-        assert not quiet_gap.open and quiet_gap.end.timestamp() == pytest.approx(resumed, abs=1)
+        assert not quiet_gap.open
+        assert quiet_gap.end.timestamp() == pytest.approx(resumed, abs=1)

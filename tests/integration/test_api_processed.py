@@ -1,6 +1,7 @@
 """Parking, footfall and air quality over processed data, written here in the schema processing writes (its
 README, "Processed data") into a real InfluxDB: the three questions a reader key answers with one request
-each, and another municipality's key gets nothing of them."""
+each, and another municipality's key gets nothing of them.
+"""
 
 from __future__ import annotations
 
@@ -105,12 +106,14 @@ async def test_how_full_was_the_marktplatz_lot_last_saturday_afternoon(api: Api)
     data = response.json()["data"]
     assert [p["time"] for p in data][:2] == ["2025-06-14T12:00:00+02:00", "2025-06-14T13:00:00+02:00"]
     assert [p["occupancy"] for p in data] == [0.75, 0.8125, 0.875, 0.9375, 1.0, 1.0]
-    assert {p["municipality"] for p in data} == {TOWN} and data[0]["bays"] == 40
+    assert {p["municipality"] for p in data} == {TOWN}
+    assert data[0]["bays"] == 40
     afternoon = await api.client.get("/v1/parking/Marktplatz/occupancy", headers=api.keys["reader"],
                                      params={**params, "every": "1d", "start": "2025-06-14T00:00:00+02:00",
                                              "end": "2025-06-15T00:00:00+02:00"})
     day = afternoon.json()["data"]
-    assert len(day) == 1 and day[0]["time"] == "2025-06-14T00:00:00+02:00"
+    assert len(day) == 1
+    assert day[0]["time"] == "2025-06-14T00:00:00+02:00"
     assert day[0]["occupancy"] == pytest.approx(sum(min(1.0, h / 16) for h in range(24)) / 24)
     theirs = await api.client.get("/v1/parking/Marktplatz/occupancy", params=params, headers=api.keys["other"])
     assert {p["municipality"] for p in theirs.json()["data"]} == {OTHER}
@@ -123,7 +126,8 @@ async def test_parking_availability_now_is_open_data_in_fiware_terms(api: Api) -
     response = await api.client.get("/v1/parking")
     assert response.status_code == 200
     body = response.json()
-    assert body["licence"] and body["attribution"]
+    assert body["licence"]
+    assert body["attribution"]
     assert body["data"] == [{
         "id": f"{TOWN}/Marktplatz", "name": "Marktplatz", "municipality": TOWN, "totalSpotNumber": 40,
         "availableSpotNumber": 12, "occupiedSpotNumber": 26, "unknownSpotNumber": 2,
@@ -142,7 +146,9 @@ async def test_people_in_the_pedestrian_zone_this_week_against_the_same_week_las
     response = await api.client.get("/v1/footfall/Fussgaengerzone", params=params, headers=api.keys["reader"])
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["total"] == 10 * 168 and body["total_last_year"] == 8 * 168 and body["total_previous_week"] == 6 * 168
+    assert body["total"] == 10 * 168
+    assert body["total_last_year"] == 8 * 168
+    assert body["total_previous_week"] == 6 * 168
     assert [(p["time"], p["count"], p["last_year"], p["previous_week"]) for p in body["data"]] == [
         ("2025-06-09T00:00:00+02:00", 1680.0, 1344.0, 1008.0)
     ]
@@ -154,9 +160,11 @@ async def test_people_in_the_pedestrian_zone_this_week_against_the_same_week_las
     both = await api.client.get("/v1/footfall/Fussgaengerzone", params={**both_directions, "every": "1d"})
     assert {p["direction"] for p in both.json()["data"]} == {"in", "out"}
     hidden = await api.client.get("/v1/footfall/Fussgaengerzone", params=params, headers=api.keys["other"])
-    assert hidden.json()["data"] == [] and hidden.json()["total"] == 0
+    assert hidden.json()["data"] == []
+    assert hidden.json()["total"] == 0
     bad = await api.client.get("/v1/footfall/Fussgaengerzone", params={**params, "direction": "sideways"})
-    assert bad.status_code == 422 and bad.json()["invalid_params"][0]["name"] == "direction"
+    assert bad.status_code == 422
+    assert bad.json()["invalid_params"][0]["name"] == "direction"
 
 
 async def test_days_with_pm10_over_the_limit_this_year_at_the_ring_road(api: Api) -> None:
@@ -191,4 +199,5 @@ async def test_eaqi_now_and_per_hour(api: Api) -> None:
                                  params={"start": "2025-06-14T00:00:00Z", "end": "2025-06-15T00:00:00Z"})
             ).status_code == 404
     bad = await api.client.get("/v1/air/eaqi", params={"bands": "1999"})
-    assert bad.status_code == 422 and bad.json()["invalid_params"][0]["name"] == "bands"
+    assert bad.status_code == 422
+    assert bad.json()["invalid_params"][0]["name"] == "bands"

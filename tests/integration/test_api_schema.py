@@ -1,5 +1,6 @@
 """schemathesis against /openapi.json on a real uvicorn server over a real InfluxDB, with a key of each role:
-no 5xx, every answer matches the schema (status code, content type, headers, body)."""
+no 5xx, every answer matches the schema (status code, content type, headers, body).
+"""
 
 from __future__ import annotations
 
@@ -102,7 +103,8 @@ def test_every_operation_answers_as_documented(server: Server, role: str) -> Non
 
         run()
     assert tried >= len(operations)
-    assert 200 in statuses and 422 in statuses, statuses  # valid and invalid requests were both made
+    assert 200 in statuses, statuses  # valid and invalid requests were both made
+    assert 422 in statuses, statuses
     print(role, tried, sorted(statuses))
     # the key's own device answers; another municipality's is not found
     own = "70B3D5E75E00A001" if role == "reader" else "70B3D5E75E00B001"

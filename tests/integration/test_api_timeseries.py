@@ -1,5 +1,6 @@
 """The query API against a real InfluxDB: time series by local day across DST, pages, formats, isolation of
-municipalities, hostile input, rollups in the processing schema, latest values and open data."""
+municipalities, hostile input, rollups in the processing schema, latest values and open data.
+"""
 
 from __future__ import annotations
 
@@ -84,7 +85,9 @@ async def test_a_day_is_a_local_day_across_the_dst_change(api: Api) -> None:
         ("2025-10-26T00:00:00+02:00", 150),  # 25 hours
         ("2025-10-27T00:00:00+01:00", 144),
     ]
-    assert body["tz"] == "Europe/Berlin" and body["source"] == "raw" and body["unit"] == "µg/m³"
+    assert body["tz"] == "Europe/Berlin"
+    assert body["source"] == "raw"
+    assert body["unit"] == "µg/m³"
     utc = (await series(api, "a", dev_eui=A1, every="1d", agg="count", tz="UTC")).json()
     assert utc["data"][0]["time"] == "2025-10-24T00:00:00Z"
 
@@ -92,8 +95,10 @@ async def test_a_day_is_a_local_day_across_the_dst_change(api: Api) -> None:
 async def test_a_site_of_the_same_name_in_another_municipality_stays_apart(api: Api) -> None:
     mine = (await series(api, "a", site="Ring", every="1d", agg="max")).json()["data"]
     theirs = (await series(api, "b", site="Ring", every="1d", agg="min")).json()["data"]
-    assert mine and all(p["value"] < 20 for p in mine)
-    assert theirs and all(p["value"] >= 99 for p in theirs)
+    assert mine
+    assert all(p["value"] < 20 for p in mine)
+    assert theirs
+    assert all(p["value"] >= 99 for p in theirs)
     raw = (await series(api, "a", site="Ring", limit=500)).json()["data"]
     assert {p["dev_eui"] for p in raw} == {A1}
     refused = await series(api, "a", site="Ring", municipality="Nachbarort", every="1h")
@@ -105,7 +110,8 @@ async def test_a_site_of_the_same_name_in_another_municipality_stays_apart(api: 
 
 async def test_pages_follow_each_other_without_gaps_or_repeats(api: Api) -> None:
     whole = (await series(api, "a", dev_eui=A1, every="1h", agg="mean", limit=500)).json()
-    assert whole["next"] is None and whole["count"] == 73  # 3 local days, one of 25 hours
+    assert whole["next"] is None
+    assert whole["count"] == 73
     collected: list[dict[str, Any]] = []
     response = await series(api, "a", dev_eui=A1, every="1h", agg="mean", limit=20)
     pages = 0
@@ -117,7 +123,8 @@ async def test_pages_follow_each_other_without_gaps_or_repeats(api: Api) -> None
         if body["next"] is None:
             break
         response = await api.client.get(body["next"], headers=api.keys["a"])
-    assert pages == 4 and collected == whole["data"]
+    assert pages == 4
+    assert collected == whole["data"]
     raw_pages, raw_points = 0, 0
     response = await series(api, "a", dev_eui=A1, limit=500)
     while True:
@@ -127,24 +134,29 @@ async def test_pages_follow_each_other_without_gaps_or_repeats(api: Api) -> None
         if body["next"] is None:
             break
         response = await api.client.get(body["next"], headers=api.keys["a"])
-    assert raw_points == 438 and raw_pages == 1 + 438 // 500  # 144 + 150 + 144 readings
+    assert raw_points == 438
+    assert raw_pages == 1 + 438 // 500
     too_many = await series(api, "a", dev_eui=A1, limit=501)
-    assert too_many.status_code == 422 and "follow `next`" in too_many.json()["detail"]
+    assert too_many.status_code == 422
+    assert "follow `next`" in too_many.json()["detail"]
 
 
 async def test_csv_and_ndjson_by_accept_or_format(api: Api) -> None:
     by_format = await series(api, "a", dev_eui=A1, every="1d", agg="count", format="csv")
     assert by_format.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(by_format.text)))
-    assert [r["value"] for r in rows] == ["144", "150", "144"] and rows[1]["dev_eui"] == A1
+    assert [r["value"] for r in rows] == ["144", "150", "144"]
+    assert rows[1]["dev_eui"] == A1
     by_accept = await api.client.get(
         "/v1/timeseries", params={"quantity": "pm10", "start": START, "end": END, "dev_eui": A1, "limit": 100},
         headers={**api.keys["a"], "Accept": "application/x-ndjson"},
     )
     assert by_accept.headers["content-type"].startswith("application/x-ndjson")
     lines = [json.loads(x) for x in by_accept.text.splitlines()]
-    assert len(lines) == 100 and lines[0]["time"] == "2025-10-25T00:00:00+02:00"
-    assert 'rel="next"' in by_accept.headers["link"] and "cursor=" in by_accept.headers["link"]
+    assert len(lines) == 100
+    assert lines[0]["time"] == "2025-10-25T00:00:00+02:00"
+    assert 'rel="next"' in by_accept.headers["link"]
+    assert "cursor=" in by_accept.headers["link"]
 
 
 HOSTILE_PARAMS = [
@@ -192,7 +204,8 @@ async def test_a_hostile_site_name_finds_exactly_its_site(api: Api) -> None:
 async def test_rollups_are_read_in_the_processing_schema(api: Api) -> None:
     api.settings.api.rollups = True
     fallback = (await series(api, "a", dev_eui=A1, every="15m", agg="mean", limit=5)).json()
-    assert fallback["source"] == "raw" and fallback["count"] == 5  # no rollup policy yet: raw data
+    assert fallback["source"] == "raw"
+    assert fallback["count"] == 5
     influx = api.influx
     for policy, duration in (("r15m", "730d"), ("r1h", "INF")):
         statement = (f"CREATE RETENTION POLICY {quote_identifier(policy)} ON {quote_identifier(influx.database)} "
@@ -212,7 +225,8 @@ async def test_rollups_are_read_in_the_processing_schema(api: Api) -> None:
     assert [p["value"] for p in quarter["data"]] == [40.0, 41.0, 42.0, 43.0]
     assert quarter["data"][0]["time"] == "2025-10-25T12:00:00+02:00"
     daily = (await series(api, "a", dev_eui=A1, every="1d", agg="max")).json()
-    assert daily["source"] == "r1h.pm10" and [p["value"] for p in daily["data"]] == [72.0]
+    assert daily["source"] == "r1h.pm10"
+    assert [p["value"] for p in daily["data"]] == [72.0]
     counted = (await series(api, "a", dev_eui=A1, every="1d", agg="count")).json()
     assert [p["value"] for p in counted["data"]] == [18.0]
 
@@ -221,7 +235,8 @@ async def test_latest_values_and_health_of_a_visible_device(api: Api) -> None:
     latest = await api.client.get(f"/v1/devices/{A1}/latest", headers=api.keys["a"])
     assert latest.status_code == 200
     values = latest.json()["values"]
-    assert [v["quantity"] for v in values] == ["pm10"] and values[0]["time"].endswith("Z")
+    assert [v["quantity"] for v in values] == ["pm10"]
+    assert values[0]["time"].endswith("Z")
     assert (await api.client.get(f"/v1/devices/{A1}/latest", headers=api.keys["b"])).status_code == 404
     detail = (await api.client.get(f"/v1/devices/{A1}", headers=api.keys["a"])).json()
     assert detail["health"] == {"status": "never_seen", "last_seen": None}  # no uplink records were written
@@ -236,4 +251,5 @@ async def test_open_data_devices_carry_their_latest_public_values(api: Api) -> N
     assert feature["geometry"]["coordinates"] == [8.7, 50.2]
     assert [v["quantity"] for v in feature["properties"]["latest"]] == ["pm10"]
     assert feature["properties"]["latest"][0]["value"] >= 99
-    assert body["licence"] and body["attribution"]
+    assert body["licence"]
+    assert body["attribution"]

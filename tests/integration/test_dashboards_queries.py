@@ -1,5 +1,6 @@
 """Every panel query of every board, with Grafana's macros substituted as Grafana does, against a real InfluxDB
-filled by the simulated town: each must run and return data, for "All" and for a choice of several sites."""
+filled by the simulated town: each must run and return data, for "All" and for a choice of several sites.
+"""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ def town(influxdb: InfluxServer, tmp_path_factory: pytest.TempPathFactory) -> It
 
 def _range(board: dict[str, Any]) -> tuple[datetime, datetime]:
     match = _RELATIVE.fullmatch(board["time"]["from"])
-    assert match is not None and board["time"]["to"] == "now"
+    assert match is not None
+    assert board["time"]["to"] == "now"
     end = datetime.now(UTC)
     return end - int(match.group(1)) * _UNIT[match.group(2)], end
 
@@ -114,7 +116,8 @@ def test_the_variables_offer_the_places_of_the_town(town: Settings) -> None:
         assert len(municipalities) >= 1, name
         chosen = {"municipality": Variable("municipality", municipalities[:1])}
         sites = _tag_values(town, model, "site", chosen)
-        assert sites and set(sites) <= set(_tag_values(town, model, "site", EVERYTHING)), name
+        assert sites, name
+        assert set(sites) <= set(_tag_values(town, model, "site", EVERYTHING)), name
 
 
 def test_the_choice_of_sites_narrows_the_result(town: Settings) -> None:

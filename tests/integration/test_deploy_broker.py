@@ -1,5 +1,6 @@
 """The broker configuration of the server stack (deploy/mosquitto/), run by a real Mosquitto: no anonymous access,
-the accounts' topic rights as the ACL says, and the compose health check's reading of a refused connection."""
+the accounts' topic rights as the ACL says, and the compose health check's reading of a refused connection.
+"""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     try:
         deadline = time.monotonic() + 10
         while not accepts_tcp(port):
-            assert process.poll() is None and time.monotonic() < deadline, (folder / "log").read_text()
+            assert process.poll() is None, (folder / "log").read_text()
+            assert time.monotonic() < deadline, (folder / "log").read_text()
             time.sleep(0.05)
         yield port
     finally:

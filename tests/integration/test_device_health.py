@@ -108,7 +108,8 @@ async def test_health_and_alarms_of_a_technicians_day(
         ])
         await wait_for_rows(influx, f"SELECT \"f_cnt\" FROM \"uplink\" WHERE \"dev_eui\" = '{SILENT}'", 1)
         third = await asyncio.to_thread(_check, registry, store, settings, now + timedelta(minutes=2))
-        assert third.activated == [SILENT] and third.sync.cleared == 1
+        assert third.activated == [SILENT]
+        assert third.sync.cleared == 1
         assert {a.kind for a in store.list(dev_eui=SILENT)} == set()
 
         # two hours on, the people counter of fifteen-minute reports is offline

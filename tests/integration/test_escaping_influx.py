@@ -1,5 +1,6 @@
 """Hostile names survive the round trip through a real InfluxDB: written by line protocol (the reference builder
-and the pipeline's fast one), found by InfluxQL."""
+and the pipeline's fast one), found by InfluxQL.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ async def test_hostile_channel_names_from_the_pipeline_round_trip(
 ) -> None:
     channels = [*HOSTILE_CHANNELS, "='", "x' OR '1'='1", "back\\,comma"]
     outcome = hostile_pipeline(monkeypatch, channels).handle(message())
-    assert outcome.rejection is None and len(outcome.lines) == 1 + len(channels)
+    assert outcome.rejection is None
+    assert len(outcome.lines) == 1 + len(channels)
     async with InfluxClient(influxdb.url, influx_db_name) as influx:
         await influx.write("\n".join(outcome.lines))
         for i, channel in enumerate(channels):

@@ -1,5 +1,6 @@
 """Ingest loses nothing and doubles nothing: kill -9, InfluxDB outage, broker restart, duplicates, late data,
-shared subscriptions, write rejections. Each test counts what was published and what InfluxDB holds."""
+shared subscriptions, write rejections. Each test counts what was published and what InfluxDB holds.
+"""
 
 from __future__ import annotations
 

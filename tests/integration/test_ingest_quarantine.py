@@ -32,13 +32,15 @@ async def test_replay_after_registering_the_device_writes_the_uplink(
     unknown_id, garbage_id = (row.id for row in store.select())
 
     first = await replay(settings, store.select(), store=store)
-    assert first.replayed == [] and set(first.failed) == {unknown_id, garbage_id}
+    assert first.replayed == []
+    assert set(first.failed) == {unknown_id, garbage_id}
     assert "unknown device" in first.failed[unknown_id]
 
     DeviceRegistry(settings.registry_url).upsert(device_eui(3), model=MODEL, name="s3", site="Markt",
                                                  municipality="Musterstadt")
     second = await replay(settings, store.select(stage="device"), store=store)
-    assert second.replayed == [unknown_id] and second.points == 3
+    assert second.replayed == [unknown_id]
+    assert second.points == 3
     assert [row.id for row in store.select()] == [garbage_id]  # still pending, with its reason
     assert "not valid JSON" in (store.get(garbage_id) or pytest.fail("row gone")).reason
     async with InfluxClient(influxdb.url, influx_db_name) as influx:
@@ -58,7 +60,8 @@ async def test_replay_stores_two_quarantined_copies_of_one_uplink_once(
     DeviceRegistry(settings.registry_url).upsert(device_eui(4), model=MODEL, name="s4", site="Markt",
                                                  municipality="Musterstadt")
     report = await replay(settings, store.select(), store=store)
-    assert len(report.replayed) == 2 and report.points == 3  # the copy is deduplicated, and marked too
+    assert len(report.replayed) == 2
+    assert report.points == 3
     assert store.count() == 0
 
 
@@ -78,5 +81,6 @@ async def test_replay_keeps_messages_influxdb_refuses_in_quarantine_with_the_rea
         registry.upsert(device_eui(i), model=MODEL, name=f"s{i}", site="Markt", municipality="Musterstadt")
     report = await replay(settings, store.select(), store=store)
     assert report.replayed == []  # every uplink line conflicts; each message is found and kept
-    assert len(report.failed) == 3 and all("conflict" in r for r in report.failed.values())
+    assert len(report.failed) == 3
+    assert all("conflict" in r for r in report.failed.values())
     assert {row.stage for row in store.select()} == {"write"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,14 +26,14 @@ START = int(datetime(2025, 3, 8, tzinfo=UTC).timestamp()) * 10**9
 
 
 @pytest.fixture(scope="module")
-def town_day(tmp_path_factory: pytest.TempPathFactory, influxdb: InfluxServer) -> Iterator[Settings]:
+def town_day(tmp_path_factory: pytest.TempPathFactory, influxdb: InfluxServer) -> Settings:
     """The small town from 7 to 9 March (local days), so that the UTC day of 8 March is whole, in its own database."""
     folder = tmp_path_factory.mktemp("processing")
     settings = Settings(influx=InfluxSettings(url=influxdb.url, db="processing_town"), data_dir=folder)
     town = folder / "small.yaml"
     town.write_text(SMALL_TOWN, encoding="utf-8")
     run_backfill(settings, town=town, days=3, start=date(2025, 3, 7), seed=5, workers=1)
-    yield settings
+    return settings
 
 
 def options() -> Options:
@@ -53,7 +52,8 @@ def rows(series: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 async def test_backfill_writes_rollups_occupancy_footfall_and_eaqi(town_day: Settings) -> None:
     service = ProcessingService(town_day, options())
     report = await service.backfill(START, START + DAY)
-    assert report.sites == 4 and report.points > 10_000
+    assert report.sites == 4
+    assert report.points > 10_000
 
     # hourly PM2.5 rollups account for every raw reading of the day
     raw = await query(town_day, f'SELECT count("value") FROM "pm2_5" WHERE time >= {START} AND time < {START + DAY}')
@@ -61,14 +61,16 @@ async def test_backfill_writes_rollups_occupancy_footfall_and_eaqi(town_day: Set
     assert rolled[0]["values"][0][1] == raw[0]["values"][0][1] > 100
     means = await query(town_day, 'SELECT "min", "mean", "max", "coverage" FROM "r1h"."pm2_5"')
     for _, low, mean, high, coverage in means[0]["values"]:
-        assert low <= mean <= high and 0 < coverage <= 1
+        assert low <= mean <= high
+        assert 0 < coverage <= 1
 
     # the lot's occupancy per hour is a share, known for the whole day, and the per-site series carry the tags
     lot = await query(town_day, "SELECT \"occupancy\", \"coverage\" FROM \"r1h\".\"lot_occupancy\" "
                                 "WHERE \"site\" = 'lot' AND \"municipality\" = 'Teststadt'")
     values = lot[0]["values"]
     assert len(values) == 24
-    assert all(0 <= v[1] <= 1 for v in values) and max(v[1] for v in values) > 0.1
+    assert all(0 <= v[1] <= 1 for v in values)
+    assert max(v[1] for v in values) > 0.1
     assert all(v[2] > 0.99 for v in values)
 
     # people per hour: the hours add up to the day, and the day is close to the counters' own period counts
@@ -96,18 +98,21 @@ async def test_backfill_again_writes_the_same_points(town_day: Settings) -> None
     measurement = 'SELECT * FROM "r15m"."occupancy" GROUP BY *'
     before = rows(await query(town_day, measurement))
     await service.backfill(START, START + DAY)
-    assert rows(await query(town_day, measurement)) == before and len(before) > 1000
+    assert rows(await query(town_day, measurement)) == before
+    assert len(before) > 1000
 
 
 async def test_a_pass_recomputes_what_late_data_touched(town_day: Settings) -> None:
     service = ProcessingService(town_day, options(), late=HOUR)
     now = START + DAY - 1
     first = await service.run_pass(now=now)
-    assert first.sites == 4 and not first.errors
+    assert first.sites == 4
+    assert not first.errors
     availability = await query(town_day, "SELECT \"free\", \"occupied\", \"unknown\", \"capacity\" "
                                          "FROM \"lot_availability\" WHERE \"site\" = 'lot'")
     _, free, occupied, unknown, capacity = availability[0]["values"][-1]
-    assert capacity == 40 and free + occupied + unknown == 40
+    assert capacity == 40
+    assert free + occupied + unknown == 40
 
     hour = START + 10 * HOUR
     check = f'SELECT "max", "count" FROM "r1h"."pm2_5" WHERE time = {hour}'
@@ -121,13 +126,15 @@ async def test_a_pass_recomputes_what_late_data_touched(town_day: Settings) -> N
     second = await service.run_pass(now=now + 60 * 10**9)
     assert second.sites == 4
     _, after_max, after_count = (await query(town_day, check))[0]["values"][0]
-    assert (after_max, after_count) == (999.0, before_count + 1) and before_max < 999.0
+    assert (after_max, after_count) == (999.0, before_count + 1)
+    assert before_max < 999.0
 
 
 async def test_shards_split_the_sites(town_day: Settings) -> None:
     whole = {s.key for s in load_sites(town_day, Shard())}
     halves = [{s.key for s in load_sites(town_day, Shard(i, 2))} for i in range(2)]
-    assert halves[0] | halves[1] == whole and not halves[0] & halves[1]
+    assert halves[0] | halves[1] == whole
+    assert not halves[0] & halves[1]
     assert [Shard.parse("1/2").index, Shard.parse("1/2").count] == [1, 2]
     with pytest.raises(ValueError, match="shard"):
         Shard.parse("2/2")
@@ -151,4 +158,5 @@ def test_cli_backfill(town_day: Settings, monkeypatch: pytest.MonkeyPatch, tmp_p
     owned = len(load_sites(town_day, Shard(1, 2)))
     assert once.output.startswith(f"{owned} sites")
     bad = CliRunner().invoke(process_group, ["--once", "--shard", "2/2"])
-    assert bad.exit_code != 0 and "shard" in bad.output
+    assert bad.exit_code != 0
+    assert "shard" in bad.output

@@ -98,12 +98,16 @@ async def test_the_week_read_back_agrees_with_hand_computed_totals(loaded: Influ
         report = await gather(client, WEEK, Options(TOWN, labels={"24E124FA00000001": "Hauptstraße"}))
     assert [d.total for d in report.days] == DAYS
     assert report.total == TOTAL == sum(DAYS)
-    assert report.previous_total == 168 * 14 - 4 * 2 and report.last_year_total == 169 * 11
+    assert report.previous_total == 168 * 14 - 4 * 2
+    assert report.last_year_total == 169 * 11
     assert [d.previous for d in report.days][:3] == [24 * 14, 24 * 14, 24 * 14 - 8]
-    assert report.days[2].previous_incomplete and report.days[2].missing_hours == 4
+    assert report.days[2].previous_incomplete
+    assert report.days[2].missing_hours == 4
     assert report.days[1].estimated == 8
     assert (report.days[5].peak_hour, report.days[5].peak_count) == (15, 107)
-    assert report.counted_hours == 3 * 169 - 5 and report.estimated_hours == 1 and report.expected_hours == 3 * 169
+    assert report.counted_hours == 3 * 169 - 5
+    assert report.estimated_hours == 1
+    assert report.expected_hours == 3 * 169
     assert report.normal_level.mean == pytest.approx((60 * 17 - 2 + 90) / 60)
     assert {s.site: (s.total, s.inbound, s.outbound) for s in report.site_rows} == {
         "altstadt": (169 * 15 - 2 + 90, 169 * 10 - 2 + 90, 169 * 5), "markt": (169 * 2 - 8, 169 * 2 - 8, 0)}
@@ -111,16 +115,22 @@ async def test_the_week_read_back_agrees_with_hand_computed_totals(loaded: Influ
 
     async with InfluxClient.from_settings(loaded) as client:
         only_markt = await gather(client, WEEK, Options(TOWN, sites=("markt",)))
-    assert only_markt.total == 169 * 2 - 8 and only_markt.sites == ("markt",)
+    assert only_markt.total == 169 * 2 - 8
+    assert only_markt.sites == ("markt",)
 
     html = {lang: render(report, lang, "html").decode() for lang in ("de", "en")}
-    assert "2.953" in html["de"] and "2,953" in html["en"] and TOTAL == 2953
-    assert "Sa., 24.10.2026" in html["de"] and "Sat 24 Oct 2026" in html["en"]
-    assert "498" in html["de"] and "15–16\u00a0Uhr (107)" in html["de"]
+    assert "2.953" in html["de"]
+    assert "2,953" in html["en"]
+    assert TOTAL == 2953
+    assert "Sa., 24.10.2026" in html["de"]
+    assert "Sat 24 Oct 2026" in html["en"]
+    assert "498" in html["de"]
+    assert "15–16\u00a0Uhr (107)" in html["de"]
     for lang, words in (("de", ["2.953", "Seite 1 von 4", "Quelle und Methode"]),
                         ("en", ["2,953", "Page 1 of 4", "Source and method"])):
         pdf = render(report, lang, "pdf")
-        assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
+        assert pdf.startswith(b"%PDF-")
+        assert pdf.rstrip().endswith(b"%%EOF")
         text = pdf_text(pdf)  # pdftotext: poppler-utils, installed by make test-deps
         assert all(word in text for word in words), text[:2000]
 
@@ -149,7 +159,8 @@ async def test_the_weekly_run_writes_once_and_mails(loaded: InfluxSettings, smtp
     assert "2,953" in written.read_text(encoding="utf-8")
     assert await run_once(settings, tmp_path / "out", municipality=TOWN, lang="en", fmt="html", now=monday) is None
     [(recipients, message)] = inbox.messages
-    assert recipients == ["city@example.org"] and message["Subject"] == "Footfall Stadt Musterstadt 2026-W43"
+    assert recipients == ["city@example.org"]
+    assert message["Subject"] == "Footfall Stadt Musterstadt 2026-W43"
     sunday_evening = datetime(2026, 10, 25, 22, tzinfo=UTC)  # the week has ended, but late data may still come
     assert await run_once(settings, tmp_path / "early", municipality=TOWN, now=sunday_evening, fmt="html") is not None
     assert (tmp_path / "early" / "footfall-musterstadt-2026-W42-de.html").exists()
@@ -175,4 +186,5 @@ def test_the_command_writes_the_report(loaded: InfluxSettings, tmp_path: Path, m
     assert result.exit_code == 0, result.output
     assert f"{out}: 2026-W43, 2953 passers-by, 99.0 % counted" in result.output
     html = out.read_text(encoding="utf-8")
-    assert "Stadt &lt;Muster&gt;" in html and "2.953" in html
+    assert "Stadt &lt;Muster&gt;" in html
+    assert "2.953" in html

@@ -75,7 +75,8 @@ async def test_tts_and_chirpstack_uplinks_reach_influx_and_api(
     assert values[("temperature", "0")]["value"] == 22.2
     assert values[("temperature", "0")]["time"].startswith("2022-07-18T09:34:15.775")
     assert body["last_uplink"]["rssi"] == -36
-    assert listed["count"] == 1 and listed["data"][0]["dev_eui"] == CS_EUI
+    assert listed["count"] == 1
+    assert listed["data"][0]["dev_eui"] == CS_EUI
     assert missing.status_code == 404
 
 
@@ -116,7 +117,7 @@ async def test_bad_input_is_quarantined_and_ingest_keeps_running(
 async def test_simulated_town_reaches_the_api(
     running_ingest: IngestService, settings: Settings, tmp_path: Path
 ) -> None:
-    """simulator (live) → Mosquitto → ingest → InfluxDB → API returns the values."""
+    """Simulator (live) → Mosquitto → ingest → InfluxDB → API returns the values."""
     from datetime import datetime
 
     from firmware_sim.live import run_live

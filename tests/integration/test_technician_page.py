@@ -170,7 +170,9 @@ async def test_register_a_device_and_watch_its_first_uplink_arrive(
         await page.get_by_text("Waiting for the first uplink…").wait_for(timeout=15_000)
         await page.screenshot(path=str(shots / "technician-waiting.png"))
         device = ingest.get(NEW)
-        assert device is not None and device.name == "Marktplatz Klima" and device.status == "installed"
+        assert device is not None
+        assert device.name == "Marktplatz Klima"
+        assert device.status == "installed"
         assert ingest.history(NEW)[0].changed_by == "anna"
 
         # the sensor sends until ingest knows it (ingest reloads the registry every few seconds)

@@ -22,7 +22,8 @@ from processing.anomaly_job import Context, Raw, check_shard, owns, particle_dri
 )
 def test_bad_arguments_are_named(arguments: list[str], message: str) -> None:
     result = CliRunner().invoke(anomalies_command, arguments)
-    assert result.exit_code == 2 and message in result.output
+    assert result.exit_code == 2
+    assert message in result.output
 
 
 def test_every_site_has_exactly_one_owner() -> None:
@@ -40,11 +41,16 @@ def test_gap_open_until_heard_again_closed_after() -> None:
     context = Context(float(times[0]), float(times[-1]) + 7200.0, (), None)
     raw = Raw("A81758FFFE000001", "", times, np.arange(times.size, dtype=np.float64))
     [gap] = uplink_events(raw, model, context)
-    assert gap.kind == "gap" and gap.open and gap.end == context.end and gap.began == times[-1]
+    assert gap.kind == "gap"
+    assert gap.open
+    assert gap.end == context.end
+    assert gap.began == times[-1]
     resumed = np.append(times, times[-1] + 7000.0)
     raw = Raw(raw.dev_eui, "", resumed, np.arange(resumed.size, dtype=np.float64))
     [gap] = uplink_events(raw, model, context)
-    assert gap.kind == "gap" and not gap.open and gap.end == resumed[-1]
+    assert gap.kind == "gap"
+    assert not gap.open
+    assert gap.end == resumed[-1]
 
 
 def drifting(rng: np.random.Generator, times: np.ndarray, level: float) -> np.ndarray:
@@ -64,8 +70,10 @@ def test_particle_drift_alone_and_against_pm10() -> None:
     paired = Raw("X", "", times, pm25 + weather)
     reference = Raw("X", "", times, pm10 + weather)
     [drift] = particle_drift_events(alone, "pm2_5", {}, ("X", ""))
-    assert drift.kind == "drift" and times[0] + 21 * 86400 < drift.began < times[0] + 24 * 86400
+    assert drift.kind == "drift"
+    assert times[0] + 21 * 86400 < drift.began < times[0] + 24 * 86400
     both = {("X", "pm2_5", ""): paired, ("X", "pm10", ""): reference}
     found = particle_drift_events(paired, "pm2_5", both, ("X", ""))
-    assert [e.kind for e in found] == ["drift"] and "minus pm10 of the same station" in found[0].reason
+    assert [e.kind for e in found] == ["drift"]
+    assert "minus pm10 of the same station" in found[0].reason
     assert particle_drift_events(reference, "pm10", both, ("X", "")) == []

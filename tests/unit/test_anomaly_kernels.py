@@ -125,7 +125,8 @@ def test_rolling_window_uses_only_earlier_points() -> None:
     values = np.array([1.0, 2.0, 3.0, 100.0])
     medians, mads = np.empty(4), np.empty(4)
     anomaly.rolling_median_mad(values, 3, 1, medians, mads)
-    assert math.isnan(medians[0]) and medians[1:].tolist() == [1.0, 1.5, 2.0]
+    assert math.isnan(medians[0])
+    assert medians[1:].tolist() == [1.0, 1.5, 2.0]
     assert mads[3] == 1.0
 
 
@@ -178,7 +179,9 @@ def test_cusum_accumulates_a_slow_shift() -> None:
     values = np.concatenate([np.zeros(10), np.full(10, 1.0)])
     upper, lower = np.empty(20), np.empty(20)
     anomaly.cusum(values, np.zeros(20), np.ones(20), 0.5, upper, lower)
-    assert upper[9] == 0.0 and upper[-1] == 5.0 and lower.max() == 0.0
+    assert upper[9] == 0.0
+    assert upper[-1] == 5.0
+    assert lower.max() == 0.0
 
 
 # --- seasonal baseline -------------------------------------------------------------------------------------
@@ -218,7 +221,8 @@ def test_a_saturday_is_compared_with_saturdays() -> None:
     values = np.array([100.0, 10.0, 110.0, 12.0, 90.0, 11.0, 105.0, 50.0])
     expected, spread = np.empty(8), np.empty(8)
     anomaly.seasonal_baseline(values, slots, np.zeros(8, dtype=np.bool_), 2, 8, 1, expected, spread)
-    assert expected[7] == 11.0 and spread[7] == 1.0
+    assert expected[7] == 11.0
+    assert spread[7] == 1.0
     assert expected[6] == 100.0
 
 
@@ -253,7 +257,8 @@ def test_frame_losses_match_twin(counters: list[int], margin: int) -> None:
     reset = np.ones(len(counters), dtype=np.bool_)
     anomaly.frame_losses(np.array(counters, dtype=np.int64), 2**16, margin, lost, reset)
     twin_lost, twin_reset = twin_frame_losses(counters, 2**16, margin)
-    assert lost.tolist() == twin_lost and reset.tolist() == twin_reset
+    assert lost.tolist() == twin_lost
+    assert reset.tolist() == twin_reset
 
 
 def test_frame_losses_wrap_and_restart() -> None:

@@ -56,7 +56,10 @@ def test_stuck_and_gap_events_carry_their_onset() -> None:
     keep = np.ones(times.size, dtype=bool)
     keep[600:640] = False  # nearly seven hours silent
     events = {e.kind: e for e in detect(times[keep], values[keep], interval=600)}
-    assert events["stuck"].onset == times[400] and events["stuck"].start > times[400]
+    assert events["stuck"].onset == times[400]
+    assert events["stuck"].start > times[400]
     assert events["stuck"].began == times[400]
-    assert events["gap"].onset == times[599] and events["gap"].start > times[599]
-    assert not events["stuck"].open and events["stuck"].as_json().keys() == {"start", "end", "kind", "score", "reason"}
+    assert events["gap"].onset == times[599]
+    assert events["gap"].start > times[599]
+    assert not events["stuck"].open
+    assert events["stuck"].as_json().keys() == {"start", "end", "kind", "score", "reason"}

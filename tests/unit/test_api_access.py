@@ -1,5 +1,6 @@
 """Every route needs a key except /health and the enabled open-data routes; a key sees its municipality only;
-roles, rate limits, CORS and problem+json answers. No servers: nothing here reaches InfluxDB."""
+roles, rate limits, CORS and problem+json answers. No servers: nothing here reaches InfluxDB.
+"""
 
 from __future__ import annotations
 
@@ -116,7 +117,8 @@ async def test_open_data_is_served_without_a_key_when_switched_on(tmp_path: Path
         response = await api.client.get("/v1/open/sites")
         assert response.status_code == 200
         body = response.json()
-        assert body["licence"] == "dl-de/by-2-0" and body["attribution"] == "Stadt X"
+        assert body["licence"] == "dl-de/by-2-0"
+        assert body["attribution"] == "Stadt X"
         assert {f["id"] for f in body["features"]} == {"Musterstadt/Rathaus", "Nachbarort/Bahnhof"}
         rathaus = next(f for f in body["features"] if f["id"] == "Musterstadt/Rathaus")
         assert rathaus["geometry"] == {"type": "Point", "coordinates": [8.6, 50.1]}
@@ -134,7 +136,8 @@ async def test_a_revoked_or_unknown_key_is_refused(api: Api) -> None:
     assert record is not None
     assert (await api.client.get("/v1/devices", headers=key(api, "reader_a"))).status_code == 200
     response = await api.client.delete(f"/v1/keys/{record.id}", headers=key(api, "admin"))
-    assert response.status_code == 200 and response.json()["revoked_at"]
+    assert response.status_code == 200
+    assert response.json()["revoked_at"]
     assert (await api.client.get("/v1/devices", headers=key(api, "reader_a"))).status_code == 401
 
 
@@ -145,7 +148,8 @@ async def test_a_key_lists_only_its_municipality(api: Api) -> None:
     assert other.json() == {"data": [], "count": 0}
     admin = await api.client.get("/v1/devices", headers=key(api, "admin"))
     assert admin.json()["count"] == 2
-    assert api.registry.threads and threading.get_ident() not in api.registry.threads
+    assert api.registry.threads
+    assert threading.get_ident() not in api.registry.threads
 
 
 async def test_another_municipalitys_things_are_not_found_exactly_like_missing_ones(api: Api) -> None:
@@ -174,10 +178,12 @@ async def test_roles(api: Api) -> None:
     assert (await api.client.get("/v1/keys", headers=key(api, "reader_a"))).status_code == 403
     assert (await api.client.get("/v1/keys", headers=key(api, "technician_a"))).status_code == 403
     listed = await api.client.get("/v1/keys", headers=key(api, "admin"))
-    assert listed.status_code == 200 and listed.json()["count"] == 4
+    assert listed.status_code == 200
+    assert listed.json()["count"] == 4
     assert all("hash" not in k and not k["prefix"].endswith("=") for k in listed.json()["data"])
     me = await api.client.get("/v1/whoami", headers=key(api, "technician_a"))
-    assert me.json()["role"] == "technician" and me.json()["municipality"] == "Musterstadt"
+    assert me.json()["role"] == "technician"
+    assert me.json()["municipality"] == "Musterstadt"
 
 
 async def test_a_malformed_dev_eui_names_the_parameter(api: Api) -> None:

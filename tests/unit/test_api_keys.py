@@ -1,6 +1,7 @@
 """API keys: stored hashed, roles and municipalities checked, the CLI shows a new key once on its last line,
 the cache honours revocation and expiry, the last use is written at most once a minute, rate limits answer
-with the time to wait."""
+with the time to wait.
+"""
 
 from __future__ import annotations
 
@@ -38,14 +39,18 @@ class Clock:
 
 def test_only_the_hash_of_a_key_is_stored(store: KeyStore, url: str) -> None:
     record, secret = store.create(Role.READER, municipality="Musterstadt", name="app")
-    assert secret.startswith("sp_") and len(secret) > 40
+    assert secret.startswith("sp_")
+    assert len(secret) > 40
     with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
         stored = db.execute("SELECT * FROM api_keys").fetchall()
     text = repr(stored)
-    assert secret not in text and hash_key(secret) in text
+    assert secret not in text
+    assert hash_key(secret) in text
     assert record.prefix == secret[:10]
     found = store.lookup(secret)
-    assert found is not None and found.id == record.id and found.role is Role.READER
+    assert found is not None
+    assert found.id == record.id
+    assert found.role is Role.READER
     assert found.municipality == "Musterstadt"
 
 
@@ -78,7 +83,8 @@ def test_unknown_and_malformed_keys_find_nothing(store: KeyStore) -> None:
 def test_revoking_keeps_the_key_listed_and_refuses_an_unknown_id(store: KeyStore) -> None:
     record, _ = store.create(Role.ADMIN)
     revoked = store.revoke(record.id)
-    assert revoked.revoked_at is not None and not revoked.usable(datetime.now(UTC))
+    assert revoked.revoked_at is not None
+    assert not revoked.usable(datetime.now(UTC))
     assert store.revoke(record.id).revoked_at == revoked.revoked_at
     assert [r.id for r in store.list()] == [record.id]
     with pytest.raises(ApiKeyError, match="no API key has the id 99"):
@@ -86,17 +92,23 @@ def test_revoking_keeps_the_key_listed_and_refuses_an_unknown_id(store: KeyStore
 
 
 def test_roles_cover_the_roles_below_them() -> None:
-    assert Role.ADMIN.covers(Role.TECHNICIAN) and Role.TECHNICIAN.covers(Role.READER)
-    assert not Role.READER.covers(Role.TECHNICIAN) and not Role.TECHNICIAN.covers(Role.ADMIN)
+    assert Role.ADMIN.covers(Role.TECHNICIAN)
+    assert Role.TECHNICIAN.covers(Role.READER)
+    assert not Role.READER.covers(Role.TECHNICIAN)
+    assert not Role.TECHNICIAN.covers(Role.ADMIN)
 
 
 def test_a_municipality_key_sees_only_its_municipality() -> None:
     reader = Principal(key_id=1, name="r", role=Role.READER, municipality="A")
     admin = Principal(key_id=2, name="a", role=Role.ADMIN, municipality=None)
-    assert reader.scope(None) == ("A", True) and reader.scope("A") == ("A", True)
+    assert reader.scope(None) == ("A", True)
+    assert reader.scope("A") == ("A", True)
     assert reader.scope("B")[1] is False
-    assert admin.scope("B") == ("B", True) and admin.scope(None) == (None, True)
-    assert reader.sees("A") and not reader.sees("B") and admin.sees("B")
+    assert admin.scope("B") == ("B", True)
+    assert admin.scope(None) == (None, True)
+    assert reader.sees("A")
+    assert not reader.sees("B")
+    assert admin.sees("B")
 
 
 async def test_the_cache_reuses_a_lookup_until_its_time_is_up_then_sees_the_revocation(store: KeyStore) -> None:
@@ -170,7 +182,8 @@ async def test_the_last_use_is_written_at_most_once_a_minute(url: str) -> None:
     await cache.resolve(secret)
     assert len(store.touches) == 2
     listed = store.list()[0]
-    assert listed.last_used_at is not None and listed.id == record.id
+    assert listed.last_used_at is not None
+    assert listed.id == record.id
 
 
 def test_the_rate_limit_allows_a_burst_then_says_how_long_to_wait() -> None:
@@ -214,18 +227,26 @@ def test_the_cli_shows_a_new_key_alone_on_the_last_line_then_lists_and_revokes_i
                                          "--name", "Stadtplan-App", "--expires", "30d"])
     assert created.exit_code == 0, created.output
     secret = created.output.strip().splitlines()[-1]
-    assert secret.startswith("sp_") and " " not in secret
+    assert secret.startswith("sp_")
+    assert " " not in secret
     store = KeyStore(get_settings().registry_url)
     record = store.lookup(secret)
-    assert record is not None and record.name == "Stadtplan-App" and record.expires_at is not None
+    assert record is not None
+    assert record.name == "Stadtplan-App"
+    assert record.expires_at is not None
 
     listed = runner.invoke(keys_group, ["list"])
-    assert listed.exit_code == 0 and "Stadtplan-App" in listed.output and "active" in listed.output
-    assert secret not in listed.output and secret[:10] in listed.output
+    assert listed.exit_code == 0
+    assert "Stadtplan-App" in listed.output
+    assert "active" in listed.output
+    assert secret not in listed.output
+    assert secret[:10] in listed.output
 
     revoked = runner.invoke(keys_group, ["revoke", str(record.id)])
-    assert revoked.exit_code == 0 and "revoked" in revoked.output
-    assert store.lookup(secret) is not None and not store.lookup(secret).usable(datetime.now(UTC))  # type: ignore[union-attr]
+    assert revoked.exit_code == 0
+    assert "revoked" in revoked.output
+    assert store.lookup(secret) is not None
+    assert not store.lookup(secret).usable(datetime.now(UTC))
 
 
 def test_the_cli_refuses_a_reader_key_without_municipality(cli_env: None) -> None:

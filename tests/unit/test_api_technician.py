@@ -60,10 +60,12 @@ async def test_register_find_change_and_retire(client: httpx.AsyncClient) -> Non
     assert changed.json()["notes"] == "pole 4"
     retired = await client.post("/v1/technician/devices/70B3D5E75E000001/status", json={"status": "retired"},
                                 headers=ANNA)
-    assert retired.json()["status"] == "retired" and retired.json()["status_changed_by"] == "anna"
+    assert retired.json()["status"] == "retired"
+    assert retired.json()["status_changed_by"] == "anna"
     again = await client.post("/v1/technician/devices/70B3D5E75E000001/status", json={"status": "active"},
                               headers=ANNA)
-    assert again.status_code == 422 and again.json()["detail"]["field"] == "status"
+    assert again.status_code == 422
+    assert again.json()["detail"]["field"] == "status"
     detail = (await client.get("/v1/technician/devices/70B3D5E75E000001", headers=ANNA)).json()
     assert [h["to_status"] for h in detail["history"]] == ["installed", "retired"]
     assert detail["problem"].startswith("time-series store unavailable")
@@ -72,7 +74,8 @@ async def test_register_find_change_and_retire(client: httpx.AsyncClient) -> Non
 async def test_bad_devices_name_their_field(client: httpx.AsyncClient) -> None:
     for change, field in (({"dev_eui": "12"}, "dev_eui"), ({"model": "acme-x"}, "model"), ({"lat": 95}, "lat")):
         response = await client.post("/v1/technician/devices", json=DEVICE | change, headers=ANNA)
-        assert response.status_code == 422 and response.json()["detail"]["field"] == field
+        assert response.status_code == 422
+        assert response.json()["detail"]["field"] == field
 
 
 async def test_another_municipalitys_devices_are_out_of_reach(client: httpx.AsyncClient) -> None:
@@ -81,7 +84,8 @@ async def test_another_municipalitys_devices_are_out_of_reach(client: httpx.Asyn
     retire = await client.post(f"/v1/technician/devices/{THEIRS}/status", json={"status": "retired"}, headers=ANNA)
     assert retire.status_code == 404
     steal = await client.post("/v1/technician/devices", json=DEVICE | {"dev_eui": THEIRS}, headers=ANNA)
-    assert steal.status_code == 409 and "another municipality" in steal.json()["detail"]
+    assert steal.status_code == 409
+    assert "another municipality" in steal.json()["detail"]
     assert (await client.get("/v1/technician/devices", headers=ANNA)).json() == []
     assert [d["name"] for d in (await client.get("/v1/technician/devices", headers=OTTO)).json()] == ["Bahnhof"]
 
@@ -109,9 +113,11 @@ async def test_uploads_are_checked_whole_and_bounded(client: httpx.AsyncClient) 
     assert bad.status_code == 422
     assert [(p["line"], p["field"]) for p in bad.json()["detail"]["problems"]] == [(4, "dev_eui"), (5, "dev_eui")]
     stolen = await client.post("/v1/technician/import", content=csv + f"{THEIRS};C;cayenne-lpp;S\n", headers=ANNA)
-    assert stolen.status_code == 422 and "another municipality" in stolen.text
+    assert stolen.status_code == 422
+    assert "another municipality" in stolen.text
     huge = await client.post("/v1/technician/import", content=b"x" * (MAX_IMPORT_BYTES + 1), headers=ANNA)
-    assert huge.status_code == 413 and "at most 5 MB" in huge.json()["detail"]
+    assert huge.status_code == 413
+    assert "at most 5 MB" in huge.json()["detail"]
 
     async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the limit holds while reading
         for _ in range(60):
@@ -124,20 +130,24 @@ async def test_uploads_are_checked_whole_and_bounded(client: httpx.AsyncClient) 
 async def test_health_says_when_influxdb_is_unreachable(client: httpx.AsyncClient) -> None:
     await client.post("/v1/technician/devices", json=DEVICE, headers=ANNA)
     response = await client.get("/v1/technician/health", headers=ANNA)
-    assert response.status_code == 503 and "unavailable" in response.json()["detail"]
+    assert response.status_code == 503
+    assert "unavailable" in response.json()["detail"]
     assert (await client.get("/v1/technician/alarms", headers=ANNA)).json() == []
 
 
 async def test_the_page_is_served_with_a_strict_policy(client: httpx.AsyncClient) -> None:
     page = await client.get("/technician")
-    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
     policy = page.headers["content-security-policy"]
-    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
     assert "img-src 'self' data: https://tiles.example" in policy
     assert 'data-tiles="https://tiles.example/{z}/{x}/{y}.png?a=&quot;b&quot;"' in page.text
     assert "http" not in page.text.replace("https://tiles.example", "")  # nothing from elsewhere
     script = await client.get("/technician/static/technician.js")
-    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
     assert "innerHTML" not in script.text
     assert (await client.get("/technician/static/../app.py")).status_code == 404
     assert (await client.get("/technician/static/secret.txt")).status_code == 404

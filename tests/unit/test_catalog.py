@@ -33,16 +33,21 @@ def test_codec_exists(model: DeviceModel) -> None:
     if model.codec:
         assert model.codec in NATIVE_CODECS, f"{model.model}: no native codec {model.codec!r}"
     else:
-        assert model.codec_js is not None and model.codec_js.is_file(), f"{model.model}: missing {model.codec_js}"
+        assert model.codec_js is not None, f"{model.model}: missing {model.codec_js}"
+        assert model.codec_js.is_file(), f"{model.model}: missing {model.codec_js}"
 
 
 @pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
 def test_entry_is_complete(model: DeviceModel) -> None:
-    assert model.vendor and model.name
-    assert model.fports and all(isinstance(text, str) and text != "None" for text in model.fports.values())
-    assert model.report_interval >= 0 and model.heartbeat_interval >= 0
+    assert model.vendor
+    assert model.name
+    assert model.fports
+    assert all(isinstance(text, str) and text != "None" for text in model.fports.values())
+    assert model.report_interval >= 0
+    assert model.heartbeat_interval >= 0
     assert model.report_interval or model.heartbeat_interval, "a device must be heard from at least daily"
-    assert model.rules and all(rule.quantity in QUANTITIES for rule in model.rules)
+    assert model.rules
+    assert all(rule.quantity in QUANTITIES for rule in model.rules)
 
 
 @pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
@@ -90,7 +95,8 @@ def test_decentlab_pressure_is_stored_in_hectopascal() -> None:
     model = catalog()["decentlab-dl-pm"]
     data = {"barometric_pressure": {"displayName": "Barometric pressure", "unit": "Pa", "value": 96800}}
     (measurement,) = Normaliser(model).normalise(data).measurements
-    assert measurement.quantity == "pressure" and measurement.value == pytest.approx(968.0)
+    assert measurement.quantity == "pressure"
+    assert measurement.value == pytest.approx(968.0)
 
 
 def test_parking_state_is_stored_as_one_or_zero() -> None:

@@ -47,7 +47,8 @@ def _fresh_catalog() -> Iterator[None]:
 
 def town_catalog(folder: Path, text: str = TOWN_ENTRY, js: str | None = None) -> Path:
     """A town catalog file in ``folder`` with its codec in ``codecs/acme-counter.js`` (the sample counter's
-    source unless ``js`` is given)."""
+    source unless ``js`` is given).
+    """
     (folder / "codecs").mkdir(exist_ok=True)
     source = SAMPLE_JS.read_text(encoding="utf-8") if js is None else js
     (folder / "codecs" / "acme-counter.js").write_text(source, encoding="utf-8")
@@ -65,8 +66,10 @@ def test_a_missing_codec_file_stops_the_load_naming_model_and_file(tmp_path: Pat
     with pytest.raises(CatalogError) as caught:
         load_catalog(path)
     message = str(caught.value)
-    assert str(path) in message and "'acme-counter'" in message
-    assert str(tmp_path / "codecs" / "acme-counter.js") in message and "cannot read codec file" in message
+    assert str(path) in message
+    assert "'acme-counter'" in message
+    assert str(tmp_path / "codecs" / "acme-counter.js") in message
+    assert "cannot read codec file" in message
 
 
 def test_a_codec_that_does_not_compile_stops_the_load_naming_model_and_file(tmp_path: Path) -> None:
@@ -74,8 +77,10 @@ def test_a_codec_that_does_not_compile_stops_the_load_naming_model_and_file(tmp_
     with pytest.raises(CatalogError) as caught:
         load_catalog(path)
     message = str(caught.value)
-    assert str(path) in message and "'acme-counter'" in message
-    assert "acme-counter.js" in message and "SyntaxError" in message
+    assert str(path) in message
+    assert "'acme-counter'" in message
+    assert "acme-counter.js" in message
+    assert "SyntaxError" in message
 
 
 def test_a_codec_without_a_decoder_stops_the_load(tmp_path: Path) -> None:
@@ -113,7 +118,8 @@ def test_setting_names_a_town_catalog_merged_with_the_built_in_one(
     models = catalog()
     assert set(load_catalog(CATALOG_FILE)) | {"acme-counter"} == set(models)
     entry = get_model("acme-counter")
-    assert entry.codec_js == tmp_path / "codecs" / "acme-counter.js" and entry.source == path
+    assert entry.codec_js == tmp_path / "codecs" / "acme-counter.js"
+    assert entry.source == path
     frame = bytes([0x01, 0x00, 0x01, 0x00, 0x02, 0x1C])
     assert codec_for(entry).decode(1, frame)["data"]["people_out"] == 2
 
@@ -124,7 +130,9 @@ def test_a_model_defined_in_both_catalogs_names_both_files(tmp_path: Path) -> No
     with pytest.raises(CatalogError) as caught:
         merge_catalogs([CATALOG_FILE, path])
     message = str(caught.value)
-    assert "'cayenne-lpp' is defined twice" in message and str(CATALOG_FILE) in message and str(path) in message
+    assert "'cayenne-lpp' is defined twice" in message
+    assert str(CATALOG_FILE) in message
+    assert str(path) in message
 
 
 def test_a_model_twice_in_one_file_is_refused(tmp_path: Path) -> None:
@@ -138,7 +146,8 @@ def test_commands_list_the_town_model(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("STADTPULS_CATALOG", str(town_catalog(tmp_path)))
     result = CliRunner().invoke(devices_group, ["models"])
     assert result.exit_code == 0, result.output
-    assert "acme-counter" in result.output and "Acme door counter" in result.output
+    assert "acme-counter" in result.output
+    assert "Acme door counter" in result.output
     result = CliRunner().invoke(codec_group, ["test", str(SAMPLE_YAML), "--model", "acme-counter"])
     assert result.exit_code == 0, result.output
     assert result.output.count("PASS") == 6
@@ -157,7 +166,8 @@ def test_a_broken_town_catalog_stops_every_command(
     monkeypatch.setenv("STADTPULS_CATALOG", str(path))
     result = CliRunner().invoke(main, args)
     assert result.exit_code == EX_CONFIG, result.output
-    assert "the device catalog cannot be used" in result.output and "acme-counter" in result.output
+    assert "the device catalog cannot be used" in result.output
+    assert "acme-counter" in result.output
 
 
 # Validation names file, entry and field ----------------------------------------------------------------------

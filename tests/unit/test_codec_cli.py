@@ -88,7 +88,8 @@ def test_broken_js_file_is_a_usage_error(tmp_path: Path) -> None:
     broken.write_text("function decodeUplink(input) { return {data: }", encoding="utf-8")
     code, output = invoke("decode", "--js", broken, "--fport", "1", "--hex", "00")
     assert code == 2
-    assert "cannot load the JavaScript codec" in output and "SyntaxError" in output
+    assert "cannot load the JavaScript codec" in output
+    assert "SyntaxError" in output
 
 
 # test --------------------------------------------------------------------------------------------------------

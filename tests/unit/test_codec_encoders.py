@@ -1,5 +1,6 @@
 """The codecs' physical encoders (world values → frame bytes, what the simulator sends): each frame decodes, with
-the model's own decoder, to the values within the device's resolution."""
+the model's own decoder, to the values within the device's resolution.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ ADC_STEP_MV = 3000 / 32768  # one word of the DL-AC's converter
 
 
 def decoded(result: DecodeResult) -> dict[str, object]:
-    assert result["errors"] == [] and result["warnings"] == [], result
+    assert result["errors"] == [], result
+    assert result["warnings"] == [], result
     return result["data"]
 
 
@@ -45,7 +47,8 @@ def test_nwave_status_compresses_the_previous_state(minutes: int, reported: int,
 @pytest.mark.parametrize("minutes", [660, 5000])
 def test_nwave_status_overflows_after_eleven_hours(minutes: int) -> None:
     data = decoded(nwave_nps405.decode(1, nwave_nps405.encode_status(False, minutes)))
-    assert data["occupied"] is False and data["previous_state_duration_overflow"] is True
+    assert data["occupied"] is False
+    assert data["previous_state_duration_overflow"] is True
 
 
 @given(st.booleans(), st.floats(2.5, 3.52), st.floats(-54.0, 73.5))
@@ -53,14 +56,16 @@ def test_nwave_heartbeat_round_trip(occupied: bool, volts: float, celsius: float
     frame = nwave_nps405.encode_heartbeat(occupied, volts, celsius)
     data = decoded(nwave_nps405.decode(2, frame))
     assert len(frame) == nwave_nps405.HEARTBEAT_SIZE
-    assert data["occupied"] is occupied and data["hw_health_status"] == int(occupied)
+    assert data["occupied"] is occupied
+    assert data["hw_health_status"] == int(occupied)
     assert data["battery_voltage"] == pytest.approx(volts, abs=0.002 + 1e-9)
     assert data["temperature"] == pytest.approx(celsius, abs=0.25 + 1e-9)
 
 
 def test_nwave_heartbeat_clips_to_the_registers() -> None:
     data = decoded(nwave_nps405.decode(2, nwave_nps405.encode_heartbeat(False, 1.0, 200.0)))
-    assert data["battery_voltage"] == 2.5 and data["temperature"] == 73.5
+    assert data["battery_voltage"] == 2.5
+    assert data["temperature"] == 73.5
     assert data["battery_health"] == "critical"
 
 
@@ -115,7 +120,8 @@ def test_imbuildings_counts_round_trip(counts: tuple[int, int, int, int], volts:
         battery_voltage=volts, payload_counter=sent,
     )
     data = decoded(imbuildings_people_counter.decode(1, frame))
-    assert data["device_id"] == "70b3d5e75e00aa01" and data["device_type_variant"] == 6
+    assert data["device_id"] == "70b3d5e75e00aa01"
+    assert data["device_type_variant"] == 6
     assert (data["counter_a"], data["counter_b"]) == (min(period_in, 65535), min(period_out, 65535))
     assert (data["total_counter_a"], data["total_counter_b"]) == (total_in % 65536, total_out % 65536)
     assert data["payload_counter"] == sent % 256

@@ -602,7 +602,8 @@ def test_encode_writes_the_vendor_frames() -> None:
 def test_unknown_channel_stops_with_a_warning() -> None:
     result = native_codec("milesight_vs133").decode(85, bytes.fromhex("03D201000000FF0B01"))
     assert result["data"] == {"line_1": {"total_in": 1}}
-    assert result["warnings"] and "0xff" in result["warnings"][0]
+    assert result["warnings"]
+    assert "0xff" in result["warnings"][0]
 
 
 # Decentlab sensors that write their readings in one call give what their readings' own ``read`` functions give.

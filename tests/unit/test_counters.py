@@ -31,7 +31,9 @@ def test_reset_counts_from_zero() -> None:
 
 def test_gaps_are_skipped() -> None:
     deltas = counter_deltas([10, math.nan, 25, 25])
-    assert np.isnan(deltas[1]) and deltas[2] == 15 and deltas[3] == 0
+    assert np.isnan(deltas[1])
+    assert deltas[2] == 15
+    assert deltas[3] == 0
 
 
 def test_too_short() -> None:

@@ -1,5 +1,6 @@
 """The Grafana boards: built from code, complete, committed as built; Grafana's macros; publish over Grafana's HTTP API
-against a local stand-in that checks requests the way Grafana's API documents them."""
+against a local stand-in that checks requests the way Grafana's API documents them.
+"""
 
 from __future__ import annotations
 
@@ -59,10 +60,12 @@ def test_every_panel_has_data_source_unit_description_and_query(name: str,
         assert len(set(ref_ids)) == len(ref_ids), where
         for target in panel["targets"]:
             assert target["datasource"]["uid"] == DATASOURCE_UID, where
-            assert target["rawQuery"] is True and target["query"].startswith("SELECT "), where
+            assert target["rawQuery"] is True, where
+            assert target["query"].startswith("SELECT "), where
             query = target["query"]
             assert "$timeFilter" in query or "time <= now()" in query, f"{where} reads without a time range"
-            assert '"municipality" =~ /^$municipality$/' in query and '"site" =~ /^$site$/' in query, where
+            assert '"municipality" =~ /^$municipality$/' in query, where
+            assert '"site" =~ /^$site$/' in query, where
 
 
 @pytest.mark.parametrize("name", list(BOARDS))
@@ -72,9 +75,12 @@ def test_every_board_has_municipality_and_site_variables(name: str, boards: dict
     for variable in variables.values():
         assert variable["datasource"]["uid"] == DATASOURCE_UID
         assert variable["query"].startswith("SHOW TAG VALUES FROM ")
-        assert variable["multi"] and variable["includeAll"] and variable["allValue"] == ".*"
+        assert variable["multi"]
+        assert variable["includeAll"]
+        assert variable["allValue"] == ".*"
     assert "$municipality" in variables["site"]["query"]
-    assert boards[name]["time"]["to"] == "now" and boards[name]["time"]["from"].startswith("now-")
+    assert boards[name]["time"]["to"] == "now"
+    assert boards[name]["time"]["from"].startswith("now-")
 
 
 def test_committed_files_are_what_build_writes(tmp_path: Path) -> None:
@@ -267,7 +273,8 @@ def test_first_publish_creates_data_source_folder_and_every_board(grafana: tuple
     assert report.unchanged == []
     assert FOLDER_UID in fake.folders
     source = fake.datasources[DATASOURCE_UID]
-    assert source["type"] == "influxdb" and source["jsonData"]["dbName"] == "stadtpuls"
+    assert source["type"] == "influxdb"
+    assert source["jsonData"]["dbName"] == "stadtpuls"
     assert source["secureJsonFields"] == {"password": True}
     assert all(stored["version"] == 1 and stored["folderUid"] == FOLDER_UID for stored in fake.dashboards.values())
 
@@ -278,7 +285,8 @@ def test_publishing_again_changes_nothing(grafana: tuple[str, FakeGrafana]) -> N
     saves_before = fake.requests.count(("POST", "/api/dashboards/db"))
     report = publish(url, TOKEN)
     assert fake.problems == []
-    assert report.saved == [] and len(report.unchanged) == len(BOARDS)
+    assert report.saved == []
+    assert len(report.unchanged) == len(BOARDS)
     assert report.datasource == "unchanged"
     assert fake.requests.count(("POST", "/api/dashboards/db")) == saves_before
     assert all(stored["version"] == 1 for stored in fake.dashboards.values())
@@ -291,7 +299,8 @@ def test_a_board_changed_in_grafana_is_restored_as_a_new_version(grafana: tuple[
     report = publish(url, TOKEN)
     assert report.saved == ["stadtpuls-parking"]
     stored = fake.dashboards["stadtpuls-parking"]
-    assert stored["version"] == 2 and stored["dashboard"]["title"] == "Parking"
+    assert stored["version"] == 2
+    assert stored["dashboard"]["title"] == "Parking"
     assert fake.problems == []
 
 
@@ -324,10 +333,12 @@ def test_publish_command_reports_what_it_did(grafana: tuple[str, FakeGrafana]) -
             "--influx-password", "pw"]
     result = CliRunner().invoke(cli_main, args)
     assert result.exit_code == 0, result.output
-    assert "data source: created" in result.output and "saved      stadtpuls-fleet-health" in result.output
+    assert "data source: created" in result.output
+    assert "saved      stadtpuls-fleet-health" in result.output
     again = CliRunner().invoke(cli_main, ["dashboards", "publish", "--url", url, "--token", TOKEN])
     assert again.exit_code == 0, again.output
     assert again.output.count("unchanged  ") == len(BOARDS)
     bad = CliRunner().invoke(cli_main, ["dashboards", "publish", "--url", url, "--token", "nope"])
-    assert bad.exit_code != 0 and "Unauthorized" in bad.output
+    assert bad.exit_code != 0
+    assert "Unauthorized" in bad.output
     assert fake.problems == []

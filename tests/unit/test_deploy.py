@@ -1,5 +1,6 @@
 """The server deployment, checked without a Docker engine: docker-compose.yml against the Compose specification,
-against the CLI and the settings it configures, and the files it mounts; the Dockerfile and its build context."""
+against the CLI and the settings it configures, and the files it mounts; the Dockerfile and its build context.
+"""
 
 from __future__ import annotations
 
@@ -143,7 +144,8 @@ def test_every_image_is_pinned_to_a_release(compose: dict[str, Any]) -> None:
             assert "build" in service, f"{name} uses the project's image but does not build it"
             continue
         repository, _, tag = image.rpartition(":")
-        assert repository and re.fullmatch(r"\d+(\.\d+)+", tag), f"{name}: {image} is not pinned to a release"
+        assert repository, f"{name}: {image} is not pinned to a release"
+        assert re.fullmatch(r"\d+(\.\d+)+", tag), f"{name}: {image} is not pinned to a release"
         assert repository != "grafana/grafana-oss", "grafana/grafana-oss gets no updates from Grafana 12.4 on"
 
 
@@ -365,12 +367,14 @@ def test_the_image_is_built_in_stages_and_runs_unprivileged() -> None:
     assert len(stages) >= 2
     final = stages[-1]
     users = [line.split()[1] for line in final if line.startswith("USER ")]
-    assert users and users[-1] not in ("root", "0")
+    assert users
+    assert users[-1] not in ("root", "0")
     assert not any(line.startswith(("COPY . ", "ADD . ")) for line in final)
     assert all("--from=" in line for line in final if line.startswith("COPY "))
     for stage in stages:
         image = stage[0].split()[1]
-        assert ":" in image and not image.endswith(":latest"), image
+        assert ":" in image, image
+        assert not image.endswith(":latest"), image
 
 
 def test_the_build_context_lets_in_only_the_package_sources() -> None:

@@ -78,7 +78,8 @@ def test_planted_spike_and_stuck_value(tmp_path: Path) -> None:
     spike, stuck = events
     assert spike["start"] == spike["end"] == "2025-06-12T10:00:00Z"
     assert spike["reason"].startswith("pm2_5 95.0 µg/m³ at 2025-06-12 10:00 UTC, far above")
-    assert stuck["end"] == "2025-06-19T01:00:00Z" and stuck["score"] > 1
+    assert stuck["end"] == "2025-06-19T01:00:00Z"
+    assert stuck["score"] > 1
     assert stuck["reason"].startswith("pm2_5 unchanged at 17.3 µg/m³ for 9 h since 2025-06-18 16:00 UTC")
     assert set(spike) == {"start", "end", "kind", "score", "reason"}
 
@@ -119,7 +120,8 @@ def test_holiday_is_not_an_anomaly(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "counts.csv", naive(rows))
     assert json.loads(run(str(path), "--kind", "count")[1]) != []
     code, output = run(str(path), "--kind", "count", "--exclude-day", holiday.strftime("%Y-%m-%d"))
-    assert code == 0 and json.loads(output) == []
+    assert code == 0
+    assert json.loads(output) == []
 
 
 def test_out_of_range_bounds_from_the_command_line(tmp_path: Path) -> None:
@@ -136,7 +138,8 @@ def test_missing_values_are_skipped(tmp_path: Path) -> None:
     rows = [(stamp, "" if i % 7 == 0 else value) for i, (stamp, value) in enumerate(rows)]
     rows[50] = (rows[50][0], "nan")
     code, output = run(str(write_csv(tmp_path / "holes.csv", rows)))
-    assert code == 0 and json.loads(output) == []
+    assert code == 0
+    assert json.loads(output) == []
 
 
 def test_bad_files_are_named_with_their_line(tmp_path: Path) -> None:
@@ -150,13 +153,16 @@ def test_bad_files_are_named_with_their_line(tmp_path: Path) -> None:
         path = tmp_path / name
         path.write_text(text, encoding="utf-8")
         code, output = run(str(path))
-        assert code == 1 and message in output, (name, output)
+        assert code == 1, (name, output)
+        assert message in output, (name, output)
     binary = tmp_path / "binary.csv"
     binary.write_bytes(b"\xff\xfe\x00garbage")
     code, output = run(str(binary))
-    assert code == 1 and "not UTF-8" in output
+    assert code == 1
+    assert "not UTF-8" in output
     code, output = run(str(tmp_path / "when.csv"), "--quantity", "unobtainium")
-    assert code == 2 and "unknown quantity" in output
+    assert code == 2
+    assert "unknown quantity" in output
 
 
 def test_empty_file_prints_an_empty_list(tmp_path: Path) -> None:
@@ -169,7 +175,8 @@ def test_too_many_rows_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr("processing.detect_cli.MAX_ROWS", 3)
     path = write_csv(tmp_path / "long.csv", naive(level_rows(days=1))[:5])
     code, output = run(str(path))
-    assert code == 1 and "more than 3 readings" in output
+    assert code == 1
+    assert "more than 3 readings" in output
 
 
 def test_timezone_option(tmp_path: Path) -> None:
@@ -180,9 +187,11 @@ def test_timezone_option(tmp_path: Path) -> None:
     day = holiday.strftime("%Y-%m-%d")
     assert json.loads(run(str(path), "--kind", "count", "--timezone", "Europe/Berlin")[1]) != []
     code, output = run(str(path), "--kind", "count", "--timezone", "Europe/Berlin", "--exclude-day", day)
-    assert code == 0 and json.loads(output) == [], output
+    assert code == 0, output
+    assert json.loads(output) == [], output
     code, output = run(str(path), "--kind", "count", "--timezone", "Nowhere/Special")
-    assert code == 1 and "unknown time zone 'Nowhere/Special'" in output
+    assert code == 1
+    assert "unknown time zone 'Nowhere/Special'" in output
 
 
 @settings(max_examples=60, deadline=None)

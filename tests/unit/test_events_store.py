@@ -39,7 +39,7 @@ def postgres_url() -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server skips the test
         admin.dispose()
         pytest.skip(f"no PostgreSQL server at {POSTGRES_ADMIN_URL}: {exc}")
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
@@ -59,19 +59,25 @@ def exercise(store: EventStore) -> None:
     report = store.upsert([first], examined=[first.series], until=T0 + 5 * H, now=T0 + 6 * H)
     assert (report.inserted, report.updated) == (0, 1)
     [event] = store.list()
-    assert event.open and event.onset.timestamp() == T0 and event.end.timestamp() == T0 + 5 * H
-    assert event.first_seen.timestamp() == T0 + 5 * H and event.last_seen.timestamp() == T0 + 6 * H
+    assert event.open
+    assert event.onset.timestamp() == T0
+    assert event.end.timestamp() == T0 + 5 * H
+    assert event.first_seen.timestamp() == T0 + 5 * H
+    assert event.last_seen.timestamp() == T0 + 6 * H
     # the next window sees the condition go on, from a shorter history (later onset): merged, extended
     later = stuck(T0 + 4 * H, T0 + 7 * H, T0 + 9 * H, score=3.0, reason="worse", is_open=True)
     store.upsert([later], examined=[later.series], until=T0 + 9 * H)
     [event] = store.list()
     assert (event.onset.timestamp(), event.start.timestamp(), event.end.timestamp()) == (T0, T0 + 3 * H, T0 + 9 * H)
-    assert event.score == 3.0 and event.reason == "worse" and event.open
+    assert event.score == 3.0
+    assert event.reason == "worse"
+    assert event.open
     # a run that examines the series and no longer finds the condition closes the event
     report = store.upsert([], examined=[later.series], until=T0 + 12 * H)
     assert report.closed == 1
     [event] = store.list()
-    assert not event.open and store.list(open_only=True) == []
+    assert not event.open
+    assert store.list(open_only=True) == []
 
 
 def test_store_on_sqlite(store: EventStore) -> None:
@@ -103,7 +109,8 @@ def test_separate_series_and_kinds_stay_apart(store: EventStore) -> None:
 def test_close_leaves_events_newer_than_the_data(store: EventStore) -> None:
     store.upsert([stuck(T0, T0 + H, T0 + 5 * H, is_open=True)])
     report = store.upsert([], examined=[(EUI, "pm2_5", "")], until=T0 + 4 * H)
-    assert report.closed == 0 and store.list(open_only=True)
+    assert report.closed == 0
+    assert store.list(open_only=True)
 
 
 def test_a_closed_later_detection_closes_an_open_event(store: EventStore) -> None:

@@ -55,7 +55,9 @@ def test_every_kind_yields_a_ground_truth_entry(tmp_path: Path) -> None:
     assert [e["kind"] for e in back["faults"]] == list(FAULT_KINDS)
     for entry in back["faults"]:
         assert entry["end_ns"] - entry["start_ns"] == 3 * 3600 * 10**9
-        assert entry["start"].endswith("Z") and entry["device"] and len(entry["dev_eui"]) == 16
+        assert entry["start"].endswith("Z")
+        assert entry["device"]
+        assert len(entry["dev_eui"]) == 16
         assert entry["expect"]
     ghost = next(e for e in back["faults"] if e["kind"] == "unknown_device")
     assert ghost["dev_eui"].startswith("DEADBEEF")
@@ -82,7 +84,8 @@ def test_spec_files_and_durations(tmp_path: Path) -> None:
     path.write_text("faults:\n  - {kind: offline, device: a-pm, start: '2025-03-08T10:00', duration: 90m}\n")
     faults = resolve_faults(load_spec(path), small_town(tmp_path), start=0, end=1e10, seed=1)
     assert faults[0].end - faults[0].start == 5400
-    assert parse_duration("1.5h", "x") == 5400 and parse_duration(30, "x") == 30
+    assert parse_duration("1.5h", "x") == 5400
+    assert parse_duration(30, "x") == 30
     (tmp_path / "list.yaml").write_text("- 1\n")
     with pytest.raises(FaultSpecError, match="mapping"):
         load_spec(tmp_path / "list.yaml")
@@ -187,9 +190,11 @@ def test_stuck_spike_and_drift_change_the_values_in_the_window(tmp_path: Path) -
         pairs = list(zip(clean, faulty, strict=True))
         inside = [(c[1], f[1]) for c, f in pairs if window.start <= c[0] < window.end]
         outside = [(c[1], f[1]) for c, f in pairs if not window.start <= c[0] < window.end]
-        assert len(inside) == 24 and all(c == f for c, f in outside)
+        assert len(inside) == 24
+        assert all(c == f for c, f in outside)
         if kind == "stuck_value":
-            assert len({f for _, f in inside}) == 1 and len({c for c, _ in inside}) > 5
+            assert len({f for _, f in inside}) == 1
+            assert len({c for c, _ in inside}) > 5
         elif kind == "spike":
             assert all(f > 5 * c for c, f in inside if c > 1)
         else:
@@ -201,11 +206,13 @@ def test_flatline_and_reset_of_a_counter(tmp_path: Path) -> None:
     flat = _faults(town, [{"kind": "flatline_counter", "device": "c-vs135", "after": "10h", "duration": "3h"}])
     totals = _series(town, flat, "c-vs135", "line_1_total_in")
     inside = [v for t, v in totals if flat[0].start <= t < flat[0].end]
-    assert len(inside) == 18 and len(set(inside)) == 1
+    assert len(inside) == 18
+    assert len(set(inside)) == 1
     reset = _faults(town, [{"kind": "counter_reset", "device": "c-vs135", "after": "12h"}])
     totals = _series(town, reset, "c-vs135", "line_1_total_in")
     drops = [(a, b) for (_, a), (_, b) in pairwise(totals) if b < a]
-    assert len(drops) == 1 and drops[0][1] == 0
+    assert len(drops) == 1
+    assert drops[0][1] == 0
 
 
 def test_a_stuck_parking_sensor_stops_reporting_changes(tmp_path: Path) -> None:

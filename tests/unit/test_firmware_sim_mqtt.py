@@ -27,4 +27,5 @@ def test_publish_qos0() -> None:
 
 
 def test_refusal_texts() -> None:
-    assert refusal(5) == "not authorised" and refusal(99) == "code 99"
+    assert refusal(5) == "not authorised"
+    assert refusal(99) == "code 99"

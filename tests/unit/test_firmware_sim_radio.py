@@ -19,7 +19,8 @@ from tests.unit.test_firmware_sim_support import SATURDAY, simulate, small_town,
 def test_both_envelope_formats_parse_in_ingest(tmp_path: Path, fmt: str, source: Source) -> None:
     town = small_town(tmp_path)
     parsed = uplinks(simulate(town, SATURDAY, fmt=fmt))
-    assert parsed and all(u.source is source for u in parsed)
+    assert parsed
+    assert all(u.source is source for u in parsed)
     assert all(u.rssi is not None and u.gateways >= 1 for u in parsed)
     names = {d.dev_eui: d.name for d in town.devices}
     if fmt == "tts":
@@ -120,12 +121,15 @@ def test_envelopes_are_valid_json_for_any_name(tmp_path: Path, fmt: str) -> None
     eui = next(d.dev_eui for d in town.devices if d.name == hostile)
     if fmt == "tts":
         mine = [doc for doc in documents if doc["end_device_ids"]["dev_eui"] == eui]
-        assert mine and all(doc["end_device_ids"]["device_id"] == hostile for doc in mine)
+        assert mine
+        assert all(doc["end_device_ids"]["device_id"] == hostile for doc in mine)
         assert all(doc["end_device_ids"]["application_ids"]["application_id"] == 'app "x"\\' for doc in documents)
         gateways = {m["gateway_ids"]["gateway_id"] for doc in documents for m in doc["uplink_message"]["rx_metadata"]}
-        assert gateways <= {'gw-a"\\', 'gw-b"\\'} and gateways
+        assert gateways <= {'gw-a"\\', 'gw-b"\\'}
+        assert gateways
     else:
         mine = [doc for doc in documents if doc["deviceInfo"]["devEui"] == eui.lower()]
-        assert mine and all(doc["deviceInfo"]["deviceName"] == hostile for doc in mine)
+        assert mine
+        assert all(doc["deviceInfo"]["deviceName"] == hostile for doc in mine)
         assert all(doc["deviceInfo"]["applicationName"] == 'app "x"\\' for doc in documents)
     assert len(uplinks(deliveries)) == len(deliveries)

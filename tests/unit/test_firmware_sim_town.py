@@ -26,8 +26,11 @@ def test_default_town_has_the_described_sites() -> None:
     assert {d.name for d in air if d.model == "decentlab-dl-ac"} == {"ring-nord", "schule-pausenhof"}
     assert len({d.municipality for d in town.devices}) >= 2  # the town and a partner
     for dev in town.devices:
-        assert len(dev.dev_eui) == 16 and dev.site and dev.municipality
-        assert 50 < dev.lat < 51 and 9 < dev.lon < 10
+        assert len(dev.dev_eui) == 16
+        assert dev.site
+        assert dev.municipality
+        assert 50 < dev.lat < 51
+        assert 9 < dev.lon < 10
     assert len({d.dev_eui for d in town.devices}) == len(town.devices)
 
 

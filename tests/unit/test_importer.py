@@ -38,7 +38,8 @@ def test_fifty_devices_import_once_and_reimport_changes_nothing(registry: Device
     done = run_import(registry, fifty(), municipality="Musterstadt", by="anna")
     assert (done.count("create"), done.written) == (50, True)
     devices = registry.list()
-    assert len(devices) == 50 and {d.status for d in devices} == {"installed"}
+    assert len(devices) == 50
+    assert {d.status for d in devices} == {"installed"}
     assert registry.history(devices[0].dev_eui)[0].changed_by == "anna"
     before = [(d, registry.history(d.dev_eui)) for d in devices]
     again = run_import(registry, fifty(), municipality="Musterstadt", by="ben")

@@ -1,5 +1,6 @@
 """Batcher, batch store and spool drain against a scripted InfluxDB: acks after storage, spool on 5xx,
-quarantine on 4xx."""
+quarantine on 4xx.
+"""
 
 from __future__ import annotations
 

@@ -51,7 +51,8 @@ def test_ingest_without_influxdb_exits_unavailable_with_one_line(tmp_path: Path)
 def test_a_bad_setting_names_the_variable(tmp_path: Path) -> None:
     done = stadtpuls("ingest", env={"STADTPULS_DATA_DIR": str(tmp_path), "STADTPULS_BATCH_SIZE": "0"})
     assert done.returncode == 78, done.stderr
-    assert "STADTPULS_BATCH_SIZE" in done.stderr and "Traceback" not in done.stderr
+    assert "STADTPULS_BATCH_SIZE" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_showing_an_unknown_quarantined_message_is_a_usage_error(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ def test_batches_leave_in_the_order_they_came(tmp_path: Path) -> None:
     assert spool.oldest() == (first, b"a 1")
     spool.remove(first)
     assert spool.oldest() == (second, b"b 2")
-    assert len(spool) == 1 and spool.bytes == 3
+    assert len(spool) == 1
+    assert spool.bytes == 3
 
 
 def test_only_the_oldest_batch_can_be_removed(tmp_path: Path) -> None:
@@ -32,7 +33,8 @@ def test_a_new_spool_finds_the_batches_of_the_last_run_and_drops_half_written_on
     spool.append(b"kept 2")
     (tmp_path / "000000000003.tmp").write_bytes(b"cut sho")  # a crash in the middle of a write
     reopened = Spool(tmp_path, max_bytes=10_000)
-    assert len(reopened) == 2 and reopened.bytes == 12
+    assert len(reopened) == 2
+    assert reopened.bytes == 12
     assert not list(tmp_path.glob("*.tmp"))
     assert reopened.append(b"next") == 3
 

@@ -55,7 +55,8 @@ def test_only_the_earliest_detection_in_a_window_counts() -> None:
 
 def test_no_detection_costs_the_miss() -> None:
     score = score_file(ROWS, [], WINDOW, STANDARD)
-    assert score.raw == -1.0 and score.false_negatives == 1
+    assert score.raw == -1.0
+    assert score.false_negatives == 1
 
 
 def test_false_positive_after_a_window_is_weighted_by_its_distance() -> None:

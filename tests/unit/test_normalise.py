@@ -50,7 +50,8 @@ def test_implausible_values_are_refused_with_value_and_range() -> None:
 
 def test_text_and_unmapped_keys_are_skipped() -> None:
     out = Normaliser(get_model("cayenne-lpp")).normalise({"type": "heartbeat", "firmware": 3})
-    assert out.measurements == [] and out.implausible == []
+    assert out.measurements == []
+    assert out.implausible == []
 
 
 def test_catalog_refuses_unknown_quantities(tmp_path: Path) -> None:

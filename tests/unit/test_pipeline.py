@@ -69,7 +69,8 @@ def test_the_outcome_carries_the_message_record_unchanged() -> None:
     msg = message(AckToken())
     outcome = Pipeline(CountingLookup()).handle(msg)
     assert outcome.message is msg
-    assert outcome.rejection is None and not outcome.duplicate
+    assert outcome.rejection is None
+    assert not outcome.duplicate
     assert outcome.lines[0].startswith("uplink,class=parking,dev_eui=70B3D5E75E000001,model=nwave-nps405,")
     assert outcome.lines[1].startswith("occupied,")
 
@@ -78,8 +79,11 @@ def test_a_copy_stops_after_the_envelope_without_device_lookup_or_decoding() -> 
     lookup = CountingLookup()
     pipe = Pipeline(lookup, dedup=RecentKeys(10))
     first, copy = pipe.handle(message()), pipe.handle(message())
-    assert not first.duplicate and first.lines
-    assert copy.duplicate and copy.lines == [] and copy.rejection is None
+    assert not first.duplicate
+    assert first.lines
+    assert copy.duplicate
+    assert copy.lines == []
+    assert copy.rejection is None
     assert copy.model == "nwave-nps405"  # from the cached device, for the metrics
     assert lookup.calls == 1
     assert not pipe.handle(message(f_cnt=4712)).duplicate
@@ -89,9 +93,11 @@ def test_a_copy_of_an_unknown_device_costs_no_lookup_and_is_quarantined_once() -
     lookup = CountingLookup(known=False)
     pipe = Pipeline(lookup, dedup=RecentKeys(10))
     first, copy = pipe.handle(message()), pipe.handle(message())
-    assert first.rejection is not None and first.rejection.stage == "device"
+    assert first.rejection is not None
+    assert first.rejection.stage == "device"
     assert first.rejection.message == message()
-    assert copy.duplicate and copy.rejection is None
+    assert copy.duplicate
+    assert copy.rejection is None
     assert lookup.calls == 1
 
 
@@ -118,8 +124,10 @@ def test_hostile_channel_names_are_escaped(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_a_channel_line_protocol_cannot_carry_is_quarantined_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
     outcome = hostile_pipeline(monkeypatch, ["fine", "bell\x07", "trailing\\"]).handle(message())
-    assert outcome.rejection is not None and outcome.rejection.stage == "normalise"
-    assert "control character" in outcome.rejection.reason and "backslash" in outcome.rejection.reason
+    assert outcome.rejection is not None
+    assert outcome.rejection.stage == "normalise"
+    assert "control character" in outcome.rejection.reason
+    assert "backslash" in outcome.rejection.reason
     assert [line.split(",", 1)[0] for line in outcome.lines] == ["uplink", "temperature"]  # the rest is kept
 
 

@@ -22,9 +22,11 @@ from processing.timeseries import Grid, SeriesError
 def test_band_tables_are_data() -> None:
     assert band_names() == ["2024", "2017"]
     revised, older = load_bands(), load_bands("2017")
-    assert revised.name == "2024" and revised.bounds[revised.pollutants.index("no2")].tolist() == [10, 25, 60, 100, 150]
+    assert revised.name == "2024"
+    assert revised.bounds[revised.pollutants.index("no2")].tolist() == [10, 25, 60, 100, 150]
     assert older.bounds[older.pollutants.index("pm10")].tolist() == [20, 40, 50, 100, 150]
-    assert revised.label(6) == "extremely poor" and revised.label(0) is None
+    assert revised.label(6) == "extremely poor"
+    assert revised.label(0) is None
     with pytest.raises(SeriesError, match="unknown EAQI band table"):
         load_bands("1999")
 
@@ -35,7 +37,8 @@ def test_hourly_mean_needs_three_quarters_of_its_readings() -> None:
     # every 10 minutes: 6 expected per hour; hour 0 has 5 (83 %), hour 1 has 4 (67 %)
     times = [0, 10, 20, 30, 40, 60, 70, 80, 90]
     means = hourly_means([t * minute for t in times], [1, 2, 3, 4, 5, 10, 10, 10, 10], grid, expected_interval=600)
-    assert means[0] == 3.0 and np.isnan(means[1])
+    assert means[0] == 3.0
+    assert np.isnan(means[1])
 
 
 def test_daily_mean_needs_18_hours() -> None:
@@ -43,7 +46,8 @@ def test_daily_mean_needs_18_hours() -> None:
     day[:18] = 60.0
     day[24:41] = 60.0  # 17 hours
     means = daily_means(day)
-    assert means[0] == 60.0 and np.isnan(means[1])
+    assert means[0] == 60.0
+    assert np.isnan(means[1])
 
 
 def test_index_is_the_worst_pollutant() -> None:
@@ -61,7 +65,8 @@ def test_24h_pm_mean_is_said_and_used() -> None:
     assert hourly.pm_mean is PmMean.RUNNING_24H
     assert hourly.values["pm10"][-1] == pytest.approx((23 * 10 + 300) / 24)
     assert hourly.index[-1] == 2  # 22.1 µg/m³ is fair; the hour alone (300) would be extremely poor
-    assert np.isnan(pm_running_24h(pm10)[16]) and pm_running_24h(pm10)[17] == 10.0
+    assert np.isnan(pm_running_24h(pm10)[16])
+    assert pm_running_24h(pm10)[17] == 10.0
 
 
 def test_exceedances_of_a_year() -> None:

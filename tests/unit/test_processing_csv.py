@@ -86,7 +86,9 @@ def test_eaqi_by_hand(tmp_path: Path) -> None:
                       "values": {"pm2_5": 7.0, "pm10": 20.0, "no2": 30.0, "o3": 50.0},
                       "pm_mean": "1h", "bands": "2024"}
     # hour 11: 2 of 4 expected readings: no valid mean, no index
-    assert out[1]["index"] is None and out[1]["band"] is None and out[1]["pollutant"] is None
+    assert out[1]["index"] is None
+    assert out[1]["band"] is None
+    assert out[1]["pollutant"] is None
     assert out[1]["values"] == {"pm2_5": None, "pm10": None, "no2": None, "o3": None}
 
 
@@ -97,7 +99,8 @@ def test_eaqi_older_bands(tmp_path: Path) -> None:
 
 def test_eaqi_24h_pm_mean_needs_18_hours(tmp_path: Path) -> None:
     out = run(tmp_path, EAQI_ROWS, "eaqi", "--pm-mean", "24h")
-    assert out[0]["values"]["pm2_5"] is None and out[0]["pm_mean"] == "24h"
+    assert out[0]["values"]["pm2_5"] is None
+    assert out[0]["pm_mean"] == "24h"
     assert (out[0]["index"], out[0]["pollutant"]) == (3, "no2")
 
 
@@ -124,7 +127,8 @@ def test_bad_input_is_named(tmp_path: Path, text: str, args: tuple[str, ...], me
 
 
 def test_time_and_duration_parsing() -> None:
-    assert parse_duration("15m") == 900 * 10**9 and parse_duration("1.5h") == 5400 * 10**9
+    assert parse_duration("15m") == 900 * 10**9
+    assert parse_duration("1.5h") == 5400 * 10**9
     assert parse_time("2025-03-08T11:00:00+01:00") == parse_time("2025-03-08T10:00:00")
     assert format_time(parse_time("2025-03-08T10:00:00.5Z")) == "2025-03-08T10:00:00.500000Z"
     with pytest.raises(CsvError):

@@ -1,5 +1,6 @@
 """Every kernel against an obvious numpy twin: random data, NaN gaps, constant runs, empty windows, single points,
-and (through the wrappers) unsorted and duplicate timestamps."""
+and (through the wrappers) unsorted and duplicate timestamps.
+"""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def deduplicated(points: list[tuple[int, float]]) -> tuple[np.ndarray, F64]:
 
 
 def overlap(a: np.ndarray, b: np.ndarray, grid: Grid) -> np.ndarray:
-    """shape (segments, intervals): ns each segment [a, b) shares with each interval."""
+    """Shape (segments, intervals): ns each segment [a, b) shares with each interval."""
     s = grid.starts()[None, :]
     return np.clip(np.minimum(b[:, None], s + grid.step) - np.maximum(a[:, None], s), 0, None)
 
@@ -80,13 +81,16 @@ def test_rollup_matches_twin(points: list[tuple[int, float]], grid: Grid) -> Non
 
 def test_duplicate_timestamp_keeps_the_last_value_given() -> None:
     t, v = prepare([30, 10, 30, 20], [1.0, 2.0, 3.0, 4.0])
-    assert t.tolist() == [10, 20, 30] and v.tolist() == [2.0, 4.0, 3.0]
+    assert t.tolist() == [10, 20, 30]
+    assert v.tolist() == [2.0, 4.0, 3.0]
 
 
 def test_rollup_by_hand() -> None:
     stats = rollup([0, 5, 12, 25], [2.0, 4.0, math.nan, 9.0], Grid(0, 10, 3), expected_interval=5e-9)
     assert stats.count.tolist() == [2, 0, 1]
-    assert stats.mean[0] == 3.0 and math.isnan(stats.mean[1]) and stats.last[2] == 9.0
+    assert stats.mean[0] == 3.0
+    assert math.isnan(stats.mean[1])
+    assert stats.last[2] == 9.0
     assert stats.coverage.tolist() == [1.0, 0.0, 0.5]
 
 
@@ -119,14 +123,17 @@ def test_occupied_15_of_60_minutes_is_a_quarter() -> None:
     # free at 0, occupied 10:00-10:15 with a heartbeat in between, free again
     times = [0, 10 * minute, 12 * minute, 25 * minute]
     share, coverage = occupancy(times, [0, 1, 1, 0], Grid(0, 60 * minute, 1))
-    assert share.tolist() == [0.25] and coverage.tolist() == [1.0]
+    assert share.tolist() == [0.25]
+    assert coverage.tolist() == [1.0]
 
 
 def test_a_silent_bay_is_unknown_not_free() -> None:
     minute = 60_000_000_000
     share, coverage = occupancy([0], [1.0], Grid(0, 60 * minute, 2), stale=30 * minute)
-    assert share[0] == 1.0 and coverage[0] == 0.5
-    assert math.isnan(share[1]) and coverage[1] == 0.0
+    assert share[0] == 1.0
+    assert coverage[0] == 0.5
+    assert math.isnan(share[1])
+    assert coverage[1] == 0.0
 
 
 # --- spreading counts ------------------------------------------------------------------------------------

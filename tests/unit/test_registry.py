@@ -33,7 +33,7 @@ def postgres_url() -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server skips the test
         admin.dispose()
         pytest.skip(f"no PostgreSQL server at {POSTGRES_ADMIN_URL}: {exc}")
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
@@ -56,29 +56,38 @@ def test_register_update_list_remove(url: str) -> None:
     device, created = registry.upsert(
         "70b3-d5e7-5e00-0001", model="cayenne-lpp", name="Rathaus", site="Markt", municipality="Musterstadt"
     )
-    assert created and device.dev_eui == "70B3D5E75E000001" and device.device_class == "generic"
-    assert device.status == "installed" and device.installed_on is not None
+    assert created
+    assert device.dev_eui == "70B3D5E75E000001"
+    assert device.device_class == "generic"
+    assert device.status == "installed"
+    assert device.installed_on is not None
     again, created = registry.upsert(
         "70B3D5E75E000001", model="cayenne-lpp", name="Rathaus 2", site="Markt", municipality="Musterstadt",
         lat=50.1, lon=8.6,
     )
-    assert not created and again.name == "Rathaus 2" and (again.lat, again.lon) == (50.1, 8.6)
+    assert not created
+    assert again.name == "Rathaus 2"
+    assert (again.lat, again.lon) == (50.1, 8.6)
     registry.upsert("0101010101010101", model="cayenne-lpp", name="B", site="Bahnhof", municipality="Nachbarort")
     assert [d.dev_eui for d in registry.list()] == ["70B3D5E75E000001", "0101010101010101"]
     assert [d.name for d in registry.list(municipality="Nachbarort")] == ["B"]
     assert registry.municipalities() == ["Musterstadt", "Nachbarort"]
     assert [s.name for s in registry.sites("Musterstadt")] == ["Markt"]
     assert registry.get("0101010101010101") is not None
-    assert registry.remove("0101010101010101") and registry.get("0101010101010101") is None
+    assert registry.remove("0101010101010101")
+    assert registry.get("0101010101010101") is None
 
 
 def test_sites_have_type_location_and_capacity(url: str) -> None:
     registry = DeviceRegistry(url)
     site, created = registry.save_site("Musterstadt", "P1 Rathaus", type="parking_lot", lat=50.0, lon=8.0,
                                        capacity=120)
-    assert created and (site.type, site.capacity) == ("parking_lot", 120)
+    assert created
+    assert (site.type, site.capacity) == ("parking_lot", 120)
     site, created = registry.save_site("Musterstadt", "P1 Rathaus", type="parking_lot", capacity=90)
-    assert not created and site.capacity == 90 and site.lat is None
+    assert not created
+    assert site.capacity == 90
+    assert site.lat is None
     # the same name in another municipality is another site
     registry.save_site("Nachbarort", "P1 Rathaus", type="street_section")
     assert len(registry.sites()) == 2
@@ -98,7 +107,8 @@ def test_lifecycle_keeps_who_and_when(url: str) -> None:
     registry.set_status("0101010101010101", "maintenance", by="ben", note="battery swap")
     registry.set_status("0101010101010101", "active", by="ben")
     retired = registry.retire("0101010101010101", by="carla", note="vandalised")
-    assert retired.status == "retired" and retired.status_changed_by == "carla"
+    assert retired.status == "retired"
+    assert retired.status_changed_by == "carla"
     assert retired.installed_on is not None
     history = registry.history("0101010101010101")
     assert [(h.from_status, h.to_status, h.changed_by) for h in history] == [
@@ -109,7 +119,8 @@ def test_lifecycle_keeps_who_and_when(url: str) -> None:
         ("maintenance", "active", "ben"),
         ("active", "retired", "carla"),
     ]
-    assert history[1].note == "pole 4" and history[0].changed_at <= history[-1].changed_at
+    assert history[1].note == "pole 4"
+    assert history[0].changed_at <= history[-1].changed_at
     with pytest.raises(RegistryError, match="retired is final"):
         registry.set_status("0101010101010101", "active", by="dora")
     with pytest.raises(RegistryError, match="status must be one of"):
@@ -128,7 +139,8 @@ def test_a_municipality_sees_and_changes_only_its_own_devices(url: str) -> None:
         registry.history("0101010101010101", owner="Nachbarort")
     spec = check_device("0101010101010101", model="cayenne-lpp", name="A", site="S", municipality="Nachbarort")
     [refused] = registry.plan([spec], owner="Nachbarort")
-    assert refused.action == "refused" and "another municipality" in refused.problem
+    assert refused.action == "refused"
+    assert "another municipality" in refused.problem
     with pytest.raises(RegistryError, match="another municipality"):
         registry.save_all([spec], by="x", owner="Nachbarort")
     updated = registry.update("0101010101010101", by="x", owner="Musterstadt", notes="behind the sign",

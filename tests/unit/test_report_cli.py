@@ -29,7 +29,9 @@ def run(*args: str) -> tuple[int, str]:
 def test_the_command_is_registered_by_name() -> None:
     assert COMMANDS["report"] == "reports.cli:report_group"
     code, output = run("--help")
-    assert code == 0 and "--every-week" in output and "--lang [de|en]" in output
+    assert code == 0
+    assert "--every-week" in output
+    assert "--lang [de|en]" in output
 
 
 @pytest.mark.parametrize(
@@ -46,10 +48,12 @@ def test_the_command_is_registered_by_name() -> None:
 )
 def test_bad_options_are_named(args: tuple[str, ...], message: str) -> None:
     code, output = run(*args)
-    assert code == 2 and message in output
+    assert code == 2
+    assert message in output
 
 
 def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     code, output = run("--week", "2026-W47", "--out", str(tmp_path / "r.pdf"))
-    assert code == 69 and "InfluxDB at http://127.0.0.1:9 is unreachable" in output
+    assert code == 69
+    assert "InfluxDB at http://127.0.0.1:9 is unreachable" in output
     assert not (tmp_path / "r.pdf").exists()

@@ -27,7 +27,8 @@ A_IN, A_OUT, B_IN = Line("a", "A1", "", "in"), Line("a", "A1", "", "out"), Line(
 def test_a_week_parses_and_prints_in_iso_form() -> None:
     week = parse_week("2026-W47")
     assert (week.year, week.week, str(week)) == (2026, 47, "2026-W47")
-    assert week.days[0] == date(2026, 11, 16) and week.days[6] == date(2026, 11, 22)
+    assert week.days[0] == date(2026, 11, 16)
+    assert week.days[6] == date(2026, 11, 22)
 
 
 @pytest.mark.parametrize("bad", ["2026-47", "2026-W5", "W47", "2026-W00", "2025-W53", "", "2026-W47; DROP"])
@@ -48,7 +49,8 @@ def test_the_same_week_last_year_is_weekday_aligned() -> None:
     assert str(last) == "2025-W47"
     assert [d.weekday() for d in last.days] == list(range(7))
     assert last.days[5] == date(2025, 11, 22)  # the Saturday a year earlier is not 21 Nov
-    assert week.previous() == IsoWeek(2026, 46) and IsoWeek(2026, 1).previous() == IsoWeek(2025, 52)
+    assert week.previous() == IsoWeek(2026, 46)
+    assert IsoWeek(2026, 1).previous() == IsoWeek(2025, 52)
     assert IsoWeek(2026, 53).next() == IsoWeek(2027, 1)
 
 
@@ -65,7 +67,8 @@ def test_weeks_across_daylight_saving_have_167_and_169_hours() -> None:
 def test_the_repeated_hour_belongs_to_the_sunday() -> None:
     hours = week_hours(week_of(date(2026, 10, 25)))
     sunday = [local_hour(ns) for ns in hours if local_hour(ns)[0] == date(2026, 10, 25)]
-    assert len(sunday) == 25 and [h for _, h in sunday].count(2) == 2
+    assert len(sunday) == 25
+    assert [h for _, h in sunday].count(2) == 2
 
 
 def test_the_last_complete_week_waits_for_the_grace_period() -> None:
@@ -108,7 +111,8 @@ def test_a_gap_is_estimated_from_the_week_before_never_zero() -> None:
     counts = fill_week(week, now, before, {A_IN})
     assert counts.estimated[A_IN] == {week_hours(week)[tuesday_ten]: 8.0}
     assert counts.total() == 167 * 10 + 8
-    assert counts.missing_hours() == 0 and not counts.complete
+    assert counts.missing_hours() == 0
+    assert not counts.complete
 
 
 def test_a_gap_without_the_week_before_stays_missing() -> None:
@@ -135,27 +139,38 @@ def test_the_numbers_of_a_hand_made_week_in_the_autumn_change() -> None:
     report = build(*week_report(week), Options("Musterstadt"), calendar=load_calendar(None))
     monday, tuesday, wednesday, saturday, sunday = (report.days[n] for n in (0, 1, 2, 5, 6))
     assert monday.total == 24 * 17
-    assert tuesday.total == 24 * 17 - 10 + 8 and tuesday.estimated == 8
-    assert wednesday.total == 24 * 17 - 4 * 2 and wednesday.missing_hours == 4
-    assert saturday.total == 24 * 17 + 90 and saturday.peak_hour == 15 and saturday.peak_count == 107
+    assert tuesday.total == 24 * 17 - 10 + 8
+    assert tuesday.estimated == 8
+    assert wednesday.total == 24 * 17 - 4 * 2
+    assert wednesday.missing_hours == 4
+    assert saturday.total == 24 * 17 + 90
+    assert saturday.peak_hour == 15
+    assert saturday.peak_count == 107
     assert sunday.total == 25 * 17
     # 2025-W43 ends with the autumn change as well: its Sunday has 25 hours too
-    assert sunday.previous == 24 * 14 and sunday.last_year == 25 * 11
-    assert wednesday.previous_incomplete and not monday.previous_incomplete
+    assert sunday.previous == 24 * 14
+    assert sunday.last_year == 25 * 11
+    assert wednesday.previous_incomplete
+    assert not monday.previous_incomplete
     assert report.total == 169 * 17 - 10 + 8 - 8 + 90
     assert report.previous_total == 168 * 14 - 8
     assert report.last_year_total == 169 * 11
     assert sunday.change_previous == pytest.approx(100 * (425 - 336) / 336)
-    assert report.expected_hours == 3 * 169 and report.counted_hours == 3 * 169 - 5 and report.estimated_hours == 1
+    assert report.expected_hours == 3 * 169
+    assert report.counted_hours == 3 * 169 - 5
+    assert report.estimated_hours == 1
     assert report.normal_level.mean == pytest.approx((60 * 17 - 2 + 90) / 60)
-    assert report.matrix[5][15] == 107 and report.matrix[6][2] == 2 * 17  # the repeated hour counts twice
+    assert report.matrix[5][15] == 107
+    assert report.matrix[6][2] == 2 * 17
     assert sum(map(sum, report.matrix)) == report.total
     assert [s.site for s in report.site_rows] == ["a", "b"]
     a = report.site_rows[0]
-    assert a.inbound == 169 * 10 - 10 + 8 + 90 and a.outbound == 169 * 5
+    assert a.inbound == 169 * 10 - 10 + 8 + 90
+    assert a.outbound == 169 * 5
     assert sum(s.share for s in report.locations) == pytest.approx(100)
     assert [(g.label, g.estimated) for g in report.gaps] == [("A1 in", True), ("B1 in", False)]
-    assert report.gaps[1].end.hour == 4 and report.gaps[1].start.hour == 0
+    assert report.gaps[1].end.hour == 4
+    assert report.gaps[1].start.hour == 0
 
 
 def test_holidays_are_left_out_of_the_normal_level() -> None:
@@ -163,23 +178,27 @@ def test_holidays_are_left_out_of_the_normal_level() -> None:
     counts = fill_week(week, rows(week, {A_IN: 10}, override={(A_IN, hour_index(week, 4, 12)): 1000}), [], {A_IN})
     empty = fill_week(week.previous(), [], [], {A_IN})
     report = build(counts, empty, empty, Options("M"), calendar=load_calendar(TOWN))
-    assert report.normal_level.mean == 10 and report.previous_total is None
+    assert report.normal_level.mean == 10
+    assert report.previous_total is None
     assert [n.de for n in report.days[4].notes][:2] == ["1. Weihnachtstag", "Schulferien"]
 
 
 def test_change_needs_a_positive_base() -> None:
     assert change(106, 100) == pytest.approx(6)
-    assert change(5, 0) is None and change(5, None) is None
+    assert change(5, 0) is None
+    assert change(5, None) is None
 
 
 # --- calendar ------------------------------------------------------------------------------------------------------
 
 
 def test_easter_and_the_holidays_of_hesse() -> None:
-    assert easter_sunday(2026) == date(2026, 4, 5) and easter_sunday(2025) == date(2025, 4, 20)
+    assert easter_sunday(2026) == date(2026, 4, 5)
+    assert easter_sunday(2025) == date(2025, 4, 20)
     hesse = public_holidays(2026, "HE")
     assert hesse[date(2026, 6, 4)] == ("Fronleichnam", "Corpus Christi")
-    assert date(2026, 10, 31) not in hesse and date(2026, 10, 31) in public_holidays(2026, "NI")
+    assert date(2026, 10, 31) not in hesse
+    assert date(2026, 10, 31) in public_holidays(2026, "NI")
     assert public_holidays(2026, "SN")[date(2026, 11, 18)][0] == "Buß- und Bettag"
 
 
@@ -205,7 +224,8 @@ def test_anomaly_files_are_checked(tmp_path: Path) -> None:
     good = tmp_path / "a.json"
     good.write_text('[{"start": "2026-11-19T08:00:00Z", "end": "2026-11-19T14:00:00", "kind": "gap", "reason": "x"}]')
     [event] = load_anomalies(good)
-    assert event.start == datetime(2026, 11, 19, 8, tzinfo=UTC) and event.end.tzinfo is UTC
+    assert event.start == datetime(2026, 11, 19, 8, tzinfo=UTC)
+    assert event.end.tzinfo is UTC
     good.write_text('[{"start": "yesterday", "end": "x", "kind": "gap"}]')
     with pytest.raises(AnomalyFileError, match="event 0"):
         load_anomalies(good)
@@ -218,11 +238,14 @@ def test_anomaly_files_are_checked(tmp_path: Path) -> None:
 
 
 def test_german_and_english_numbers_and_dates() -> None:
-    assert text.number(1234.4, "de") == "1.234" and text.number(1234.4, "en") == "1,234"
+    assert text.number(1234.4, "de") == "1.234"
+    assert text.number(1234.4, "en") == "1,234"
     assert text.day_short(date(2026, 11, 21), "de") == "Sa., 21.11.2026"
     assert text.day_short(date(2026, 11, 21), "en") == "Sat 21 Nov 2026"
-    assert text.percent(6.2, "de") == "+6\u00a0%" and text.percent(-3.5, "en") == "−4\u00a0%"
-    assert text.percent(None, "de") == "–" and text.decimal(98.54, "de") == "98,5"
+    assert text.percent(6.2, "de") == "+6\u00a0%"
+    assert text.percent(-3.5, "en") == "−4\u00a0%"
+    assert text.percent(None, "de") == "–"
+    assert text.decimal(98.54, "de") == "98,5"
     with pytest.raises(ValueError, match="fr"):
         text.number(1, "fr")
 
@@ -251,7 +274,8 @@ def test_the_summary_in_german() -> None:
     summary = text.summary(saturday_report(), "de")  # type: ignore[arg-type]
     assert "Samstag war der stärkste Tag mit 18.420 Passanten, 6\u00a0% mehr als am selben Samstag des Vorjahres" \
         in summary
-    assert "(Mo., 16.11.2026 – So., 22.11.2026)" in summary and "100,0\u00a0% der Zählstunden" in summary
+    assert "(Mo., 16.11.2026 – So., 22.11.2026)" in summary
+    assert "100,0\u00a0% der Zählstunden" in summary
 
 
 def test_an_empty_week_says_so() -> None:
@@ -275,18 +299,24 @@ def test_every_name_in_the_html_is_escaped() -> None:
     report = build(counts, empty, empty, Options(HOSTILE, town=HOSTILE, labels={"E<b>1": HOSTILE}),
                    calendar=load_calendar(None))
     for html in (render_html(report, "de"), render_html(report, "en", for_print=True)):
-        assert "<script>" not in html and "E<b>1" not in html
+        assert "<script>" not in html
+        assert "E<b>1" not in html
         assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
 
 
 def test_css_strings_cannot_close_the_string_or_the_style() -> None:
     quoted = str(css_string(HOSTILE))
-    assert quoted.startswith('"') and quoted.endswith('"')
+    assert quoted.startswith('"')
+    assert quoted.endswith('"')
     inner = quoted[1:-1]
-    assert '"' not in inner and "<" not in inner and "\\22 " in inner and "\\3c " in inner
+    assert '"' not in inner
+    assert "<" not in inner
+    assert "\\22 " in inner
+    assert "\\3c " in inner
 
 
 def test_the_query_quotes_every_name() -> None:
     query = footfall_query("Lindenbrück' OR '1'='1", ("a\"b",), 0, 10)
-    assert "'Lindenbrück\\' OR \\'1\\'=\\'1'" in query and '"site" = \'a"b\'' in query
+    assert "'Lindenbrück\\' OR \\'1\\'=\\'1'" in query
+    assert '"site" = \'a"b\'' in query
     assert query.startswith('SELECT "count", "complete" FROM "r1h"."footfall" WHERE')

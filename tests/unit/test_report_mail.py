@@ -60,7 +60,8 @@ def test_the_report_is_mailed_as_an_attachment(smtp: tuple[Inbox, int], tmp_path
     assert recipients == ["citymanagement@stadt.example", "markt@stadt.example"]
     assert message["Subject"] == "Passantenfrequenz Lindenbrück 2026-W47"
     [attachment] = [part for part in message.walk() if part.get_filename()]
-    assert attachment.get_filename() == report.name and attachment.get_content_type() == "application/pdf"
+    assert attachment.get_filename() == report.name
+    assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_payload(decode=True) == b"%PDF-1.7 a report"
 
 
@@ -81,7 +82,8 @@ def test_report_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("STADTPULS_REPORT_TOWN", "Stadt Lindenbrück")
     monkeypatch.setenv("STADTPULS_REPORT_OPENING", "9-19")
     settings = load_settings().report
-    assert settings.town == "Stadt Lindenbrück" and settings.opening_hours == (9, 19)
+    assert settings.town == "Stadt Lindenbrück"
+    assert settings.opening_hours == (9, 19)
     monkeypatch.setenv("STADTPULS_REPORT_OPENING", "20-10")
     with pytest.raises(ConfigError, match="STADTPULS_REPORT_OPENING"):
         load_settings()
