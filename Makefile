@@ -51,6 +51,11 @@ venv: $(STAMP) ## Create .venv and install the package with its dev extras (agai
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	@# grafana-client's HTTP library depends on urllib3-future, whose .pth file copies it over urllib3 at every
+	@# interpreter start, which breaks requests (schemathesis's transport). Keep the two apart: niquests then
+	@# uses urllib3_future and everything else the real urllib3.
+	rm -f $(VENV)/lib/python3*/site-packages/urllib3_future.pth
+	$(BIN)/python -m pip install -q --force-reinstall --no-deps urllib3
 	touch $@
 
 lint: venv ## ruff and mypy --strict over the code
