@@ -86,14 +86,17 @@ PM_MEAN = click.option("--pm-mean", type=click.Choice([m.value for m in PmMean])
 @click.option("--late", default="2h", show_default=True, callback=_duration("--late"),
               help="Each pass recomputes from the start of the UTC day that holds the watermark minus this.")
 @click.option("--once", is_flag=True, help="Run one pass and exit.")
+@click.option("--anomalies-every", type=click.FloatRange(0, 86400), default=600.0, show_default=True,
+              help="Seconds between anomaly detection runs (events in the registry database); 0 = none.")
 @click.pass_context
 def process_group(ctx: click.Context, shard: Shard, bands: str, pm_mean: str, interval: float, late: int,
-                  once: bool) -> None:
+                  once: bool, anomalies_every: float) -> None:
     """Rollups, parking occupancy, footfall and the air-quality index, written back to InfluxDB.
 
     Without a subcommand, runs the processing service: every --interval seconds it brings the outputs of its
-    sites up to date. The subcommands occupancy, eaqi and footfall run the same computations on a CSV file
-    and print JSON.
+    sites up to date, and every --anomalies-every seconds it looks for anomalies and keeps their events
+    current. The subcommands occupancy, eaqi and footfall run the same computations on a CSV file and print
+    JSON; detect runs the anomaly detectors on one.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -101,7 +104,8 @@ def process_group(ctx: click.Context, shard: Shard, bands: str, pm_mean: str, in
     from stadtpuls.influx import InfluxError
     from stadtpuls.settings import get_settings
 
-    service = ProcessingService(get_settings(), _options(bands, pm_mean), shard=shard, late=late)
+    service = ProcessingService(get_settings(), _options(bands, pm_mean), shard=shard, late=late,
+                                anomaly_every=anomalies_every)
 
     async def run() -> None:
         if once:
@@ -109,6 +113,11 @@ def process_group(ctx: click.Context, shard: Shard, bands: str, pm_mean: str, in
             click.echo(f"{report.sites} sites, {report.points} points")
             for error in report.errors:
                 click.echo(f"error: {error}", err=True)
+            if anomalies_every:
+                found = await service.detect_anomalies()
+                click.echo(f"anomalies: {found.detections} detections, {found.stored.open_events} open events")
+                for error in found.errors:
+                    click.echo(f"error: {error}", err=True)
             return
         service.install_signal_handlers()
         await service.run(interval=interval)

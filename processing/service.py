@@ -21,6 +21,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import groupby
+from typing import TYPE_CHECKING
 
 from devices.registry import DeviceRegistry
 from processing.engine import CONTEXT, FOOTFALL_MAX_GAP, Options, Site, compute_site
@@ -28,7 +29,13 @@ from processing.store import DAY, NS, Points, ProcessingStore, Series
 from stadtpuls.influx import InfluxClient, InfluxError
 from stadtpuls.settings import Settings
 
+if TYPE_CHECKING:
+    from processing.anomaly_job import JobReport
+
 log = logging.getLogger(__name__)
+
+ANOMALY_EVERY = 600.0  # s between anomaly detection runs of the service (each re-reads weeks of history)
+ANOMALY_FIRST = 86400.0  # s looked at by the first detection run after a start
 
 
 @dataclass(frozen=True)
@@ -90,13 +97,16 @@ class ProcessingService:
     """Computes and writes the processed measurements of the sites one worker owns."""
 
     def __init__(self, settings: Settings, options: Options, *, shard: Shard = Shard(), late: int = 2 * 3600 * NS,
-                 first_days: int = 1) -> None:
+                 first_days: int = 1, anomaly_every: float = ANOMALY_EVERY) -> None:
         self.settings = settings
         self.options = options
         self.shard = shard
         self.late = late
         self.first_days = first_days  # how far back a site's first pass starts
+        self.anomaly_every = anomaly_every  # s between anomaly detection runs; 0: none
         self._stop = asyncio.Event()
+        self._examined_until: float | None = None  # s since the epoch up to which anomalies were looked for
+        self._next_detection = 0.0  # monotonic s of the next detection run
 
     def stop(self) -> None:
         """Finish the current pass and return from :meth:`run`."""
@@ -151,8 +161,35 @@ class ProcessingService:
                 report.sites += 1
         return report
 
+    async def detect_anomalies(self, now: float | None = None) -> JobReport:
+        """Look for anomalies since the last run (the last ``ANOMALY_FIRST`` on the first), store the events.
+
+        Args:
+            now: seconds since the epoch (default: the clock).
+        """
+        from processing.anomaly_job import detect_with  # the detectors' kernels load only when detection runs
+
+        end = time.time() if now is None else now
+        start = end - ANOMALY_FIRST if self._examined_until is None else self._examined_until
+        async with self._client() as client:
+            report = await detect_with(client, self.settings, start=start, end=end,
+                                       shard=(self.shard.index, self.shard.count))
+        self._examined_until = end
+        return report
+
+    async def _maybe_detect(self) -> None:
+        if not self.anomaly_every or time.monotonic() < self._next_detection:
+            return
+        self._next_detection = time.monotonic() + self.anomaly_every
+        began = time.monotonic()
+        report = await self.detect_anomalies()
+        log.info("anomalies: %d sites, %d detections in %.1f s", report.sites, report.detections,
+                 time.monotonic() - began)
+        for error in report.errors:
+            log.warning("anomalies: %s", error)
+
     async def run(self, *, interval: float = 30.0) -> None:
-        """Run passes every ``interval`` seconds until :meth:`stop`."""
+        """Run passes every ``interval`` seconds, and anomaly detection every ``anomaly_every``, until :meth:`stop`."""
         while not self._stop.is_set():
             began = time.monotonic()
             try:
@@ -161,6 +198,7 @@ class ProcessingService:
                          time.monotonic() - began)
                 for error in report.errors:
                     log.warning("pass: %s", error)
+                await self._maybe_detect()
             except InfluxError as exc:
                 log.warning("pass failed, retrying: %s", exc)
             wait = max(0.0, interval - (time.monotonic() - began))
