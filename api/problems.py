@@ -20,6 +20,8 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     406: "Not acceptable",
+    409: "Conflict",
+    413: "Content too large",
     422: "Invalid parameter",
     429: "Too many requests",
     500: "Internal error",

@@ -115,7 +115,7 @@ def process_group(ctx: click.Context, shard: Shard, bands: str, pm_mean: str, in
                 click.echo(f"error: {error}", err=True)
             if anomalies_every:
                 found = await service.detect_anomalies()
-                click.echo(f"anomalies: {found.detections} detections, {found.stored.open_events} open events")
+                click.echo(f"anomalies: {found.detections} detections, {found.stored.inserted} new events")
                 for error in found.errors:
                     click.echo(f"error: {error}", err=True)
             return

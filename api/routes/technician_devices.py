@@ -1,7 +1,8 @@
 """``/v1/technician``: provisioning for technicians: find, register, change, retire and import devices.
 
 Every route acts for the caller's municipality only: another municipality's devices are answered as absent
-(404). The registry is synchronous; its calls run in the thread pool.
+(404). Errors are problem+json naming the parameter or field at fault (:mod:`api.problems`). The registry is
+synchronous; its calls run in the thread pool.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import InfluxDep, RegistryDep, SettingsDep
+from api.models import InvalidParam
+from api.problems import Problem, problem_response, responses
 from api.queries import latest_values_query, parse_latest
 from api.routes.technician_health import alarm_public, alarm_store, health_public
 from api.technician import (
@@ -33,14 +36,16 @@ from devices.records import DeviceInfo
 from devices.registry import NotFoundError, RegistryError
 from stadtpuls.influx import InfluxError
 
-router = APIRouter(prefix="/v1/technician", tags=["technician"])
+router = APIRouter(prefix="/v1/technician", tags=["technician"], responses=responses(401, 403, 422, 429))
+
+DevEui = Annotated[str, Path(max_length=64, description="The device's DevEUI (16 hex digits)")]
 
 
-def registry_problem(exc: RegistryError) -> HTTPException:
+def registry_problem(exc: RegistryError) -> Problem:
     """404 for a device that is not the caller's; 422 naming the field for anything else."""
     if isinstance(exc, NotFoundError):
-        return HTTPException(status_code=404, detail=str(exc))
-    return HTTPException(status_code=422, detail={"field": exc.field, "message": str(exc)})
+        return Problem(404, str(exc), param="dev_eui")
+    return Problem(422, str(exc), param=exc.field or None)
 
 
 def public(device: DeviceInfo) -> TechnicianDevice:
@@ -79,22 +84,24 @@ async def sites(principal: TechnicianDep, registry: RegistryDep) -> list[dict[st
 async def find_devices(
     principal: TechnicianDep,
     registry: RegistryDep,
-    q: Annotated[str | None, Query(max_length=100)] = None,
-    status: Annotated[str | None, Query(max_length=20)] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Part of a DevEUI, name or site to match")] = None,
+    status: Annotated[
+        str | None, Query(max_length=20, description="Only this lifecycle status (planned, installed, ...)")
+    ] = None,
 ) -> list[TechnicianDevice]:
     """The caller's devices, optionally matching part of a DevEUI, name or site (at most 200)."""
     found = await _call(registry.list, municipality=principal.municipality, search=q, status=status, limit=200)
     return [public(d) for d in found]
 
 
-@router.post("/devices", response_model=TechnicianDevice, status_code=201)
+@router.post("/devices", response_model=TechnicianDevice, status_code=201, responses=responses(409))
 async def register(body: TechnicianDeviceCreate, principal: TechnicianDep, registry: RegistryDep) -> TechnicianDevice:
     """Register a new device in the caller's municipality; 409 if the DevEUI is registered already."""
     existing = await _call(registry.get, body.dev_eui)
     if existing is not None:
         mine = existing.municipality == principal.municipality
         detail = f"device {existing.dev_eui} is registered already" + ("" if mine else " by another municipality")
-        raise HTTPException(status_code=409, detail=detail)
+        raise Problem(409, detail, param="dev_eui")
     device, _ = await _call(
         registry.upsert, body.dev_eui, model=body.model, name=body.name, site=body.site,
         municipality=principal.municipality, lat=body.lat, lon=body.lon, installed_on=body.installed_on,
@@ -103,9 +110,9 @@ async def register(body: TechnicianDeviceCreate, principal: TechnicianDep, regis
     return public(device)
 
 
-@router.get("/devices/{dev_eui}", response_model=TechnicianDeviceDetail)
+@router.get("/devices/{dev_eui}", response_model=TechnicianDeviceDetail, responses=responses(404))
 async def detail(
-    dev_eui: str, principal: TechnicianDep, registry: RegistryDep, influx: InfluxDep, settings: SettingsDep
+    dev_eui: DevEui, principal: TechnicianDep, registry: RegistryDep, influx: InfluxDep, settings: SettingsDep
 ) -> TechnicianDeviceDetail:
     """A device with its history, health, open alarms and newest decoded values."""
     device = await _device(registry, dev_eui, principal.municipality)
@@ -133,9 +140,9 @@ async def detail(
     )
 
 
-@router.patch("/devices/{dev_eui}", response_model=TechnicianDevice)
+@router.patch("/devices/{dev_eui}", response_model=TechnicianDevice, responses=responses(404))
 async def change(
-    dev_eui: str, body: TechnicianDeviceUpdate, principal: TechnicianDep, registry: RegistryDep
+    dev_eui: DevEui, body: TechnicianDeviceUpdate, principal: TechnicianDep, registry: RegistryDep
 ) -> TechnicianDevice:
     """Change some fields of one of the caller's devices."""
     device = await _call(registry.update, dev_eui, by=principal.name, owner=principal.municipality,
@@ -143,9 +150,9 @@ async def change(
     return public(device)
 
 
-@router.post("/devices/{dev_eui}/status", response_model=TechnicianDevice)
+@router.post("/devices/{dev_eui}/status", response_model=TechnicianDevice, responses=responses(404))
 async def set_status(
-    dev_eui: str, body: StatusUpdate, principal: TechnicianDep, registry: RegistryDep
+    dev_eui: DevEui, body: StatusUpdate, principal: TechnicianDep, registry: RegistryDep
 ) -> TechnicianDevice:
     """Move one of the caller's devices along its lifecycle (installed, active, maintenance, retired)."""
     device = await _call(registry.set_status, dev_eui, body.status, by=principal.name, note=body.note,
@@ -153,13 +160,17 @@ async def set_status(
     return public(device)
 
 
-@router.post("/import", response_model=ImportOutcome)
+@router.post("/import", response_model=ImportOutcome, responses=responses(413))
 async def import_csv(
-    request: Request, principal: TechnicianDep, registry: RegistryDep, dry_run: bool = False
-) -> ImportOutcome:
+    request: Request,
+    principal: TechnicianDep,
+    registry: RegistryDep,
+    dry_run: Annotated[bool, Query(description="Check the file and say what would change, writing nothing")] = False,
+) -> ImportOutcome | Response:
     """Import devices from a CSV body (as ``stadtpuls devices import``): all rows valid, or nothing written.
 
-    413 for a body over the size limit (read no further than the limit); 422 lists every bad row.
+    413 for a body over the size limit (read no further than the limit); 422 lists every bad row in
+    ``invalid_params``, named ``line N: column``.
     """
     data = await _bounded_body(request)
     try:
@@ -168,25 +179,29 @@ async def import_csv(
             owner=principal.municipality, dry_run=dry_run, source="upload",
         )
     except ImportFileError as exc:
-        problems = [{"line": p.line, "field": p.field, "reason": p.reason} for p in exc.problems]
-        raise HTTPException(status_code=422, detail={"message": exc.summary, "problems": problems,
-                                                     "total": exc.total}) from exc
+        return problem_response(422, str(exc), request=request, invalid=_rows_at_fault(exc))
     return ImportOutcome(rows=result.rows, created=result.count("create"), updated=result.count("update"),
                          unchanged=result.count("unchanged"), new_sites=result.new_sites, written=result.written,
                          dry_run=dry_run)
+
+
+def _rows_at_fault(exc: ImportFileError) -> list[InvalidParam]:
+    """The bad rows of an upload as problem parameters, ``line N: column`` (``line N`` for a whole row)."""
+    return [InvalidParam(name=f"line {p.line}" + (f": {p.field}" if p.field else ""), reason=p.reason)
+            for p in exc.problems]
 
 
 async def _bounded_body(request: Request) -> bytes:
     limit = f"an import takes at most {MAX_IMPORT_BYTES // (1024 * 1024)} MB: split the file"
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
-        raise HTTPException(status_code=413, detail=limit)
+        raise Problem(413, limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_IMPORT_BYTES:
-            raise HTTPException(status_code=413, detail=limit)
+            raise Problem(413, limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -194,5 +209,5 @@ async def _bounded_body(request: Request) -> bytes:
 async def _device(registry: Any, dev_eui: str, municipality: str) -> DeviceInfo:
     device = await _call(registry.get, dev_eui, owner=municipality)
     if device is None:
-        raise HTTPException(status_code=404, detail=f"device {dev_eui} is not registered")
+        raise Problem(404, f"device {dev_eui} is not registered", param="dev_eui")
     return device  # type: ignore[no-any-return]

@@ -6,10 +6,11 @@ from dataclasses import asdict
 from functools import lru_cache
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import InfluxDep, RegistryDep, SettingsDep
+from api.problems import Problem, responses
 from api.technician import AlarmPublic, HealthPublic, TechnicianDep
 from devices.alarms import AlarmInfo, AlarmStore, check
 from devices.health import DeviceHealth, read_health
@@ -17,7 +18,7 @@ from devices.records import Status
 from stadtpuls.influx import InfluxClient, InfluxError
 from stadtpuls.settings import Settings
 
-router = APIRouter(prefix="/v1/technician", tags=["technician"])
+router = APIRouter(prefix="/v1/technician", tags=["technician"], responses=responses(401, 403, 429))
 
 
 @lru_cache(maxsize=4)
@@ -40,7 +41,7 @@ def alarm_public(alarm: AlarmInfo) -> AlarmPublic:
     return AlarmPublic(**asdict(alarm))
 
 
-@router.get("/health", response_model=list[HealthPublic])
+@router.get("/health", response_model=list[HealthPublic], responses=responses(503))
 async def health(principal: TechnicianDep, registry: RegistryDep, influx: InfluxDep) -> list[HealthPublic]:
     """The health of every installed or active device of the caller's municipality."""
     devices = await run_in_threadpool(registry.list, municipality=principal.municipality)
@@ -48,13 +49,15 @@ async def health(principal: TechnicianDep, registry: RegistryDep, influx: Influx
     try:
         found = await read_health(influx, judged)
     except InfluxError as exc:
-        raise HTTPException(status_code=503, detail=f"time-series store unavailable: {exc}") from exc
+        raise Problem(503, f"time-series store unavailable: {exc}") from exc
     return [health_public(found[d.dev_eui]) for d in judged]
 
 
 @router.get("/alarms", response_model=list[AlarmPublic])
 async def alarms(
-    principal: TechnicianDep, settings: SettingsDep, include_cleared: Annotated[bool, Query()] = False
+    principal: TechnicianDep, settings: SettingsDep, include_cleared: Annotated[
+        bool, Query(description="Also the cleared alarms (by default only the open ones)")
+    ] = False
 ) -> list[AlarmPublic]:
     """The alarms of the caller's municipality, newest first (open ones; all with ``include_cleared``)."""
     found = await run_in_threadpool(
@@ -63,7 +66,7 @@ async def alarms(
     return [alarm_public(a) for a in found]
 
 
-@router.post("/alarms/check", response_model=list[AlarmPublic])
+@router.post("/alarms/check", response_model=list[AlarmPublic], responses=responses(503))
 async def check_now(principal: TechnicianDep, settings: SettingsDep, registry: RegistryDep) -> list[AlarmPublic]:
     """Judge the caller's devices now (as the periodic job does) and return their open alarms."""
     store = alarm_store(settings)
@@ -81,5 +84,5 @@ async def check_now(principal: TechnicianDep, settings: SettingsDep, registry: R
     try:
         found = await run_in_threadpool(run)
     except InfluxError as exc:
-        raise HTTPException(status_code=503, detail=f"time-series store unavailable: {exc}") from exc
+        raise Problem(503, f"time-series store unavailable: {exc}") from exc
     return [alarm_public(a) for a in found]

@@ -13,10 +13,11 @@ from pathlib import Path
 from string import Template
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse
 
 from api.deps import SettingsDep
+from api.problems import Problem
 
 router = APIRouter(tags=["technician page"], include_in_schema=False)
 
@@ -61,6 +62,6 @@ async def page(settings: SettingsDep) -> HTMLResponse:
 async def asset(name: str) -> FileResponse:
     """The page's script and style sheet (nothing else is served from here)."""
     if name not in ASSETS:
-        raise HTTPException(status_code=404, detail="no such file")
+        raise Problem(404, f"no such file: {name}", param="name")
     return FileResponse(STATIC / name, media_type=ASSETS[name],
                         headers=SAFETY | {"Cache-Control": "public, max-age=300"})

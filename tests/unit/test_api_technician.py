@@ -16,6 +16,7 @@ from stadtpuls.settings import InfluxSettings, MqttSettings, Settings
 ANNA: dict[str, str] = {}  # the headers of each caller, filled with real keys by the fixture
 OTTO: dict[str, str] = {}
 RITA: dict[str, str] = {}
+ALL: dict[str, str] = {}  # an admin key of every municipality
 THEIRS = "0101010101010101"
 
 
@@ -29,11 +30,18 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
         keys = KeyStore(settings.registry_url)
         for headers, role, municipality, name in ((ANNA, "technician", "Musterstadt", "anna"),
                                                   (OTTO, "technician", "Nachbarort", "otto"),
-                                                  (RITA, "reader", "Musterstadt", "rita")):
+                                                  (RITA, "reader", "Musterstadt", "rita"),
+                                                  (ALL, "admin", None, "root")):
             headers["X-API-Key"] = keys.create(role, municipality=municipality, name=name)[1]
         app.state.registry.upsert(THEIRS, model="cayenne-lpp", name="Bahnhof", site="B", municipality="Nachbarort")
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
             yield http
+
+
+def params(response: httpx.Response) -> list[str]:
+    """The parameters a problem+json answer names as at fault."""
+    assert response.headers["content-type"] == "application/problem+json", response.text
+    return [p["name"] for p in response.json()["invalid_params"]]
 
 
 DEVICE = {"dev_eui": "70b3d5e75e000001", "name": "<script>alert(1)</script>", "model": "nwave-nps405",
@@ -44,6 +52,9 @@ async def test_keys_are_required_and_roles_checked(client: httpx.AsyncClient) ->
     assert (await client.get("/v1/technician/devices")).status_code == 401
     assert (await client.get("/v1/technician/devices", headers={"X-API-Key": "nope"})).status_code == 401
     assert (await client.get("/v1/technician/devices", headers=RITA)).status_code == 403
+    unbound = await client.get("/v1/technician/devices", headers=ALL)  # the tools act for one municipality
+    assert unbound.status_code == 403
+    assert unbound.headers["content-type"] == "application/problem+json"
     assert (await client.get("/v1/technician/me", headers=ANNA)).json()["municipality"] == "Musterstadt"
 
 
@@ -65,7 +76,7 @@ async def test_register_find_change_and_retire(client: httpx.AsyncClient) -> Non
     again = await client.post("/v1/technician/devices/70B3D5E75E000001/status", json={"status": "active"},
                               headers=ANNA)
     assert again.status_code == 422
-    assert again.json()["detail"]["field"] == "status"
+    assert params(again) == ["status"]
     detail = (await client.get("/v1/technician/devices/70B3D5E75E000001", headers=ANNA)).json()
     assert [h["to_status"] for h in detail["history"]] == ["installed", "retired"]
     assert detail["problem"].startswith("time-series store unavailable")
@@ -75,17 +86,31 @@ async def test_bad_devices_name_their_field(client: httpx.AsyncClient) -> None:
     for change, field in (({"dev_eui": "12"}, "dev_eui"), ({"model": "acme-x"}, "model"), ({"lat": 95}, "lat")):
         response = await client.post("/v1/technician/devices", json=DEVICE | change, headers=ANNA)
         assert response.status_code == 422
-        assert response.json()["detail"]["field"] == field
+        assert params(response) == [field]
+    missing = await client.post("/v1/technician/devices", json={"name": "x"}, headers=ANNA)
+    assert missing.status_code == 422
+    assert "dev_eui" in params(missing)
+    unknown = await client.get("/v1/technician/devices/70B3D5E75E00FFFF", headers=ANNA)
+    assert unknown.status_code == 404
+    assert params(unknown) == ["dev_eui"]
+    malformed = await client.get("/v1/technician/devices/xyz", headers=ANNA)
+    assert malformed.status_code == 422
+    assert params(malformed) == ["dev_eui"]
 
 
 async def test_another_municipalitys_devices_are_out_of_reach(client: httpx.AsyncClient) -> None:
-    assert (await client.get(f"/v1/technician/devices/{THEIRS}", headers=ANNA)).status_code == 404
+    theirs = await client.get(f"/v1/technician/devices/{THEIRS}", headers=ANNA)
+    nobodys = await client.get("/v1/technician/devices/70B3D5E75E00FFFF", headers=ANNA)
+    assert theirs.status_code == nobodys.status_code == 404
+    assert params(theirs) == ["dev_eui"]
+    assert theirs.json()["detail"] == f"device {THEIRS} is not registered"  # the same answer as for no device
     assert (await client.patch(f"/v1/technician/devices/{THEIRS}", json={"name": "x"}, headers=ANNA)).status_code == 404
     retire = await client.post(f"/v1/technician/devices/{THEIRS}/status", json={"status": "retired"}, headers=ANNA)
     assert retire.status_code == 404
     steal = await client.post("/v1/technician/devices", json=DEVICE | {"dev_eui": THEIRS}, headers=ANNA)
     assert steal.status_code == 409
     assert "another municipality" in steal.json()["detail"]
+    assert params(steal) == ["dev_eui"]
     assert (await client.get("/v1/technician/devices", headers=ANNA)).json() == []
     assert [d["name"] for d in (await client.get("/v1/technician/devices", headers=OTTO)).json()] == ["Bahnhof"]
 
@@ -111,13 +136,16 @@ async def test_uploads_are_checked_whole_and_bounded(client: httpx.AsyncClient) 
     bad = await client.post("/v1/technician/import", content=csv + f"{THEIRS};C;cayenne-lpp;S\nxx;D;cayenne-lpp;S\n",
                             headers=ANNA)
     assert bad.status_code == 422
-    assert [(p["line"], p["field"]) for p in bad.json()["detail"]["problems"]] == [(4, "dev_eui"), (5, "dev_eui")]
+    assert params(bad) == ["line 4: dev_eui", "line 5: dev_eui"]
+    assert bad.json()["status"] == 422
+    assert bad.json()["instance"] == "/v1/technician/import"
     stolen = await client.post("/v1/technician/import", content=csv + f"{THEIRS};C;cayenne-lpp;S\n", headers=ANNA)
     assert stolen.status_code == 422
     assert "another municipality" in stolen.text
     huge = await client.post("/v1/technician/import", content=b"x" * (MAX_IMPORT_BYTES + 1), headers=ANNA)
     assert huge.status_code == 413
     assert "at most 5 MB" in huge.json()["detail"]
+    assert huge.headers["content-type"] == "application/problem+json"
 
     async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the limit holds while reading
         for _ in range(60):
@@ -132,6 +160,7 @@ async def test_health_says_when_influxdb_is_unreachable(client: httpx.AsyncClien
     response = await client.get("/v1/technician/health", headers=ANNA)
     assert response.status_code == 503
     assert "unavailable" in response.json()["detail"]
+    assert response.headers["content-type"] == "application/problem+json"
     assert (await client.get("/v1/technician/alarms", headers=ANNA)).json() == []
 
 
