@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from devices.registry import DeviceRegistry
+from processing.airquality import PmMean, load_bands
 from processing.anomaly_job import detect_with
+from processing.engine import Options
 from processing.events import EventStore
+from processing.service import ProcessingService
 from stadtpuls.influx import InfluxClient
 from stadtpuls.lineprotocol import line
 from stadtpuls.settings import Settings
@@ -43,7 +46,8 @@ def series(rng: np.random.Generator, level: float, swing: float, noise: float) -
     return times, np.round(daily + rng.normal(0, noise, times.size), 1)
 
 
-async def test_stuck_value_and_offline_device_become_events(settings: Settings) -> None:
+def plant(settings: Settings) -> list[str]:
+    """Register the three devices and return their readings: a stuck PM2.5 and an outage of the CO2 sensor."""
     registry = DeviceRegistry(settings.registry_url)
     registry.upsert(AIR, model="decentlab-dl-pm", name="Luft Markt", site=SITE, municipality="Musterstadt")
     registry.upsert(CO2, model="elsys-ers-co2", name="Klima Rathaus", site=SITE, municipality="Musterstadt")
@@ -59,6 +63,31 @@ async def test_stuck_value_and_offline_device_become_events(settings: Settings) 
         + lines(CO2, "elsys-ers-co2", "co2", co2[heard], co2_times[heard])
         + lines(QUIET, "elsys-ers-co2", "co2", quiet, quiet_times)
     )
+    return body
+
+
+async def test_the_processing_service_keeps_the_events(settings: Settings) -> None:
+    async with InfluxClient.from_settings(settings.influx) as client:
+        await client.write("\n".join(plant(settings)))
+    service = ProcessingService(settings, Options(load_bands("2024"), PmMean("1h")))
+    first = await service.detect_anomalies(now=T0 + DAYS * DAY)  # the first run looks at the last day only
+    assert first.errors == []
+    assert first.devices == 3
+    assert EventStore(settings.registry_url).list() == []  # both faults lie before it
+    service._examined_until = T0 + 7 * DAY  # as if the last run had been three days ago
+    again = await service.detect_anomalies(now=T0 + DAYS * DAY)
+    assert again.errors == []
+    kinds = {(e.dev_eui, e.quantity, e.kind) for e in EventStore(settings.registry_url).list()}
+    assert kinds == {(AIR, "pm2_5", "stuck"), (CO2, "", "gap")}
+
+
+async def test_stuck_value_and_offline_device_become_events(settings: Settings) -> None:
+    body = plant(settings)
+    rng = np.random.default_rng(7)
+    air_times, pm = series(rng, 12.0, 4.0, 1.0)
+    pm[(air_times >= STUCK[0]) & (air_times < STUCK[1])] = 12.3
+    series(rng, 600.0, 150.0, 20.0)  # the CO2 sensor's readings: drawn again to keep the random stream
+    _, quiet = series(rng, 500.0, 100.0, 20.0)
     store = EventStore(settings.registry_url)
     async with InfluxClient.from_settings(settings.influx) as client:
         await client.write("\n".join(body))
