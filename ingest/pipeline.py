@@ -27,7 +27,7 @@ from stadtpuls.schema import UPLINK_MEASUREMENT, Uplink
 
 DeviceLookup = Callable[[str], DeviceInfo | None]
 MAX_PAYLOAD_BYTES = 64 * 1024  # default cap of one message's payload; real uplink envelopes are 1-3 kB
-FUTURE_WINDOW = 600.0  # s a network server's timestamp may lie ahead of the arrival by default
+FUTURE_WINDOW = 900.0  # s a network server's timestamp may lie ahead of its arrival (below any time-zone error)
 
 
 @dataclass(slots=True)

@@ -102,7 +102,7 @@ class IngestSettings(BaseSettings):
     spool_max_mb: int = Field(default=2048, ge=1)  # MiB cap of the on-disk spool, per process
     metrics_port: int = Field(default=0, ge=0, le=65535)  # Prometheus /metrics; 0 = off
     max_payload_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024**2)  # larger messages: quarantined
-    future_window: float = Field(default=600.0, gt=0)  # s a server timestamp may lie ahead of arrival
+    future_window: float = Field(default=900.0, gt=0)  # s a server timestamp may lie ahead of arrival
 
 
 class Settings(BaseSettings):
