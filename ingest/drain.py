@@ -3,7 +3,9 @@
 A spooled batch is removed only after InfluxDB acknowledged it. While InfluxDB is unreachable the drain waits
 with backoff. A spooled batch InfluxDB refuses (4xx) is split by :func:`ingest.store.find_refused`, line by
 line groups, and the refused lines go to quarantine (the raw messages are not kept in the spool, so the
-quarantined "message" is the refused line itself, under the topic ``spool``).
+quarantined "message" is the refused line itself, under the topic ``spool``; ``stadtpuls quarantine replay``
+writes such lines again as they are). A spool file that cannot be read (an I/O error, not UTF-8) is moved to
+the spool's ``unreadable/`` folder with a note of why, never retried forever.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from ingest import metrics
 from ingest.records import Message
 from ingest.retry import MAX_DELAY, retry
 from ingest.spool import Spool
-from ingest.store import Quarantine, Span, find_refused
+from ingest.store import Quarantine, Span, count_refusal, find_refused
 from stadtpuls.influx import InfluxClient, InfluxRejected, InfluxUnavailable
 
 log = logging.getLogger(__name__)
 
-SPOOL_TOPIC = "spool"  # topic recorded for spooled lines InfluxDB later refuses
+SPOOL_TOPIC = "spool"  # topic of spooled lines InfluxDB later refuses; the payload is the line, replay writes it as is
 
 
 class SpoolDrain:
@@ -47,11 +49,13 @@ class SpoolDrain:
         """Drain forever (cancel to stop; the spool stays on disk and is drained at the next start)."""
         while True:
             await self._spooled.wait()
-            entry = await asyncio.to_thread(self._spool.oldest)
-            if entry is None:
+            seq = self._spool.oldest_seq()
+            if seq is None:
                 self._spooled.clear()
                 continue
-            seq, body = entry
+            body = await self._read(seq)
+            if body is None:
+                continue
             try:
                 await self._write(body)
             except InfluxRejected:
@@ -61,6 +65,23 @@ class SpoolDrain:
             await asyncio.to_thread(self._spool.remove, seq)
             metrics.SPOOL_BYTES.set(self._spool.bytes)
             metrics.BATCHES.labels("replayed").inc()
+
+    async def _read(self, seq: int) -> bytes | None:
+        """The batch ``seq``, or None when it cannot be read: then it is moved aside with the reason."""
+        try:
+            entry = await asyncio.to_thread(self._spool.oldest)
+            assert entry is not None
+            assert entry[0] == seq
+            body = entry[1]
+            body.decode()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = f"spool batch {seq} cannot be read: {type(exc).__name__}: {exc}"
+            where = await asyncio.to_thread(self._spool.set_aside, seq, reason)
+            metrics.SPOOL_UNREADABLE.inc()
+            metrics.SPOOL_BYTES.set(self._spool.bytes)
+            log.error("%s; moved to %s", reason, where)  # noqa: TRY400 - the reason says it all; no traceback
+            return None
+        return body
 
     def report(self) -> None:
         """Log what stays spooled on stop (it is durable already and drained at the next start)."""
@@ -77,8 +98,13 @@ class SpoolDrain:
             retry_on=(InfluxUnavailable,),
             what="spool replay",
             max_delay=self._max_backoff,
-            on_retry=lambda exc: metrics.RETRIES.inc(),
+            on_retry=self._on_retry,
         )
+
+    @staticmethod
+    def _on_retry(exc: BaseException) -> None:
+        metrics.RETRIES.inc()
+        count_refusal(exc)
 
     async def _write_lines(self, lines: list[str]) -> None:
         await self._write("\n".join(lines).encode())

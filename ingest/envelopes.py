@@ -8,7 +8,8 @@ has a default. Legacy shapes (TTN v2, ChirpStack v3) are recognised and refused 
 from __future__ import annotations
 
 import binascii
-from datetime import datetime
+import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -72,7 +73,7 @@ class _CsEnvelope(msgspec.Struct, rename="camel"):
 
 _TTS = msgspec.json.Decoder(_TtsEnvelope)
 _CS = msgspec.json.Decoder(_CsEnvelope)
-_MAX_ENVELOPE = 64 * 1024  # bytes; real uplink envelopes are 1-3 kB
+_MAX_ENVELOPE = 16 * 1024**2  # bytes; a last guard: the pipeline caps payloads first (STADTPULS_MAX_PAYLOAD_BYTES)
 
 
 def parse_envelope(topic: str, payload: bytes, *, arrival_ns: int) -> Uplink:
@@ -129,13 +130,14 @@ def _from_tts(topic: str, parts: list[str], payload: bytes, arrival_ns: int) -> 
     assert isinstance(env, _TtsEnvelope)
     msg = env.uplink_message
     dev_eui = _check_eui(env.end_device_ids.dev_eui, "end_device_ids.dev_eui")
-    received = _rfc3339_ns(msg.received_at or env.received_at, arrival_ns)
+    server_time = msg.received_at or env.received_at
+    received = _rfc3339_ns(server_time, arrival_ns)
     if msg.session_key_id:
         dedup = f"tts:{dev_eui}:{msg.session_key_id}:{msg.f_cnt}"
     else:
         dedup = next(
             (c for c in env.correlation_ids if c.startswith("as:up:")),
-            f"tts:{dev_eui}:{msg.f_cnt}:{received}",
+            f"tts:{dev_eui}:{msg.f_cnt}:{received if server_time else _content_key(msg.f_port, msg.frm_payload)}",
         )
     rssi, snr = _best_signal(msg.rx_metadata)
     return Uplink(
@@ -160,7 +162,10 @@ def _from_chirpstack(topic: str, parts: list[str], payload: bytes, arrival_ns: i
     assert isinstance(env, _CsEnvelope)
     dev_eui = _check_eui(env.device_info.dev_eui or parts[3], "deviceInfo.devEui")
     received = _rfc3339_ns(env.time, arrival_ns)
-    dedup = f"cs:{env.deduplication_id}" if env.deduplication_id else f"cs:{dev_eui}:{env.f_cnt}:{received}"
+    if env.deduplication_id:
+        dedup = f"cs:{env.deduplication_id}"
+    else:
+        dedup = f"cs:{dev_eui}:{env.f_cnt}:{received if env.time else _content_key(env.f_port, env.data)}"
     rssi, snr = _best_signal(env.rx_info)
     return Uplink(
         source=Source.CHIRPSTACK,
@@ -177,6 +182,11 @@ def _from_chirpstack(topic: str, parts: list[str], payload: bytes, arrival_ns: i
         snr=snr,
         gateways=len(env.rx_info),
     )
+
+
+def _content_key(f_port: int, data: str) -> str:
+    """Identifies an uplink without a server time by its content: a redelivery arrives at another time."""
+    return f"nt:{f_port}:{hashlib.blake2b(data.encode(), digest_size=8).hexdigest()}"
 
 
 def _check_eui(value: str, where: str) -> str:
@@ -211,13 +221,16 @@ def _rfc3339_ns(text: str, fallback_ns: int) -> int:
 def _parse_rfc3339(text: str) -> int:
     head, dot, rest = text.partition(".")
     if not dot:
-        return int(datetime.fromisoformat(text).timestamp()) * 1_000_000_000
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:  # no zone: the network servers mean UTC, never the host's zone
+            moment = moment.replace(tzinfo=UTC)
+        return int(moment.timestamp()) * 1_000_000_000
     digits = 0
     while digits < len(rest) and rest[digits].isdigit():
         digits += 1
     if digits == 0:
         raise ValueError("empty fraction")
     fraction = int(rest[:digits][:9].ljust(9, "0"))
-    zone = rest[digits:] or "Z"
+    zone = rest[digits:] or "Z"  # no zone: UTC
     seconds = datetime.fromisoformat(head + zone).timestamp()
     return int(seconds) * 1_000_000_000 + fraction

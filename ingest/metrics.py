@@ -25,3 +25,19 @@ PAUSES = Counter("stadtpuls_ingest_read_pauses_total", "times reading from the b
 SPOOL_BYTES = Gauge("stadtpuls_ingest_spool_bytes", "bytes in the on-disk spool waiting for InfluxDB")
 SPOOLED_LINES = Counter("stadtpuls_ingest_spooled_lines_total", "lines written to the spool")
 SPOOL_FULL = Counter("stadtpuls_ingest_spool_full_total", "times the spool was full and acknowledgements waited")
+INTERNAL_ERRORS = Counter(
+    "stadtpuls_ingest_internal_errors_total", "messages whose handling raised unexpectedly (kept in quarantine)",
+    ["error"],
+)
+INFLUX_REFUSALS = Counter(
+    "stadtpuls_ingest_influx_refusals_total",
+    "writes InfluxDB refused for a reason an operator must fix (401/403, 404 database not found, 413, 429)",
+    ["status"],
+)
+SPOOL_UNREADABLE = Counter("stadtpuls_ingest_spool_unreadable_total", "spool files that could not be read, moved aside")
+TASK_FAILURES = Counter("stadtpuls_ingest_task_failures_total", "background tasks that died (ingest then exits)",
+                        ["task"])
+UNMATCHED_KEYS = Counter(
+    "stadtpuls_ingest_unmatched_keys_total", "decoded values whose key no catalog rule matches (not stored)",
+    ["model", "key"],
+)

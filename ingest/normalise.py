@@ -3,20 +3,28 @@
 Rules come from the catalog entry (``quantities:``): a decoded key, flattened to a dotted path, is matched
 against each rule's regular expression; the first match names the quantity, the unit conversion and the
 channel. Booleans become 1.0/0.0; text values carry no measurement and are skipped. A value outside the
-quantity's plausible range is refused and reported, never stored.
+quantity's plausible range is refused and reported, never stored. A decoded number whose key no rule matches is
+counted per model and key (``stadtpuls_ingest_unmatched_keys_total``) and logged once, so that a field renamed
+by a firmware update is noticed.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from devices.catalog import DeviceModel, QuantityRule
+from ingest import metrics
 from stadtpuls.schema import QUANTITIES, Measurement
 
 _MEMO_LIMIT = 4096  # resolved keys kept per model
+_UNMATCHED_LIMIT = 100  # unmatched keys counted by name per model; the rest together
+_OTHER_KEYS = "(other)"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,23 @@ class Normaliser:
     def __init__(self, model: DeviceModel) -> None:
         self.model = model
         self._memo: dict[str, _Resolved | None] = {}
+        self._unmatched: dict[str, Any] = {}  # key → its Prometheus counter child
+
+    def _count_unmatched(self, key: str) -> None:
+        """A decoded key no rule matches: count it per model and key, log each new key once."""
+        child = self._unmatched.get(key)
+        if child is None:
+            if len(self._unmatched) >= _UNMATCHED_LIMIT:
+                child = self._unmatched.get(_OTHER_KEYS)
+                if child is None:
+                    child = self._unmatched[_OTHER_KEYS] = metrics.UNMATCHED_KEYS.labels(self.model.model, _OTHER_KEYS)
+            else:
+                log.warning(
+                    "model %s: decoded key %r matches no catalog rule; its values are not stored (a renamed "
+                    "field after a firmware update? add a rule to the catalog)", self.model.model, key[:200]
+                )
+                child = self._unmatched[key] = metrics.UNMATCHED_KEYS.labels(self.model.model, key[:200])
+        child.inc()
 
     def _resolve(self, key: str) -> _Resolved | None:
         if key in self._memo:
@@ -72,6 +97,8 @@ class Normaliser:
         for key, raw in flatten(data):
             resolved = self._resolve(key)
             if resolved is None or isinstance(raw, str) or raw is None:
+                if resolved is None and isinstance(raw, int | float):  # a number no rule takes: it vanishes
+                    self._count_unmatched(key)
                 continue
             value = _number(raw)
             if value is None:

@@ -1,9 +1,10 @@
 """One message in, line protocol out: envelope → dedup → device → codec → normalise → lines.
 
 The pipeline is synchronous and free of I/O except for the device lookup, and imports no ORM, so the MQTT
-service, the simulator's backfill and the quarantine replay all run the very same path. The cheap checks come
-first: a message whose uplink was seen already (a gateway copy, a redelivery) stops right after its envelope is
-parsed, before the device lookup and the decoding.
+service, the simulator's backfill and the quarantine replay all run the very same path. An uplink stamped by
+the network server further in the future than a window (a wrong clock) is refused: it would be the latest value
+forever. The cheap checks come first: a message whose uplink was seen already (a gateway copy, a redelivery)
+stops right after its envelope is parsed, before the device lookup and the decoding.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from devices.records import DeviceInfo
 from devices.startup import startup_line
 from ingest.dedup import RecentKeys
 from ingest.envelopes import EnvelopeError, parse_envelope
+from ingest.guard import internal_rejection, oversized_rejection
 from ingest.normalise import Normaliser
 from ingest.records import Message, Outcome, Rejection
 from stadtpuls.lineprotocol import LineBuilder, LineProtocolError, tag_set
 from stadtpuls.schema import UPLINK_MEASUREMENT, Uplink
 
 DeviceLookup = Callable[[str], DeviceInfo | None]
+MAX_PAYLOAD_BYTES = 64 * 1024  # default cap of one message's payload; real uplink envelopes are 1-3 kB
+FUTURE_WINDOW = 900.0  # s a network server's timestamp may lie ahead of its arrival (below any time-zone error)
 
 
 @dataclass(slots=True)
@@ -45,9 +49,18 @@ class Pipeline:
         dedup: the uplink ids seen already; None keeps every copy (a tool looking at single messages).
     """
 
-    def __init__(self, lookup: DeviceLookup, *, dedup: RecentKeys | None = None) -> None:
+    def __init__(
+        self,
+        lookup: DeviceLookup,
+        *,
+        dedup: RecentKeys | None = None,
+        max_payload: int = MAX_PAYLOAD_BYTES,
+        future_window: float = FUTURE_WINDOW,
+    ) -> None:
         self._lookup = lookup
         self._dedup = dedup
+        self._max_payload = max_payload
+        self._future_ns = int(future_window * 1e9)
         self._contexts: dict[str, _DeviceContext] = {}
         self._codecs: dict[str, tuple[Codec, Normaliser]] = {}
         self._lines = LineBuilder("channel")
@@ -64,11 +77,25 @@ class Pipeline:
         return self.handle(Message(topic, payload, time.time_ns() if arrival_ns is None else arrival_ns))
 
     def handle(self, message: Message) -> Outcome:
-        """Run one message through the whole path."""
+        """Run one message through the whole path; never raises.
+
+        A payload above the size cap is rejected (stage ``size``) with its first bytes; whatever else goes
+        wrong while handling the message becomes a rejection of stage ``internal`` (see :mod:`ingest.guard`).
+        """
+        if len(message.payload) > self._max_payload:
+            return Outcome(message, rejection=oversized_rejection(message, self._max_payload))
+        try:
+            return self._handle(message)
+        except Exception as exc:  # noqa: BLE001 - whatever one message raises, it is quarantined, never lost
+            return Outcome(message, rejection=internal_rejection(message, exc))
+
+    def _handle(self, message: Message) -> Outcome:
         try:
             uplink = parse_envelope(message.topic, message.payload, arrival_ns=message.arrival_ns)
         except EnvelopeError as exc:
             return Outcome(message, rejection=Rejection(message, "envelope", str(exc)))
+        if uplink.received_ns - message.arrival_ns > self._future_ns:
+            return Outcome(message, uplink=uplink, rejection=_future(message, uplink, self._future_ns))
         dedup = self._dedup
         if dedup is not None and not dedup.add(uplink.dedup_key):
             known = self._contexts.get(uplink.dev_eui)  # a cache hit only: no lookup for a copy
@@ -141,6 +168,15 @@ class Pipeline:
         ctx = _DeviceContext(info, entry, codec, normaliser, tags)
         self._contexts[dev_eui] = ctx
         return ctx
+
+
+def _future(message: Message, uplink: Uplink, window_ns: int) -> Rejection:
+    ahead = (uplink.received_ns - message.arrival_ns) / 1e9
+    reason = (
+        f"network server time {uplink.received_ns} ns lies {ahead:.0f} s in the future of its arrival, beyond the "
+        f"{window_ns / 1e9:.0f} s window (STADTPULS_FUTURE_WINDOW); check the network server's clock"
+    )
+    return Rejection(message, "time", reason, uplink.dev_eui)
 
 
 def _reject(message: Message, uplink: Uplink, ctx: _DeviceContext, stage: str, reason: str) -> Rejection:

@@ -40,7 +40,7 @@ class Rejection:
     """Why one message was rejected, with the message itself, before it goes to quarantine."""
 
     message: Message
-    stage: str  # envelope | device | codec | normalise | write
+    stage: str  # size | envelope | time | device | codec | normalise | write | internal
     reason: str
     dev_eui: str | None = None
     municipality: str | None = None

@@ -5,6 +5,9 @@ arrived: the same pipeline and deduplication (of two quarantined copies of one u
 bisection of writes InfluxDB refuses. Re-writing an uplink produces the same point, so a replay is safe to
 repeat. A message that is stored now is marked replayed; one that fails again (in the pipeline, or refused by
 InfluxDB) stays in quarantine with the new stage and reason.
+
+Lines the spool drain could not write (InfluxDB refused them for good) are kept under the topic ``spool`` with
+the line protocol itself as payload; a replay writes them again as they are.
 """
 
 from __future__ import annotations
@@ -12,15 +15,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from devices.registry import DeviceRegistry
 from ingest.dedup import DEDUP_WINDOW, RecentKeys
 from ingest.directory import DeviceDirectory
+from ingest.drain import SPOOL_TOPIC
 from ingest.offline import OfflineIngest
 from ingest.pipeline import Pipeline
 from ingest.quarantine import QuarantineStore
 from ingest.records import AckToken, Message, Rejection
+from ingest.store import Span, find_refused
 from stadtpuls.influx import InfluxClient
 from stadtpuls.settings import Settings
 from stadtpuls.tables import QuarantinedMessage
@@ -68,15 +74,47 @@ async def replay(settings: Settings, rows: list[QuarantinedMessage], *, store: Q
     def on_stored(acks: list[AckToken]) -> None:
         stored.extend(a.id for a in acks if isinstance(a, _Row))
 
+    spooled = [row for row in rows if row.topic == SPOOL_TOPIC]
     async with InfluxClient.from_settings(settings.influx) as influx:
         await influx.create_database()
         offline = OfflineIngest(pipeline, influx, keep, on_stored=on_stored)
-        await offline.feed(Message(row.topic, row.payload, _arrival_ns(row), _Row(row.id)) for row in rows)
+        await offline.feed(
+            Message(row.topic, row.payload, _arrival_ns(row), _Row(row.id)) for row in rows if row.topic != SPOOL_TOPIC
+        )
         counts = await offline.flush()
+        report.points = counts.lines
+        if spooled:
+            report.points += await _replay_lines(influx, spooled, keep, on_stored)
     report.replayed = [i for i in stored if i not in report.failed]
-    report.points = counts.lines
     store.mark_replayed(report.replayed)
     return report
+
+
+async def _replay_lines(
+    influx: InfluxClient,
+    rows: list[QuarantinedMessage],
+    keep: Callable[[list[Rejection]], Awaitable[None]],
+    on_stored: Callable[[list[AckToken]], None],
+) -> int:
+    """Write quarantined spool lines (raw line protocol, topic ``spool``) as they are; returns the lines written."""
+    lines: list[str] = []
+    spans: list[Span] = []
+    for row in rows:
+        text = row.payload.decode("utf-8", errors="replace").strip("\n")
+        start = len(lines)
+        lines.extend(text.split("\n"))
+        spans.append(Span(start, len(lines), Message(row.topic, row.payload, _arrival_ns(row), _Row(row.id))))
+    written = 0
+
+    async def write(part: list[str]) -> None:
+        nonlocal written
+        await influx.write("\n".join(part).encode())
+        written += len(part)
+
+    refused = await find_refused(write, lines, spans)
+    await keep(refused)
+    on_stored([span.message.ack for span in spans if span.message.ack is not None])
+    return written
 
 
 def _arrival_ns(row: QuarantinedMessage) -> int:

@@ -32,9 +32,9 @@ from ingest.pipeline import Pipeline
 from ingest.quarantine import QuarantineStore
 from ingest.receiver import BulkAckClient
 from ingest.records import AckToken, Message, Rejection
-from ingest.spool import Spool
+from ingest.spool import Spool, SpoolInUse
 from ingest.store import BatchStore, Quarantine
-from stadtpuls.errors import UnavailableError
+from stadtpuls.errors import StadtpulsError, UnavailableError
 from stadtpuls.influx import InfluxClient, InfluxUnavailable
 from stadtpuls.settings import Settings
 
@@ -47,6 +47,12 @@ RECEIVE_MAXIMUM = 20_000  # unacknowledged QoS 1 messages the broker may send us
 
 class IngestError(UnavailableError):
     """Ingest cannot start: a dependency is unreachable or misconfigured. The text names which."""
+
+
+class IngestFailed(StadtpulsError):
+    """A background task of ingest died (a full disk, an I/O error): the process must exit and be restarted."""
+
+    exit_code = 70  # EX_SOFTWARE
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +82,12 @@ class IngestService:
         self.registry = DeviceRegistry(settings.registry_url)
         self.quarantine = QuarantineStore(settings.registry_url)
         self.directory = DeviceDirectory(self.registry)
-        self.pipeline = Pipeline(self.directory.get, dedup=RecentKeys(DEDUP_WINDOW))
+        self.pipeline = Pipeline(
+            self.directory.get,
+            dedup=RecentKeys(DEDUP_WINDOW),
+            max_payload=settings.ingest.max_payload_bytes,
+            future_window=settings.ingest.future_window,
+        )
         self.influx = InfluxClient.from_settings(settings.influx)
         self.spool_dir = settings.data_dir / "spool" / _safe_name(options.client_id)
         self._counts: Counter[tuple[str, str]] = Counter()
@@ -182,11 +193,25 @@ class IngestService:
 
     # --- running --------------------------------------------------------------------------------------------
     async def run(self, *, ready: asyncio.Event | None = None) -> None:
-        """Run until :meth:`stop` (or SIGTERM/SIGINT when installed)."""
+        """Run until :meth:`stop` (or SIGTERM/SIGINT when installed).
+
+        Raises:
+            IngestError: a dependency is unreachable at start, or the spool folder is taken by another process.
+            IngestFailed: a background task (the writer, the spool drain) died; nothing more can be stored.
+        """
         await self._check_influx()
         await asyncio.to_thread(self.directory.load)
         log.info("%d devices registered", len(self.directory))
-        spool = await asyncio.to_thread(Spool, self.spool_dir, max_bytes=self.options.spool_max_bytes)
+        try:
+            spool = await asyncio.to_thread(Spool, self.spool_dir, max_bytes=self.options.spool_max_bytes)
+        except SpoolInUse as exc:
+            raise IngestError(str(exc)) from exc
+        try:
+            await self._run(spool, ready)
+        finally:
+            spool.close()
+
+    async def _run(self, spool: Spool, ready: asyncio.Event | None) -> None:
         self._client = self._make_client()
         quarantine = Quarantine(self._store_rejections)
         drain = SpoolDrain(self.influx, spool, quarantine)
@@ -199,20 +224,45 @@ class IngestService:
             linger=self.options.linger,
             max_batch_messages=max(1, self.options.receive_maximum // 2),
         )
-        batcher_task = asyncio.create_task(self._batcher.run())
+        batcher_task = asyncio.create_task(self._batcher.run(), name="writer")
         changes: asyncio.Queue[set[str]] = asyncio.Queue()
         helpers = [
-            asyncio.create_task(drain.run()),
-            asyncio.create_task(self.directory.keep_fresh(changes)),
-            asyncio.create_task(self._forget_changed(changes)),
+            asyncio.create_task(drain.run(), name="spool drain"),
+            asyncio.create_task(self.directory.keep_fresh(changes), name="device directory"),
+            asyncio.create_task(self._forget_changed(changes), name="device cache"),
         ]
+        watched = [batcher_task, *helpers]
         await self._connect_mqtt(self._client)
         await asyncio.wait_for(self._connected.wait(), timeout=30)
         if ready is not None:
             ready.set()
-        await self._stop.wait()
+        stopping = asyncio.create_task(self._stop.wait())
+        done, _ = await asyncio.wait([stopping, *watched], return_when=asyncio.FIRST_COMPLETED)
+        dead = next((t for t in watched if t in done), None)
+        if dead is not None:
+            stopping.cancel()
+            await self._abort(dead, watched)
         await self._shutdown(batcher_task, helpers)
         drain.report()
+
+    async def _abort(self, dead: asyncio.Task[None], tasks: list[asyncio.Task[None]]) -> None:
+        """A background task ended: stop without acknowledging anything more, then raise why."""
+        error = dead.exception() if not dead.cancelled() else None
+        name = dead.get_name()
+        metrics.TASK_FAILURES.labels(name).inc()
+        what = f"{type(error).__name__}: {error}" if error is not None else "it ended unexpectedly"
+        log.critical("ingest's %s task died (%s); exiting so that a supervisor restarts it. Messages not yet "
+                     "acknowledged stay with the broker.", name, what, exc_info=error)
+        if self._client is not None:
+            self._client.pause()
+            with contextlib.suppress(Exception):
+                await self._client.disconnect()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.influx.close()
+        raise IngestFailed(f"ingest's {name} task died: {what}") from error
 
     async def _forget_changed(self, changes: asyncio.Queue[set[str]]) -> None:
         while True:

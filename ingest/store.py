@@ -2,8 +2,11 @@
 
 - Lines go to InfluxDB. When InfluxDB is unreachable or answers 5xx, they go to the on-disk spool instead, and
   every later write follows them there until the spool is drained (:mod:`ingest.drain`), so order is kept.
-- A 4xx (e.g. a field type conflict) cannot be fixed by retrying: :func:`find_refused` splits the lines by
-  message until the messages whose lines InfluxDB refuses are found; they become rejections (stage ``write``).
+- A write InfluxDB refuses for a reason that is not the data (401/403, 404 database not found, 413, 429:
+  :class:`stadtpuls.influx.InfluxRefused`) is an operator error: counted, logged, and spooled like an outage.
+- A refusal of the data itself (a field type conflict, a line that does not parse) cannot be fixed by
+  retrying: :func:`find_refused` splits the lines by message until the messages whose lines InfluxDB refuses
+  are found; they become rejections (stage ``write``).
 - Rejections go to quarantine; while its database is unavailable, :class:`Quarantine` retries.
 
 The live service (:class:`BatchStore`), the spool drain and the offline entry (:mod:`ingest.offline`) all use
@@ -22,7 +25,7 @@ from ingest import metrics
 from ingest.records import Message, Rejection
 from ingest.retry import MAX_DELAY, retry
 from ingest.spool import Spool, SpoolFull
-from stadtpuls.influx import InfluxClient, InfluxRejected, InfluxUnavailable
+from stadtpuls.influx import InfluxClient, InfluxRefused, InfluxRejected, InfluxUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,12 @@ async def find_refused(write: WriteLines, lines: list[str], spans: Sequence[Span
         half = len(spans) // 2
         return await find_refused(write, lines, spans[:half]) + await find_refused(write, lines, spans[half:])
     return []
+
+
+def count_refusal(exc: BaseException) -> None:
+    """Count a write InfluxDB refused for a reason an operator must fix (see :class:`InfluxRefused`)."""
+    if isinstance(exc, InfluxRefused):
+        metrics.INFLUX_REFUSALS.labels(str(exc.status)).inc()
 
 
 class Quarantine:
@@ -119,7 +128,11 @@ class BatchStore:
             await self._influx.write("\n".join(part).encode())
         except InfluxUnavailable as exc:
             metrics.BATCHES.labels("spooled").inc()
-            log.warning("InfluxDB unavailable, spooling %d lines: %s", len(part), exc)
+            if isinstance(exc, InfluxRefused):
+                count_refusal(exc)
+                log.error("operator action needed, spooling %d lines meanwhile: %s", len(part), exc)  # noqa: TRY400
+            else:
+                log.warning("InfluxDB unavailable, spooling %d lines: %s", len(part), exc)
             await self._to_spool(part)
             return
         metrics.POINTS.inc(len(part))

@@ -43,6 +43,26 @@ class InfluxRejected(InfluxError):
         self.status = status
         self.message = message
 
+    @property
+    def is_data_error(self) -> bool:
+        """True when InfluxDB refused the data itself (a line that does not parse, a field type conflict)."""
+        return self.status == 400 and any(marker in self.message for marker in _DATA_ERRORS)
+
+
+class InfluxRefused(InfluxUnavailable):
+    """InfluxDB refused a write for a reason other than its data (401/403, 404 database not found, 413, 429).
+
+    The data is fine; an operator must fix InfluxDB (credentials, the database, limits). Retry later.
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"InfluxDB refused the write (HTTP {status}), not because of its data: {message}")
+        self.status = status
+        self.message = message
+
+
+_DATA_ERRORS = ("partial write", "unable to parse", "field type conflict", "invalid field", "bad timestamp")
+
 
 class InfluxClient:
     """A connection pool to one InfluxDB database."""
@@ -130,12 +150,22 @@ class InfluxClient:
                 raise InfluxRejected(400, f"{statement!r}: {result['error']}")
 
     async def write(self, body: str | bytes, *, retention_policy: str = "") -> None:
-        """Write line protocol (newline-separated lines, ns precision), to the default or the named policy."""
+        """Write line protocol (newline-separated lines, ns precision), to the default or the named policy.
+
+        Raises:
+            InfluxRejected: InfluxDB refused the data itself (e.g. a field type conflict); retrying fails again.
+            InfluxUnavailable: unreachable, 5xx, or :class:`InfluxRefused` (a 4xx not about the data).
+        """
         content = body.encode() if isinstance(body, str) else body
         params = {"db": self.database, "precision": "ns"}
         if retention_policy:
             params["rp"] = retention_policy
-        await self._request("POST", "/write", params=params, content=content)
+        try:
+            await self._request("POST", "/write", params=params, content=content)
+        except InfluxRejected as exc:
+            if not exc.is_data_error:
+                raise InfluxRefused(exc.status, exc.message) from exc
+            raise
 
     async def query(self, influxql: str, *, epoch: str = "ns") -> list[dict[str, Any]]:
         """Run InfluxQL and return the series of the first statement.

@@ -7,7 +7,8 @@ Every setting is read here and nowhere else. Sections group what one part of the
 | :class:`MqttSettings` | ``STADTPULS_MQTT_URL``, ``_CLIENT_ID``, ``_QOS``, ``_SHARE_GROUP`` |
 | :class:`InfluxSettings` | ``STADTPULS_INFLUX_URL``, ``_DB``, ``_USERNAME``, ``_PASSWORD`` |
 | :class:`RegistrySettings` | ``STADTPULS_DATABASE_URL`` |
-| :class:`IngestSettings` | ``STADTPULS_BATCH_SIZE``, ``_BATCH_INTERVAL``, ``_SPOOL_MAX_MB``, ``_METRICS_PORT`` |
+| :class:`IngestSettings` | ``STADTPULS_BATCH_SIZE``, ``_BATCH_INTERVAL``, ``_SPOOL_MAX_MB``, ``_METRICS_PORT``, |
+| | ``_MAX_PAYLOAD_BYTES``, ``_FUTURE_WINDOW`` |
 | :class:`ApiSettings` | ``STADTPULS_API_RATE_LIMIT``, ``_CORS_ORIGINS``, ``_PUBLIC``, ``_MAX_POINTS`` ... |
 | :class:`ReportSettings` | ``STADTPULS_REPORT_TOWN``, ``_LOGO``, ``_CALENDAR``, ``_OPENING``, ``_SMTP_*`` |
 | :class:`Settings` | ``STADTPULS_DATA_DIR``, ``_DEFAULT_MUNICIPALITY``, ``_CATALOG``, ``_MAP_TILES``, sections |
@@ -102,6 +103,8 @@ class IngestSettings(BaseSettings):
     batch_interval: float = Field(default=0.2, gt=0, le=60.0)  # s before a partial batch is written
     spool_max_mb: int = Field(default=2048, ge=1)  # MiB cap of the on-disk spool, per process
     metrics_port: int = Field(default=0, ge=0, le=65535)  # Prometheus /metrics; 0 = off
+    max_payload_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024**2)  # larger messages: quarantined
+    future_window: float = Field(default=900.0, gt=0)  # s a server timestamp may lie ahead of arrival
 
 
 class ApiSettings(BaseSettings):

@@ -32,6 +32,7 @@ def test_a_new_spool_finds_the_batches_of_the_last_run_and_drops_half_written_on
     spool.append(b"kept 1")
     spool.append(b"kept 2")
     (tmp_path / "000000000003.tmp").write_bytes(b"cut sho")  # a crash in the middle of a write
+    spool.close()  # the process ends
     reopened = Spool(tmp_path, max_bytes=10_000)
     assert len(reopened) == 2
     assert reopened.bytes == 12

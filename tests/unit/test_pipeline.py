@@ -29,7 +29,7 @@ HOSTILE_CHANNELS = ["Markt Platz", "a,b=c", 'quote"double', "back\\slash", "x=y 
 def message(ack: AckToken | None = None, *, f_cnt: int = 4711) -> Message:
     payload = json.loads(json.dumps(ENVELOPE["payload"]))
     payload["uplink_message"]["f_cnt"] = f_cnt
-    return Message(ENVELOPE["topic"], json.dumps(payload).encode(), 1_700_000_000_000_000_000, ack)
+    return Message(ENVELOPE["topic"], json.dumps(payload).encode(), 1_800_000_000_000_000_000, ack)
 
 
 class CountingLookup:
