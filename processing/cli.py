@@ -22,7 +22,6 @@ from processing.csvio import (
     parse_time,
     read_table,
 )
-from processing.detect_cli import detect_command
 from processing.timeseries import SeriesError
 
 if TYPE_CHECKING:
@@ -76,7 +75,22 @@ PM_MEAN = click.option("--pm-mean", type=click.Choice([m.value for m in PmMean])
                        help="PM averaging of the EAQI: hourly means or trailing 24-hour running means.")
 
 
-@click.group("process", invoke_without_command=True)
+class _ProcessGroup(click.Group):
+    """The ``process`` group; ``detect`` (and its anomaly kernels) is imported only when it is called, so the
+    service starts without loading kernels it does not use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), "detect"])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "detect":
+            from processing.detect_cli import detect_command
+
+            return detect_command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group("process", cls=_ProcessGroup, invoke_without_command=True)
 @SHARD
 @BANDS
 @PM_MEAN
@@ -188,4 +202,3 @@ def eaqi_command(csv_file: Path, bands: str, pm_mean: str, interval: int | None)
                                pm_mean=PmMean(pm_mean), interval=None if interval is None else interval / 1e9))
 
 
-process_group.add_command(detect_command)
