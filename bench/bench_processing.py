@@ -286,6 +286,7 @@ def live(run_dir: Path, seconds: float, speed: float = 60.0, interval: float = 3
         env = {**os.environ, "STADTPULS_INFLUX_URL": influx.url, "STADTPULS_INFLUX_DB": "live",
                "STADTPULS_MQTT_URL": broker.url, "STADTPULS_DATA_DIR": str(run_dir / "live")}
         register_town(load_town("default"), settings.registry_url)
+        asyncio.run(_create_database(settings))
         zone = load_town("default").timezone
         start = datetime.fromtimestamp(time.time() - seconds * (speed - 1), zone).strftime("%Y-%m-%dT%H:%M:%S")
         cli = str(ROOT / ".venv/bin/stadtpuls")
@@ -322,6 +323,11 @@ def live(run_dir: Path, seconds: float, speed: float = 60.0, interval: float = 3
               f"max {max(r[0] for r in later):.1f} s; "
               f"longest wait of a reading for its outputs {max(r[1] for r in later):.1f} s; "
               f"newest reading covered after {sum(r[2] for r in rows)} of {len(rows)} passes")
+
+
+async def _create_database(settings: Settings) -> None:
+    async with InfluxClient.from_settings(settings.influx) as client:
+        await client.create_database()
 
 
 async def _live_pass(settings: Settings, service: ProcessingService) -> tuple[int | None, PassReport, int | None]:
