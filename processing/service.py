@@ -67,6 +67,8 @@ class PassReport:
     sites: int = 0
     points: int = 0
     errors: list[str] = field(default_factory=list)
+    # time spent reading, computing and writing; writes overlap the next site's read and compute, so the sum of
+    # the three can exceed the wall-clock time
     seconds: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "compute": 0.0, "write": 0.0})
 
 
