@@ -50,6 +50,8 @@ LOT_OCCUPANCY = 'SELECT last("occupancy") FROM "r15m"."lot_occupancy" WHERE time
 
 
 def _port_or_free(preferred: int) -> int:
+    if preferred == 0:
+        return free_port()
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", preferred))
