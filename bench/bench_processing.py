@@ -36,7 +36,7 @@ from processing.kernels.rolling import rolling_mean
 from processing.kernels.rollup import bin_stats
 from processing.kernels.spread import spread_counts
 from processing.kernels.timeweight import hold_integrate
-from processing.service import ProcessingService
+from processing.service import PassReport, ProcessingService
 from processing.store import DAY
 from stadtpuls.influx import InfluxClient
 from stadtpuls.lineprotocol import line
@@ -234,6 +234,16 @@ def _median_run(command: list[str]) -> float:
     return sorted(times)[2]
 
 
+def _cpu_seconds(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock and user+system CPU seconds of one run of ``command``."""
+    began = time.perf_counter()
+    before = os.times()
+    subprocess.run(command, check=True, capture_output=True, env=env)
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return time.perf_counter() - began, cpu
+
+
 def cold_start(run_dir: Path) -> None:
     csv = run_dir / "bay.csv"
     csv.write_text("timestamp,value\n2025-03-08T10:00:00Z,0\n2025-03-08T10:10:00Z,1\n2025-03-08T11:00:00Z,0\n")
@@ -243,6 +253,90 @@ def cold_start(run_dir: Path) -> None:
     baseline = _median_run([str(ROOT / ".venv/bin/stadtpuls"), "--version"])
     print(f"\ncold start with a warm numba cache (`stadtpuls process occupancy`, whole process): "
           f"median {took:.2f} s of 5; `stadtpuls --version` on the same machine: {baseline:.2f} s")
+    from firmware_sim.town import load_town, register_town
+
+    with InfluxServer(run_dir / "cold") as influx:
+        env = {**os.environ, "STADTPULS_INFLUX_URL": influx.url, "STADTPULS_DATA_DIR": str(run_dir / "cold")}
+        register_town(load_town("default"), f"sqlite:///{run_dir / 'cold' / 'stadtpuls.sqlite3'}")
+        once = [str(ROOT / ".venv/bin/stadtpuls"), "process", "--once"]
+        subprocess.run(once, check=True, capture_output=True, env=env)  # migrates the registry, makes policies
+        runs = sorted(_cpu_seconds(once, env) for _ in range(5))
+        print(f"`stadtpuls process --once` (default town registered, no data: start-up and one pass of 10 sites): "
+              f"median {runs[2][0]:.2f} s wall, {runs[2][1]:.2f} s CPU; load average {os.getloadavg()[0]:.1f}")
+
+
+async def _newest(client: InfluxClient, query: str) -> int | None:
+    series = await client.query(query, epoch="ns")
+    return int(series[0]["values"][0][0]) if series and series[0].get("values") else None
+
+
+def live(run_dir: Path, seconds: float, speed: float = 60.0, interval: float = 30.0) -> None:
+    """Ingest and the simulator as their own processes, the simulator at ``speed`` replaying the recent past so
+    that it reaches the wall clock when the run ends; processing passes every ``interval`` s in this process.
+
+    After each pass: does the newest 1-minute rollup of the parking state cover the newest raw reading that
+    was there when the pass began, and how long after the previous pass began did this one end (the longest
+    any reading waits for its outputs)?
+    """
+    from devtools.localstack import MosquittoServer
+    from firmware_sim.town import load_town, register_town
+
+    with MosquittoServer(run_dir / "live-mqtt") as broker, InfluxServer(run_dir / "live-influx") as influx:
+        settings = Settings(influx=InfluxSettings(url=influx.url, db="live"), data_dir=run_dir / "live")
+        env = {**os.environ, "STADTPULS_INFLUX_URL": influx.url, "STADTPULS_INFLUX_DB": "live",
+               "STADTPULS_MQTT_URL": broker.url, "STADTPULS_DATA_DIR": str(run_dir / "live")}
+        register_town(load_town("default"), settings.registry_url)
+        asyncio.run(_create_database(settings))
+        zone = load_town("default").timezone
+        start = datetime.fromtimestamp(time.time() - seconds * (speed - 1), zone).strftime("%Y-%m-%dT%H:%M:%S")
+        cli = str(ROOT / ".venv/bin/stadtpuls")
+        ingest = subprocess.Popen([cli, "ingest"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(3)
+        sim = subprocess.Popen([cli, "simulate", "--speed", str(speed), "--duration", str(seconds), "--no-register",
+                                "--start", start], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        service = ProcessingService(settings, Options(load_bands()))
+        began = time.monotonic()
+        previous_start: float | None = None
+        rows = []
+        try:
+            while time.monotonic() - began < seconds:
+                pass_start = time.monotonic()
+                raw, report, rollup = asyncio.run(_live_pass(settings, service))
+                pass_end = time.monotonic()
+                waited = pass_end - (previous_start if previous_start is not None else pass_start)
+                covered = raw is None or (rollup is not None and rollup >= raw - raw % (60 * NS))
+                rows.append((pass_end - pass_start, waited, covered, report.points))
+                print(f"  pass at {pass_start - began:5.0f} s: {pass_end - pass_start:5.1f} s, "
+                      f"{report.points:,} points, "
+                      f"newest reading covered: {covered}, longest wait {waited:.1f} s, "
+                      f"load {os.getloadavg()[0]:.1f}")
+                previous_start = pass_start
+                time.sleep(max(0.0, interval - (time.monotonic() - pass_start)))
+        finally:
+            sim.terminate()
+            ingest.terminate()
+            sim.wait(10)
+            ingest.wait(10)
+        later = rows[1:] or rows
+        print(f"\nlive ×{speed:g} for {seconds:.0f} s, a pass every {interval:g} s: {len(rows)} passes, "
+              f"pass time median {sorted(r[0] for r in later)[len(later) // 2]:.1f} s, "
+              f"max {max(r[0] for r in later):.1f} s; "
+              f"longest wait of a reading for its outputs {max(r[1] for r in later):.1f} s; "
+              f"newest reading covered after {sum(r[2] for r in rows)} of {len(rows)} passes")
+
+
+async def _create_database(settings: Settings) -> None:
+    async with InfluxClient.from_settings(settings.influx) as client:
+        await client.create_database()
+
+
+async def _live_pass(settings: Settings, service: ProcessingService) -> tuple[int | None, PassReport, int | None]:
+    async with InfluxClient.from_settings(settings.influx) as client:
+        raw = await _newest(client, 'SELECT last("value") FROM "occupied"')
+    report = await service.run_pass()
+    async with InfluxClient.from_settings(settings.influx) as client:
+        rollup = await _newest(client, 'SELECT last("count") FROM "r1m"."occupied_site"')
+    return raw, report, rollup
 
 
 def main() -> None:
@@ -251,17 +345,23 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-town", action="store_true")
     parser.add_argument("--town-days", type=int, default=0, help="also process N days of the default town")
+    parser.add_argument("--live", type=float, default=0.0, metavar="SECONDS",
+                        help="also run the simulator live at ×60 for SECONDS with processing passes beside it")
+    parser.add_argument("--skip-cold", action="store_true")
     args = parser.parse_args()
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}; numba, numpy {np.__version__}, "
           f"pandas {pd.__version__}")
     if args.values:
         kernels(args.values, args.repeat)
     with tempfile.TemporaryDirectory(prefix="bench-processing-") as folder:
-        cold_start(Path(folder))
+        if not args.skip_cold:
+            cold_start(Path(folder))
         if not args.skip_town:
             town(Path(folder))
         if args.town_days:
             default_town(Path(folder), args.town_days)
+        if args.live:
+            live(Path(folder), args.live)
 
 
 if __name__ == "__main__":

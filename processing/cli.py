@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from processing.airquality import PmMean, band_names, load_bands
-from processing.anomaly_cli import anomalies_command
 from processing.csvio import (
     CsvError,
     eaqi_records,
@@ -23,7 +22,6 @@ from processing.csvio import (
     parse_time,
     read_table,
 )
-from processing.detect_cli import detect_command
 from processing.timeseries import SeriesError
 
 if TYPE_CHECKING:
@@ -77,7 +75,27 @@ PM_MEAN = click.option("--pm-mean", type=click.Choice([m.value for m in PmMean])
                        help="PM averaging of the EAQI: hourly means or trailing 24-hour running means.")
 
 
-@click.group("process", invoke_without_command=True)
+class _ProcessGroup(click.Group):
+    """The ``process`` group; ``detect`` (and its anomaly kernels) is imported only when it is called, so the
+    service starts without loading kernels it does not use.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), "anomalies", "detect"])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "detect":
+            from processing.detect_cli import detect_command
+
+            return detect_command
+        if cmd_name == "anomalies":
+            from processing.anomaly_cli import anomalies_command
+
+            return anomalies_command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group("process", cls=_ProcessGroup, invoke_without_command=True)
 @SHARD
 @BANDS
 @PM_MEAN
@@ -198,5 +216,3 @@ def eaqi_command(csv_file: Path, bands: str, pm_mean: str, interval: int | None)
                                pm_mean=PmMean(pm_mean), interval=None if interval is None else interval / 1e9))
 
 
-process_group.add_command(detect_command)
-process_group.add_command(anomalies_command)

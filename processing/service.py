@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from devices.registry import DeviceRegistry
 from processing.engine import CONTEXT, FOOTFALL_MAX_GAP, Options, Site, compute_site
-from processing.store import DAY, NS, Points, ProcessingStore, Series
+from processing.store import DAY, NS, Points, ProcessingStore
 from stadtpuls.influx import InfluxClient, InfluxError
 from stadtpuls.settings import Settings
 
@@ -74,6 +74,8 @@ class PassReport:
     sites: int = 0
     points: int = 0
     errors: list[str] = field(default_factory=list)
+    # time spent reading, computing and writing; writes overlap the next site's read and compute, so the sum of
+    # the three can exceed the wall-clock time
     seconds: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "compute": 0.0, "write": 0.0})
 
 
@@ -121,44 +123,63 @@ class ProcessingService:
     def _client(self) -> InfluxClient:
         return InfluxClient.from_settings(self.settings.influx, timeout=300.0)
 
-    async def _site(self, store: ProcessingStore, site: Site, *, start: int, end: int, horizon: int,
-                    options: Options, report: PassReport) -> int:
+    async def _compute(self, store: ProcessingStore, site: Site, *, start: int, end: int, horizon: int,
+                       options: Options, report: PassReport) -> Points:
+        """Read the site's raw window (one query) and compute its points."""
         began = time.perf_counter()
-        raw: dict[str, list[Series]] = {}
-        for quantity in sorted(site.quantities()):
-            found = await store.read(quantity, municipality=site.municipality, site=site.site,
-                                     start=start - CONTEXT, end=end + FOOTFALL_MAX_GAP)
-            if found:
-                raw[quantity] = found
+        raw = await store.read(sorted(site.quantities()), municipality=site.municipality, site=site.site,
+                               start=start - CONTEXT, end=end + FOOTFALL_MAX_GAP)
         read = time.perf_counter()
         points = compute_site(site, raw, start=start, end=end, horizon=horizon, options=options)
-        computed = time.perf_counter()
-        written = await store.write(points)
         report.seconds["read"] += read - began
-        report.seconds["compute"] += computed - read
-        report.seconds["write"] += time.perf_counter() - computed
+        report.seconds["compute"] += time.perf_counter() - read
+        return points
+
+    async def _write(self, store: ProcessingStore, points: Points, report: PassReport) -> int:
+        began = time.perf_counter()
+        written = await store.write(points)
+        report.seconds["write"] += time.perf_counter() - began
         return written
 
     async def run_pass(self, now: int | None = None) -> PassReport:
-        """Bring every owned site up to ``now`` (ns, default the clock)."""
+        """Bring every owned site up to ``now`` (ns, default the clock).
+
+        A site's points are written while the next site is read and computed; its watermark follows its points.
+        """
         now = time.time_ns() if now is None else now
         report = PassReport()
         async with self._client() as client:
             store = ProcessingStore(client)
             await store.prepare()
-            for site in load_sites(self.settings, self.shard):
-                mark = await store.watermark(site.municipality, site.site)
-                since = now - self.first_days * DAY if mark is None else min(mark, now) - self.late
+
+            async def finish(site: Site, points: Points) -> None:
                 try:
-                    report.points += await self._site(store, site, start=day_floor(since), end=now, horizon=now,
-                                                      options=self.options, report=report)
+                    report.points += await self._write(store, points, report)
                 except InfluxError as exc:
                     report.errors.append(f"{site.municipality}/{site.site}: {exc}")
-                    continue
+                    return
                 state = Points()
                 store.mark(state, site.municipality, site.site, now)
                 await store.write(state)
                 report.sites += 1
+
+            pending: asyncio.Task[None] | None = None
+            try:
+                for site in load_sites(self.settings, self.shard):
+                    try:
+                        mark = await store.watermark(site.municipality, site.site)
+                        since = now - self.first_days * DAY if mark is None else min(mark, now) - self.late
+                        points = await self._compute(store, site, start=day_floor(since), end=now, horizon=now,
+                                                     options=self.options, report=report)
+                    except InfluxError as exc:
+                        report.errors.append(f"{site.municipality}/{site.site}: {exc}")
+                        continue
+                    if pending is not None:
+                        await pending
+                    pending = asyncio.create_task(finish(site, points))
+            finally:
+                if pending is not None:
+                    await pending
         return report
 
     async def detect_anomalies(self, now: float | None = None) -> JobReport:
@@ -223,11 +244,19 @@ class ProcessingService:
             sites = load_sites(self.settings, self.shard)
             report.sites = len(sites)
             last = day_floor(end - 1) + DAY
-            for first in range(day_floor(start), last, chunk_days * DAY):
-                stop = min(first + chunk_days * DAY, last)
-                for site in sites:
-                    report.points += await self._site(store, site, start=first, end=stop,
-                                                      horizon=min(stop, now), options=options, report=report)
-                    if progress is not None:
-                        progress((stop - first) // DAY)
+            pending: asyncio.Task[int] | None = None
+            try:
+                for first in range(day_floor(start), last, chunk_days * DAY):
+                    stop = min(first + chunk_days * DAY, last)
+                    for site in sites:
+                        points = await self._compute(store, site, start=first, end=stop, horizon=min(stop, now),
+                                                     options=options, report=report)
+                        if pending is not None:
+                            report.points += await pending
+                        pending = asyncio.create_task(self._write(store, points, report))
+                        if progress is not None:
+                            progress((stop - first) // DAY)
+            finally:
+                if pending is not None:
+                    report.points += await pending
         return report

@@ -18,6 +18,7 @@ All InfluxQL is built here from quoted identifiers and literals (``stadtpuls.lin
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 from collections.abc import Iterable, Sequence
@@ -60,6 +61,7 @@ RESOLUTIONS = (
 BY_NAME = {r.name: r for r in RESOLUTIONS}
 STATE_MEASUREMENT = "processing_state"  # the watermark of each site, in the default policy
 WRITE_BATCH = 5000  # lines per /write
+WRITE_CONCURRENCY = 2  # /write requests in flight
 
 
 @functools.cache
@@ -90,22 +92,39 @@ class Points:
 
     def add_many(self, policy: str, measurement: str, tags: dict[str, str], times: np.ndarray,
                  fields: dict[str, np.ndarray]) -> None:
-        """Queue one point per timestamp of one series; ``fields`` are arrays of the same length (NaN = absent)."""
-        if times.size == 0:
+        """Queue one point per timestamp of one series; ``fields`` are arrays of the same length (NaN = absent).
+
+        Rows are grouped by which of their fields are present; each group is formatted with one ``%`` template
+        (``%r`` of a Python float is its shortest round-trip text, as :func:`format_float` writes it).
+        """
+        n = times.size
+        if n == 0:
             return
         key = (measurement, tuple(sorted(tags.items())))
         prefix = self._prefixes.get(key)
         if prefix is None:
             prefix = self._prefixes[key] = escape_measurement(measurement) + tag_set(tags)
-        columns = []
-        for name, values in fields.items():
-            label = _field_key(name)
-            columns.append([f"{label}={v!r}" if math.isfinite(v) else "" for v in values.astype(float).tolist()])
+        labels = [_field_key(name).replace("%", "%%") for name in fields]
+        values = [np.asarray(v, dtype=np.float64) for v in fields.values()]
+        finite = np.isfinite(np.vstack(values))  # (fields, n)
+        head = prefix.replace("%", "%%") + " "
+        stamps = times.astype(np.int64).tolist()
         out = self.by_policy.setdefault(policy, [])
-        for n, ns in enumerate(times.tolist()):
-            text = ",".join(c[n] for c in columns if c[n])
-            if text:
-                out.append(f"{prefix} {text} {ns}")
+        if finite.all():
+            template = head + ",".join(f"{label}=%r" for label in labels) + " %d"
+            out.extend([template % row for row in zip(*(v.tolist() for v in values), stamps, strict=True)])
+            return
+        pattern = (finite * (1 << np.arange(len(values), dtype=np.int64))[:, None]).sum(axis=0)
+        lines = np.empty(n, dtype=object)
+        for code in np.unique(pattern).tolist():
+            if code == 0:
+                continue
+            chosen = [j for j in range(len(values)) if code >> j & 1]
+            template = head + ",".join(f"{labels[j]}=%r" for j in chosen) + " %d"
+            rows = np.flatnonzero(pattern == code)
+            columns = [values[j][rows].tolist() for j in chosen]
+            lines[rows] = [template % row for row in zip(*columns, [stamps[r] for r in rows], strict=True)]
+        out.extend(lines[pattern != 0].tolist())
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.by_policy.values())
@@ -133,23 +152,28 @@ class ProcessingStore:
             await self.client.create_retention_policy(resolution.policy, duration=resolution.duration)
 
     async def read(
-        self, quantity: str, *, municipality: str, site: str, start: int, end: int
-    ) -> list[Series]:
-        """The raw values of one quantity at one site in [start, end), one series per device and channel."""
+        self, quantities: Sequence[str], *, municipality: str, site: str, start: int, end: int
+    ) -> dict[str, list[Series]]:
+        """The raw values of some quantities at one site in [start, end), in one query: quantity → one series per
+        device and channel (quantities without data are left out).
+        """
+        if not quantities:
+            return {}
         query = (
-            f"SELECT {quote_identifier('value')} FROM {quote_identifier(quantity)} "
+            f"SELECT {quote_identifier('value')} FROM {','.join(quote_identifier(q) for q in quantities)} "
             f"WHERE {quote_identifier('municipality')} = {quote_string(municipality)} "
             f"AND {quote_identifier('site')} = {quote_string(site)} "
             f"AND time >= {int(start)} AND time < {int(end)} "
             f"GROUP BY {quote_identifier('dev_eui')}, {quote_identifier('channel')}"
         )
-        out = []
+        out: dict[str, list[Series]] = {}
         for series in await self.client.query(query, epoch="ns"):
             rows = series.get("values") or []
             times = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             values = np.fromiter((np.nan if r[1] is None else r[1] for r in rows), dtype=np.float64, count=len(rows))
-            out.append(Series({k: v for k, v in (series.get("tags") or {}).items() if v}, times, values))
-        return out
+            tags = {k: v for k, v in (series.get("tags") or {}).items() if v}
+            out.setdefault(str(series["name"]), []).append(Series(tags, times, values))
+        return dict(sorted(out.items()))
 
     async def watermark(self, municipality: str, site: str) -> int | None:
         """The time (ns) up to which the site's outputs are computed, None before its first pass."""
@@ -169,13 +193,19 @@ class ProcessingStore:
                    {"watermark": until / NS}, until)
 
     async def write(self, points: Points) -> int:
-        """Write every queued point, policy by policy, in batches; returns the number of lines."""
-        written = 0
-        for policy, lines in points.by_policy.items():
-            for chunk in _chunks(lines, WRITE_BATCH):
+        """Write every queued point in batches per policy, ``WRITE_CONCURRENCY`` requests at a time; returns the
+        number of lines.
+        """
+        batches = [(policy, chunk) for policy, lines in points.by_policy.items()
+                   for chunk in _chunks(lines, WRITE_BATCH)]
+        slots = asyncio.Semaphore(WRITE_CONCURRENCY)
+
+        async def send(policy: str, chunk: Sequence[str]) -> None:
+            async with slots:
                 await self._write(policy, chunk)
-                written += len(chunk)
-        return written
+
+        await asyncio.gather(*(send(policy, chunk) for policy, chunk in batches))
+        return sum(len(chunk) for _, chunk in batches)
 
     async def _write(self, policy: str, lines: Sequence[str]) -> None:
         body = "\n".join(lines).encode()

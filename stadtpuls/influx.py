@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
+import orjson
 
 from stadtpuls.errors import UnavailableError
 from stadtpuls.lineprotocol import quote_identifier
@@ -175,7 +176,7 @@ class InfluxClient:
         response = await self._request(
             "GET", "/query", params={"db": self.database, "q": influxql, "epoch": epoch}
         )
-        results = response.json().get("results", [])
+        results = orjson.loads(response.content).get("results", [])  # a few times faster than json for big answers
         if not results:
             return []
         first = results[0]
