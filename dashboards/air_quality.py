@@ -42,7 +42,7 @@ def build() -> dict[str, object]:
         UID, TITLE, "PM2.5, PM10 and NO2 at the stations against EU limits and WHO guidelines.",
         measurement="pm2_5", time_from="now-7d",
     )
-    return to_dict(add_panels(dashboard, [*_hourly(), *_daily(), *_processed_panels()]))
+    return to_dict(add_panels(dashboard, [*_processed_panels(), *_hourly(), *_daily()]))
 
 
 def _mean(measurement: str, every: str) -> str:

@@ -35,7 +35,7 @@ def build() -> dict[str, object]:
         UID, TITLE, "Bays and lots: what is occupied now and how it changed. For traffic planners.",
         measurement="occupied", time_from="now-7d",
     )
-    return to_dict(add_panels(dashboard, [*_now(), *_over_time(), *_processed_panels()]))
+    return to_dict(add_panels(dashboard, [*_processed_panels(), *_now(), *_over_time()]))
 
 
 def _now() -> list[cogbuilder.Builder[model.Panel]]:
@@ -165,7 +165,7 @@ def _occupancy() -> list[cogbuilder.Builder[model.Panel]]:
         table_panel(
             "Long-stay bays", "Bays by the hours in the time range they were occupied all hour long "
             "(time-weighted occupancy of the hour at least 95 %): the most are long-term parkers.",
-            unit="h", width=10, sort_by="hours occupied", descending=True, hide_time=True,
+            unit="h", width=10, height=10, sort_by="hours occupied", descending=True, hide_time=True,
             colours=[(None, "transparent"), (12, "orange"), (24, "red")],
             queries=[InfluxQL(
                 'SELECT count("occupancy") AS "hours occupied" FROM "r1h"."occupancy" WHERE $timeFilter AND '

@@ -1,7 +1,7 @@
 """Every panel query of every board, with Grafana's macros substituted as Grafana does, against a real InfluxDB
 filled by the simulated town and processed: each must run and return data, for "All" and for a choice of
-several sites. The town runs yesterday and today, and one day a week and one a year before, for the panels
-that compare with last week and last year."""
+several sites. The town runs yesterday and today, and two days a week and two a year before (so that a whole
+UTC day has daily totals), for the panels that compare with last week and last year."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ pytestmark = pytest.mark.integration
 BOARDS = build_all()
 TOWN_ZONE = ZoneInfo("Europe/Berlin")
 _FROM = re.compile(r'FROM (?:"\w+"\.)?"(\w+)"')
-# local days of the town before today: yesterday (with today), a week and a year before
-PERIODS = ((1, 2), (8, 1), (365, 1))
+# (days before today, days) of the town: yesterday and today, two days a week and two a year before
+PERIODS = ((1, 2), (9, 2), (366, 2))
 
 
 @pytest.fixture(scope="module")
