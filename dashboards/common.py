@@ -231,14 +231,15 @@ def _thresholds(steps: Sequence[tuple[float | None, str]]) -> db.ThresholdsConfi
 def table_panel(title: str, description: str, *, unit: str, queries: Sequence[InfluxQL], width: int = 12,
                 height: int = 8, units: dict[str, str] | None = None, sort_by: str | None = None,
                 descending: bool = False, hide_time: bool = False,
-                colours: Sequence[tuple[float | None, str]] = (), decimals: int | None = None,
+                colours: Sequence[tuple[float | None, str]] = (), coloured: str | None = None,
+                decimals: int | None = None,
                 time_from: str | None = None) -> table.Panel:
     """A table of queries in table format; ``units`` gives columns a unit other than ``unit``.
 
     Several queries are merged into one table on their common columns (Grafana's "merge" transformation);
     ``hide_time`` hides the time column, which an aggregate over the whole range fills with the range's start.
-    ``colours`` are thresholds that colour the background of the number cells; ``time_from`` overrides the
-    dashboard's range (e.g. ``now/y``).
+    ``colours`` are thresholds that colour the background of the cells of the column ``coloured`` (of every
+    number column if None); ``time_from`` overrides the dashboard's range (e.g. ``now/y``).
     """
     panel = (
         table.Panel()
@@ -260,8 +261,12 @@ def table_panel(title: str, description: str, *, unit: str, queries: Sequence[In
     if sort_by is not None:
         panel = panel.sort_by([common_builders.TableSortByFieldState().display_name(sort_by).desc(descending)])
     if colours:
-        panel = panel.thresholds(_thresholds(colours)).override_by_field_type(
-            "number", [model.DynamicConfigValue(id_val="custom.cellOptions", value={"type": "color-background"})])
+        background = [model.DynamicConfigValue(id_val="custom.cellOptions", value={"type": "color-background"})]
+        panel = panel.thresholds(_thresholds(colours))
+        if coloured is None:
+            panel = panel.override_by_field_type("number", background)
+        else:
+            panel = panel.override_by_name(coloured, background)
     if decimals is not None:
         panel = panel.decimals(decimals)
     if time_from is not None:

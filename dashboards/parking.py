@@ -135,7 +135,8 @@ def _availability() -> list[cogbuilder.Builder[model.Panel]]:
         "are occupied, the cell coloured green below 70 %, orange from 70 %, red from 90 %. (The stored data "
         "has no coordinates of the lots, so this table stands in for a map.)",
         unit="short", width=24, hide_time=True, sort_by="share occupied", descending=True,
-        units={"share occupied": "percentunit"}, colours=[(None, "green"), (0.7, "orange"), (0.9, "red")],
+        units={"share occupied": "percentunit"}, coloured="share occupied",
+        colours=[(None, "green"), (0.7, "orange"), (0.9, "red")],
         queries=[InfluxQL(
             'SELECT "free", "occupied", "unknown", "capacity", "occupied" / ("free" + "occupied") AS '
             f'"share occupied" FROM ({_AVAILABILITY}) GROUP BY "site"', table=True)],
@@ -166,7 +167,7 @@ def _occupancy() -> list[cogbuilder.Builder[model.Panel]]:
             "Long-stay bays", "Bays by the hours in the time range they were occupied all hour long "
             "(time-weighted occupancy of the hour at least 95 %): the most are long-term parkers.",
             unit="h", width=10, height=10, sort_by="hours occupied", descending=True, hide_time=True,
-            colours=[(None, "transparent"), (12, "orange"), (24, "red")],
+            coloured="hours occupied", colours=[(None, "transparent"), (12, "orange"), (24, "red")],
             queries=[InfluxQL(
                 'SELECT count("occupancy") AS "hours occupied" FROM "r1h"."occupancy" WHERE $timeFilter AND '
                 f'"occupancy" >= 0.95 AND {WHERE_PLACE} GROUP BY "site", "dev_eui"', table=True)],

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -127,8 +128,8 @@ def _title(frame: Axes, panel: dict[str, Any], *, with_unit: bool = True) -> Non
 
 def _label(series: dict[str, Any], alias: str | None) -> str:
     tags = series.get("tags") or {}
-    if alias and alias.startswith("$tag_"):
-        return str(tags.get(alias[5:], series.get("name", "")))
+    if alias and "$tag_" in alias:
+        return re.sub(r"\$tag_(\w+)", lambda match: str(tags.get(match.group(1), "")), alias)
     return alias or ", ".join(str(v) for v in tags.values()) or str(series.get("name", ""))
 
 
@@ -246,8 +247,9 @@ def _draw_table(frame: Axes, panel: dict[str, Any], results: Sequence[list[dict[
         rows = present + [r for r in rows if r[index] is None]  # empty cells last, as Grafana sorts
     defaults = panel["fieldConfig"]["defaults"]
     overrides = panel["fieldConfig"].get("overrides", [])
-    units = {o["matcher"]["options"]: o["properties"][0]["value"] for o in overrides if o["matcher"]["id"] == "byName"}
-    coloured = any(o["matcher"]["id"] == "byType" for o in overrides)
+    units = {o["matcher"]["options"]: p["value"] for o in overrides for p in o["properties"] if p["id"] == "unit"}
+    coloured = {str(o["matcher"]["options"]) for o in overrides for p in o["properties"]
+                if p["id"] == "custom.cellOptions"}
     shown = max(1, panel["gridPos"]["h"] - 2)
     cells = [[_cell(value, column, units.get(column, defaults.get("unit", "")), defaults.get("decimals"))
               for column, value in zip(header, row, strict=True)] for row in rows[:shown]]
@@ -263,7 +265,8 @@ def _draw_table(frame: Axes, panel: dict[str, Any], results: Sequence[list[dict[
     table.set_fontsize(7)
     for (row, column), cell in table.get_celld().items():
         value = rows[row - 1][column] if row > 0 else None
-        background = _threshold_colour(defaults, value) if coloured and isinstance(value, int | float) else None
+        paint = header[column] in coloured or ("number" in coloured and isinstance(value, int | float))
+        background = _threshold_colour(defaults, value) if paint and isinstance(value, int | float) else None
         cell.set_facecolor(background if background not in (None, "none") else PANEL)
         cell.set_edgecolor(GRID)
         cell.get_text().set_color("#111217" if background not in (None, "none") else TEXT)
@@ -404,11 +407,12 @@ def main(out: Path, days: int, workers: int) -> None:
         create_database(influx.url, "stadtpuls")
         settings = Settings(influx=InfluxSettings(url=influx.url, db="stadtpuls"), data_dir=Path(folder))
         today = datetime.now(ZoneInfo(TIMEZONE)).date()
-        for back in (0, 7, 364):  # now, a week and 52 weeks before (the shifted panels)
-            first = today - timedelta(days=back + days - 1)
-            result = run_backfill(settings, town="default", days=days, start=first, workers=workers)
-            points = _process(settings, first, days)
-            click.echo(f"backfilled {days} days from {first}: {result.uplinks:,} uplinks, {points:,} processed "
+        # the last days and a week before them in one run (the counters run on), and 52 weeks before
+        for back, length in ((0, days + 7), (364, days)):
+            first = today - timedelta(days=back + length - 1)
+            result = run_backfill(settings, town="default", days=length, start=first, workers=workers)
+            points = _process(settings, first, length)
+            click.echo(f"backfilled {length} days from {first}: {result.uplinks:,} uplinks, {points:,} processed "
                        "points", err=True)
         asyncio.run(_service(settings).run_pass())
         end = datetime.now(UTC)
