@@ -10,7 +10,8 @@ Grafana's transformations make of them, state timelines as coloured bands, pie c
 
 starts its own InfluxDB on a free loopback port (as the tests do), backfills the default town for ``--days``
 local days up to today and the week before them (one run, so the counters run on), and for ``--days`` days
-52 weeks before (the panels shifted to last week and last year), runs the processing backfill over them and one live pass, and writes ``docs/img/<board>.png``.
+52 weeks before (the panels shifted to last week and last year), runs the processing backfill over them and
+one live pass, and writes ``docs/img/<board>.png``.
 """
 
 from __future__ import annotations
