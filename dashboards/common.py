@@ -153,8 +153,11 @@ class _Built(cogbuilder.Builder[model.Panel]):
 
 def time_series(title: str, description: str, *, unit: str, queries: Sequence[InfluxQL], width: int = 12,
                 height: int = 8, lines: Sequence[Line] = (), bars: bool = False,
-                decimals: int | None = None) -> timeseries.Panel:
-    """A time series panel; ``lines`` are drawn as dashed threshold lines (limits, guidelines)."""
+                decimals: int | None = None, time_shift: str | None = None) -> timeseries.Panel:
+    """A time series panel; ``lines`` are drawn as dashed threshold lines (limits, guidelines).
+
+    ``time_shift`` (e.g. ``7d``) shows the same range that much earlier (Grafana's panel time shift).
+    """
     panel = (
         timeseries.Panel()
         .title(title)
@@ -170,6 +173,8 @@ def time_series(title: str, description: str, *, unit: str, queries: Sequence[In
     )
     if decimals is not None:
         panel = panel.decimals(decimals)
+    if time_shift is not None:
+        panel = panel.time_shift(time_shift)
     if bars:
         panel = panel.draw_style(common.GraphDrawStyle.BARS).fill_opacity(80)
     if lines:
@@ -188,10 +193,12 @@ def _value(line: Line) -> float:
 
 def big_number(title: str, description: str, *, unit: str, query: InfluxQL, width: int = 6, height: int = 4,
                decimals: int | None = None, thresholds: Sequence[tuple[float | None, str]] = (),
-               reduce: str = "lastNotNull", graph: bool = False) -> stat.Panel:
+               reduce: str = "lastNotNull", graph: bool = False,
+               mappings: Sequence[model.ValueMapping] = (), time_from: str | None = None) -> stat.Panel:
     """A stat panel showing one value of a query (Grafana's ``reduce`` of it); ``thresholds`` colour it.
 
-    ``graph`` draws the query's values over time behind the number.
+    ``graph`` draws the query's values over time behind the number; ``mappings`` show values as text;
+    ``time_from`` overrides the dashboard's range (e.g. ``now/y``, this year so far).
     """
     panel = (
         stat.Panel()
@@ -208,19 +215,31 @@ def big_number(title: str, description: str, *, unit: str, query: InfluxQL, widt
     if decimals is not None:
         panel = panel.decimals(decimals)
     if thresholds:
-        steps = [model.Threshold(value=value, color=color) for value, color in thresholds]
-        panel = panel.thresholds(db.ThresholdsConfig().mode(model.ThresholdsMode.ABSOLUTE).steps(steps))
-        panel = panel.color_mode(common.BigValueColorMode.VALUE)
+        panel = panel.thresholds(_thresholds(thresholds)).color_mode(common.BigValueColorMode.VALUE)
+    if mappings:
+        panel = panel.mappings(list(mappings))
+    if time_from is not None:
+        panel = panel.time_from(time_from)
     return panel
+
+
+def _thresholds(steps: Sequence[tuple[float | None, str]]) -> db.ThresholdsConfig:
+    return db.ThresholdsConfig().mode(model.ThresholdsMode.ABSOLUTE).steps(
+        [model.Threshold(value=value, color=color) for value, color in steps])
 
 
 def table_panel(title: str, description: str, *, unit: str, queries: Sequence[InfluxQL], width: int = 12,
                 height: int = 8, units: dict[str, str] | None = None, sort_by: str | None = None,
-                descending: bool = False, hide_time: bool = False) -> table.Panel:
+                descending: bool = False, hide_time: bool = False,
+                colours: Sequence[tuple[float | None, str]] = (), coloured: str | None = None,
+                decimals: int | None = None,
+                time_from: str | None = None) -> table.Panel:
     """A table of queries in table format; ``units`` gives columns a unit other than ``unit``.
 
     Several queries are merged into one table on their common columns (Grafana's "merge" transformation);
     ``hide_time`` hides the time column, which an aggregate over the whole range fills with the range's start.
+    ``colours`` are thresholds that colour the background of the cells of the column ``coloured`` (of every
+    number column if None); ``time_from`` overrides the dashboard's range (e.g. ``now/y``).
     """
     panel = (
         table.Panel()
@@ -241,6 +260,45 @@ def table_panel(title: str, description: str, *, unit: str, queries: Sequence[In
         panel = panel.override_by_name(column, [model.DynamicConfigValue(id_val="unit", value=column_unit)])
     if sort_by is not None:
         panel = panel.sort_by([common_builders.TableSortByFieldState().display_name(sort_by).desc(descending)])
+    if colours:
+        background = [model.DynamicConfigValue(id_val="custom.cellOptions", value={"type": "color-background"})]
+        panel = panel.thresholds(_thresholds(colours))
+        if coloured is None:
+            panel = panel.override_by_field_type("number", background)
+        else:
+            panel = panel.override_by_name(coloured, background)
+    if decimals is not None:
+        panel = panel.decimals(decimals)
+    if time_from is not None:
+        panel = panel.time_from(time_from)
+    return panel
+
+
+def hour_by_weekday(title: str, description: str, *, unit: str, query: InfluxQL, value: str,
+                    colours: Sequence[tuple[float | None, str]], width: int = 12, decimals: int = 0) -> table.Panel:
+    """An hour × weekday matrix (a heatmap as a coloured table) of an hourly query's field ``value``.
+
+    The query returns one row per hour (table format, local time). Grafana's transformations label each row
+    with its weekday (``1-Mon`` … ``7-Sun``) and hour (``00`` … ``23``) in the dashboard's time zone, average
+    the rows of the same weekday and hour, and lay the means out with the hours as rows and the weekdays as
+    columns; the cells are coloured by ``colours``.
+    """
+    steps = [
+        model.DataTransformerConfig(id_val="formatTime", options={
+            "timeField": "Time", "outputFormat": "[day=]E-ddd [hour=]HH", "useTimezone": True}),
+        model.DataTransformerConfig(id_val="sortBy", options={"sort": [{"field": "Time"}]}),
+        model.DataTransformerConfig(id_val="extractFields", options={
+            "source": "Time", "format": "kvp", "replace": False, "keepTime": False}),
+        model.DataTransformerConfig(id_val="groupBy", options={"fields": {
+            "day": {"operation": "groupby"}, "hour": {"operation": "groupby"},
+            value: {"operation": "aggregate", "aggregations": ["mean"]}}}),
+        model.DataTransformerConfig(id_val="groupingToMatrix", options={
+            "columnField": "day", "rowField": "hour", "valueField": f"{value} (mean)"}),
+    ]
+    panel = table_panel(title, description, unit=unit, queries=[query], width=width, colours=colours,
+                        decimals=decimals, height=10)
+    for step in steps:
+        panel = panel.with_transformation(step)
     return panel
 
 

@@ -140,10 +140,10 @@ def _devices() -> list[cogbuilder.Builder[model.Panel]]:
 
 
 def _processed_panels() -> list[cogbuilder.Builder[model.Panel]]:
-    """Panels on processed data; none yet.
+    """Panels on processed data: none on this board.
 
-    Still to come here, once their data is in InfluxDB: devices offline (silent beyond their model's heartbeat
-    window), open alarms, detected anomalies, the quarantine rate, and ingest's lag (from ingest's Prometheus
-    metrics, which need a Prometheus data source).
+    Detected anomalies and open alarms live in the registry database, which Grafana does not read (it reads
+    InfluxDB only); they are on the technician page and its API routes, not duplicated into InfluxDB. Ingest's
+    lag and quarantine rate are Prometheus metrics, which need a Prometheus data source.
     """
     return []

@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 # Grafana's interval steps (rangeutil roundInterval): below the bound (ms) → the step (ms)
 _STEPS: tuple[tuple[int, int], ...] = (
@@ -114,3 +115,37 @@ def substitute(query: str, *, start: datetime, end: datetime, variables: Mapping
         raise ValueError(f"query uses ${name}, which is neither a Grafana macro nor a variable given: {query}")
 
     return _VARIABLE.sub(replace, query)
+
+
+_RELATIVE = re.compile(r"(?:now-)?(\d+)([mhdwy])")
+_STEP = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1),
+         "y": timedelta(days=365)}
+
+
+def _duration(text: str) -> timedelta:
+    match = _RELATIVE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"unsupported relative time {text!r} (expected e.g. now-7d, 7d, 52w)")
+    return int(match.group(1)) * _STEP[match.group(2)]
+
+
+def panel_range(dashboard: Mapping[str, Any], panel: Mapping[str, Any], *, end: datetime,
+                zone: tzinfo) -> tuple[datetime, datetime]:
+    """The time range Grafana queries a panel for, its dashboard's default range ending at ``end``.
+
+    A panel's ``timeFrom`` replaces the range's start (``now/y``: the start of the year in ``zone``; ``7d``:
+    the last 7 days); its ``timeShift`` (``7d``, ``52w``) moves the whole range that much earlier.
+
+    Raises:
+        ValueError: a relative time this module does not know (only ``now-N<unit>``/``N<unit>`` and ``now/y``).
+    """
+    if dashboard["time"]["to"] != "now":
+        raise ValueError(f"dashboards end at now, not {dashboard['time']['to']!r}")
+    start = end - _duration(str(dashboard["time"]["from"]))
+    time_from = panel.get("timeFrom")
+    if time_from == "now/y":
+        start = end.astimezone(zone).replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    elif time_from:
+        start = end - _duration(str(time_from))
+    shift = _duration(str(panel["timeShift"])) if panel.get("timeShift") else timedelta(0)
+    return start - shift, end - shift

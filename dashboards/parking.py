@@ -9,7 +9,18 @@ from __future__ import annotations
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import dashboard as model
 
-from dashboards.common import WHERE_PLACE, InfluxQL, add_panels, big_number, board, table_panel, time_series, to_dict
+from dashboards.common import (
+    TIMEZONE,
+    WHERE_PLACE,
+    InfluxQL,
+    add_panels,
+    big_number,
+    board,
+    hour_by_weekday,
+    table_panel,
+    time_series,
+    to_dict,
+)
 
 UID = "stadtpuls-parking"
 TITLE = "Parking"
@@ -24,7 +35,7 @@ def build() -> dict[str, object]:
         UID, TITLE, "Bays and lots: what is occupied now and how it changed. For traffic planners.",
         measurement="occupied", time_from="now-7d",
     )
-    return to_dict(add_panels(dashboard, [*_now(), *_over_time(), *_processed_panels()]))
+    return to_dict(add_panels(dashboard, [*_processed_panels(), *_now(), *_over_time()]))
 
 
 def _now() -> list[cogbuilder.Builder[model.Panel]]:
@@ -89,11 +100,76 @@ def _over_time() -> list[cogbuilder.Builder[model.Panel]]:
 
 
 def _processed_panels() -> list[cogbuilder.Builder[model.Panel]]:
-    """Panels on processed data; none yet.
+    """Panels on what processing writes: live availability, time-weighted occupancy, long stays.
 
-    Still to come here, once processing writes them: time-weighted occupancy per lot over time (InfluxQL cannot
-    sum the bays' states carried forward: a subquery with fill(previous) is not aggregated by InfluxDB 1.x), live
-    availability with unknown bays (not heard within the heartbeat window), a map of the lots coloured by
-    occupancy, the hour × weekday occupancy heatmap, and long-stay bays.
+    The stored schema carries no coordinates of the lots (they are in the device registry only), so the lots
+    coloured by occupancy are a coloured table, not a map.
     """
-    return []
+    return [*_availability(), *_occupancy()]
+
+
+# the latest live availability of every lot in the time range (processing writes it each pass)
+_AVAILABILITY = (
+    'SELECT last("free") AS "free", last("occupied") AS "occupied", last("unknown") AS "unknown", '
+    f'last("capacity") AS "capacity" FROM "lot_availability" WHERE $timeFilter AND {WHERE_PLACE} GROUP BY "site"'
+)
+
+
+def _availability() -> list[cogbuilder.Builder[model.Panel]]:
+    now = [
+        ("free", "Free bays now", "Bays free by their last report, all chosen lots, from processing's live "
+         "availability.", [(None, "red"), (1, "orange"), (10, "green")]),
+        ("occupied", "Occupied bays now", "Bays occupied by their last report, all chosen lots.", []),
+        ("unknown", "Unknown bays now", "Bays not heard from for 1.5 of their model's heartbeat intervals: "
+         "their state is unknown and they count neither as free nor as occupied.",
+         [(None, "green"), (1, "orange")]),
+        ("capacity", "Capacity", "Bays of the chosen lots (free + occupied + unknown).", []),
+    ]
+    panels: list[cogbuilder.Builder[model.Panel]] = [
+        big_number(title, description, unit="short", thresholds=thresholds,
+                   query=InfluxQL(f'SELECT sum("{field}") FROM ({_AVAILABILITY})'))
+        for field, title, description, thresholds in now
+    ]
+    panels.append(table_panel(
+        "Lots by occupancy now", "Every lot with its live availability and the share of its known bays that "
+        "are occupied, the cell coloured green below 70 %, orange from 70 %, red from 90 %. (The stored data "
+        "has no coordinates of the lots, so this table stands in for a map.)",
+        unit="short", width=24, hide_time=True, sort_by="share occupied", descending=True,
+        units={"share occupied": "percentunit"}, coloured="share occupied",
+        colours=[(None, "green"), (0.7, "orange"), (0.9, "red")],
+        queries=[InfluxQL(
+            'SELECT "free", "occupied", "unknown", "capacity", "occupied" / ("free" + "occupied") AS '
+            f'"share occupied" FROM ({_AVAILABILITY}) GROUP BY "site"', table=True)],
+    ))
+    return panels
+
+
+def _occupancy() -> list[cogbuilder.Builder[model.Panel]]:
+    return [
+        time_series(
+            "Occupancy per lot", "Time-weighted occupancy of each lot: the share of the time its bays were "
+            "occupied, of the time their state was known, mean of the 15-minute values in each interval.",
+            unit="percentunit", width=24, decimals=0,
+            queries=[InfluxQL(
+                f'SELECT mean("occupancy") FROM "r15m"."lot_occupancy" WHERE $timeFilter AND {WHERE_PLACE} '
+                'GROUP BY time($__interval), "site" fill(none)', alias="$tag_site")],
+        ),
+        hour_by_weekday(
+            "Occupancy by hour and weekday", "Mean time-weighted occupancy of the chosen lots per local hour "
+            "and weekday over the time range (hours down, weekdays across): when the lots fill up.",
+            unit="percentunit", value="occupancy", width=14,
+            colours=[(None, "green"), (0.7, "orange"), (0.9, "red")],
+            query=InfluxQL(
+                f'SELECT mean("occupancy") AS "occupancy" FROM "r1h"."lot_occupancy" WHERE $timeFilter AND '
+                f"{WHERE_PLACE} GROUP BY time(1h) fill(none) tz('{TIMEZONE}')", table=True),
+        ),
+        table_panel(
+            "Long-stay bays", "Bays by the hours in the time range they were occupied all hour long "
+            "(time-weighted occupancy of the hour at least 95 %): the most are long-term parkers.",
+            unit="h", width=10, height=10, sort_by="hours occupied", descending=True, hide_time=True,
+            coloured="hours occupied", colours=[(None, "transparent"), (12, "orange"), (24, "red")],
+            queries=[InfluxQL(
+                'SELECT count("occupancy") AS "hours occupied" FROM "r1h"."occupancy" WHERE $timeFilter AND '
+                f'"occupancy" >= 0.95 AND {WHERE_PLACE} GROUP BY "site", "dev_eui"', table=True)],
+        ),
+    ]

@@ -1,20 +1,24 @@
 """Pictures of the boards for the README, rendered with matplotlib from the boards' own queries.
 
 Not a Grafana screenshot: each panel's InfluxQL runs (macros substituted as Grafana does, see
-:mod:`dashboards.macros`) against an InfluxDB filled by the simulated town, and the result is drawn in the
-panel's place on Grafana's grid: time series as lines or bars with their threshold lines, stat panels as a big
-number, tables as their first rows, pie charts as pies.
+:mod:`dashboards.macros`) against an InfluxDB filled by the simulated town and processed, and the result is
+drawn in the panel's place on Grafana's grid: time series as lines or bars with their threshold lines, stat
+panels as a big number (one per series), tables as their first rows, hour × weekday tables as the matrix
+Grafana's transformations make of them, state timelines as coloured bands, pie charts as pies.
 
     python -m devtools.dashboard_pictures --out docs/img --days 7
 
 starts its own InfluxDB on a free loopback port (as the tests do), backfills the default town for ``--days``
-local days up to today, and writes ``docs/img/<board>.png``.
+local days up to today and the week before them (one run, so the counters run on), and for ``--days`` days
+52 weeks before (the panels shifted to last week and last year), runs the processing backfill over them and
+one live pass, and writes ``docs/img/<board>.png``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +29,7 @@ import click
 
 from dashboards.boards import build_all, panels
 from dashboards.common import TIMEZONE
-from dashboards.macros import ALL, Variable, substitute
+from dashboards.macros import ALL, Variable, panel_range, substitute
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -37,28 +41,20 @@ UNIT_TEXT = {"conμgm3": "µg/m³", "dBm": "dBm", "dB": "dB", "percentunit": "%"
 BACKGROUND, PANEL, TEXT, GRID = "#111217", "#181b1f", "#ccccdc", "#2c3235"
 PALETTE = ["#73bf69", "#f2cc0c", "#8ab8ff", "#ff780a", "#f2495c", "#5794f2", "#b877d9", "#705da0", "#37872d",
            "#fade2a"]
-COLOURS = {"red": "#f2495c", "orange": "#ff9830", "green": "#73bf69", "transparent": "none"}
+COLOURS = {"red": "#f2495c", "orange": "#ff9830", "green": "#73bf69", "blue": "#5794f2", "transparent": "none"}
 ROW_INCHES = 0.42  # height of one grid row
 WIDTH_INCHES = 18.0  # 24 grid columns
 EVERYTHING = {"municipality": Variable("municipality", [ALL]), "site": Variable("site", [ALL])}
-
-
-def time_range(board: dict[str, Any], end: datetime) -> tuple[datetime, datetime]:
-    """The board's default range (``now-7d`` … ``now``) ending at ``end``."""
-    text = str(board["time"]["from"])
-    amount, unit = int(text[4:-1]), text[-1]
-    step = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
-    return end - amount * step[unit], end
 
 
 async def run_queries(settings: Settings, board: dict[str, Any], end: datetime) -> list[list[list[dict[str, Any]]]]:
     """Each panel's targets' series, in panel order, for "All" municipalities and sites."""
     from stadtpuls.influx import InfluxClient
 
-    start, stop = time_range(board, end)
     results = []
     async with InfluxClient.from_settings(settings.influx, timeout=120) as influx:
         for panel in panels(board):
+            start, stop = panel_range(board, panel, end=end, zone=ZoneInfo(TIMEZONE))
             per_target = []
             for target in panel["targets"]:
                 query = substitute(target["query"], start=start, end=stop, variables=EVERYTHING)
@@ -82,7 +78,7 @@ def draw_board(board: dict[str, Any], results: Sequence[Sequence[list[dict[str, 
     top = 1 - 0.6 / (rows * ROW_INCHES + 0.6)
     for panel, series in zip(found, results, strict=True):
         axes = _panel_axes(figure, panel["gridPos"], rows, top)
-        _DRAW.get(panel["type"], _draw_table)(axes, panel, series)
+        _draw(panel)(axes, panel, series)
     figure.savefig(path, dpi=80, facecolor=BACKGROUND)
     plt.close(figure)
 
@@ -133,8 +129,8 @@ def _title(frame: Axes, panel: dict[str, Any], *, with_unit: bool = True) -> Non
 
 def _label(series: dict[str, Any], alias: str | None) -> str:
     tags = series.get("tags") or {}
-    if alias and alias.startswith("$tag_"):
-        return str(tags.get(alias[5:], series.get("name", "")))
+    if alias and "$tag_" in alias:
+        return re.sub(r"\$tag_(\w+)", lambda match: str(tags.get(match.group(1), "")), alias)
     return alias or ", ".join(str(v) for v in tags.values()) or str(series.get("name", ""))
 
 
@@ -175,20 +171,55 @@ def _draw_time_series(frame: Axes, panel: dict[str, Any], results: Sequence[list
 
 
 def _draw_stat(axes: Axes, panel: dict[str, Any], results: Sequence[list[dict[str, Any]]]) -> None:
-    """The last value, as a big number in its threshold colour."""
-    values = [row[1] for series in results[0] for row in series["values"] if row[1] is not None]
-    if values and panel["options"]["reduceOptions"]["calcs"] == ["mean"]:
-        values = [sum(values) / len(values)]
-    unit = str(panel["fieldConfig"]["defaults"].get("unit"))
-    text = _format(values[-1], unit, panel["fieldConfig"]["defaults"].get("decimals")) if values else "No data"
-    axes.text(0.5, 0.42, text, color=_stat_colour(panel, values[-1] if values else None), fontsize=24,
-              ha="center", va="center", transform=axes.transAxes)
+    """The reduced value of each series, as a big number in its threshold colour (mapped to text if mapped)."""
+    calcs = panel["options"]["reduceOptions"]["calcs"]
+    alias = panel["targets"][0].get("alias")
+    tiles = []
+    for series in results[0]:
+        values = [row[1] for row in series["values"] if row[1] is not None]
+        if values and calcs == ["mean"]:
+            values = [sum(values) / len(values)]
+        if values:
+            tiles.append((_label(series, alias) if len(results[0]) > 1 else "", values[-1]))
+    defaults = panel["fieldConfig"]["defaults"]
+    unit = str(defaults.get("unit"))
+    if not tiles:
+        axes.text(0.5, 0.42, "No data", color=TEXT, fontsize=24, ha="center", va="center", transform=axes.transAxes)
+    size = 24 if len(tiles) <= 1 else max(9, 20 - 2 * len(tiles))
+    for n, (label, value) in enumerate(tiles):
+        x = (n + 0.5) / len(tiles)
+        text = _mapped(defaults, value) or _format(value, unit, defaults.get("decimals"))
+        axes.text(x, 0.42, text, color=_stat_colour(panel, value), fontsize=size, ha="center", va="center",
+                  transform=axes.transAxes, wrap=True)
+        if label:
+            axes.text(x, 0.72, label, color=TEXT, fontsize=7, ha="center", va="center", transform=axes.transAxes)
     _title(axes, panel, with_unit=False)
 
 
+def _mapped(defaults: dict[str, Any], value: float) -> str | None:
+    """The text a value mapping gives ``value``, or None."""
+    for mapping in defaults.get("mappings", []):
+        result = mapping.get("options", {}).get(f"{value:g}")
+        if result is not None:
+            return str(result["text"])
+    return None
+
+
+def _mapped_colour(defaults: dict[str, Any], value: float) -> str | None:
+    for mapping in defaults.get("mappings", []):
+        result = mapping.get("options", {}).get(f"{value:g}")
+        if result is not None:
+            return str(result["color"])
+    return None
+
+
 def _stat_colour(panel: dict[str, Any], value: float | None) -> str:
-    colour = PALETTE[0]
-    for step in panel["fieldConfig"]["defaults"].get("thresholds", {}).get("steps", []):
+    return _threshold_colour(panel["fieldConfig"]["defaults"], value) or PALETTE[0]
+
+
+def _threshold_colour(defaults: dict[str, Any], value: float | None) -> str | None:
+    colour = None
+    for step in defaults.get("thresholds", {}).get("steps", []):
         if value is not None and (step["value"] is None or value >= step["value"]):
             colour = COLOURS.get(step["color"], step["color"])
     return colour
@@ -216,7 +247,10 @@ def _draw_table(frame: Axes, panel: dict[str, Any], results: Sequence[list[dict[
                          reverse=bool(sort.get("desc")))
         rows = present + [r for r in rows if r[index] is None]  # empty cells last, as Grafana sorts
     defaults = panel["fieldConfig"]["defaults"]
-    units = {o["matcher"]["options"]: o["properties"][0]["value"] for o in panel["fieldConfig"].get("overrides", [])}
+    overrides = panel["fieldConfig"].get("overrides", [])
+    units = {o["matcher"]["options"]: p["value"] for o in overrides for p in o["properties"] if p["id"] == "unit"}
+    coloured = {str(o["matcher"]["options"]) for o in overrides for p in o["properties"]
+                if p["id"] == "custom.cellOptions"}
     shown = max(1, panel["gridPos"]["h"] - 2)
     cells = [[_cell(value, column, units.get(column, defaults.get("unit", "")), defaults.get("decimals"))
               for column, value in zip(header, row, strict=True)] for row in rows[:shown]]
@@ -230,10 +264,13 @@ def _draw_table(frame: Axes, panel: dict[str, Any], results: Sequence[list[dict[
                                              min(1.0, (len(cells) + 1) / (shown + 1))))
     table.auto_set_font_size(False)
     table.set_fontsize(7)
-    for cell in table.get_celld().values():
-        cell.set_facecolor(PANEL)
+    for (row, column), cell in table.get_celld().items():
+        value = rows[row - 1][column] if row > 0 else None
+        paint = header[column] in coloured or ("number" in coloured and isinstance(value, int | float))
+        background = _threshold_colour(defaults, value) if paint and isinstance(value, int | float) else None
+        cell.set_facecolor(background if background not in (None, "none") else PANEL)
         cell.set_edgecolor(GRID)
-        cell.get_text().set_color(TEXT)
+        cell.get_text().set_color("#111217" if background not in (None, "none") else TEXT)
 
 
 def _table_rows(panel: dict[str, Any], results: Sequence[list[dict[str, Any]]]) -> tuple[list[str], list[list[Any]]]:
@@ -279,7 +316,79 @@ def _draw_pie(frame: Axes, panel: dict[str, Any], results: Sequence[list[dict[st
     _title(frame, panel, with_unit=False)
 
 
-_DRAW = {"timeseries": _draw_time_series, "stat": _draw_stat, "table": _draw_table, "piechart": _draw_pie}
+def _draw_matrix(frame: Axes, panel: dict[str, Any], results: Sequence[list[dict[str, Any]]]) -> None:
+    """An hour × weekday table as Grafana's transformations make it: mean per local weekday and hour."""
+    from matplotlib.colors import to_rgba
+
+    zone = ZoneInfo(TIMEZONE)
+    cells: dict[tuple[int, int], list[float]] = {}
+    for series in results[0]:
+        for row in series["values"]:
+            if row[1] is not None:
+                moment = datetime.fromtimestamp(row[0] / 1000, zone)
+                cells.setdefault((moment.hour, moment.weekday()), []).append(row[1])
+    defaults = panel["fieldConfig"]["defaults"]
+    unit = str(defaults.get("unit"))
+    axes = _content(frame, plot=True)
+    days = sorted({day for _, day in cells})
+    for (hour, day), values in cells.items():
+        mean = sum(values) / len(values)
+        colour = _threshold_colour(defaults, mean) or PANEL
+        x = days.index(day)
+        axes.add_patch(_rectangle(x, hour, to_rgba(colour, 0.85)))
+        axes.text(x + 0.5, hour + 0.5, _format(mean, unit, 0), fontsize=5.5, ha="center", va="center",
+                  color="#111217")
+    axes.set_xlim(0, max(1, len(days)))
+    axes.set_ylim(24, 0)
+    axes.set_xticks([n + 0.5 for n in range(len(days))],
+                    [("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[day] for day in days])
+    axes.set_yticks([h + 0.5 for h in range(0, 24, 3)], [f"{h:02d}" for h in range(0, 24, 3)])
+    axes.xaxis.tick_top()
+    _title(frame, panel)
+
+
+def _rectangle(x: float, y: float, colour: Any) -> Any:
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x, y), 1, 1, facecolor=colour, edgecolor=PANEL, linewidth=0.5)
+
+
+def _draw_state_timeline(frame: Axes, panel: dict[str, Any], results: Sequence[list[dict[str, Any]]]) -> None:
+    """One band per series, each value drawn in its mapped colour until the next value."""
+    import matplotlib.dates as mdates
+
+    zone = ZoneInfo(TIMEZONE)
+    defaults = panel["fieldConfig"]["defaults"]
+    axes = _content(frame, plot=True)
+    alias = panel["targets"][0].get("alias")
+    labels = []
+    for n, series in enumerate(results[0]):
+        rows = [row for row in series["values"] if row[1] is not None]
+        labels.append(_label(series, alias))
+        for row, following in zip(rows, [*rows[1:], None], strict=True):
+            start = float(mdates.date2num(_local(row[0])))  # type: ignore[no-untyped-call]
+            stop = float(mdates.date2num(_local(following[0]))) if following else start + 1 / 24  # type: ignore[no-untyped-call]
+            colour = _mapped_colour(defaults, row[1]) or _threshold_colour(defaults, row[1]) or PALETTE[0]
+            axes.broken_barh([(start, stop - start)], (n + 0.1, 0.8), facecolors=colour)
+    axes.set_yticks([n + 0.5 for n in range(len(labels))], labels)
+    axes.set_ylim(len(labels), 0)
+    axes.xaxis_date(zone)
+    axes.xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M", tz=zone))  # type: ignore[no-untyped-call]
+    _title(frame, panel)
+
+
+def _local(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, ZoneInfo(TIMEZONE))
+
+
+def _draw(panel: dict[str, Any]) -> Any:
+    if any(t["id"] == "groupingToMatrix" for t in panel.get("transformations", [])):
+        return _draw_matrix
+    return _DRAW.get(panel["type"], _draw_table)
+
+
+_DRAW = {"timeseries": _draw_time_series, "stat": _draw_stat, "table": _draw_table, "piechart": _draw_pie,
+         "state-timeline": _draw_state_timeline}
 
 
 @click.command()
@@ -299,14 +408,35 @@ def main(out: Path, days: int, workers: int) -> None:
         create_database(influx.url, "stadtpuls")
         settings = Settings(influx=InfluxSettings(url=influx.url, db="stadtpuls"), data_dir=Path(folder))
         today = datetime.now(ZoneInfo(TIMEZONE)).date()
-        result = run_backfill(settings, town="default", days=days, start=today - timedelta(days=days - 1),
-                              workers=workers)
-        click.echo(f"backfilled {days} days: {result.uplinks:,} uplinks", err=True)
+        # the last days and a week before them in one run (the counters run on), and 52 weeks before
+        for back, length in ((0, days + 7), (364, days)):
+            first = today - timedelta(days=back + length - 1)
+            result = run_backfill(settings, town="default", days=length, start=first, workers=workers)
+            points = _process(settings, first, length)
+            click.echo(f"backfilled {length} days from {first}: {result.uplinks:,} uplinks, {points:,} processed "
+                       "points", err=True)
+        asyncio.run(_service(settings).run_pass())
         end = datetime.now(UTC)
         for name, board in build_all().items():
             path = out / f"{name}.png"
             draw_board(board, asyncio.run(run_queries(settings, board, end)), path)
             click.echo(str(path))
+
+
+def _service(settings: Settings) -> Any:
+    from processing.airquality import load_bands
+    from processing.engine import Options
+    from processing.service import ProcessingService
+
+    return ProcessingService(settings, Options(load_bands()))
+
+
+def _process(settings: Settings, first: Any, days: int) -> int:
+    """Run the processing backfill over ``days`` local days from ``first``, up to now; the points written."""
+    start = datetime.combine(first, datetime.min.time(), ZoneInfo(TIMEZONE))
+    end = min(start + timedelta(days=days), datetime.now(UTC))
+    report = asyncio.run(_service(settings).backfill(int(start.timestamp()) * 10**9, int(end.timestamp()) * 10**9))
+    return int(report.points)
 
 
 if __name__ == "__main__":

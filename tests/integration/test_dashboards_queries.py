@@ -1,5 +1,7 @@
 """Every panel query of every board, with Grafana's macros substituted as Grafana does, against a real InfluxDB
-filled by the simulated town: each must run and return data, for "All" and for a choice of several sites.
+filled by the simulated town and processed: each must run and return data, for "All" and for a choice of
+several sites. The town runs yesterday and today, and two days a week and two a year before (so that a whole
+UTC day has daily totals), for the panels that compare with last week and last year.
 """
 
 from __future__ import annotations
@@ -15,44 +17,58 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dashboards.boards import build_all, panels
-from dashboards.macros import ALL, Variable, substitute
+from dashboards.macros import ALL, Variable, panel_range, substitute
 from devtools.localstack import InfluxServer, create_database, drop_database
 from firmware_sim.backfill import run_backfill
+from processing.airquality import load_bands
+from processing.engine import Options
+from processing.service import ProcessingService
 from stadtpuls.influx import InfluxClient
 from stadtpuls.settings import InfluxSettings, Settings
 
 pytestmark = pytest.mark.integration
 BOARDS = build_all()
 TOWN_ZONE = ZoneInfo("Europe/Berlin")
-_RELATIVE = re.compile(r"now-(\d+)([mhdw])")
-_FROM = re.compile(r'FROM "(\w+)"')
-_UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+_FROM = re.compile(r'FROM (?:"\w+"\.)?"(\w+)"')
+# (days before today, days) of the town: yesterday and today, two days a week and two a year before
+PERIODS = ((1, 2), (9, 2), (366, 2))
 
 
 @pytest.fixture(scope="module")
 def town(influxdb: InfluxServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """The default town's yesterday and today (local days, so the data reaches past now) in a fresh database."""
+    """The default town over :data:`PERIODS` (local days, so the data reaches past now), processed, in a fresh
+    database; one live processing pass writes the lots' availability now.
+    """
     name = f"test_{uuid.uuid4().hex[:12]}"
     create_database(influxdb.url, name)
     settings = Settings(influx=InfluxSettings(url=influxdb.url, db=name), data_dir=tmp_path_factory.mktemp("town"))
     today: date = datetime.now(TOWN_ZONE).date()
-    result = run_backfill(settings, town="default", days=2, start=today - timedelta(days=1), workers=2)
-    assert result.uplinks > 10_000
+    service = ProcessingService(settings, Options(load_bands()))
+    for days_ago, days in PERIODS:
+        first = today - timedelta(days=days_ago)
+        result = run_backfill(settings, town="default", days=days, start=first, workers=2)
+        assert result.uplinks > 4_000
+        start = datetime.combine(first, datetime.min.time(), TOWN_ZONE)
+        end = min(start + timedelta(days=days), datetime.now(UTC))
+        report = asyncio.run(service.backfill(_ns(start), _ns(end)))
+        assert report.points > 0
+    asyncio.run(service.run_pass())
     yield settings
     drop_database(influxdb.url, name)
 
 
-def _range(board: dict[str, Any]) -> tuple[datetime, datetime]:
-    match = _RELATIVE.fullmatch(board["time"]["from"])
-    assert match is not None
-    assert board["time"]["to"] == "now"
-    end = datetime.now(UTC)
-    return end - int(match.group(1)) * _UNIT[match.group(2)], end
+def _ns(moment: datetime) -> int:
+    return int(moment.timestamp()) * 1_000_000_000
+
+
+def _range(board: dict[str, Any], panel: dict[str, Any]) -> tuple[datetime, datetime]:
+    return panel_range(board, panel, end=datetime.now(UTC), zone=TOWN_ZONE)
+
 
 
 def _targets() -> list[Any]:
     return [
-        pytest.param(name, panel["title"], target["query"], id=f"{name}:{panel['title']}:{target['refId']}")
+        pytest.param(name, panel, target["query"], id=f"{name}:{panel['title']}:{target['refId']}")
         for name, board in BOARDS.items() for panel in panels(board) for target in panel["targets"]
     ]
 
@@ -68,7 +84,7 @@ def _values(series: list[dict[str, Any]]) -> list[Any]:
 
 def _tag_values(settings: Settings, board: dict[str, Any], name: str, variables: dict[str, Variable]) -> list[str]:
     definition = next(v for v in board["templating"]["list"] if v["name"] == name)
-    start, end = _range(board)
+    start, end = _range(board, {})
     query = substitute(definition["query"], start=start, end=end, variables=variables)
     return [row[1] for s in asyncio.run(_run(settings, query)) for row in s["values"]]
 
@@ -76,12 +92,13 @@ def _tag_values(settings: Settings, board: dict[str, Any], name: str, variables:
 EVERYTHING = {"municipality": Variable("municipality", [ALL]), "site": Variable("site", [ALL])}
 
 
-@pytest.mark.parametrize(("board", "title", "query"), _targets())
-def test_every_panel_query_returns_data_for_all_places(town: Settings, board: str, title: str, query: str) -> None:
-    start, end = _range(BOARDS[board])
+@pytest.mark.parametrize(("board", "panel", "query"), _targets())
+def test_every_panel_query_returns_data_for_all_places(town: Settings, board: str, panel: dict[str, Any],
+                                                       query: str) -> None:
+    start, end = _range(BOARDS[board], panel)
     text = substitute(query, start=start, end=end, variables=EVERYTHING)
     series = asyncio.run(_run(town, text))
-    assert _values(series), f"{board}: {title!r} returned no data for\n{text}"
+    assert _values(series), f"{board}: {panel['title']!r} returned no data for\n{text}"
 
 
 def _show(settings: Settings, measurement: str, key: str, where: str = "") -> list[str]:
@@ -93,9 +110,9 @@ def _show(settings: Settings, measurement: str, key: str, where: str = "") -> li
 def test_every_panel_query_returns_data_for_a_choice_of_sites(town: Settings, board: str) -> None:
     """The municipality with the most sites and two of its sites, as someone would pick them for the panel."""
     model = BOARDS[board]
-    start, end = _range(model)
     empty = []
     for panel in panels(model):
+        start, end = _range(model, panel)
         for target in panel["targets"]:
             measurement = _FROM.search(target["query"])
             assert measurement is not None
@@ -122,7 +139,7 @@ def test_the_variables_offer_the_places_of_the_town(town: Settings) -> None:
 
 def test_the_choice_of_sites_narrows_the_result(town: Settings) -> None:
     model = BOARDS["fleet-health"]
-    start, end = _range(model)
+    start, end = _range(model, {})
     query = next(t["query"] for p in panels(model) if p["title"] == "Devices heard" for t in p["targets"])
     everything = _values(asyncio.run(_run(town, substitute(query, start=start, end=end, variables=EVERYTHING))))
     sites = _tag_values(town, model, "site", EVERYTHING)

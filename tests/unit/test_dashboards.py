@@ -12,15 +12,18 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
 
+from dashboards.air_quality import BAND_COLOURS
 from dashboards.boards import BOARDS, build_all, panels
 from dashboards.common import DATASOURCE_UID, FOLDER_UID
-from dashboards.macros import ALL, Variable, escape_regex, format_interval, round_interval, substitute
+from dashboards.macros import ALL, Variable, escape_regex, format_interval, panel_range, round_interval, substitute
 from dashboards.provisioning import write_all
 from dashboards.publish import InfluxSource, PublishError, publish
+from processing.airquality import load_bands
 from stadtpuls.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,6 +135,43 @@ def test_substitution_as_grafana_does_it() -> None:
     assert substitute("$site", start=start, end=end, variables={"site": every}) == "(x|y)"
     assert substitute("$__interval_ms", start=start, end=end - timedelta(days=6, hours=23)) == "60000"
     assert escape_regex(r"^$*+?.()|[]{}/\ ") == r"\^\$\*\+\?\.\(\)\|\[\]\{\}\/\\ "
+
+
+def test_a_panels_range_follows_its_time_shift_and_relative_time() -> None:
+    board = {"time": {"from": "now-7d", "to": "now"}}
+    end = datetime(2025, 6, 14, 12, 0, tzinfo=UTC)
+    zone = ZoneInfo("Europe/Berlin")
+    assert panel_range(board, {}, end=end, zone=zone) == (end - timedelta(days=7), end)
+    week = timedelta(weeks=1)
+    assert panel_range(board, {"timeShift": "7d"}, end=end, zone=zone) == (end - 2 * week, end - week)
+    assert panel_range(board, {"timeShift": "52w"}, end=end, zone=zone) == (end - 53 * week, end - 52 * week)
+    start, stop = panel_range(board, {"timeFrom": "now/y"}, end=end, zone=zone)
+    assert (start, stop) == (datetime(2025, 1, 1, tzinfo=zone), end)
+    with pytest.raises(ValueError, match="now/M"):
+        panel_range(board, {"timeFrom": "now/M"}, end=end, zone=zone)
+
+
+def test_the_eaqi_panels_map_every_band_to_its_name_and_colour() -> None:
+    board = build_all()["air-quality"]
+    labels = load_bands().labels
+    for title in ("EAQI now", "EAQI per station"):
+        panel = next(p for p in panels(board) if p["title"] == title)
+        options = {k: v for m in panel["fieldConfig"]["defaults"]["mappings"] for k, v in m["options"].items()}
+        assert [options[str(i)]["text"] for i in range(1, 7)] == list(labels)
+        assert [options[str(i)]["color"] for i in range(1, 7)] == list(BAND_COLOURS)
+        steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        assert [s["value"] for s in steps] == [None, 2, 3, 4, 5, 6]
+
+
+def test_the_hour_by_weekday_panels_lay_out_the_mean_of_their_queried_field() -> None:
+    boards = build_all()
+    for board, title, field in (("parking", "Occupancy by hour and weekday", "occupancy"),
+                                ("footfall", "Weekday profile", "people")):
+        panel = next(p for p in panels(boards[board]) if p["title"] == title)
+        assert f'AS "{field}"' in panel["targets"][0]["query"]
+        steps = {t["id"]: t["options"] for t in panel["transformations"]}
+        assert steps["groupingToMatrix"]["valueField"] == f"{field} (mean)"
+        assert steps["groupBy"]["fields"][field]["aggregations"] == ["mean"]
 
 
 def test_an_unknown_variable_is_an_error_not_left_in_the_query() -> None:
