@@ -16,6 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from firmware_sim.town import Calendar, Event, Town
+from stadtpuls.holidays import easter_sunday
+from stadtpuls.holidays import public_holidays as holidays_of
 
 MINUTES = 1440  # per day
 FloatArray = npt.NDArray[np.float64]
@@ -23,47 +25,12 @@ FloatArray = npt.NDArray[np.float64]
 
 # --- calendar ----------------------------------------------------------------------------------------------
 
-def easter(year: int) -> date:
-    """Easter Sunday (Gregorian; anonymous algorithm of Meeus/Jones/Butcher)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = divmod(b, 4)
-    g = (8 * b + 13) // 25
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    m = (32 + 2 * e + 2 * i - h - k) % 7
-    n = (a + 11 * h + 22 * m) // 451
-    month, day = divmod(h + m - 7 * n + 114, 31)
-    return date(year, month, day + 1)
+easter = easter_sunday  # Easter Sunday (the one computation in stadtpuls.holidays)
 
 
-_EASTER_OFFSETS = {"Karfreitag": -2, "Ostermontag": 1, "Christi Himmelfahrt": 39, "Pfingstmontag": 50}
-_FIXED = {"Neujahr": (1, 1), "Tag der Arbeit": (5, 1), "Tag der Deutschen Einheit": (10, 3),
-          "1. Weihnachtstag": (12, 25), "2. Weihnachtstag": (12, 26)}
-# State extras: Corpus Christi (Easter + 60) and fixed days, by state code.
-_STATE_EASTER = {"BW": 60, "BY": 60, "HE": 60, "NW": 60, "RP": 60, "SL": 60}
-_STATE_FIXED: dict[str, dict[str, tuple[int, int]]] = {
-    "BW": {"Heilige Drei Könige": (1, 6), "Allerheiligen": (11, 1)},
-    "BY": {"Heilige Drei Könige": (1, 6), "Mariä Himmelfahrt": (8, 15), "Allerheiligen": (11, 1)},
-    "NW": {"Allerheiligen": (11, 1)}, "RP": {"Allerheiligen": (11, 1)},
-    "SL": {"Mariä Himmelfahrt": (8, 15), "Allerheiligen": (11, 1)},
-    "BE": {"Frauentag": (3, 8)}, "TH": {"Weltkindertag": (9, 20), "Reformationstag": (10, 31)},
-    "SN": {"Reformationstag": (10, 31)}, "ST": {"Heilige Drei Könige": (1, 6), "Reformationstag": (10, 31)},
-    "BB": {"Reformationstag": (10, 31)}, "MV": {"Reformationstag": (10, 31)},
-    "HH": {"Reformationstag": (10, 31)}, "HB": {"Reformationstag": (10, 31)},
-    "NI": {"Reformationstag": (10, 31)}, "SH": {"Reformationstag": (10, 31)},
-}
-
-
-@lru_cache(maxsize=64)
 def public_holidays(year: int, state: str) -> dict[date, str]:
-    """German public holidays of ``year`` in ``state`` (two-letter code)."""
-    sunday = easter(year)
-    days = {date(year, m, d): name for name, (m, d) in _FIXED.items()}
-    days.update({sunday + timedelta(days=off): name for name, off in _EASTER_OFFSETS.items()})
-    if state in _STATE_EASTER:
-        days[sunday + timedelta(days=_STATE_EASTER[state])] = "Fronleichnam"
-    days.update({date(year, m, d): name for name, (m, d) in _STATE_FIXED.get(state, {}).items()})
-    return days
+    """German public holidays of ``year`` in ``state`` (two-letter code), by their German names."""
+    return {day: german for day, (german, _english) in holidays_of(year, state).items()}
 
 
 @dataclass(frozen=True, slots=True)

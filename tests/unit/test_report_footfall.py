@@ -9,12 +9,13 @@ import pytest
 
 from reports.footfall import text
 from reports.footfall.anomalies import AnomalyFileError, load_anomalies
-from reports.footfall.calendar import easter_sunday, load_calendar, public_holidays
+from reports.footfall.calendar import load_calendar, public_holidays
 from reports.footfall.data import Options, WeekCounts, build, change, fill_week, week_hours
 from reports.footfall.query import HourCount, Line, footfall_query
 from reports.footfall.render import css_string, render_html
 from reports.footfall.weeks import IsoWeek, WeekError, last_complete_week, local_hour, parse_week, week_of
 from stadtpuls.errors import ConfigError
+from stadtpuls.holidays import easter_sunday
 
 ROOT = Path(__file__).resolve().parents[2]
 TOWN = ROOT / "firmware_sim" / "towns" / "default.yaml"
