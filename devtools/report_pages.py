@@ -167,7 +167,7 @@ def settings_for(influx_url: str, work: Path) -> Settings:
 @click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the database here; a second run renders again without a new backfill.")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
-@click.option("--dpi", type=click.IntRange(20, 300), default=60, show_default=True)
+@click.option("--dpi", type=click.IntRange(20, 300), default=70, show_default=True)
 def main(week: str | None, out: Path, pages_to: Path | None, work: Path | None, workers: int, dpi: int) -> None:
     """Backfill the default town's footfall counters, process them and render the report of --week."""
     from devtools.localstack import InfluxServer
