@@ -19,7 +19,6 @@ from pathlib import Path
 from reports.footfall.anomalies import load_anomalies, stored_anomalies
 from reports.footfall.calendar import load_calendar
 from reports.footfall.data import Options, WeekReport, gather
-from reports.footfall.render import render
 from reports.footfall.weeks import IsoWeek, last_complete_week
 from stadtpuls.errors import UnavailableError
 from stadtpuls.influx import InfluxClient
@@ -82,6 +81,9 @@ async def gather_report(client: InfluxClient, settings: Settings, request: Reque
 
 async def render_report(report: WeekReport, lang: str, fmt: str, *, logo: Path | None = None) -> bytes:
     """:func:`reports.footfall.render.render` in the renderers' thread pool."""
+    # matplotlib, Babel and the templates load with the first report, not with the API
+    from reports.footfall.render import render
+
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(RENDERERS, partial(render, report, lang, fmt, logo=logo))
 

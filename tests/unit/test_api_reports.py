@@ -38,3 +38,12 @@ def test_a_week_must_exist_and_be_over() -> None:
         with pytest.raises(Problem) as refused:
             check_week(bad, ns(2026, 11, 26))
         assert (refused.value.status, refused.value.param) == (422, "week")
+
+
+def test_the_api_loads_the_plotting_libraries_only_for_a_report() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, api.app; print(sorted({'matplotlib', 'weasyprint', 'babel'} & set(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
