@@ -22,7 +22,7 @@ AXE := $(VENV)/share/axe-core/axe.min.js
 # Root runs apt-get directly; anyone else goes through sudo when it is there.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo || true)
 
-.PHONY: help deps test-deps venv lint check test demo bench-ingest clean distclean
+.PHONY: help deps test-deps venv lint check test demo bench-ingest report-pages clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -80,6 +80,10 @@ demo: deps venv ## Run the demo town: local broker and InfluxDB, simulated senso
 
 bench-ingest: deps venv ## Measure the ingest pipeline against a local broker and InfluxDB
 	$(BIN)/python bench/bench_ingest.py
+
+REPORT_WEEK ?= 2026-W47
+report-pages: test-deps venv ## The footfall report of a simulated, processed week (REPORT_WEEK) in run/report; its README pages in docs/images
+	$(BIN)/python -m devtools.report_pages --week $(REPORT_WEEK) --out run/report --pages-to docs/images
 
 clean: ## Remove caches, build output and run folders (keeps .venv and var/)
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis run .bench
