@@ -334,6 +334,8 @@ def _draw_matrix(frame: Axes, panel: dict[str, Any], results: Sequence[list[dict
     defaults = panel["fieldConfig"]["defaults"]
     unit = str(defaults.get("unit"))
     axes = _content(frame, plot=True)
+    box = axes.get_position()
+    axes.set_position((box.x0, box.y0, box.width, box.height * 0.93))  # room for the weekdays under the title
     for x, column in enumerate(columns):
         for y, value in enumerate(matrix[column]):
             if value == "":

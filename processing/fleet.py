@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from devices.alarms import Kind
 from devices.registry import DeviceRegistry
 from processing.engine import Site
-from processing.store import MINUTE, NS, Points, ProcessingStore
+from processing.store import MINUTE, NS, STATE_MEASUREMENT, Points, ProcessingStore
 from stadtpuls.db import open_database
 from stadtpuls.influx import InfluxClient
 from stadtpuls.lineprotocol import quote_identifier
@@ -201,16 +201,15 @@ class FleetSummary:
     async def lag_points(self, client: InfluxClient, now: int) -> Points:
         """Seconds since each owned site's newest stored uplink (up to ``now``) and since its watermark."""
         newest = await newest_uplinks(client, start=now - LAG_LOOKBACK, end=now)
-        store = ProcessingStore(client)
+        marks = await watermarks(client)
         points = Points()
         stamp = minute_floor(now)
         for municipality, site in self._owned:
             fields: dict[str, float] = {}
             if (municipality, site) in newest:
                 fields["ingest"] = (now - newest[(municipality, site)]) / NS
-            mark = await store.watermark(municipality, site)
-            if mark is not None:
-                fields["processing"] = max(0, now - mark) / NS
+            if (municipality, site) in marks:
+                fields["processing"] = max(0, now - marks[(municipality, site)]) / NS
             points.add("", "fleet_lag", {"municipality": municipality, "site": site}, fields, stamp)
         return points
 
@@ -250,6 +249,21 @@ async def newest_uplinks(client: InfluxClient, *, start: int, end: int) -> dict[
         rows = series.get("values") or []
         if rows and tags.get("municipality") and tags.get("site"):
             out[(tags["municipality"], tags["site"])] = int(rows[0][0])
+    return out
+
+
+async def watermarks(client: InfluxClient) -> dict[PlaceKey, int]:
+    """The processing watermark (ns) of every (municipality, site), in one query."""
+    query = (
+        f"SELECT last({quote_identifier('watermark')}) FROM {quote_identifier(STATE_MEASUREMENT)} "
+        f"GROUP BY {quote_identifier('municipality')}, {quote_identifier('site')}"
+    )
+    out: dict[PlaceKey, int] = {}
+    for series in await client.query(query, epoch="ns"):
+        tags = series.get("tags") or {}
+        rows = series.get("values") or []
+        if rows and rows[0][1] is not None and tags.get("municipality") and tags.get("site"):
+            out[(tags["municipality"], tags["site"])] = round(float(rows[0][1]) * NS)
     return out
 
 
