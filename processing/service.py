@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from devices.registry import DeviceRegistry
 from processing.engine import CONTEXT, FOOTFALL_MAX_GAP, Options, Site, compute_site
 from processing.fleet import FLEET_EVERY, FleetReport, FleetSummary, FleetWriter
@@ -222,12 +224,18 @@ class ProcessingService:
 
     async def _maybe_summarise(self) -> None:
         if self.fleet.due():
-            report = await self.summarise_fleet()
+            try:
+                report = await self.summarise_fleet()
+            except SQLAlchemyError as exc:  # the registry database: the next pass tries again
+                log.warning("fleet summary failed, retrying: %s", exc)
+                return
             log.info("fleet: %d sites, %d open alarms, %d open anomalies, %d quarantined", report.sites,
                      report.open_alarms, report.open_anomalies, report.quarantined)
 
     async def run(self, *, interval: float = 30.0) -> None:
-        """Run passes every ``interval`` seconds, and anomaly detection every ``anomaly_every``, until :meth:`stop`."""
+        """Run passes every ``interval`` seconds, anomaly detection every ``anomaly_every`` and the fleet summary
+        every ``fleet_every``, until :meth:`stop`.
+        """
         while not self._stop.is_set():
             began = time.monotonic()
             try:
