@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from datetime import UTC, datetime
 from itertools import groupby
@@ -11,9 +12,12 @@ import pytest
 
 from devices.alarms import AlarmStore, Finding, Kind
 from devices.registry import DeviceRegistry
-from processing.engine import Site
+from processing.airquality import load_bands
+from processing.engine import Options, Site
 from processing.fleet import ALARM_KINDS, ANOMALY_KINDS, FleetSummary, minute_floor
+from processing.service import ProcessingService
 from stadtpuls.db import open_database
+from stadtpuls.settings import InfluxSettings, RegistrySettings, Settings
 from stadtpuls.tables import QuarantinedMessage
 
 HOSTILE = 'Markt, "Süd" = Platz'  # a site name line protocol must escape
@@ -107,3 +111,16 @@ def test_quarantine_points_fill_the_summarys_minute_with_zeros(url: str) -> None
         'fleet_quarantine,municipality=Musterstadt,site=Markt\\,\\ "Süd"\\ \\=\\ Platz,stage=codec '
         f"messages=0.0 {minute}",
     ]
+
+
+async def test_a_registry_error_is_logged_and_the_service_goes_on(tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "a-folder-not-a-database"
+    folder.mkdir()
+    settings = Settings(data_dir=tmp_path, registry=RegistrySettings(database_url=f"sqlite:///{folder}"),
+                        influx=InfluxSettings(url="http://127.0.0.1:9"))  # never reached
+    service = ProcessingService(settings, Options(load_bands()))
+    with caplog.at_level(logging.WARNING, logger="processing.service"):
+        await service._maybe_summarise()
+    assert "fleet summary failed, retrying" in caplog.text
+    assert service.fleet.due()  # tried again at the next pass
