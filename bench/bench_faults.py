@@ -56,7 +56,7 @@ MATCHES: dict[str, frozenset[str]] = {
     "drift": frozenset({"drift", "seasonal"}),  # CO2 is compared with its week: a drift shows as a departure
     "offline": frozenset({"gap"}),
     "flatline_counter": frozenset({"stuck", "seasonal"}),
-    "counter_reset": frozenset({"restart"}),
+    "counter_reset": frozenset({"counter_reset", "restart"}),
 }
 CLASSES = {"parking": "parking", "footfall": "footfall", "air": "air_quality"}
 AFTER = {"drift": 2 * DAY}  # how long after its end an event still belongs to a fault

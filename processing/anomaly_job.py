@@ -58,9 +58,10 @@ LEVEL_QUANTITIES = (
     "pm1_0", "pm2_5", "pm10", "no2", "no", "o3", "co", "co2", "temperature", "humidity", "pressure",
 )
 COUNT_QUANTITIES = ("people_in", "people_out")
+TOTAL_QUANTITIES = ("people_in_total", "people_out_total")  # cumulative: a fall is a counter reset
 STATE_QUANTITIES = ("occupied",)
 PAIRS = (("pm2_5", "pm10", ("PM2.5", "PM10")), ("pm1_0", "pm2_5", ("PM1.0", "PM2.5")))
-HISTORY = {"level": 28 * DAY, "count": 42 * DAY, "state": 28 * DAY, "uplink": 7 * DAY}
+HISTORY = {"level": 28 * DAY, "count": 42 * DAY, "state": 28 * DAY, "uplink": 7 * DAY, "total": 7 * DAY}
 GAP_FACTOR = 6.0  # report intervals of silence before a periodic device is offline
 HEARTBEAT_FACTOR = 2.5  # heartbeat intervals of silence before a device that reports on change is offline
 # (one lost heartbeat is routine for a bay sensor under a car)
@@ -78,7 +79,10 @@ MIN_DAY_SHARE = 0.8  # a day enters the daily drift test with this share of the 
 # the detectors' parameters: spikes are short and return (a classroom filling with CO2 is no spike); a count
 # deviates from its hour of the week by six robust standard deviations
 LEVEL = replace(det.LEVEL, spike_threshold=14.0, spike_max_duration=3600.0, spike_must_return=True)
-COUNT = replace(det.COUNT, seasonal_threshold=6.0)
+WEEKLY_SETTINGS = replace(det.COUNT, seasonal_threshold=6.0)
+# counts are compared with their hour of the week at the day's level of activity (the last 3 h): a fine Saturday
+# is busy all day in every street, a broken counter is wrong on its own
+COUNT = replace(WEEKLY_SETTINGS, seasonal_level_window=3 * 3600.0)
 DAILY_WITHIN_SHARE = 0.25  # the daily medians' spread is at least this share of the usual spread within a day
 DAILY = replace(det.LEVEL, drift_window=14 * DAY, drift_lag=2 * DAY, warmup=7 * DAY, min_history=7,
                 drift_slack=1.5, drift_threshold=3.0)  # daily medians: a two-week reference, a week to warm up
@@ -187,8 +191,14 @@ def keep(events: Sequence[det.Event], last: float, context: Context) -> list[det
     return [replace(e, open=e.end >= last) for e in events if e.end >= context.start]
 
 
-def uplink_events(raw: Raw, model: DeviceModel | None, context: Context) -> list[det.Event]:
-    """Gaps, restarts and packet loss of one device from its received uplinks (times and frame counters)."""
+def uplink_events(
+    raw: Raw, model: DeviceModel | None, context: Context, *, totals_read: bool = False
+) -> list[det.Event]:
+    """Gaps, restarts and packet loss of one device from its received uplinks (times and frame counters).
+
+    A restart is reported only for devices with cumulative counters whose totals were not read
+    (``totals_read``): where they are, :func:`total_events` tells a reset counter from a re-join that kept it.
+    """
     order = np.argsort(raw.times, kind="stable")
     times, frames = raw.times[order], raw.values[order]
     present = ~np.isnan(frames)
@@ -202,7 +212,7 @@ def uplink_events(raw: Raw, model: DeviceModel | None, context: Context) -> list
         counters = np.clip(frames[present], 0, 2**32 - 1).astype(np.int64)
         found = det.detect_packet_loss(times[present], counters)
         # a restart matters where it resets cumulative counters; elsewhere it is routine
-        counting = model is not None and any(QUANTITIES[q].cumulative for q in model.quantities)
+        counting = model is not None and any(QUANTITIES[q].cumulative for q in model.quantities) and not totals_read
         events += [e for e in found if e.kind != "restart" or counting]
     last = float(times[-1]) if times.size else context.end
     # a gap that ends at a reading is over (the device was heard again); an open one ends at the window's end
@@ -240,7 +250,7 @@ def weekly_events(raw: Raw, quantity: str, model: DeviceModel, context: Context)
         return []
     local = det.local_times(series.times, context.timezone)
     excluded = det.excluded_mask(local, context.excluded_days)
-    found = det.seasonal_events(series, COUNT, excluded, local=local, zone=context.timezone)
+    found = det.seasonal_events(series, WEEKLY_SETTINGS, excluded, local=local, zone=context.timezone)
     return [e for e in found if e.kind == "seasonal"]
 
 
@@ -309,6 +319,23 @@ def count_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Co
     return keep([e for e in events if e.kind != "gap"], float(np.nanmax(raw.times)), context)
 
 
+def total_events(totals: Sequence[tuple[str, Raw]], context: Context) -> list[det.Event]:
+    """Resets of a device's cumulative counters (each line's totals in and out): one event per reset.
+
+    Args:
+        totals: (quantity, series) of every cumulative counter of one device.
+        context: the run's window.
+    """
+    events: list[det.Event] = []
+    last = context.start
+    for quantity, raw in totals:
+        order = np.argsort(raw.times, kind="stable")
+        name = quantity.replace("_", " ") + (f" (line {raw.channel})" if raw.channel else "")
+        events += det.detect_counter_resets(raw.times[order], raw.values[order], name=name)
+        last = max(last, float(np.nanmax(raw.times)))
+    return keep(det.merge_events(events), last, context)
+
+
 def state_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Context) -> list[det.Event]:
     """A bay state frozen far longer than the bay's own history says is normal."""
     rhythm = expected_interval(model) if model is not None else None
@@ -369,7 +396,9 @@ async def examine_site(
     reads: list[tuple[str, str, list[Raw]]] = []
     uplinks = await read_site(client, UPLINK_MEASUREMENT, "f_cnt", site.municipality, site.name,
                               context.start - HISTORY["uplink"], context.end)
-    for family, quantities in (("level", LEVEL_QUANTITIES), ("count", COUNT_QUANTITIES), ("state", STATE_QUANTITIES)):
+    families = (("level", LEVEL_QUANTITIES), ("count", COUNT_QUANTITIES), ("state", STATE_QUANTITIES),
+                ("total", TOTAL_QUANTITIES))
+    for family, quantities in families:
         limit = MAX_LEVEL_INTERVAL if family == "level" else float("inf")
         for quantity in site.quantities(quantities, max_interval=limit):
             raws = await read_site(client, quantity, "value", site.municipality, site.name,
@@ -378,15 +407,25 @@ async def examine_site(
     report.seconds["read"] += time.perf_counter() - began
     began = time.perf_counter()
     heard = {raw.dev_eui: raw for raw in uplinks if raw.channel == ""}
+    totals: dict[str, list[tuple[str, Raw]]] = {}
+    for family, quantity, raws in reads:
+        for raw in raws if family == "total" else ():
+            if raw.dev_eui in site.devices and raw.times.size:
+                totals.setdefault(raw.dev_eui, []).append((quantity, raw))
     for dev_eui, member in site.devices.items():
         raw = heard.get(dev_eui)
         if raw is None or raw.times.size == 0:
             continue  # not heard within the history: not installed yet, or its open gap event stays open
-        found += detections(uplink_events(raw, site.models[dev_eui], context), member, "", "")
+        events = uplink_events(raw, site.models[dev_eui], context, totals_read=dev_eui in totals)
+        try:
+            events = det.merge_events(events + total_events(totals.get(dev_eui, []), context))
+        except det.DetectError as exc:
+            report.errors.append(f"{dev_eui} totals: {exc}")
+        found += detections(events, member, "", "")
         examined.add((dev_eui, "", ""))
     by_series: dict[tuple[str, str, str], Raw] = {}
     for family, quantity, raws in reads:
-        for raw in raws:
+        for raw in raws if family != "total" else ():
             device = site.devices.get(raw.dev_eui)
             if device is None or raw.times.size == 0:
                 continue
