@@ -87,7 +87,9 @@ def build_spec(town: Town, first: date, days: int) -> dict[str, Any]:
     for i, device in enumerate(air):
         at(device, "stuck_value", day0 + i % 2, 8 + i, "12h")
         at(device, "spike", day0 + 3, 10 + i, "30m")
-        at(device, "drift", day0 + 6, 6 + i, "3d")
+        # drifts of stations that measure the same quantity start on different days: independent sensors do
+        # not fail together, and a drift every station of a quantity shares is what the weather looks like
+        at(device, "drift", day0 + 6 + 4 * (i // 3), 6 + i, "3d")
         at(device, "implausible_value", day0 + 14, 9 + i, "1h")
         if i % 2 == 0:
             at(device, "offline", day0 + 11, 7 + i, "6h")

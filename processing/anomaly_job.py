@@ -75,6 +75,7 @@ REFERENCED = {"pm1_0": "pm10", "pm2_5": "pm10"}
 PARTICLES = frozenset({"pm1_0", "pm2_5", "pm10"})
 WEEKLY = frozenset({"co2"})  # compared with the same time of the week instead of a trailing window (this
 # also reports a drift: a daily median of CO2 is the empty room at night, which says little)
+IDLE_SHARE = 0.1  # a frozen bay is not stuck while this share of its site's bays stood unchanged as long
 MIN_DAY_SHARE = 0.8  # a day enters the daily drift test with this share of the fullest day's readings
 # the detectors' parameters: spikes are short and return (a classroom filling with CO2 is no spike); a count
 # deviates from its hour of the week by six robust standard deviations
@@ -336,14 +337,51 @@ def total_events(totals: Sequence[tuple[str, Raw]], context: Context) -> list[de
     return keep(det.merge_events(events), last, context)
 
 
-def state_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Context) -> list[det.Event]:
-    """A bay state frozen far longer than the bay's own history says is normal."""
+def state_events(
+    raw: Raw, quantity: str, model: DeviceModel | None, context: Context, *, neighbours: Sequence[Raw] = ()
+) -> list[det.Event]:
+    """A bay state frozen far longer than the bay's own history says is normal, while the bays around it
+    kept changing.
+
+    A bay of a lot that stood idle (an outdoor pool's car park in a cold week) is not stuck: a frozen state is
+    reported only when fewer than :data:`IDLE_SHARE` of the site's other bays (``neighbours``) also stayed
+    unchanged from its onset to its detection.
+    """
     rhythm = expected_interval(model) if model is not None else None
     series = det.prepare(raw.times, raw.values, interval=rhythm[0] if rhythm else None, name=quantity, unit="")
     if series.times.size < 2:
         return []
     events = det.stuck_events(series, det.LEVEL)
-    return keep(events, float(series.times[-1]), context)
+    others = [changes(n) for n in neighbours if n.dev_eui != raw.dev_eui and n.times.size > 1]
+    kept = []
+    for event in events:
+        idle = idle_share(others, event.began, event.start)
+        if idle < IDLE_SHARE:
+            share = f"; {100 * (1 - idle):.0f} % of the site's other bays changed state meanwhile" if others else ""
+            kept.append(replace(event, reason=event.reason + share))
+    return keep(kept, float(series.times[-1]), context)
+
+
+def changes(raw: Raw) -> tuple[float, float, npt.NDArray[np.float64]]:
+    """A bay's first and last reading and the times its state changed."""
+    order = np.argsort(raw.times, kind="stable")
+    times, values = raw.times[order], raw.values[order]
+    present = ~np.isnan(values)
+    times, values = times[present], values[present]
+    if times.size == 0:
+        return (np.inf, -np.inf, times)
+    return (float(times[0]), float(times[-1]), times[1:][np.diff(values) != 0])
+
+
+def idle_share(others: Sequence[tuple[float, float, npt.NDArray[np.float64]]], begin: float, end: float) -> float:
+    """Share of the bays (heard before ``begin`` and after ``end``) whose state did not change in between."""
+    idle = heard = 0
+    for first, last, changed in others:
+        if first > begin or last < end:
+            continue
+        heard += 1
+        idle += int(np.searchsorted(changed, end, "right") == np.searchsorted(changed, begin, "right"))
+    return idle / heard if heard else 0.0
 
 
 def pair_events(first: Raw, second: Raw, names: tuple[str, str], context: Context) -> list[det.Event]:
@@ -354,6 +392,95 @@ def pair_events(first: Raw, second: Raw, names: tuple[str, str], context: Contex
     events = det.detect_pair(common, first.values[left], second.values[right], names=names,
                              tolerance=PAIR_TOLERANCE)
     return keep(events, float(common[-1]), context)
+
+
+async def read_daily_medians(
+    client: InfluxClient, quantity: str, start: float, end: float
+) -> dict[tuple[str, str], dict[int, float]]:
+    """Daily medians (UTC days) of one quantity at every station: (dev_eui, channel) → day number → median."""
+    query = (
+        f"SELECT median({quote_identifier('value')}) FROM {quote_identifier(quantity)} "
+        f"WHERE time >= {int(start // DAY * DAY) * NS} AND time < {int(end) * NS} "
+        f"GROUP BY time(1d), {quote_identifier('dev_eui')}, {quote_identifier('channel')}"
+    )
+    out: dict[tuple[str, str], dict[int, float]] = {}
+    for series in await client.query(query, epoch="ns"):
+        tags = series.get("tags") or {}
+        days = out.setdefault((str(tags.get("dev_eui", "")), str(tags.get("channel", ""))), {})
+        for row in series.get("values") or []:
+            if row[1] is not None:
+                days[int(row[0] // NS // DAY)] = float(row[1])
+    return out
+
+
+def town_ratio(
+    own: dict[int, float], others: Sequence[dict[int, float]]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Day ends and the log ratio of a station's daily medians to the median of the town's other stations.
+
+    Days on which the station or none of the others has a median are left out; a small offset (a tenth of the
+    values' median) keeps the logarithm of readings near zero finite.
+    """
+    days = sorted(d for d in own if any(d in other for other in others))
+    if not days:
+        return np.empty(0), np.empty(0)
+    mine = np.array([own[d] for d in days])
+    town = np.array([float(np.median([o[d] for o in others if d in o])) for d in days])
+    offset = 0.1 * max(float(np.median(np.abs(np.concatenate((mine, town))))), 1e-9)
+    ratio = np.log(np.maximum(mine, 0.0) + offset) - np.log(np.maximum(town, 0.0) + offset)
+    return (np.array(days, dtype=np.float64) + 1) * DAY - 1, ratio
+
+
+def confirmed_drift(drift: Detection, ratio_events: Sequence[det.Event]) -> Detection | None:
+    """A drift found against the station's own past, if its ratio to the town's other stations drifted too
+    (beginning no later than the drift was last seen); it then began when both had begun.
+    """
+    for event in ratio_events:
+        if event.began <= drift.end and event.end >= drift.onset:
+            onset = max(drift.onset, event.began)
+            start = max(drift.start, event.start, onset)
+            reason = f"{drift.reason}; also against the town's other stations of {drift.quantity}"
+            return replace(drift, onset=onset, start=min(start, drift.end), reason=reason)
+    return None
+
+
+async def confirm_drifts(
+    client: InfluxClient, found: list[Detection], start: float, end: float, report: JobReport
+) -> list[Detection]:
+    """Keep a drift only where it also shows against the town's other stations of the same quantity.
+
+    Weather, season and holidays move every station of a town alike, roughly in proportion; a drifting sensor
+    moves alone, by an offset. So a drift found against a station's own past (or a co-located fraction) must
+    also show in the log ratio of its daily medians to the median of the other stations measuring the
+    quantity. Where a quantity has no other station, the drift stands as found.
+    """
+    drifts = [d for d in found if d.kind == "drift" and d.quantity in LEVEL_QUANTITIES]
+    if not drifts:
+        return found
+    kept = [d for d in found if d.kind != "drift" or d.quantity not in LEVEL_QUANTITIES]
+    for quantity in sorted({d.quantity for d in drifts}):
+        try:
+            medians = await read_daily_medians(client, quantity, start - HISTORY["level"], end)
+        except InfluxError as exc:
+            report.errors.append(f"daily medians of {quantity}: {exc}")
+            kept += [d for d in drifts if d.quantity == quantity]
+            continue
+        for drift in (d for d in drifts if d.quantity == quantity):
+            others = [days for key, days in medians.items() if key[0] != drift.dev_eui]
+            own = medians.get((drift.dev_eui, drift.channel))
+            if not others or not own:
+                kept.append(drift)
+                continue
+            times, ratio = town_ratio(own, others)
+            if times.size < 3:
+                kept.append(drift)
+                continue
+            series = det.Series(times, ratio, DAY, f"log ratio of {quantity} to the town", "")
+            median, spread = det.long_term(series, DAILY)
+            confirmed = confirmed_drift(drift, det.drift_events(series, DAILY, median, spread))
+            if confirmed is not None:
+                kept.append(confirmed)
+    return kept
 
 
 def detections(events: Sequence[det.Event], device: DeviceInfo, quantity: str, channel: str) -> list[Detection]:
@@ -430,9 +557,11 @@ async def examine_site(
             if device is None or raw.times.size == 0:
                 continue
             model = site.models[raw.dev_eui]
-            examine = {"level": level_events, "count": count_events, "state": state_events}[family]
             try:
-                events = examine(raw, quantity, model, context)
+                if family == "state":
+                    events = state_events(raw, quantity, model, context, neighbours=raws)
+                else:
+                    events = {"level": level_events, "count": count_events}[family](raw, quantity, model, context)
             except det.DetectError as exc:
                 report.errors.append(f"{raw.dev_eui} {quantity}: {exc}")
                 continue
@@ -520,6 +649,9 @@ async def detect_with(
         examined |= site_examined
         report.sites += 1
         report.devices += len(site.devices)
+    began = time.perf_counter()
+    found = await confirm_drifts(client, found, window.start, window.end, report)
+    report.seconds["detect"] += time.perf_counter() - began
     began = time.perf_counter()
     report.stored = await asyncio.to_thread(store.upsert, found, examined=examined, until=window.end)
     report.seconds["store"] += time.perf_counter() - began
