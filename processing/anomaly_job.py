@@ -432,11 +432,13 @@ def town_ratio(
 
 
 def confirmed_drift(drift: Detection, ratio_events: Sequence[det.Event]) -> Detection | None:
-    """A drift found against the station's own past, if its ratio to the town's other stations drifted too
-    (beginning no later than the drift was last seen); it then began when both had begun.
+    """A drift found against the station's own past, if its ratio to the town's other stations drifted too,
+    the same way and at the same time; it then began when both had begun.
     """
+    upward = "drifting upward" in drift.reason
     for event in ratio_events:
-        if event.began <= drift.end and event.end >= drift.onset:
+        same_way = ("drifting upward" in event.reason) == upward
+        if same_way and event.began <= drift.end and event.end >= drift.onset:
             onset = max(drift.onset, event.began)
             start = max(drift.start, event.start, onset)
             reason = f"{drift.reason}; also against the town's other stations of {drift.quantity}"
