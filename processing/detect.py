@@ -123,7 +123,8 @@ class Settings:
     # baseline is measured and the baseline scaled by it (a sunny Saturday is busy all day); 0 = not scaled
     seasonal_level_cap: float = 2.5  # the scaling stays within [1/cap, cap]: a count eight times its usual is
     # still far from the day's level
-    seasonal_level_min: float = 5.0  # readings whose baseline expects fewer counts do not enter the level
+    seasonal_level_min: float = 25.0  # readings whose baseline expects fewer counts do not enter the level (their
+    # Poisson noise is above a fifth of the count)
 
 
 LEVEL = Settings(
