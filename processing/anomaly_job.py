@@ -11,16 +11,21 @@ What is examined, per device, from the catalog (``devices/catalog.py``) and the 
 
 * every device: silence in the ``uplink`` measurement beyond :data:`GAP_FACTOR` report intervals (or
   :data:`HEARTBEAT_FACTOR` heartbeat intervals for devices that report on change) is a ``gap``; frame
-  counters that restart are a ``restart`` (for devices with cumulative counters, where a restart resets
-  them); a high share of lost frames is ``packet_loss``;
+  counters that restart are a ``restart`` only for devices with cumulative counters whose totals are not
+  read (where they are, a falling total tells a reset from a re-join); a high share of lost frames is
+  ``packet_loss``;
 * measured quantities (:data:`LEVEL_QUANTITIES`) of devices reporting at least hourly: out of range, stuck,
   spikes (short, and back to normal afterwards) and drift (of daily medians); no spike or drift test for the
   weather (:data:`WEATHER`); CO2 is compared with the same time of the week (:data:`WEEKLY`) instead; PM1.0
   and PM2.5 drift is judged against PM10 of the same device where it has one; PM2.5 above PM10 of the same
   device is ``impossible``;
-* counts (:data:`COUNT_QUANTITIES`): out of range, deviations from the hour of the week and counters stuck at
-  zero in busy hours, with public holidays and known events (``excluded_days``) left out;
-* bay states (:data:`STATE_QUANTITIES`): a state frozen far longer than the bay's own history.
+* counts (:data:`COUNT_QUANTITIES`): out of range, deviations from the hour of the week at the day's level of
+  activity and counters stuck at zero in busy hours, with public holidays and known events (``excluded_days``)
+  left out; cumulative totals (:data:`TOTAL_QUANTITIES`) that fall back are a ``counter_reset``;
+* bay states (:data:`STATE_QUANTITIES`): a state frozen far longer than the bay's own history, while the
+  site's other bays kept changing;
+* drift, once every site is examined (:func:`confirm_drifts`): kept only where the station's daily medians
+  also drifted, the same way, against the town's other stations of the quantity.
 
 Work is split by site like the processing service: a site belongs to worker ``i`` of ``n`` by a stable CRC-32
 of its municipality and name.
@@ -538,14 +543,14 @@ async def examine_site(
     heard = {raw.dev_eui: raw for raw in uplinks if raw.channel == ""}
     totals: dict[str, list[tuple[str, Raw]]] = {}
     for family, quantity, raws in reads:
-        for raw in raws if family == "total" else ():
-            if raw.dev_eui in site.devices and raw.times.size:
-                totals.setdefault(raw.dev_eui, []).append((quantity, raw))
+        for total in raws if family == "total" else ():
+            if total.dev_eui in site.devices and total.times.size:
+                totals.setdefault(total.dev_eui, []).append((quantity, total))
     for dev_eui, member in site.devices.items():
-        raw = heard.get(dev_eui)
-        if raw is None or raw.times.size == 0:
+        received = heard.get(dev_eui)
+        if received is None or received.times.size == 0:
             continue  # not heard within the history: not installed yet, or its open gap event stays open
-        events = uplink_events(raw, site.models[dev_eui], context, totals_read=dev_eui in totals)
+        events = uplink_events(received, site.models[dev_eui], context, totals_read=dev_eui in totals)
         try:
             events = det.merge_events(events + total_events(totals.get(dev_eui, []), context))
         except det.DetectError as exc:
