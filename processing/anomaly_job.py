@@ -400,12 +400,15 @@ def pair_events(first: Raw, second: Raw, names: tuple[str, str], context: Contex
 
 
 async def read_daily_medians(
-    client: InfluxClient, quantity: str, start: float, end: float
+    client: InfluxClient, quantity: str, municipality: str, start: float, end: float
 ) -> dict[tuple[str, str], dict[int, float]]:
-    """Daily medians (UTC days) of one quantity at every station: (dev_eui, channel) → day number → median."""
+    """Daily medians (UTC days) of one quantity at every station of a municipality: (dev_eui, channel) → day
+    number → median.
+    """
     query = (
         f"SELECT median({quote_identifier('value')}) FROM {quote_identifier(quantity)} "
-        f"WHERE time >= {int(start // DAY * DAY) * NS} AND time < {int(end) * NS} "
+        f"WHERE {quote_identifier('municipality')} = {quote_string(municipality)} "
+        f"AND time >= {int(start // DAY * DAY) * NS} AND time < {int(end) * NS} "
         f"GROUP BY time(1d), {quote_identifier('dev_eui')}, {quote_identifier('channel')}"
     )
     out: dict[tuple[str, str], dict[int, float]] = {}
@@ -454,7 +457,8 @@ def confirmed_drift(drift: Detection, ratio_events: Sequence[det.Event]) -> Dete
 async def confirm_drifts(
     client: InfluxClient, found: list[Detection], start: float, end: float, report: JobReport
 ) -> list[Detection]:
-    """Keep a drift only where it also shows against the town's other stations of the same quantity.
+    """Keep a drift only where it also shows against the town's (the municipality's) other stations of the
+    same quantity.
 
     Weather, season and holidays move every station of a town alike, roughly in proportion; a drifting sensor
     moves alone, by an offset. So a drift found against a station's own past (or a co-located fraction) must
@@ -465,14 +469,15 @@ async def confirm_drifts(
     if not drifts:
         return found
     kept = [d for d in found if d.kind != "drift" or d.quantity not in LEVEL_QUANTITIES]
-    for quantity in sorted({d.quantity for d in drifts}):
+    for municipality, quantity in sorted({(d.municipality, d.quantity) for d in drifts}):
+        group = [d for d in drifts if (d.municipality, d.quantity) == (municipality, quantity)]
         try:
-            medians = await read_daily_medians(client, quantity, start - HISTORY["level"], end)
+            medians = await read_daily_medians(client, quantity, municipality, start - HISTORY["level"], end)
         except InfluxError as exc:
-            report.errors.append(f"daily medians of {quantity}: {exc}")
-            kept += [d for d in drifts if d.quantity == quantity]
+            report.errors.append(f"daily medians of {quantity} in {municipality}: {exc}")
+            kept += group
             continue
-        for drift in (d for d in drifts if d.quantity == quantity):
+        for drift in group:
             others = [days for key, days in medians.items() if key[0] != drift.dev_eui]
             own = medians.get((drift.dev_eui, drift.channel))
             if not others or not own:
