@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import zlib
 from collections.abc import Collection, Sequence
@@ -80,6 +81,11 @@ REFERENCED = {"pm1_0": "pm10", "pm2_5": "pm10"}
 PARTICLES = frozenset({"pm1_0", "pm2_5", "pm10"})
 WEEKLY = frozenset({"co2"})  # compared with the same time of the week instead of a trailing window (this
 # also reports a drift: a daily median of CO2 is the empty room at night, which says little)
+SITE_SHARED = 2.0  # a count within this factor of its site's other counters' departure from their week is the site's
+SITE_WEEKS = 6  # earlier weeks a span is compared with
+SITE_MIN_COUNT = 20.0  # fewest counts the earlier weeks must show for a ratio
+COUNT_SPAN_PAD = 300.0  # s around an event's readings, so that counters reporting at other phases are included
+WEEK = 7 * DAY
 IDLE_SHARE = 0.1  # a frozen bay is not stuck while this share of its site's bays stood unchanged as long
 MIN_DAY_SHARE = 0.8  # a day enters the daily drift test with this share of the fullest day's readings
 # the detectors' parameters: spikes are short and return (a classroom filling with CO2 is no spike); a count
@@ -342,6 +348,40 @@ def total_events(totals: Sequence[tuple[str, Raw]], context: Context) -> list[de
     return keep(det.merge_events(events), last, context)
 
 
+def week_ratio(raw: Raw, start: float, end: float) -> float | None:
+    """A series' sum over ``[start, end]`` against the median of its sums over the same span 1-6 weeks
+    earlier; None without enough of either.
+    """
+    def total(begin: float, stop: float) -> float | None:
+        inside = (raw.times >= begin) & (raw.times <= stop) & ~np.isnan(raw.values)
+        return float(raw.values[inside].sum()) if inside.any() else None
+
+    now = total(start, end)
+    earlier = [t for k in range(1, SITE_WEEKS + 1) if (t := total(start - k * WEEK, end - k * WEEK)) is not None]
+    if now is None or len(earlier) < 3:
+        return None
+    usual = float(np.median(earlier))
+    return now / usual if usual >= SITE_MIN_COUNT else None
+
+
+def shared_by_site(event: det.Event, raw: Raw, neighbours: Sequence[Raw]) -> bool:
+    """Whether a count's departure from its week is one the site's other counters share at the same time
+    (a crowd in the square, rain in the street), rather than the counter's own.
+
+    The counter's ratio to the same span of earlier weeks is compared with the median ratio of the site's
+    other counters of the quantity; within a factor :data:`SITE_SHARED` of each other, the site had the day.
+    """
+    span = (event.start - COUNT_SPAN_PAD, event.end + COUNT_SPAN_PAD)
+    own = week_ratio(raw, *span)
+    others = [r for n in neighbours if n.dev_eui != raw.dev_eui and (r := week_ratio(n, *span)) is not None]
+    if own is None or not others:
+        return False
+    site = float(np.median(others))
+    if own <= 0 or site <= 0:
+        return own == site
+    return bool(abs(math.log(own / site)) <= math.log(SITE_SHARED))
+
+
 def state_events(
     raw: Raw, quantity: str, model: DeviceModel | None, context: Context, *, neighbours: Sequence[Raw] = ()
 ) -> list[det.Event]:
@@ -577,6 +617,8 @@ async def examine_site(
             except det.DetectError as exc:
                 report.errors.append(f"{raw.dev_eui} {quantity}: {exc}")
                 continue
+            if family == "count":
+                events = [e for e in events if e.kind != "seasonal" or not shared_by_site(e, raw, raws)]
             found += detections(events, device, quantity, raw.channel)
             examined.add((raw.dev_eui, quantity, raw.channel))
             by_series[(raw.dev_eui, quantity, raw.channel)] = raw

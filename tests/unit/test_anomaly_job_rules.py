@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 
 from processing import detect as det
-from processing.anomaly_job import DAILY, DAY, Raw, changes, confirmed_drift, idle_share, town_ratio
+from processing.anomaly_job import (
+    DAILY,
+    DAY,
+    Raw,
+    changes,
+    confirmed_drift,
+    idle_share,
+    shared_by_site,
+    town_ratio,
+    week_ratio,
+)
 from processing.events import Detection
 
 START_DAY = 20_240  # 2025-06-01 as days since the epoch
@@ -79,3 +89,35 @@ def test_idle_share_counts_the_bays_that_stood_unchanged_as_long() -> None:
     assert idle_share(others, 20, 80) == pytest.approx(2 / 3)  # c and d stood still from 20 to 80
     assert idle_share(others, 0, 100) == pytest.approx(1 / 3)
     assert idle_share([], 0, 100) == 0.0
+
+
+def counter(dev_eui: str, factor_now: float, *, weeks: int = 7, seed: int = 1) -> Raw:
+    """A counter reporting every 10 minutes for ``weeks`` weeks; the last day's 10:00-12:00 scaled by
+    ``factor_now``.
+    """
+    rng = np.random.default_rng(seed)
+    times = np.arange(0.0, weeks * 7 * DAY, 600.0)
+    values = rng.poisson(60.0, times.size).astype(np.float64)
+    now = (times >= (weeks * 7 - 1) * DAY + 10 * 3600) & (times < (weeks * 7 - 1) * DAY + 12 * 3600)
+    values[now] = np.round(values[now] * factor_now)
+    return Raw(dev_eui, "", times, values)
+
+
+SPAN = ((7 * 7 - 1) * DAY + 10 * 3600, (7 * 7 - 1) * DAY + 12 * 3600 - 600)
+
+
+def test_week_ratio_compares_a_span_with_the_same_span_of_earlier_weeks() -> None:
+    assert week_ratio(counter("a", 1.0), *SPAN) == pytest.approx(1.0, abs=0.1)
+    assert week_ratio(counter("a", 3.0), *SPAN) == pytest.approx(3.0, abs=0.3)
+    assert week_ratio(counter("a", 1.0, weeks=2), *SPAN) is None  # too few earlier weeks
+
+
+def test_a_departure_the_site_shares_is_the_sites_own() -> None:
+    event = det.Event(SPAN[0], SPAN[1], "seasonal", 1.2, "")
+    busy = [counter("a", 1.8, seed=1), counter("b", 1.6, seed=2), counter("c", 1.7, seed=3)]
+    assert shared_by_site(event, busy[0], busy)  # a crowded square: every counter is busier
+    spike = [counter("a", 8.0, seed=1), counter("b", 1.1, seed=2), counter("c", 0.9, seed=3)]
+    assert not shared_by_site(event, spike[0], spike)  # one counter alone at eight times its week
+    dead = [counter("a", 0.0, seed=1), counter("b", 1.0, seed=2), counter("c", 1.0, seed=3)]
+    assert not shared_by_site(event, dead[0], dead)
+    assert not shared_by_site(event, busy[0], busy[:1])  # no other counter: the counter's own
