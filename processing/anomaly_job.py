@@ -20,8 +20,9 @@ What is examined, per device, from the catalog (``devices/catalog.py``) and the 
   and PM2.5 drift is judged against PM10 of the same device where it has one; PM2.5 above PM10 of the same
   device is ``impossible``;
 * counts (:data:`COUNT_QUANTITIES`): out of range, deviations from the hour of the week at the day's level of
-  activity and counters stuck at zero in busy hours, with public holidays and known events (``excluded_days``)
-  left out; cumulative totals (:data:`TOTAL_QUANTITIES`) that fall back are a ``counter_reset``;
+  activity (unless the site's other counters departed alike: :func:`shared_by_site`) and counters stuck at
+  zero in busy hours, with public holidays and known events (``excluded_days``) left out; cumulative totals
+  (:data:`TOTAL_QUANTITIES`) that fall back are a ``counter_reset``;
 * bay states (:data:`STATE_QUANTITIES`): a state frozen far longer than the bay's own history, while the
   site's other bays kept changing;
 * drift, once every site is examined (:func:`confirm_drifts`): kept only where the station's daily medians
