@@ -146,11 +146,21 @@ class IngestService:
 
     # --- connecting -----------------------------------------------------------------------------------------
     async def _check_influx(self) -> None:
+        """InfluxDB answers and the database is there (created only when missing; see ``create_database``).
+
+        Raises:
+            IngestError: InfluxDB is unreachable.
+            stadtpuls.influx.InfluxAccessError: the account is refused, or may not create a missing database.
+        """
         try:
             version = await self.influx.ping()
             await self.influx.create_database()
         except InfluxUnavailable as exc:
+            await self.influx.close()
             raise IngestError(f"InfluxDB is unreachable at {self.settings.influx.url}: {exc}") from exc
+        except StadtpulsError:
+            await self.influx.close()
+            raise
         log.info("InfluxDB %s at %s, database %r", version, self.settings.influx.url, self.settings.influx.db)
 
     def _make_client(self) -> BulkAckClient:
