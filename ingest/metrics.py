@@ -41,3 +41,14 @@ UNMATCHED_KEYS = Counter(
     "stadtpuls_ingest_unmatched_keys_total", "decoded values whose key no catalog rule matches (not stored)",
     ["model", "key"],
 )
+CODEC_BACKLOG = Gauge(
+    "stadtpuls_ingest_codec_backlog", "uplinks waiting for a JavaScript codec's worker process", ["model"]
+)
+CODEC_OVERFLOW = Counter(
+    "stadtpuls_ingest_codec_overflow_total",
+    "uplinks quarantined undecoded because their JavaScript codec's queue was full", ["model"],
+)
+CODEC_RESTARTS = Counter(
+    "stadtpuls_ingest_codec_worker_restarts_total",
+    "JavaScript codec worker processes replaced after a timeout or a crash", ["model"],
+)

@@ -25,13 +25,14 @@ import gmqtt
 from devices.registry import DeviceRegistry
 from ingest import metrics
 from ingest.batcher import Batcher
+from ingest.codecpool import CodecPool
 from ingest.dedup import DEDUP_WINDOW, RecentKeys
 from ingest.directory import DeviceDirectory
 from ingest.drain import SpoolDrain
 from ingest.pipeline import Pipeline
 from ingest.quarantine import QuarantineStore
 from ingest.receiver import BulkAckClient
-from ingest.records import AckToken, Message, Rejection
+from ingest.records import AckToken, Message, Outcome, Rejection
 from ingest.spool import Spool, SpoolInUse
 from ingest.store import BatchStore, Quarantine
 from stadtpuls.errors import StadtpulsError, UnavailableError
@@ -87,6 +88,7 @@ class IngestService:
             dedup=RecentKeys(DEDUP_WINDOW),
             max_payload=settings.ingest.max_payload_bytes,
             future_window=settings.ingest.future_window,
+            defer_js=settings.ingest.js_codec_workers > 0,
         )
         self.influx = InfluxClient.from_settings(settings.influx)
         self.spool_dir = settings.data_dir / "spool" / _safe_name(options.client_id)
@@ -95,6 +97,9 @@ class IngestService:
         self._connected = asyncio.Event()
         self._client: BulkAckClient | None = None
         self._batcher: Batcher | None = None
+        self._codecs = CodecPool(
+            self._decoded, workers=settings.ingest.js_codec_workers, backlog=settings.ingest.js_codec_backlog
+        )
         self._pending = 0
         self.received = 0
         self.duplicates = 0
@@ -113,7 +118,14 @@ class IngestService:
         self._counts[(uplink.source.value if uplink else "unknown", outcome.model or "unknown")] += 1
         if outcome.duplicate:  # stored (or about to be) with an earlier batch; acknowledged after it
             self.duplicates += 1
+        if (outcome.deferred is not None or self._codecs.held) and self._codecs.take(outcome):
+            return  # decoded by a JavaScript codec's worker, or waiting behind its original there
         batcher.add(outcome)
+
+    def _decoded(self, outcome: Outcome) -> None:
+        """An outcome whose JavaScript codec answered (or a duplicate that waited behind it) goes on."""
+        assert self._batcher is not None
+        self._batcher.add(outcome)
 
     def _on_stored(self, acks: list[AckToken]) -> None:
         self._pending -= len(acks)
@@ -240,6 +252,7 @@ class IngestService:
             asyncio.create_task(drain.run(), name="spool drain"),
             asyncio.create_task(self.directory.keep_fresh(changes), name="device directory"),
             asyncio.create_task(self._forget_changed(changes), name="device cache"),
+            asyncio.create_task(self._codecs.run(), name="codec workers"),
         ]
         watched = [batcher_task, *helpers]
         await self._connect_mqtt(self._client)
@@ -270,6 +283,7 @@ class IngestService:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._codecs.close()
         with contextlib.suppress(Exception):
             await self.influx.close()
         raise IngestFailed(f"ingest's {name} task died: {what}") from error
@@ -284,6 +298,7 @@ class IngestService:
         assert self._client is not None
         assert self._batcher is not None
         self._client.pause()  # take nothing new; what is unread stays with the broker
+        await self._codecs.close()  # what waits for a JavaScript codec stays unacknowledged: redelivered
         await self._batcher.close()
         await batcher_task  # every closed batch stored and acknowledged
         self._flush_counts()

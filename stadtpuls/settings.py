@@ -8,7 +8,7 @@ Every setting is read here and nowhere else. Sections group what one part of the
 | :class:`InfluxSettings` | ``STADTPULS_INFLUX_URL``, ``_DB``, ``_USERNAME``, ``_PASSWORD`` |
 | :class:`RegistrySettings` | ``STADTPULS_DATABASE_URL`` |
 | :class:`IngestSettings` | ``STADTPULS_BATCH_SIZE``, ``_BATCH_INTERVAL``, ``_SPOOL_MAX_MB``, ``_METRICS_PORT``, |
-| | ``_MAX_PAYLOAD_BYTES``, ``_FUTURE_WINDOW`` |
+| | ``_MAX_PAYLOAD_BYTES``, ``_FUTURE_WINDOW``, ``_JS_CODEC_WORKERS``, ``_JS_CODEC_BACKLOG`` |
 | :class:`ApiSettings` | ``STADTPULS_API_RATE_LIMIT``, ``_CORS_ORIGINS``, ``_PUBLIC``, ``_MAX_POINTS`` ... |
 | :class:`ReportSettings` | ``STADTPULS_REPORT_TOWN``, ``_LOGO``, ``_CALENDAR``, ``_OPENING``, ``_SMTP_*`` |
 | :class:`Settings` | ``STADTPULS_DATA_DIR``, ``_DEFAULT_MUNICIPALITY``, ``_CATALOG``, ``_MAP_TILES``, sections |
@@ -105,6 +105,8 @@ class IngestSettings(BaseSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535)  # Prometheus /metrics; 0 = off
     max_payload_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024**2)  # larger messages: quarantined
     future_window: float = Field(default=900.0, gt=0)  # s a server timestamp may lie ahead of arrival
+    js_codec_workers: int = Field(default=1, ge=0, le=16)  # processes per JavaScript model; 0: on the event loop
+    js_codec_backlog: int = Field(default=1000, ge=1, le=100_000)  # uplinks waiting per worker; more: quarantined
 
 
 class ApiSettings(BaseSettings):
