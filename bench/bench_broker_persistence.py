@@ -102,8 +102,18 @@ def _drain(port: int) -> int:
     return len(received)
 
 
-def one_round(extra: str, n: int) -> tuple[float, float, int]:
-    """(msg/s queued for an absent session, msg/s with the session connected, messages lost to SIGKILL)."""
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+Outcome = tuple[float, float, int, float, int]
+
+
+def one_round(extra: str, n: int) -> Outcome:
+    """(msg/s queued for an absent session, msg/s with the session connected, messages lost to SIGKILL,
+    broker CPU seconds while the n messages queued, snapshots written meanwhile).
+    """
     folder = Path(tempfile.mkdtemp(prefix="bench-broker-"))
     try:
         server = MosquittoServer(folder, max_inflight_messages=1000, extra_config=extra).start()
@@ -116,8 +126,11 @@ def one_round(extra: str, n: int) -> tuple[float, float, int]:
             away = _subscribe_session(server.port, None)
             away.disconnect()
             away.loop_stop()
-            queued_rate = n / _publish(server.port, n)
             assert server.pid is not None
+            cpu, saves = _cpu_seconds(server.pid), server.log_path.read_text().count("Saving in-memory database")
+            queued_rate = n / _publish(server.port, n)
+            cpu = _cpu_seconds(server.pid) - cpu
+            saves = server.log_path.read_text().count("Saving in-memory database") - saves
             os.kill(server.pid, signal.SIGKILL)
             server.stop()
             server.start()
@@ -126,7 +139,7 @@ def one_round(extra: str, n: int) -> tuple[float, float, int]:
             server.stop()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return queued_rate, live_rate, n - survived
+    return queued_rate, live_rate, n - survived, cpu, saves
 
 
 def main() -> None:
@@ -136,19 +149,23 @@ def main() -> None:
     parser.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated names of SETTINGS to run")
     args = parser.parse_args()
     chosen = {name: SETTINGS[name] for name in args.settings.split(",")}
-    results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in chosen}
+    results: dict[str, list[Outcome]] = {name: [] for name in chosen}
     for r in range(args.rounds):
         for name, extra in chosen.items():
             outcome = one_round(extra, args.messages)
             results[name].append(outcome)
             print(f"round {r + 1} {name}: {outcome[0]:.0f} msg/s queued, {outcome[1]:.0f} msg/s live, "
-                  f"{outcome[2]} of {args.messages} lost; load {os.getloadavg()[0]:.2f}", flush=True)
+                  f"{outcome[2]} of {args.messages} lost, broker {outcome[3]:.2f} CPU s and {outcome[4]} snapshots "
+              f"while queueing; load {os.getloadavg()[0]:.2f}", flush=True)
     print(f"\nmedians of {args.rounds} rounds, {args.messages} messages of {len(PAYLOAD)} bytes each:")
     for name, rows in results.items():
         queued = statistics.median(r[0] for r in rows)
         live = statistics.median(r[1] for r in rows)
         lost = statistics.median(r[2] for r in rows)
-        print(f"  {name:22s} {queued:8.0f} msg/s queued  {live:8.0f} msg/s live  lost {lost:.0f}")
+        cpu = statistics.median(r[3] for r in rows)
+        saves = statistics.median(r[4] for r in rows)
+        print(f"  {name:22s} {queued:8.0f} msg/s queued  {live:8.0f} msg/s live  lost {lost:6.0f}  "
+              f"broker {cpu:6.2f} CPU s, {saves:5.0f} snapshots while queueing")
 
 
 if __name__ == "__main__":

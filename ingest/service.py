@@ -15,9 +15,11 @@ import contextlib
 import logging
 import signal
 import ssl
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import gmqtt
@@ -44,6 +46,9 @@ log = logging.getLogger(__name__)
 UPLINK_TOPICS = ("v3/+/devices/+/up", "application/+/device/+/event/up")
 SPOOL_MAX_BYTES = 2 * 1024**3  # default cap of the on-disk spool
 RECEIVE_MAXIMUM = 20_000  # unacknowledged QoS 1 messages the broker may send us (MQTT 5 flow control)
+HEARTBEAT = 1.0  # s between two beats of the event loop (liveness)
+LIVENESS_STALL = 30.0  # s without a beat: the event loop is stuck, ingest is not alive
+SPOOL_NEARLY_FULL = 0.9  # share of the spool's cap above which ingest is not ready (acknowledgements will wait)
 
 
 class IngestError(UnavailableError):
@@ -101,6 +106,9 @@ class IngestService:
             self._decoded, workers=settings.ingest.js_codec_workers, backlog=settings.ingest.js_codec_backlog
         )
         self._pending = 0
+        self._spool: Spool | None = None
+        self._watched: list[asyncio.Task[None]] = []
+        self._beat: float | None = None  # time.monotonic() of the event loop's last heartbeat
         self.received = 0
         self.duplicates = 0
         self._duplicates_reported = 0
@@ -228,6 +236,7 @@ class IngestService:
             spool = await asyncio.to_thread(Spool, self.spool_dir, max_bytes=self.options.spool_max_bytes)
         except SpoolInUse as exc:
             raise IngestError(str(exc)) from exc
+        self._spool = spool
         try:
             await self._run(spool, ready)
         finally:
@@ -253,8 +262,9 @@ class IngestService:
             asyncio.create_task(self.directory.keep_fresh(changes), name="device directory"),
             asyncio.create_task(self._forget_changed(changes), name="device cache"),
             asyncio.create_task(self._codecs.run(), name="codec workers"),
+            asyncio.create_task(self._heartbeat(), name="heartbeat"),
         ]
-        watched = [batcher_task, *helpers]
+        watched = self._watched = [batcher_task, *helpers]
         await self._connect_mqtt(self._client)
         await asyncio.wait_for(self._connected.wait(), timeout=30)
         if ready is not None:
@@ -308,6 +318,49 @@ class IngestService:
             task.cancel()
         await self.influx.close()
 
+    # --- health (called from the metrics server's thread: reads only) ----------------------------------------
+    async def _heartbeat(self) -> None:
+        while True:
+            self._beat = time.monotonic()
+            if self.influx.last_write is not None:
+                metrics.LAST_WRITE.set(self.influx.last_write)
+            await asyncio.sleep(HEARTBEAT)
+
+    def liveness(self) -> tuple[bool, dict[str, Any]]:
+        """Alive unless the event loop has not beaten for ``LIVENESS_STALL`` s or a background task died."""
+        if self._beat is None:
+            return True, {"status": "starting"}
+        silent = time.monotonic() - self._beat
+        dead = [t.get_name() for t in self._watched if t.done()]
+        alive = silent < LIVENESS_STALL and not dead
+        details: dict[str, Any] = {"status": "alive" if alive else "dead", "event_loop_silent_s": round(silent, 1)}
+        if dead:
+            details["dead_tasks"] = dead
+        return alive, details
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Ready when connected to the broker, every task alive, the spool not nearly full and InfluxDB not
+        refusing our writes; the answer says which check failed and when InfluxDB last took a write.
+        """
+        spool = self._spool
+        refusal = self.influx.refusal
+        dead = [t.get_name() for t in self._watched if t.done()]
+        checks = {
+            "broker": _check(self._connected.is_set(), "connected" if self._connected.is_set() else "not connected"),
+            "tasks": _check(bool(self._watched) and not dead, f"dead: {', '.join(dead)}" if dead else
+                            ("running" if self._watched else "starting")),
+            "spool": _spool_check(spool),
+            "influxdb": _check(refusal is None, "writes accepted" if refusal is None else
+                               f"refused with HTTP {refusal.status}: {refusal.message} (operator action needed)"),
+        }
+        ready = all(c["ok"] for c in checks.values())
+        last = self.influx.last_write
+        return ready, {
+            "status": "ready" if ready else "not ready",
+            "checks": checks,
+            "last_write": datetime.fromtimestamp(last, UTC).isoformat() if last is not None else None,
+        }
+
     def stop(self) -> None:
         """Ask the service to flush and stop."""
         self._stop.set()
@@ -317,6 +370,20 @@ class IngestService:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
+
+
+def _check(ok: bool, detail: str) -> dict[str, Any]:
+    return {"ok": ok, "detail": detail}
+
+
+def _spool_check(spool: Spool | None) -> dict[str, Any]:
+    if spool is None:
+        return _check(False, "not open yet")
+    used = spool.bytes / spool.max_bytes if spool.max_bytes else 0.0
+    detail = f"{spool.bytes} of {spool.max_bytes} bytes ({used:.0%})"
+    if used >= SPOOL_NEARLY_FULL:
+        detail += ": nearly full, acknowledgements will wait for InfluxDB"
+    return _check(used < SPOOL_NEARLY_FULL, detail)
 
 
 def _safe_name(client_id: str) -> str:
