@@ -68,7 +68,7 @@ lock: ## Pin the dependencies of pyproject.toml anew into constraints.txt (LOCK_
 	$(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/python -m pip install -q '$(PIP_TOOLS)'
 	$(LOCK_VENV)/bin/pip-compile --quiet --all-extras --strip-extras --allow-unsafe --no-emit-index-url \
-	  --no-emit-find-links $(LOCK_FLAGS) --output-file=$(CONSTRAINTS) pyproject.toml
+	  --no-emit-find-links --custom-compile-command 'make lock' $(LOCK_FLAGS) --output-file=$(CONSTRAINTS) pyproject.toml
 	rm -rf $(LOCK_VENV)
 
 lint: venv ## ruff and mypy --strict over the code
