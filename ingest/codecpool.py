@@ -175,14 +175,18 @@ class CodecPool:
             outcome.rejection = internal_rejection(outcome.message, exc)
 
     def _lane_ended(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or self._failed is None or self._failed.done():
+        if task.cancelled():
             return
-        error = task.exception()
-        self._failed.set_exception(error if error is not None else RuntimeError(f"{task.get_name()} ended"))
+        error = task.exception() or RuntimeError(f"{task.get_name()} ended")
+        if self._failed is None:
+            self._failed = asyncio.get_running_loop().create_future()
+        if not self._failed.done():
+            self._failed.set_exception(error)
 
     async def run(self) -> None:
         """Watch the lanes: returns never, raises what a lane task died of (ingest then exits)."""
-        self._failed = asyncio.get_running_loop().create_future()
+        if self._failed is None:
+            self._failed = asyncio.get_running_loop().create_future()
         await self._failed
 
     async def close(self) -> None:
