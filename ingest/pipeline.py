@@ -12,16 +12,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from devices.catalog import DeviceModel, get_model
-from devices.codecs import Codec, codec_for
+from devices.codecs import Codec, DecodeResult, codec_for
 from devices.records import DeviceInfo
 from devices.startup import startup_line
 from ingest.dedup import RecentKeys
 from ingest.envelopes import EnvelopeError, parse_envelope
 from ingest.guard import internal_rejection, oversized_rejection
 from ingest.normalise import Normaliser
-from ingest.records import Message, Outcome, Rejection
+from ingest.records import Deferred, Message, Outcome, Rejection
 from stadtpuls.lineprotocol import LineBuilder, LineProtocolError, tag_set
 from stadtpuls.schema import UPLINK_MEASUREMENT, Uplink
 
@@ -39,6 +40,7 @@ class _DeviceContext:
     codec: Codec
     normaliser: Normaliser
     tags: str  # escaped tag set without the channel
+    deferred: bool = False  # a JavaScript codec the caller runs elsewhere (see ``defer_js``)
 
 
 class Pipeline:
@@ -47,6 +49,8 @@ class Pipeline:
     Args:
         lookup: finds a registered device by DevEUI (None: unknown).
         dedup: the uplink ids seen already; None keeps every copy (a tool looking at single messages).
+        defer_js: leave the decoding by JavaScript codecs to the caller: such an outcome comes back with
+            ``deferred`` set, and is complete once ``deferred.complete`` got the codec's result.
     """
 
     def __init__(
@@ -56,8 +60,10 @@ class Pipeline:
         dedup: RecentKeys | None = None,
         max_payload: int = MAX_PAYLOAD_BYTES,
         future_window: float = FUTURE_WINDOW,
+        defer_js: bool = False,
     ) -> None:
         self._lookup = lookup
+        self._defer_js = defer_js
         self._dedup = dedup
         self._max_payload = max_payload
         self._future_ns = int(future_window * 1e9)
@@ -111,10 +117,21 @@ class Pipeline:
         out.lines.append(self._uplink_line(uplink, ctx.tags))
         if uplink.f_port == 0 or not uplink.payload:
             return out  # MAC-only uplink: radio record only
+        if ctx.deferred:
+            assert ctx.entry.codec_js is not None
+            complete = partial(self._apply, out, uplink, ctx)
+            out.deferred = Deferred(ctx.entry.codec_js, uplink.f_port, uplink.payload, complete)
+            return out
         try:
             result = ctx.codec.decode(uplink.f_port, uplink.payload)
         except Exception as exc:  # noqa: BLE001 - a codec must not raise; if one does, the uplink is kept, not lost
             result = {"data": {}, "warnings": [], "errors": [f"codec raised {exc!r}"]}
+        return self._apply(out, uplink, ctx, result)
+
+    def _apply(self, out: Outcome, uplink: Uplink, ctx: _DeviceContext, result: DecodeResult) -> Outcome:
+        """Turn the codec's result into the outcome's lines, or its rejection."""
+        out.deferred = None
+        message = out.message
         if result["errors"]:
             reason = f"codec {ctx.entry.model} (fPort {uplink.f_port}): {'; '.join(result['errors'])}"
             out.rejection = _reject(message, uplink, ctx, "codec", reason)
@@ -165,7 +182,7 @@ class Pipeline:
                 "dev_eui": info.dev_eui,
             }
         )
-        ctx = _DeviceContext(info, entry, codec, normaliser, tags)
+        ctx = _DeviceContext(info, entry, codec, normaliser, tags, self._defer_js and entry.codec_js is not None)
         self._contexts[dev_eui] = ctx
         return ctx
 

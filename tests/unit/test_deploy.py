@@ -272,7 +272,7 @@ def test_api_and_ingest_health_checks_ask_the_ports_they_listen_on(compose: dict
     assert f"127.0.0.1:{port}/health" in " ".join(api["healthcheck"]["test"])
     ingest = compose["services"]["ingest"]
     metrics = int(ingest["environment"]["STADTPULS_METRICS_PORT"])
-    assert f"127.0.0.1:{metrics}/metrics" in " ".join(ingest["healthcheck"]["test"])
+    assert f"127.0.0.1:{metrics}/readyz" in " ".join(ingest["healthcheck"]["test"])
 
 
 def test_every_server_has_a_health_check_and_its_dependants_wait_for_it(compose: dict[str, Any]) -> None:
