@@ -8,7 +8,8 @@ Every setting is read here and nowhere else. Sections group what one part of the
 | :class:`InfluxSettings` | ``STADTPULS_INFLUX_URL``, ``_DB``, ``_USERNAME``, ``_PASSWORD`` |
 | :class:`RegistrySettings` | ``STADTPULS_DATABASE_URL`` |
 | :class:`IngestSettings` | ``STADTPULS_BATCH_SIZE``, ``_BATCH_INTERVAL``, ``_SPOOL_MAX_MB``, ``_METRICS_PORT``, |
-| | ``_MAX_PAYLOAD_BYTES``, ``_FUTURE_WINDOW`` |
+| | ``_MAX_PAYLOAD_BYTES``, ``_FUTURE_WINDOW``, ``_KEEP_RAW_PAYLOAD`` |
+| :class:`QuarantineSettings` | ``STADTPULS_QUARANTINE_RETENTION_DAYS``, ``_MAX_ROWS``, ``_PENDING_MAX_MB`` |
 | :class:`ApiSettings` | ``STADTPULS_API_RATE_LIMIT``, ``_CORS_ORIGINS``, ``_PUBLIC``, ``_MAX_POINTS`` ... |
 | :class:`ReportSettings` | ``STADTPULS_REPORT_TOWN``, ``_LOGO``, ``_CALENDAR``, ``_OPENING``, ``_SMTP_*`` |
 | :class:`Settings` | ``STADTPULS_DATA_DIR``, ``_DEFAULT_MUNICIPALITY``, ``_CATALOG``, ``_MAP_TILES``, sections |
@@ -105,6 +106,17 @@ class IngestSettings(BaseSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535)  # Prometheus /metrics; 0 = off
     max_payload_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024**2)  # larger messages: quarantined
     future_window: float = Field(default=900.0, gt=0)  # s a server timestamp may lie ahead of arrival
+    keep_raw_payload: bool = False  # keep each uplink's payload (base64) in its radio record ("uplink")
+
+
+class QuarantineSettings(BaseSettings):
+    """How much quarantine keeps, and the local folder its records wait in (``STADTPULS_QUARANTINE_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX + "QUARANTINE_", extra="ignore")
+
+    retention_days: float = Field(default=30.0, ge=0)  # rows not seen for longer are deleted; 0 = keep forever
+    max_rows: int = Field(default=1_000_000, ge=1)  # beyond it the rows seen longest ago are deleted
+    pending_max_mb: int = Field(default=256, ge=1)  # MiB cap of the local folder while the database is away
 
 
 class ApiSettings(BaseSettings):
@@ -194,6 +206,7 @@ class Settings(BaseSettings):
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    quarantine: QuarantineSettings = Field(default_factory=QuarantineSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
 
@@ -252,7 +265,8 @@ def settings_problem(exc: ValidationError) -> str:
 _SECTION_PREFIXES = {
     section.__name__: str(section.model_config.get("env_prefix", PREFIX))
     for section in (
-        MqttSettings, InfluxSettings, RegistrySettings, IngestSettings, ApiSettings, ReportSettings, Settings
+        MqttSettings, InfluxSettings, RegistrySettings, IngestSettings, QuarantineSettings, ApiSettings,
+        ReportSettings, Settings,
     )
 }
 
