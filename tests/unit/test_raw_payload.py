@@ -38,7 +38,7 @@ def test_the_radio_record_has_no_payload_by_default() -> None:
 
 def test_the_radio_record_keeps_the_payload_as_base64_when_asked() -> None:
     line = radio_line(Pipeline(lookup, keep_raw_payload=True))
-    head, fields, timestamp = line.split(" ")
+    _head, fields, timestamp = line.split(" ")
     assert timestamp == "1764000000000003000"
     assert f'payload="{base64.b64encode(lpp_payload(3)).decode()}"' in fields.split(",")
     assert fields.startswith("f_cnt=")  # the radio fields are unchanged
