@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -51,22 +51,27 @@ class QuarantineFilter:
     older_than: datetime | None = None
     pending_only: bool = False
 
+    def conditions(self) -> builtins.list[ColumnElement[bool]]:
+        """The SQL conditions of this filter (none: every row)."""
+        q = QuarantinedMessage
+        found: builtins.list[ColumnElement[bool]] = []
+        if self.stage:
+            found.append(q.stage == self.stage)
+        if self.dev_eui:
+            found.append(q.dev_eui == self.dev_eui.replace("-", "").replace(":", "").upper())
+        if self.since is not None:
+            found.append(q.last_seen >= self.since)
+        if self.until is not None:
+            found.append(q.received_at <= self.until)
+        if self.older_than is not None:
+            found.append(q.last_seen < self.older_than)
+        if self.pending_only:
+            found.append(q.replayed_at.is_(None))
+        return found
+
     def apply(self, query: Select) -> Select:  # type: ignore[type-arg]
         """``query`` narrowed to the rows this filter selects."""
-        q = QuarantinedMessage
-        if self.stage:
-            query = query.where(q.stage == self.stage)
-        if self.dev_eui:
-            query = query.where(q.dev_eui == self.dev_eui.replace("-", "").replace(":", "").upper())
-        if self.since is not None:
-            query = query.where(q.last_seen >= self.since)
-        if self.until is not None:
-            query = query.where(q.received_at <= self.until)
-        if self.older_than is not None:
-            query = query.where(q.last_seen < self.older_than)
-        if self.pending_only:
-            query = query.where(q.replayed_at.is_(None))
-        return query
+        return query.where(*self.conditions())
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,36 +218,33 @@ class QuarantineStore:
     def purge(self, where: QuarantineFilter) -> Removed:
         """Delete the rows ``where`` selects; returns how many (rows and messages)."""
         with self._sessions.begin() as session:
-            rows = session.execute(where.apply(select(QuarantinedMessage.id, QuarantinedMessage.count))).all()
-            return _delete(session, rows)
+            return _delete(session, where.conditions())
 
     def enforce_limits(
         self, *, retention_days: float, max_rows: int, now: datetime | None = None
     ) -> tuple[Removed, Removed]:
         """Delete rows not seen for ``retention_days`` (0: keep them), then the rows seen longest ago beyond
-        ``max_rows``. Marks of pending folders older than the retention go too.
+        ``max_rows``. Marks of pending folders older than the retention go too. Rows are deleted in SQL, never
+        loaded.
 
         Returns:
             What the retention and what the cap deleted.
         """
         now = now or datetime.now(UTC)
+        q = QuarantinedMessage
         expired = capped = Removed()
         with self._sessions.begin() as session:
             if retention_days > 0:
                 cutoff = now - timedelta(days=retention_days)
-                stale = select(QuarantinedMessage.id, QuarantinedMessage.count).where(
-                    QuarantinedMessage.last_seen < cutoff
-                )
-                expired = _delete(session, session.execute(stale).all())
+                expired = _delete(session, [q.last_seen < cutoff])
                 session.execute(delete(QuarantineSource).where(QuarantineSource.stored_at < cutoff))
-            total = int(session.scalar(select(func.count()).select_from(QuarantinedMessage)) or 0)
-            if total > max_rows:
-                oldest = (
-                    select(QuarantinedMessage.id, QuarantinedMessage.count)
-                    .order_by(QuarantinedMessage.last_seen, QuarantinedMessage.id)
-                    .limit(total - max_rows)
-                )
-                capped = _delete(session, session.execute(oldest).all())
+            total = int(session.scalar(select(func.count()).select_from(q)) or 0)
+            if total > max_rows:  # the newest row to go: everything seen before it, and it, goes
+                last = session.execute(
+                    select(q.last_seen, q.id).order_by(q.last_seen, q.id).offset(total - max_rows - 1).limit(1)
+                ).one()
+                capped = _delete(session, [or_(q.last_seen < last.last_seen,
+                                                and_(q.last_seen == last.last_seen, q.id <= last.id))])
         return expired, capped
 
 
@@ -340,11 +342,15 @@ def _clip(text: str, column: str) -> str:
     return _clean(text)[: _LIMITS[column]]
 
 
-def _delete(session: Session, rows: Iterable[tuple[int, int]]) -> Removed:
-    pairs = list(rows)
-    for chunk in _chunks([row_id for row_id, _ in pairs]):
-        session.execute(delete(QuarantinedMessage).where(QuarantinedMessage.id.in_(chunk)))
-    return Removed(len(pairs), sum(count or 1 for _, count in pairs))
+def _delete(session: Session, conditions: builtins.list[ColumnElement[bool]]) -> Removed:
+    """Delete the rows matching ``conditions`` in SQL; returns how many rows and messages they were."""
+    q = QuarantinedMessage
+    rows, messages = session.execute(
+        select(func.count(), func.coalesce(func.sum(q.count), 0)).select_from(q).where(*conditions)
+    ).one()
+    if rows:
+        session.execute(delete(q).where(*conditions).execution_options(synchronize_session=False))
+    return Removed(int(rows), int(messages))
 
 
 def _chunks(items: builtins.list[str] | builtins.list[int]) -> Iterator[builtins.list]:  # type: ignore[type-arg]

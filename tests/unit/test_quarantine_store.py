@@ -13,11 +13,13 @@ from alembic import command
 from click.testing import CliRunner, Result
 from sqlalchemy import text
 
+from devices.alarms import AlarmStore
 from ingest.quarantine import QuarantineFilter, QuarantineStore
 from ingest.records import Message, Rejection
 from stadtpuls.cli import main
 from stadtpuls.db import alembic_config, make_engine
-from stadtpuls.settings import get_settings
+from stadtpuls.errors import ConfigError
+from stadtpuls.settings import get_settings, load_settings
 from tests.unit.test_registry import postgres_url, sqlite_url  # noqa: F401  (the fixtures)
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -200,3 +202,25 @@ def test_quarantine_purge_counts_asks_and_deletes(cli) -> None:  # type: ignore[
     assert len(left) == 2
     assert "device " in left[1]
     assert "nothing to purge" in cli("quarantine", "purge", "--stage", "codec", "--yes").output
+
+
+def test_a_burst_of_identical_rejections_still_raises_the_quarantine_alarm(url: str) -> None:
+    store = QuarantineStore(url)
+    store.add_many([rejection(b"\x01", at=T0 + timedelta(minutes=i)) for i in range(12)])
+    assert store.count() == 1
+    assert AlarmStore(url).quarantined(since=T0 + timedelta(minutes=5)) == {"70B3D5E75E000001": 12}
+
+
+@pytest.mark.parametrize(("variable", "value"), [("STADTPULS_QUARANTINE_MAX_ROWS", "0"),
+                                                 ("STADTPULS_QUARANTINE_RETENTION_DAYS", "-1"),
+                                                 ("STADTPULS_QUARANTINE_PENDING_MAX_MB", "lots")])
+def test_a_bad_quarantine_setting_names_its_variable(variable: str, value: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=variable):
+        load_settings()
+
+
+def test_the_quarantine_settings_have_their_defaults() -> None:
+    limits = load_settings().quarantine
+    assert (limits.retention_days, limits.max_rows, limits.pending_max_mb) == (30.0, 1_000_000, 256)
