@@ -28,10 +28,12 @@ import asyncio
 import base64
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from ingest import metrics
 from ingest.guard import RateLimitedLog
@@ -40,6 +42,7 @@ from ingest.retry import MAX_DELAY, retry
 from ingest.spool import Spool, SpoolFull
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SUFFIX = ".jsonl"
 SOURCE_ID = ".source"  # the folder's id (the database's mark of the latest batch stored from it)
@@ -131,6 +134,7 @@ class PendingQuarantine:
         max_backoff: float = MAX_DELAY,
     ) -> None:
         self._files = Spool(folder, max_bytes=max_bytes, suffix=SUFFIX)
+        self._lock = threading.Lock()  # the writer adds and the drain removes, each from a worker thread
         self.folder = folder
         self.source = source_id(folder)
         self._store = store
@@ -162,7 +166,7 @@ class PendingQuarantine:
             return
         body = encode_batch(uuid.uuid4().hex, rejections)
         try:
-            await asyncio.to_thread(self._files.append, body)
+            await asyncio.to_thread(self._locked, self._files.append, body)
         except SpoolFull as exc:
             metrics.QUARANTINE_DROPPED.labels("pending_full").inc(len(rejections))
             self._full_log.error("quarantine database unavailable and %s; %d rejections not kept", exc,
@@ -212,7 +216,11 @@ class PendingQuarantine:
             return
         for r in rejections:
             log.info("quarantined (%s) %s: %s", r.stage, r.message.topic[:200], r.reason[:500])
-        await asyncio.to_thread(self._files.remove, seq)
+        await asyncio.to_thread(self._locked, self._files.remove, seq)
+
+    def _locked(self, action: Callable[..., T], *args: object) -> T:
+        with self._lock:
+            return action(*args)
 
     def _attempt(self, batch: str, rejections: list[Rejection]) -> str | None:
         """Store one batch; returns why the database refused it for its content, or None."""
@@ -224,7 +232,7 @@ class PendingQuarantine:
         return None
 
     async def _set_aside(self, seq: int, reason: str, records: int | None) -> None:
-        where = await asyncio.to_thread(self._files.set_aside, seq, reason)
+        where = await asyncio.to_thread(self._locked, self._files.set_aside, seq, reason)
         metrics.QUARANTINE_DROPPED.labels("refused").inc(records or 1)
         log.error("%s; moved to %s", reason, where)
 
