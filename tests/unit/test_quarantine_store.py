@@ -14,6 +14,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy import text
 
 from devices.alarms import AlarmStore
+from ingest import quarantine as quarantine_module
+from ingest.pending import QuarantineRefused
 from ingest.quarantine import QuarantineFilter, QuarantineStore
 from ingest.records import Message, Rejection
 from stadtpuls.cli import main
@@ -224,3 +226,14 @@ def test_a_bad_quarantine_setting_names_its_variable(variable: str, value: str,
 def test_the_quarantine_settings_have_their_defaults() -> None:
     limits = load_settings().quarantine
     assert (limits.retention_days, limits.max_rows, limits.pending_max_mb) == (30.0, 1_000_000, 256)
+
+
+@pytest.mark.postgres
+def test_a_record_postgresql_refuses_is_a_refusal_not_an_outage(postgres_url: str,  # noqa: F811
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(quarantine_module, "_clean", lambda text: text)  # as before text was made storable
+    store = QuarantineStore(postgres_url)
+    with pytest.raises(QuarantineRefused, match="DataError"):
+        store.store_pending("folder-a", "batch-1", [rejection(b"x", reason="byte \x00")])
+    assert store.store_pending("folder-a", "batch-2", [rejection(b"y")]) is True  # nothing half-stored
+    assert [r.payload for r in store.select()] == [b"y"]
