@@ -20,6 +20,7 @@ from devtools.localstack import InfluxServer, MosquittoServer
 from ingest import pipeline as pipeline_module
 from ingest.quarantine import QuarantineStore
 from ingest.service import IngestService
+from stadtpuls.db import open_database
 from stadtpuls.settings import InfluxSettings, IngestSettings, MqttSettings, RegistrySettings, Settings
 from tests.integration.postgres import PostgresServer
 from tests.integration.support import publish
@@ -44,7 +45,10 @@ def postgres() -> Iterator[PostgresServer]:
     try:
         server.start()
         yield server
+        if (server.data / "postmaster.pid").exists():  # close the pooled connections before the server goes
+            open_database(server.url).kw["bind"].dispose()
     finally:
+        open_database.cache_clear()
         server.close()
 
 
