@@ -50,6 +50,17 @@ UNMATCHED_KEYS = Counter(
     "stadtpuls_ingest_unmatched_keys_total", "decoded values whose key no catalog rule matches (not stored)",
     ["model", "key"],
 )
+QUARANTINE_PENDING = Gauge(
+    "stadtpuls_ingest_quarantine_pending_batches", "batches of quarantine records waiting on disk for the database"
+)
+QUARANTINE_STORE_FAILURES = Counter(
+    "stadtpuls_ingest_quarantine_store_failures_total", "attempts to store pending quarantine records that failed"
+)
+QUARANTINE_DROPPED = Counter(
+    "stadtpuls_ingest_quarantine_dropped_total",
+    "quarantined messages deleted or not kept: retention, cap (max rows), pending_full, refused (set aside)",
+    ["why"],
+)
 CODEC_BACKLOG = Gauge(
     "stadtpuls_ingest_codec_backlog", "uplinks waiting for a JavaScript codec's worker process", ["model"]
 )

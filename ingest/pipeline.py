@@ -9,6 +9,7 @@ stops right after its envelope is parsed, before the device lookup and the decod
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ class Pipeline:
         dedup: the uplink ids seen already; None keeps every copy (a tool looking at single messages).
         defer_js: leave the decoding by JavaScript codecs to the caller: such an outcome comes back with
             ``deferred`` set, and is complete once ``deferred.complete`` got the codec's result.
+        keep_raw_payload: add each uplink's payload (base64, string field ``payload``) to its radio record.
     """
 
     def __init__(
@@ -61,9 +63,11 @@ class Pipeline:
         max_payload: int = MAX_PAYLOAD_BYTES,
         future_window: float = FUTURE_WINDOW,
         defer_js: bool = False,
+        keep_raw_payload: bool = False,
     ) -> None:
         self._lookup = lookup
         self._defer_js = defer_js
+        self._keep_raw = keep_raw_payload
         self._dedup = dedup
         self._max_payload = max_payload
         self._future_ns = int(future_window * 1e9)
@@ -114,7 +118,10 @@ class Pipeline:
 
     def _decode(self, message: Message, uplink: Uplink, ctx: _DeviceContext) -> Outcome:
         out = Outcome(message, uplink=uplink, model=ctx.entry.model)
-        out.lines.append(self._uplink_line(uplink, ctx.tags))
+        radio = self._uplink_line(uplink, ctx.tags)
+        if self._keep_raw:  # the one branch the hot path pays when raw payloads are off
+            radio = _with_payload(radio, uplink.payload)
+        out.lines.append(radio)
         if uplink.f_port == 0 or not uplink.payload:
             return out  # MAC-only uplink: radio record only
         if ctx.deferred:
@@ -194,6 +201,14 @@ def _future(message: Message, uplink: Uplink, window_ns: int) -> Rejection:
         f"{window_ns / 1e9:.0f} s window (STADTPULS_FUTURE_WINDOW); check the network server's clock"
     )
     return Rejection(message, "time", reason, uplink.dev_eui)
+
+
+def _with_payload(line: str, payload: bytes) -> str:
+    """The radio record ``line`` with the string field ``payload`` (base64: nothing in it needs escaping)."""
+    if not payload:
+        return line
+    head, _, timestamp = line.rpartition(" ")
+    return f'{head},payload="{base64.b64encode(payload).decode()}" {timestamp}'
 
 
 def _reject(message: Message, uplink: Uplink, ctx: _DeviceContext, stage: str, reason: str) -> Rejection:

@@ -2,7 +2,8 @@
 
 Delivery: QoS 1 on a persistent session (fixed client id, clean start off, a session expiry), so the broker
 keeps what arrives while ingest is away. A message is acknowledged (PUBACK) only after its batch is stored:
-in InfluxDB, or in the on-disk spool when InfluxDB is unreachable, and its rejection (if any) in quarantine.
+in InfluxDB, or in the on-disk spool when InfluxDB is unreachable, and its rejection (if any) in the local
+quarantine folder (:mod:`ingest.pending`), from which a background task moves it into the registry database.
 A ``kill -9`` therefore loses nothing: whatever was not acknowledged is delivered again, and writing the
 same uplink again produces the same point. Duplicates (gateway copies, redeliveries) are recognised by the
 uplink's deduplication key and stored once.
@@ -31,6 +32,7 @@ from ingest.codecpool import CodecPool
 from ingest.dedup import DEDUP_WINDOW, RecentKeys
 from ingest.directory import DeviceDirectory
 from ingest.drain import SpoolDrain
+from ingest.pending import PendingQuarantine
 from ingest.pipeline import Pipeline
 from ingest.quarantine import QuarantineStore
 from ingest.receiver import BulkAckClient
@@ -94,9 +96,11 @@ class IngestService:
             max_payload=settings.ingest.max_payload_bytes,
             future_window=settings.ingest.future_window,
             defer_js=settings.ingest.js_codec_workers > 0,
+            keep_raw_payload=settings.ingest.keep_raw_payload,
         )
         self.influx = InfluxClient.from_settings(settings.influx)
         self.spool_dir = settings.data_dir / "spool" / _safe_name(options.client_id)
+        self.pending_dir = settings.data_dir / "quarantine-pending" / _safe_name(options.client_id)
         self._counts: Counter[tuple[str, str]] = Counter()
         self._stop = asyncio.Event()
         self._connected = asyncio.Event()
@@ -159,10 +163,19 @@ class IngestService:
         else:
             self._client.resume()
 
-    async def _store_rejections(self, rejections: list[Rejection]) -> None:
-        for r in rejections:
-            log.info("quarantined (%s) %s: %s", r.stage, r.message.topic, r.reason)
-        await asyncio.to_thread(self.quarantine.add_many, rejections)
+    def _store_pending(self, source: str, batch: str, rejections: list[Rejection]) -> bool:
+        return self.quarantine.store_pending(source, batch, rejections)
+
+    def _maintain_quarantine(self) -> None:
+        limits = self.settings.quarantine
+        expired, capped = self.quarantine.enforce_limits(
+            retention_days=limits.retention_days, max_rows=limits.max_rows
+        )
+        for why, removed, setting in (("retention", expired, "RETENTION_DAYS"), ("cap", capped, "MAX_ROWS")):
+            if removed.rows:
+                metrics.QUARANTINE_DROPPED.labels(why).inc(removed.messages)
+                log.warning("quarantine: deleted %d rows (%d messages) beyond STADTPULS_QUARANTINE_%s",
+                            removed.rows, removed.messages, setting)
 
     # --- connecting -----------------------------------------------------------------------------------------
     async def _check_influx(self) -> None:
@@ -238,13 +251,22 @@ class IngestService:
             raise IngestError(str(exc)) from exc
         self._spool = spool
         try:
-            await self._run(spool, ready)
+            pending = await asyncio.to_thread(
+                PendingQuarantine, self.pending_dir, self._store_pending,
+                max_bytes=self.settings.quarantine.pending_max_mb * 2**20, maintain=self._maintain_quarantine,
+            )
+        except SpoolInUse as exc:
+            spool.close()
+            raise IngestError(str(exc)) from exc
+        try:
+            await self._run(spool, pending, ready)
         finally:
             spool.close()
+            pending.close()
 
-    async def _run(self, spool: Spool, ready: asyncio.Event | None) -> None:
+    async def _run(self, spool: Spool, pending: PendingQuarantine, ready: asyncio.Event | None) -> None:
         self._client = self._make_client()
-        quarantine = Quarantine(self._store_rejections)
+        quarantine = Quarantine(pending.add)
         drain = SpoolDrain(self.influx, spool, quarantine)
         self._batcher = Batcher(
             BatchStore(self.influx, spool, quarantine, on_spooled=drain.notify),
@@ -259,6 +281,7 @@ class IngestService:
         changes: asyncio.Queue[set[str]] = asyncio.Queue()
         helpers = [
             asyncio.create_task(drain.run(), name="spool drain"),
+            asyncio.create_task(pending.run(), name="quarantine drain"),
             asyncio.create_task(self.directory.keep_fresh(changes), name="device directory"),
             asyncio.create_task(self._forget_changed(changes), name="device cache"),
             asyncio.create_task(self._codecs.run(), name="codec workers"),
@@ -277,6 +300,9 @@ class IngestService:
             await self._abort(dead, watched)
         await self._shutdown(batcher_task, helpers)
         drain.report()
+        if len(pending):
+            log.info("stopping with %d batches of quarantine records in %s; they are stored at the next start",
+                     len(pending), pending.folder)
 
     async def _abort(self, dead: asyncio.Task[None], tasks: list[asyncio.Task[None]]) -> None:
         """A background task ended: stop without acknowledging anything more, then raise why."""
