@@ -193,7 +193,8 @@ def _summary_numbers() -> list[cogbuilder.Builder[model.Panel]]:
         ),
         big_number(
             "Quarantined per hour", "Messages ingest rejected and kept in quarantine, per hour on average over "
-            "the time range (undecodable payloads, unknown devices, implausible values).",
+            "the time range (undecodable payloads, unknown devices, implausible values); identical rejections of one "
+            "device count once.",
             unit="short", width=3, decimals=1, reduce="mean", no_value="0",
             thresholds=[(None, "green"), (10, "orange"), (100, "red")],
             query=InfluxQL(
@@ -236,7 +237,7 @@ def _summary_curves() -> list[cogbuilder.Builder[model.Panel]]:
         time_series(
             "Quarantined messages by stage", "Messages rejected per interval, by the stage that rejected them: "
             "envelope (not an uplink), device (unknown), codec (undecodable), normalise (implausible), time, "
-            "size, internal.",
+            "size, internal. Identical rejections of one device count once.",
             unit="short", bars=True,
             queries=[InfluxQL(
                 f'SELECT sum("messages") FROM "fleet_quarantine" WHERE $timeFilter AND {WHERE_PLACE} '

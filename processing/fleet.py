@@ -8,8 +8,9 @@ owns (``--fleet-every`` seconds apart, and with every backfill), these points (R
 * ``fleet_alarms`` (tags ``municipality``, ``site``, ``kind``; field ``open``): alarms open now, one point per
   site and alarm kind (0 when none is open), stamped at the start of the minute;
 * ``fleet_anomalies`` (same tags; field ``open``): open anomaly events per site and event kind;
-* ``fleet_quarantine`` (tags ``municipality``, ``site``, ``stage``; field ``messages``): messages quarantined
-  per minute, stamped at the minute's start and recounted while the minute is recent (idempotent); each
+* ``fleet_quarantine`` (tags ``municipality``, ``site``, ``stage``; field ``messages``): quarantine records
+  first seen per minute (identical rejections, which quarantine keeps as one record with a count, count once),
+  stamped at the minute's start and recounted while the minute is recent (idempotent); each
   summary's own minute has a point for every site and every stage seen so far (0 when none); messages of
   devices the registry does not know carry no site tag and are counted by shard 0;
 * ``fleet_lag`` (tags ``municipality``, ``site``; fields ``ingest`` and ``processing``, s): how old the newest

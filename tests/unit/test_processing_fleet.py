@@ -48,7 +48,7 @@ def _quarantine(url: str, rows: list[tuple[datetime, str, str | None, str | None
     with sessions.begin() as session:
         for received, stage, dev_eui, municipality in rows:
             session.add(QuarantinedMessage(received_at=received, topic="t", payload=b"x", stage=stage, reason="r",
-                                           dev_eui=dev_eui, municipality=municipality))
+                                           dev_eui=dev_eui, municipality=municipality, last_seen=received))
 
 
 def test_open_alarms_and_quarantine_are_counted_for_the_owned_sites(url: str) -> None:
