@@ -56,7 +56,8 @@ async def test_concurrent_misses_of_one_key_load_once() -> None:
     release.set()
     assert await asyncio.gather(*waiting) == [7] * 5
     assert loads == 1
-    assert await cache.fetch("a", load) == 7 and loads == 1  # kept for its time
+    assert await cache.fetch("a", load) == 7
+    assert loads == 1  # kept for its time
 
 
 async def test_a_failed_load_reaches_every_waiter_and_is_not_kept() -> None:
