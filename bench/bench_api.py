@@ -10,7 +10,8 @@ tree (this one, and with ``--baseline DIR`` a checkout of the code before over t
 ``uvicorn api.app:create_app --factory`` with one worker in a process of its own, in alternating order for
 ``--rounds`` rounds, and measures:
 
-* p50/p99 latency of each question over sequential requests on one keep-alive connection;
+* p50/p99 latency of each question over sequential requests on one keep-alive connection, and the API process's
+  CPU time per request;
 * requests/s of latest values with wrk (a separate process, ``apt-get install wrk``) over 86 devices in turn.
 
 It prints the medians over the rounds side by side, with the load average before each round. ``--fuzz N`` then
@@ -189,9 +190,22 @@ def registry_url() -> str:
     return f"sqlite:///{RUN_DIR / 'stadtpuls.sqlite3'}"
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running API: its base URL and process id."""
+
+    base: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (user and system), from ``/proc``."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def api_server(tree: Path, influx_url: str, db: str, server_args: list[str]) -> Iterator[str]:
-    """One uvicorn worker serving the API of the code in ``tree`` over database ``db``; yields its base URL."""
+def api_server(tree: Path, influx_url: str, db: str, server_args: list[str]) -> Iterator[Server]:
+    """One uvicorn worker serving the API of the code in ``tree`` over database ``db``."""
     port = free_port()
     env = {**os.environ, "STADTPULS_INFLUX_URL": influx_url, "STADTPULS_INFLUX_DB": db,
            "STADTPULS_DATABASE_URL": registry_url(), "STADTPULS_API_RATE_LIMIT": "1000000",
@@ -212,7 +226,7 @@ def api_server(tree: Path, influx_url: str, db: str, server_args: list[str]) -> 
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        yield base
+        yield Server(base, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -233,17 +247,21 @@ CASES = {
 }
 
 
-def latencies(base: str, key: str, path: str, count: int) -> tuple[float, float]:
-    """p50 and p99 (ms) of ``count`` sequential requests of ``path`` after 20 to warm up."""
-    with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) as client:
+def latencies(server: Server, key: str, path: str, count: int) -> tuple[float, float, float]:
+    """p50 and p99 (ms) of ``count`` sequential requests of ``path`` after 20 to warm up, and the API process's
+    CPU time per request (ms; InfluxDB's not included): on a loaded machine the least disturbed of the three.
+    """
+    with httpx.Client(base_url=server.base, headers={"X-API-Key": key}, timeout=30) as client:
         for _ in range(20):
             client.get(path).raise_for_status()
         times = []
+        cpu = server.cpu_seconds()
         for _ in range(count):
             began = time.perf_counter()
             client.get(path).raise_for_status()
             times.append((time.perf_counter() - began) * 1000)
-    return statistics.median(times), percentile(times, 0.99)
+        cpu = server.cpu_seconds() - cpu
+    return statistics.median(times), percentile(times, 0.99), cpu * 1000 / count
 
 
 @dataclass
@@ -299,28 +317,30 @@ class Figures:
 
     p50: dict[str, list[float]] = field(default_factory=dict)
     p99: dict[str, list[float]] = field(default_factory=dict)
+    cpu: dict[str, list[float]] = field(default_factory=dict)
     wrk: list[Wrk] = field(default_factory=list)
 
 
-def measure(base: str, key: str, args: argparse.Namespace, figures: Figures) -> None:
+def measure(server: Server, key: str, args: argparse.Namespace, figures: Figures) -> None:
     """One round against one server."""
     for name, path in CASES.items():
-        p50, p99 = latencies(base, key, path, args.requests)
+        p50, p99, cpu = latencies(server, key, path, args.requests)
         figures.p50.setdefault(name, []).append(p50)
         figures.p99.setdefault(name, []).append(p99)
+        figures.cpu.setdefault(name, []).append(cpu)
     if args.wrk_seconds:
-        figures.wrk.append(wrk(base, key, args.wrk_seconds, args.connections))
+        figures.wrk.append(wrk(server.base, key, args.wrk_seconds, args.connections))
 
 
 def report(trees: dict[str, Figures], loads: list[str]) -> None:
     """The medians over the rounds, the trees side by side, as a Markdown table."""
     names = list(trees)
     print(f"\nload average (1, 5, 15 min) before each round: {'; '.join(loads)}")
-    print("| request | " + " | ".join(f"{n} p50 ms | {n} p99 ms" for n in names) + " |")
-    print("|---|" + "---:|---:|" * len(names))
+    print("| request | " + " | ".join(f"{n} p50 ms | {n} p99 ms | {n} CPU ms" for n in names) + " |")
+    print("|---|" + "---:|---:|---:|" * len(names))
     for case in CASES:
         cells = " | ".join(f"{statistics.median(trees[n].p50[case]):.1f} | {statistics.median(trees[n].p99[case]):.1f}"
-                           for n in names)
+                           f" | {statistics.median(trees[n].cpu[case]):.2f}" for n in names)
         print(f"| {case} | {cells} |")
     if all(trees[n].wrk for n in names):
         print("\n| latest values with wrk | " + " | ".join(names) + " |\n|---|" + "---:|" * len(names))
@@ -416,16 +436,16 @@ def main() -> None:
                 order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
                 for name in order:
                     tree, db, server_args = trees[name]
-                    with api_server(tree, influx.url, db, server_args) as base:
-                        measure(base, key, args, figures[name])
+                    with api_server(tree, influx.url, db, server_args) as server:
+                        measure(server, key, args, figures[name])
                     print(f"round {round_ + 1} {name}: done, load {load_average()}", flush=True)
             report(figures, loads)
         if args.fuzz:
             keys = {"reader": key,
                     "technician": store.create(Role.TECHNICIAN, municipality=NEIGHBOUR, name="bench fuzz")[1],
                     "admin": store.create(Role.ADMIN, name="bench fuzz")[1]}
-            with api_server(ROOT, influx.url, DB, []) as base:
-                if not fuzz(base, keys, args.fuzz):
+            with api_server(ROOT, influx.url, DB, []) as server:
+                if not fuzz(server.base, keys, args.fuzz):
                     raise SystemExit("schemathesis found answers that break the documented schema")
 
 
