@@ -272,6 +272,7 @@ class Wrk:
     p50_ms: float
     p99_ms: float
     errors: int  # non-2xx answers, socket errors and timeouts
+    cpu_ms: float = 0.0  # the API process's CPU time per request during the run
 
 
 def _ms(text: str) -> float:
@@ -282,7 +283,7 @@ def _ms(text: str) -> float:
     raise ValueError(f"not a wrk duration: {text!r}")
 
 
-def wrk(base: str, key: str, seconds: int, connections: int) -> Wrk:
+def wrk(server: Server, key: str, seconds: int, connections: int) -> Wrk:
     """Requests/s of latest values over 86 devices in turn, from wrk in a process of its own."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
@@ -293,12 +294,16 @@ def wrk(base: str, key: str, seconds: int, connections: int) -> Wrk:
         f'wrk.headers["X-API-Key"] = "{key}"\n'
         "request = function()\n  i = i % #paths + 1\n  return wrk.format(\"GET\", paths[i])\nend\n"
     )
-    done = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), base],
-                          capture_output=True, text=True, check=True)
-    rate, p50, p99, errors = 0.0, 0.0, 0.0, 0
+    cpu = server.cpu_seconds()
+    done = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+                           server.base], capture_output=True, text=True, check=True)
+    cpu = server.cpu_seconds() - cpu
+    rate, p50, p99, errors, requests = 0.0, 0.0, 0.0, 0, 1
     for raw in done.stdout.splitlines():
         words = raw.split()
-        if raw.startswith("Requests/sec:"):
+        if words[1:3] == ["requests", "in"]:
+            requests = max(1, int(words[0]))
+        elif raw.startswith("Requests/sec:"):
             rate = float(words[1])
         elif words[:1] == ["50%"]:
             p50 = _ms(words[1])
@@ -308,7 +313,7 @@ def wrk(base: str, key: str, seconds: int, connections: int) -> Wrk:
             errors += int(words[-1])
         elif raw.strip().startswith("Socket errors"):
             errors += sum(int(w.rstrip(",")) for w in words if w.rstrip(",").isdigit())
-    return Wrk(rate, p50, p99, errors)
+    return Wrk(rate, p50, p99, errors, cpu * 1000 / requests)
 
 
 @dataclass
@@ -329,7 +334,7 @@ def measure(server: Server, key: str, args: argparse.Namespace, figures: Figures
         figures.p99.setdefault(name, []).append(p99)
         figures.cpu.setdefault(name, []).append(cpu)
     if args.wrk_seconds:
-        figures.wrk.append(wrk(server.base, key, args.wrk_seconds, args.connections))
+        figures.wrk.append(wrk(server, key, args.wrk_seconds, args.connections))
 
 
 def report(trees: dict[str, Figures], loads: list[str]) -> None:
@@ -345,8 +350,10 @@ def report(trees: dict[str, Figures], loads: list[str]) -> None:
     if all(trees[n].wrk for n in names):
         print("\n| latest values with wrk | " + " | ".join(names) + " |\n|---|" + "---:|" * len(names))
         for label, pick in (("requests/s", lambda w: w.rate), ("p50 ms", lambda w: w.p50_ms),
-                            ("p99 ms", lambda w: w.p99_ms), ("errors", lambda w: float(w.errors))):
-            cells = " | ".join(f"{statistics.median(pick(w) for w in trees[n].wrk):,.1f}" for n in names)
+                            ("p99 ms", lambda w: w.p99_ms), ("errors", lambda w: float(w.errors)),
+                            ("API CPU ms per request", lambda w: w.cpu_ms),
+                            ("requests/s per CPU second of the API", lambda w: 1000 / w.cpu_ms if w.cpu_ms else 0.0)):
+            cells = " | ".join(f"{statistics.median(pick(w) for w in trees[n].wrk):,.2f}" for n in names)
             print(f"| {label} (median of {len(trees[names[0]].wrk)}) | {cells} |")
         for n in names:
             print(f"{n}: requests/s per round {[round(w.rate) for w in trees[n].wrk]}")
