@@ -11,9 +11,12 @@ a connection and an MQTT packet id; a replay's token names a quarantine row).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
+from devices.codecs.base import DecodeResult
 from stadtpuls.schema import Uplink
 
 
@@ -46,6 +49,19 @@ class Rejection:
     municipality: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """A decode left to a sandboxed (JavaScript) codec that runs outside the event loop.
+
+    Whoever runs the codec calls ``complete`` with its result; that fills in the outcome's lines or rejection.
+    """
+
+    codec_js: Path  # the codec's file
+    f_port: int
+    payload: bytes
+    complete: Callable[[DecodeResult], object]
+
+
 @dataclass(slots=True)
 class Outcome:
     """What became of one message: lines to write and/or a rejection to keep, or nothing (a duplicate)."""
@@ -56,3 +72,4 @@ class Outcome:
     uplink: Uplink | None = None
     model: str = ""
     duplicate: bool = False  # an uplink stored already (gateway copy, redelivery): nothing to store
+    deferred: Deferred | None = None  # not complete until its sandboxed codec has answered (ingest.codecpool)
