@@ -1,14 +1,17 @@
 """A small time-bounded cache for answers that may be a moment old (latest values, device records).
 
-Entries live ``ttl`` seconds; at most ``size`` are kept, the least recently used leaves first. No web framework.
+Entries live ``ttl`` seconds; at most ``size`` are kept, the least recently used leaves first. Concurrent misses
+of one key share one load (:meth:`TtlCache.fetch`), so an entry that runs out under load is read again once, not
+once per waiting request. No web framework.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -22,6 +25,7 @@ class TtlCache(Generic[K, V]):
         self._size = size
         self._clock = clock
         self._entries: OrderedDict[K, tuple[V, float]] = OrderedDict()
+        self._loading: dict[K, asyncio.Future[V]] = {}  # keys being loaded: at most one load per key
 
     def get(self, key: K) -> V | None:
         """The value stored under ``key`` if it is younger than ``ttl``, else None."""
@@ -43,6 +47,39 @@ class TtlCache(Generic[K, V]):
         while len(self._entries) > self._size:
             self._entries.popitem(last=False)
 
+    async def fetch(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        """The value under ``key``; on a miss, ``load()``'s result, kept for ``ttl``.
+
+        Requests that miss while a load of the same key is running wait for that load instead of starting
+        their own; a failed load reaches each of them and keeps nothing. A waiter that is cancelled (its
+        client went away) does not cancel the load of the others. With ``ttl`` 0 every call loads.
+        """
+        value = self.get(key)
+        if value is not None:
+            return value
+        if self._ttl <= 0:
+            return await load()
+        pending = self._loading.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._load(key, load))
+            pending.add_done_callback(_retrieve)
+            self._loading[key] = pending
+        return await asyncio.shield(pending)
+
+    async def _load(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        try:
+            value = await load()
+            self.put(key, value)
+            return value
+        finally:
+            del self._loading[key]
+
     def clear(self) -> None:
         """Forget everything."""
         self._entries.clear()
+
+
+def _retrieve(done: asyncio.Future[Any]) -> None:
+    """Mark a load's exception as seen: its waiters may all have gone away."""
+    if not done.cancelled():
+        done.exception()

@@ -14,8 +14,10 @@ from stadtpuls.settings import get_settings
 @click.command("api")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
-def api_command(host: str, port: int) -> None:
-    """Serve the query API (FastAPI) with uvicorn."""
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="Log every request (a proxy in front may log them instead; logging costs time per request).")
+def api_command(host: str, port: int, access_log: bool) -> None:
+    """Serve the query API (FastAPI) with uvicorn (uvloop and httptools where installed)."""
     import uvicorn
 
     from api.app import create_app
@@ -23,7 +25,7 @@ def api_command(host: str, port: int) -> None:
 
     check_catalog()
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=access_log)
 
 
 def parse_expiry(text: str, *, now: datetime | None = None) -> datetime:

@@ -4,6 +4,9 @@
 ``TechnicianDep`` and ``AdminDep`` also require the role (403); ``CallerDep`` is anonymous without a key
 (``/health``). ``OpenDataDep`` lets anonymous callers through when ``STADTPULS_API_PUBLIC`` is on. Keys are
 looked up in the thread pool and cached briefly (see :mod:`api.auth`).
+
+Every dependency is a coroutine: FastAPI runs plain functions in the thread pool, a thread hop per dependency
+and request, which costs more than these one-line lookups themselves.
 """
 
 from __future__ import annotations
@@ -27,19 +30,19 @@ _key_header = APIKeyHeader(
 )
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def _influx(request: Request) -> InfluxClient:
+async def _influx(request: Request) -> InfluxClient:
     return request.app.state.influx  # type: ignore[no-any-return]
 
 
-def _registry(request: Request) -> DeviceRegistry:
+async def _registry(request: Request) -> DeviceRegistry:
     return request.app.state.registry  # type: ignore[no-any-return]
 
 
-def _key_store(request: Request) -> KeyStore:
+async def _key_store(request: Request) -> KeyStore:
     return request.app.state.keys  # type: ignore[no-any-return]
 
 

@@ -1,19 +1,33 @@
-"""Query API benchmark: latency of the main questions and requests/s of latest values on one uvicorn worker.
+"""Query API benchmark: latency of the main questions, requests/s of latest values on one uvicorn worker, and a
+long schemathesis run.
 
-Starts its own InfluxDB under ``.bench/api``, writes a year of data in the stored and processed schema (raw
-readings of a town's devices for one day, and a year of rollups, occupancy, footfall, EAQI and limit
-statistics as processing writes them), starts ``uvicorn api.app:create_app --factory`` with one worker in a
-process of its own, and measures:
+Keeps its own InfluxDB under ``.bench/api`` and writes a year of data in the stored and processed schema once (raw
+readings of a town's devices for one day, and a year of rollups, occupancy, footfall, EAQI and limit statistics
+as processing writes them) twice: with the retention policies' shard groups as processing creates them, and
+with InfluxDB's default of a week (as before); later runs reuse it (``--fresh`` writes it again). For each code
+tree (this one, and with ``--baseline DIR`` a checkout of the code before over the weekly shards, e.g.
+``git worktree add --detach /tmp/api-before COMMIT``) it starts
+``uvicorn api.app:create_app --factory`` with one worker in a process of its own, in alternating order for
+``--rounds`` rounds, and measures:
 
-* p50/p99 latency of each question over sequential requests on one keep-alive connection;
-* requests/s of latest values with wrk (a separate process) over several devices.
+* p50/p99 latency of each question over sequential requests on one keep-alive connection, and the API process's
+  CPU time per request;
+* requests/s of latest values with wrk (a separate process, ``apt-get install wrk``) over 86 devices in turn.
 
-    .venv/bin/python bench/bench_api.py [--requests 500] [--wrk-seconds 20] [--connections 32]
+It prints the medians over the rounds side by side, with the load average before each round. ``--fuzz N`` then
+runs schemathesis against ``/openapi.json`` with a key of each role (N examples per operation and role) and
+fails on any 5xx or answer that does not match the schema.
+
+    .venv/bin/python bench/bench_api.py [--requests 300] [--rounds 3] [--wrk-seconds 15] [--connections 32]
+        [--baseline DIR] [--baseline-server asyncio] [--fuzz 300] [--fresh]
+
+Prerequisites: ``make venv``, InfluxDB 1.x (``make deps``) and wrk (Debian's package ``wrk``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -21,8 +35,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -31,13 +49,17 @@ sys.path.insert(0, str(ROOT))
 
 from api.keys import KeyStore, Role  # noqa: E402
 from devices.registry import DeviceRegistry  # noqa: E402
-from devtools.localstack import InfluxServer, create_database, free_port  # noqa: E402
-from stadtpuls.influx import run_blocking  # noqa: E402
-from stadtpuls.lineprotocol import line, quote_identifier  # noqa: E402
+from devtools.localstack import InfluxServer, free_port  # noqa: E402
+from processing.store import RESOLUTIONS  # noqa: E402
+from stadtpuls.influx import InfluxClient, run_blocking  # noqa: E402
+from stadtpuls.lineprotocol import line  # noqa: E402
 
 RUN_DIR = ROOT / ".bench" / "api"
+DATASET = "3"  # bump when fill() changes: a kept data set of another version is written again
 TOWN = "Lindenbrück"
-DB = "stadtpuls"
+NEIGHBOUR = "Nachbarort"  # a second municipality, for the isolation checks of the fuzz run
+DB = "stadtpuls"  # shard groups as processing creates them
+DB_WEEKLY = "stadtpuls_weekly"  # the same data in shard groups of a week, as before (for --baseline)
 YEAR = datetime(2025, 1, 1, tzinfo=UTC)
 NS = 10**9
 HOUR = 3600 * NS
@@ -52,25 +74,29 @@ def eui(k: int) -> str:
     return f"70B3D5E75E{k:06X}"
 
 
-def write(url: str, policy: str, lines: list[str]) -> None:
+def write(url: str, db: str, policy: str, lines: list[str]) -> None:
     async def send(client: object) -> None:
         for i in range(0, len(lines), 50_000):
-            params = {"db": DB, "precision": "ns", **({"rp": policy} if policy else {})}
+            params = {"db": db, "precision": "ns", **({"rp": policy} if policy else {})}
             await client._request("POST", "/write", params=params,  # type: ignore[attr-defined]
                                   content="\n".join(lines[i:i + 50_000]).encode())
 
-    run_blocking(send, url, DB, timeout=120)
+    run_blocking(send, url, db, timeout=120)
 
 
-def fill(url: str, registry: DeviceRegistry) -> int:
-    """Write the data set; returns the number of points."""
-    async def policies(client: object) -> None:
-        for policy, duration in (("r1m", "90d"), ("r15m", "730d"), ("r1h", "INF"), ("r1d", "INF")):
-            statement = (f"CREATE RETENTION POLICY {quote_identifier(policy)} ON {quote_identifier(DB)} "
-                         f"DURATION {duration} REPLICATION 1")
-            await client._request("POST", "/query", data={"q": statement})  # type: ignore[attr-defined]
+def fill(url: str, db: str, registry: DeviceRegistry, *, weekly_shards: bool) -> int:
+    """Write the data set into ``db``; returns the number of points.
 
-    run_blocking(policies, url, DB)
+    The retention policies are those processing creates; with ``weekly_shards`` as they were before they got
+    longer shard groups (InfluxDB's default: a week for policies kept longer than six months).
+    """
+    async def policies(client: InfluxClient) -> None:
+        await client.create_database()
+        for resolution in RESOLUTIONS:
+            await client.create_retention_policy(resolution.policy, duration=resolution.duration,
+                                                 shard_duration=None if weekly_shards else resolution.shards)
+
+    run_blocking(policies, url, db)
     start = int(YEAR.timestamp()) * NS
     last_day = start + 364 * DAY
     total = 0
@@ -84,7 +110,12 @@ def fill(url: str, registry: DeviceRegistry) -> int:
         raw += [line(quantity, tags, {"value": float(m % 2)}, last_day + m * 600 * NS) for m in range(144)]
         raw += [line("uplink", tags, {"rssi": -90.0, "snr": 7.0, "f_cnt": float(m)}, last_day + m * 600 * NS)
                 for m in range(144)]
-    write(url, "", raw)
+    tags = {"municipality": NEIGHBOUR, "site": "Ring", "class": "air_quality", "model": "decentlab-dl-pm",
+            "dev_eui": eui(DEVICES)}
+    registry.upsert(eui(DEVICES), model="decentlab-dl-pm", name="neighbour", site="Ring", municipality=NEIGHBOUR,
+                    lat=50.1, lon=8.1)
+    raw += [line("pm10", tags, {"value": 20.0}, last_day + m * 600 * NS) for m in range(144)]
+    write(url, db, "", raw)
     total += len(raw)
     hours = range(0, 365 * 24)
     r15m = []
@@ -93,7 +124,7 @@ def fill(url: str, registry: DeviceRegistry) -> int:
                 "dev_eui": eui(k)}
         r15m += [line("pm10", tags, {"count": 2.0, "mean": 20.0, "min": 10.0, "max": 30.0, "last": 21.0,
                                      "coverage": 1.0}, start + q * 900 * NS) for q in range(365 * 96)]
-    write(url, "r15m", r15m)
+    write(url, db, "r15m", r15m)
     total += len(r15m)
     r1h = []
     for lot in LOTS:
@@ -110,7 +141,7 @@ def fill(url: str, registry: DeviceRegistry) -> int:
                 "dev_eui": eui(k), "bands": "2024", "pm_mean": "1h"}
         r1h += [line("eaqi", tags, {"index": float(1 + h % 3), "pm10": 20.0, "no2": 30.0}, start + h * HOUR)
                 for h in hours]
-    write(url, "r1h", r1h)
+    write(url, db, "r1h", r1h)
     total += len(r1h)
     r1d = []
     for k in range(STATIONS):
@@ -119,32 +150,143 @@ def fill(url: str, registry: DeviceRegistry) -> int:
         r1d += [line("air_limits", tags, {"pm10_mean": 30.0, "pm10_over_limit": float(d % 40 == 0),
                                           "no2_valid_hours": 24.0, "no2_hours_over_limit": 0.0},
                      start + d * DAY) for d in range(365)]
-    write(url, "r1d", r1d)
+    write(url, db, "r1d", r1d)
     total += len(r1d)
     now = [line("lot_availability", {"municipality": TOWN, "site": lot, "class": "parking"},
                 {"free": 50.0, "occupied": 95.0, "unknown": 5.0, "capacity": 150.0}, last_day) for lot in LOTS]
-    write(url, "", now)
+    write(url, db, "", now)
     return total + len(now)
 
 
 def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def latencies(base: str, key: str, path: str, count: int) -> tuple[float, float]:
-    with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) as client:
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages of this machine."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def prepare(fresh: bool) -> None:
+    """Write the data set into ``RUN_DIR`` unless a complete one of this version is there."""
+    marker = RUN_DIR / "dataset.json"
+    if not fresh and marker.exists() and json.loads(marker.read_text()).get("version") == DATASET:
+        print(f"reusing the data set in {RUN_DIR} ({json.loads(marker.read_text())['points']:,} points)", flush=True)
+        return
+    if RUN_DIR.exists():
+        shutil.rmtree(RUN_DIR)
+    RUN_DIR.mkdir(parents=True)
+    with InfluxServer(RUN_DIR / "influx") as influx:
+        for db, weekly in ((DB, False), (DB_WEEKLY, True)):
+            began = time.perf_counter()
+            points = fill(influx.url, db, DeviceRegistry(registry_url()), weekly_shards=weekly)
+            print(f"wrote {points:,} points into {db} in {time.perf_counter() - began:.0f} s", flush=True)
+    marker.write_text(json.dumps({"version": DATASET, "points": points}))
+
+
+def registry_url() -> str:
+    return f"sqlite:///{RUN_DIR / 'stadtpuls.sqlite3'}"
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running API: its base URL and process id."""
+
+    base: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (user and system), from ``/proc``."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def api_server(tree: Path, influx_url: str, db: str, server_args: list[str]) -> Iterator[Server]:
+    """One uvicorn worker serving the API of the code in ``tree`` over database ``db``."""
+    port = free_port()
+    env = {**os.environ, "STADTPULS_INFLUX_URL": influx_url, "STADTPULS_INFLUX_DB": db,
+           "STADTPULS_DATABASE_URL": registry_url(), "STADTPULS_API_RATE_LIMIT": "1000000",
+           "STADTPULS_API_RATE_BURST": "1000000", "STADTPULS_API_ROLLUPS": "true",
+           "PYTHONPATH": str(tree)}  # the tree's packages before the installed ones
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log", *server_args],
+        cwd=tree, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            if server.poll() is not None:
+                raise SystemExit(f"the API of {tree} did not start")
+            try:
+                if httpx.get(f"{base}/health", timeout=5).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        yield Server(base, server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+DAY_RANGE = "start=2025-12-30T00:00:00%2B01:00&end=2025-12-31T00:00:00%2B01:00"
+WEEK_RANGE = "start=2025-12-22T00:00:00%2B01:00&end=2025-12-29T00:00:00%2B01:00"
+CASES = {
+    "latest values of one device": f"/v1/devices/{eui(100)}/latest",
+    "one day of 15-min rollups, one device": f"/v1/timeseries?dev_eui={eui(0)}&quantity=pm10&{DAY_RANGE}"
+                                             "&every=15m&agg=mean",
+    "one week of footfall per site (hourly, with comparisons)": f"/v1/footfall/Fussgaengerzone?{WEEK_RANGE}"
+                                                                "&every=1h&compare=true",
+    "parking availability now": "/v1/parking",
+    "a year of daily EAQI, one station": f"/v1/air/stations/{eui(0)}/eaqi?every=1d"
+                                         "&start=2025-01-01T00:00:00Z&end=2026-01-01T00:00:00Z",
+    "PM10 exceedance days in a year": "/v1/air/exceedances?year=2025&site=Ring",
+}
+
+
+def latencies(server: Server, key: str, path: str, count: int) -> tuple[float, float, float]:
+    """p50 and p99 (ms) of ``count`` sequential requests of ``path`` after 20 to warm up, and the API process's
+    CPU time per request (ms; InfluxDB's not included): on a loaded machine the least disturbed of the three.
+    """
+    with httpx.Client(base_url=server.base, headers={"X-API-Key": key}, timeout=30) as client:
         for _ in range(20):
             client.get(path).raise_for_status()
         times = []
+        cpu = server.cpu_seconds()
         for _ in range(count):
             began = time.perf_counter()
             client.get(path).raise_for_status()
             times.append((time.perf_counter() - began) * 1000)
-    return statistics.median(times), percentile(times, 0.99)
+        cpu = server.cpu_seconds() - cpu
+    return statistics.median(times), percentile(times, 0.99), cpu * 1000 / count
 
 
-def wrk(base: str, key: str, seconds: int, connections: int) -> str:
+@dataclass
+class Wrk:
+    """What wrk reports."""
+
+    rate: float  # requests/s
+    p50_ms: float
+    p99_ms: float
+    errors: int  # non-2xx answers, socket errors and timeouts
+    cpu_ms: float = 0.0  # the API process's CPU time per request during the run
+
+
+def _ms(text: str) -> float:
+    units = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+    for unit in ("us", "ms", "s", "m"):
+        if text.endswith(unit) and text[: -len(unit)].replace(".", "").isdigit():
+            return float(text[: -len(unit)]) * units[unit]
+    raise ValueError(f"not a wrk duration: {text!r}")
+
+
+def wrk(server: Server, key: str, seconds: int, connections: int) -> Wrk:
+    """Requests/s of latest values over 86 devices in turn, from wrk in a process of its own."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install -y wrk")
     script = Path(tempfile.mkdtemp()) / "latest.lua"
     paths = ", ".join(f'"/v1/devices/{eui(k)}/latest"' for k in range(0, DEVICES, 7))
     script.write_text(
@@ -152,65 +294,166 @@ def wrk(base: str, key: str, seconds: int, connections: int) -> str:
         f'wrk.headers["X-API-Key"] = "{key}"\n'
         "request = function()\n  i = i % #paths + 1\n  return wrk.format(\"GET\", paths[i])\nend\n"
     )
-    done = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), base],
-                          capture_output=True, text=True, check=True)
-    return done.stdout
+    cpu = server.cpu_seconds()
+    done = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+                           server.base], capture_output=True, text=True, check=True)
+    cpu = server.cpu_seconds() - cpu
+    rate, p50, p99, errors, requests = 0.0, 0.0, 0.0, 0, 1
+    for raw in done.stdout.splitlines():
+        words = raw.split()
+        if words[1:3] == ["requests", "in"]:
+            requests = max(1, int(words[0]))
+        elif raw.startswith("Requests/sec:"):
+            rate = float(words[1])
+        elif words[:1] == ["50%"]:
+            p50 = _ms(words[1])
+        elif words[:1] == ["99%"]:
+            p99 = _ms(words[1])
+        elif raw.strip().startswith("Non-2xx"):
+            errors += int(words[-1])
+        elif raw.strip().startswith("Socket errors"):
+            errors += sum(int(w.rstrip(",")) for w in words if w.rstrip(",").isdigit())
+    return Wrk(rate, p50, p99, errors, cpu * 1000 / requests)
+
+
+@dataclass
+class Figures:
+    """The measurements of one code tree over all rounds."""
+
+    p50: dict[str, list[float]] = field(default_factory=dict)
+    p99: dict[str, list[float]] = field(default_factory=dict)
+    cpu: dict[str, list[float]] = field(default_factory=dict)
+    wrk: list[Wrk] = field(default_factory=list)
+
+
+def measure(server: Server, key: str, args: argparse.Namespace, figures: Figures) -> None:
+    """One round against one server."""
+    for name, path in CASES.items():
+        p50, p99, cpu = latencies(server, key, path, args.requests)
+        figures.p50.setdefault(name, []).append(p50)
+        figures.p99.setdefault(name, []).append(p99)
+        figures.cpu.setdefault(name, []).append(cpu)
+    if args.wrk_seconds:
+        figures.wrk.append(wrk(server, key, args.wrk_seconds, args.connections))
+
+
+def report(trees: dict[str, Figures], loads: list[str]) -> None:
+    """The medians over the rounds, the trees side by side, as a Markdown table."""
+    names = list(trees)
+    print(f"\nload average (1, 5, 15 min) before each round: {'; '.join(loads)}")
+    print("| request | " + " | ".join(f"{n} p50 ms | {n} p99 ms | {n} CPU ms" for n in names) + " |")
+    print("|---|" + "---:|---:|---:|" * len(names))
+    for case in CASES:
+        cells = " | ".join(f"{statistics.median(trees[n].p50[case]):.1f} | {statistics.median(trees[n].p99[case]):.1f}"
+                           f" | {statistics.median(trees[n].cpu[case]):.2f}" for n in names)
+        print(f"| {case} | {cells} |")
+    if all(trees[n].wrk for n in names):
+        print("\n| latest values with wrk | " + " | ".join(names) + " |\n|---|" + "---:|" * len(names))
+        for label, pick in (("requests/s", lambda w: w.rate), ("p50 ms", lambda w: w.p50_ms),
+                            ("p99 ms", lambda w: w.p99_ms), ("errors", lambda w: float(w.errors)),
+                            ("API CPU ms per request", lambda w: w.cpu_ms),
+                            ("requests/s per CPU second of the API", lambda w: 1000 / w.cpu_ms if w.cpu_ms else 0.0)):
+            cells = " | ".join(f"{statistics.median(pick(w) for w in trees[n].wrk):,.2f}" for n in names)
+            print(f"| {label} (median of {len(trees[names[0]].wrk)}) | {cells} |")
+        for n in names:
+            print(f"{n}: requests/s per round {[round(w.rate) for w in trees[n].wrk]}")
+
+
+def fuzz(base: str, keys: dict[str, str], examples: int) -> bool:
+    """Run schemathesis against ``/openapi.json`` with a key of each role, with valid requests and with requests
+    that break the schema on purpose; True when no answer was a 5xx and every one was as documented.
+
+    Unknown query parameters are ignored, as HTTP APIs do; so schemathesis' check that every schema-violating
+    request is refused is not made.
+    """
+    import schemathesis
+    from schemathesis import GenerationMode
+
+    schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    passed = True
+    for role, key in keys.items():
+        for mode in GenerationMode:
+            began = time.perf_counter()
+            statuses: dict[int, int] = {}
+            failures = [failure for operation in operations
+                        if (failure := _fuzz_operation(operation, mode, base, key, examples, statuses))]
+            passed = passed and not failures
+            print(f"fuzz {role} {mode.value}: {sum(statuses.values()):,} requests over {len(operations)} operations "
+                  f"in {time.perf_counter() - began:.0f} s; answers {dict(sorted(statuses.items()))}; "
+                  f"{len(failures)} failing operations", flush=True)
+            for failure in failures:
+                print(f"  FAIL {failure}", flush=True)
+    return passed
+
+
+def _fuzz_operation(operation: Any, mode: Any, base: str, key: str, examples: int, statuses: dict[int, int]) -> str:
+    """Up to ``examples`` generated requests of one operation; the first failure, or an empty string."""
+    import hypothesis
+    import schemathesis
+    from schemathesis import checks
+
+    performed = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
+                 checks.response_headers_conformance, checks.response_schema_conformance]
+
+    @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
+    @hypothesis.settings(max_examples=examples, deadline=None, database=None,
+                         suppress_health_check=list(hypothesis.HealthCheck),
+                         phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate])
+    def run(case: schemathesis.Case) -> None:
+        response = case.call(base_url=base, headers={"X-API-Key": key})
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+        case.validate_response(response, checks=performed)
+
+    try:
+        run()
+    except hypothesis.errors.Unsatisfiable:
+        return ""  # nothing invalid can be made of this operation (e.g. no parameters)
+    except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - the first failure, reported; the run goes on
+        return f"{operation.label}: {' '.join(str(exc).split())[:600]}"
+    return ""
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=500)
-    parser.add_argument("--wrk-seconds", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=300, help="sequential requests per question and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--wrk-seconds", type=int, default=15, help="0: no wrk run")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--baseline", type=Path, help="a checkout of the code before, measured side by side")
+    parser.add_argument("--baseline-server", choices=("auto", "asyncio"), default="asyncio",
+                        help="the baseline's event loop and HTTP parser: asyncio and h11 (what uvicorn without "
+                             "uvloop and httptools runs), or uvicorn's auto choice")
+    parser.add_argument("--fuzz", type=int, default=0, help="schemathesis examples per operation and role; 0: none")
+    parser.add_argument("--fresh", action="store_true", help="write the data set again")
     args = parser.parse_args()
-    if RUN_DIR.exists():
-        shutil.rmtree(RUN_DIR)
-    RUN_DIR.mkdir(parents=True)
+    prepare(args.fresh)
     with InfluxServer(RUN_DIR / "influx") as influx:
-        create_database(influx.url, DB)
-        registry_url = f"sqlite:///{RUN_DIR / 'stadtpuls.sqlite3'}"
-        began = time.perf_counter()
-        points = fill(influx.url, DeviceRegistry(registry_url))
-        print(f"wrote {points:,} points in {time.perf_counter() - began:.0f} s", flush=True)
-        key = KeyStore(registry_url).create(Role.READER, municipality=TOWN, name="bench")[1]
-        port = free_port()
-        env = {**os.environ, "STADTPULS_INFLUX_URL": influx.url, "STADTPULS_INFLUX_DB": DB,
-               "STADTPULS_DATABASE_URL": registry_url, "STADTPULS_API_RATE_LIMIT": "1000000",
-               "STADTPULS_API_RATE_BURST": "1000000", "STADTPULS_API_ROLLUPS": "true"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port", str(port),
-             "--workers", "1", "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                if server.poll() is not None:
-                    raise SystemExit("the API did not start")
-                try:
-                    if httpx.get(f"{base}/openapi.json").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            day = "start=2025-12-30T00:00:00%2B01:00&end=2025-12-31T00:00:00%2B01:00"
-            week = "start=2025-12-22T00:00:00%2B01:00&end=2025-12-29T00:00:00%2B01:00"
-            cases = {
-                "latest values of one device": f"/v1/devices/{eui(100)}/latest",
-                "one day of 15-min rollups, one device": f"/v1/timeseries?dev_eui={eui(0)}&quantity=pm10&{day}"
-                                                         "&every=15m&agg=mean",
-                "one week of footfall per site (hourly, with comparisons)": f"/v1/footfall/Fussgaengerzone?{week}"
-                                                                            "&every=1h&compare=true",
-                "parking availability now": "/v1/parking",
-                "a year of daily EAQI, one station": f"/v1/air/stations/{eui(0)}/eaqi?every=1d"
-                                                     "&start=2025-01-01T00:00:00Z&end=2026-01-01T00:00:00Z",
-                "PM10 exceedance days in a year": "/v1/air/exceedances?year=2025&site=Ring",
-            }
-            print("| request | p50 ms | p99 ms |\n|---|---:|---:|")
-            for name, path in cases.items():
-                p50, p99 = latencies(base, key, path, args.requests)
-                print(f"| {name} | {p50:.1f} | {p99:.1f} |", flush=True)
-            print(wrk(base, key, args.wrk_seconds, args.connections))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        store = KeyStore(registry_url())
+        key = store.create(Role.READER, municipality=TOWN, name="bench")[1]
+        trees = {"after": (ROOT, DB, [])}
+        if args.baseline:
+            before = ["--loop", "asyncio", "--http", "h11"] if args.baseline_server == "asyncio" else []
+            trees = {"before": (args.baseline.resolve(), DB_WEEKLY, before), **trees}
+        figures = {name: Figures() for name in trees}
+        loads = []
+        if args.rounds and (args.requests or args.wrk_seconds):
+            for round_ in range(args.rounds):
+                loads.append(load_average())
+                order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
+                for name in order:
+                    tree, db, server_args = trees[name]
+                    with api_server(tree, influx.url, db, server_args) as server:
+                        measure(server, key, args, figures[name])
+                    print(f"round {round_ + 1} {name}: done, load {load_average()}", flush=True)
+            report(figures, loads)
+        if args.fuzz:
+            keys = {"reader": key,
+                    "technician": store.create(Role.TECHNICIAN, municipality=NEIGHBOUR, name="bench fuzz")[1],
+                    "admin": store.create(Role.ADMIN, name="bench fuzz")[1]}
+            with api_server(ROOT, influx.url, DB, []) as server:
+                if not fuzz(server.base, keys, args.fuzz):
+                    raise SystemExit("schemathesis found answers that break the documented schema")
 
 
 if __name__ == "__main__":

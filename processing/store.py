@@ -50,13 +50,15 @@ class Resolution:
     step: int  # ns
     policy: str
     duration: str  # InfluxQL duration literal of the policy
+    shards: str | None = None  # time span of one shard group; None: InfluxDB's default for the duration
 
 
+# shard groups of a week (InfluxDB's default beyond six months) would make a year of days or hours 53 shards
 RESOLUTIONS = (
     Resolution("1m", MINUTE, "r1m", "90d"),
-    Resolution("15m", 15 * MINUTE, "r15m", "730d"),
-    Resolution("1h", HOUR, "r1h", "INF"),
-    Resolution("1d", DAY, "r1d", "INF"),
+    Resolution("15m", 15 * MINUTE, "r15m", "730d", "4w"),
+    Resolution("1h", HOUR, "r1h", "INF", "52w"),
+    Resolution("1d", DAY, "r1d", "INF", "260w"),
 )
 BY_NAME = {r.name: r for r in RESOLUTIONS}
 STATE_MEASUREMENT = "processing_state"  # the watermark of each site, in the default policy
@@ -149,7 +151,9 @@ class ProcessingStore:
         """Create the database and the retention policies of the rollups (idempotent)."""
         await self.client.create_database()
         for resolution in RESOLUTIONS:
-            await self.client.create_retention_policy(resolution.policy, duration=resolution.duration)
+            await self.client.create_retention_policy(
+                resolution.policy, duration=resolution.duration, shard_duration=resolution.shards
+            )
 
     async def read(
         self, quantities: Sequence[str], *, municipality: str, site: str, start: int, end: int

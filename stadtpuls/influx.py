@@ -180,22 +180,31 @@ class InfluxClient:
         """Drop the database with all its data (nothing happens if it does not exist)."""
         await self._command(f"DROP DATABASE {quote_identifier(self.database)}")
 
-    async def create_retention_policy(self, name: str, *, duration: str) -> None:
+    async def create_retention_policy(self, name: str, *, duration: str, shard_duration: str | None = None) -> None:
         """Create a retention policy of the database keeping ``duration`` (an InfluxQL duration or ``INF``).
 
-        An existing policy of that name is left as it is.
+        ``shard_duration`` is the time span of one shard group (InfluxDB's default is one week for policies kept
+        longer than six months, so a query over a year opens 53 shards). An existing policy of that name keeps
+        its duration; given ``shard_duration``, its shard groups from now on get that span.
         """
         if not _DURATION.fullmatch(duration):
             raise ValueError(f"not an InfluxQL duration: {duration!r}")
+        if shard_duration is not None and (shard_duration == "INF" or not _DURATION.fullmatch(shard_duration)):
+            raise ValueError(f"not an InfluxQL shard duration: {shard_duration!r}")
+        shards = f" SHARD DURATION {shard_duration}" if shard_duration else ""
         statement = (
             f"CREATE RETENTION POLICY {quote_identifier(name)} ON {quote_identifier(self.database)} "
-            f"DURATION {duration} REPLICATION 1"
+            f"DURATION {duration} REPLICATION 1{shards}"
         )
         try:
             await self._command(statement)
         except InfluxRejected as exc:
             if "already exists" not in exc.message:
                 raise
+            if shard_duration:
+                await self._command(
+                    f"ALTER RETENTION POLICY {quote_identifier(name)} ON {quote_identifier(self.database)}{shards}"
+                )
 
     async def _command(self, statement: str) -> None:
         response = await self._request("POST", "/query", data={"q": statement})

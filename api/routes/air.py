@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
+from api.answers import json_answer
 from api.deps import InfluxDep, OpenDataDep, PrincipalDep, RegistryDep, SettingsDep
 from api.lookups import param_problem, query, visible_device
-from api.models import AirStation, AirStations, EaqiHours, Exceedance, Exceedances
+from api.models import AirStations, EaqiHours, Exceedance, Exceedances
 from api.problems import Problem, responses
 from api.queries import (
     BANDS,
@@ -42,12 +43,14 @@ PmMean = Annotated[str, Query(max_length=8, description="PM averaging of the ind
 Year = Annotated[int, Query(ge=1970, le=2198, description="Calendar year")]
 
 
-def _station(row: dict[str, Any], dev_eui: str | None = None, zone: ZoneInfo | None = None) -> AirStation:
-    return AirStation(
-        dev_eui=dev_eui or str(row.get("dev_eui") or ""), municipality=str(row.get("municipality") or ""),
-        site=str(row.get("site") or ""), time=format_time(int(row["time"]), zone or UTC), index=whole(row, "index"),
-        pm2_5=number(row, "pm2_5"), pm10=number(row, "pm10"), no2=number(row, "no2"), o3=number(row, "o3"),
-    )
+def station_row(row: dict[str, Any], dev_eui: str | None = None, zone: ZoneInfo | None = None) -> dict[str, Any]:
+    """An :class:`AirStation` of a record of :func:`eaqi_now_query` or :func:`eaqi_hours_query`, as plain JSON."""
+    return {
+        "dev_eui": dev_eui or str(row.get("dev_eui") or ""), "municipality": str(row.get("municipality") or ""),
+        "site": str(row.get("site") or ""), "time": format_time(int(row["time"]), zone or UTC),
+        "index": whole(row, "index"), "pm2_5": number(row, "pm2_5"), "pm10": number(row, "pm10"),
+        "no2": number(row, "no2"), "o3": number(row, "o3"),
+    }
 
 
 def _choices(bands: str, pm_mean: str) -> None:
@@ -67,7 +70,7 @@ async def eaqi_now(
     site: Site = None,
     bands: Bands = "2024",
     pm_mean: PmMean = "1h",
-) -> AirStations:
+) -> Response:
     """Every station's newest hourly index, with the concentrations it was made from (open data)."""
     _choices(bands, pm_mean)
     scope, visible = principal.scope(municipality)
@@ -75,9 +78,9 @@ async def eaqi_now(
         rows = records(await query(influx, eaqi_now_query(scope, bands, pm_mean, site))) if visible else []
     except ParamError as exc:
         raise param_problem(exc) from exc
-    stations = sorted((_station(r) for r in rows), key=lambda s: (s.municipality, s.site, s.dev_eui))
-    return AirStations(bands=bands, pm_mean=pm_mean, data=stations, count=len(stations),
-                       licence=settings.api.licence, attribution=settings.api.attribution)
+    stations = sorted((station_row(r) for r in rows), key=lambda s: (s["municipality"], s["site"], s["dev_eui"]))
+    return json_answer({"bands": bands, "pm_mean": pm_mean, "data": stations, "count": len(stations),
+                        "licence": settings.api.licence, "attribution": settings.api.attribution})
 
 
 @router.get("/stations/{dev_eui}/eaqi", response_model=EaqiHours)
@@ -93,7 +96,7 @@ async def eaqi_hours(
     pm_mean: PmMean = "1h",
     every: Annotated[str, Query(max_length=8, description="1h, or 1d: the day's worst hour and mean values")] = "1h",
     tz: Annotated[str, Query(max_length=64, description="Zone of day boundaries and of the times out")] = DEFAULT_TZ,
-) -> EaqiHours:
+) -> Response:
     """A station's index per hour or per local day, with the concentrations it was made from."""
     _choices(bands, pm_mean)
     device = await visible_device(registry, principal, dev_eui, param="dev_eui")
@@ -105,9 +108,9 @@ async def eaqi_hours(
         raise param_problem(exc) from exc
     rows = by_time(records(await query(influx, influxql)))
     place = {"municipality": device.municipality, "site": device.site}
-    hours = [_station({**r, **place}, device.dev_eui, zone) for r in rows]
-    return EaqiHours(dev_eui=device.dev_eui, bands=bands, pm_mean=pm_mean, every=every, data=hours,
-                     count=len(hours))
+    hours = [station_row({**r, **place}, device.dev_eui, zone) for r in rows]
+    return json_answer({"dev_eui": device.dev_eui, "bands": bands, "pm_mean": pm_mean, "every": every,
+                        "data": hours, "count": len(hours)})
 
 
 @router.get("/exceedances", response_model=Exceedances)
@@ -117,7 +120,7 @@ async def exceedances(
     year: Year,
     municipality: Municipality = None,
     site: Site = None,
-) -> Exceedances:
+) -> Response:
     """Per station: days with a PM10 daily mean above 50 µg/m³ and hours with NO2 above 200 µg/m³ in a year."""
     scope, visible = principal.scope(municipality)
     if not visible:
@@ -134,4 +137,4 @@ async def exceedances(
         pm10_days_over_limit=whole(r, "pm10_days_over_limit") or 0, no2_valid_hours=whole(r, "no2_valid_hours") or 0,
         no2_hours_over_limit=whole(r, "no2_hours_over_limit") or 0,
     ) for r in rows), key=lambda e: (e.municipality, e.site, e.dev_eui))
-    return Exceedances(year=year, data=found, count=len(found))
+    return json_answer(Exceedances(year=year, data=found, count=len(found)))

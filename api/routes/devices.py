@@ -6,6 +6,7 @@ loop, so one slow database query does not stall the other requests.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import asdict
 from typing import Annotated
@@ -27,7 +28,7 @@ from api.queries import (
 )
 from devices.catalog import get_model
 from devices.records import DeviceInfo
-from stadtpuls.influx import InfluxUnavailable
+from stadtpuls.influx import InfluxClient, InfluxUnavailable
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=responses(401, 422, 429))
 
@@ -67,16 +68,23 @@ async def latest(
     devices: TtlCache[str, DeviceInfo | None] = request.app.state.device_cache
     answers: TtlCache[tuple[str, str], bytes] = request.app.state.latest_cache
     device = await visible_device(registry, principal, dev_eui, param="dev_eui", cache=devices)
-    key = (device.dev_eui, device.municipality)
-    body = answers.get(key)
-    if body is None:
-        quantities = get_model(device.model).quantities
-        try:
-            values = parse_latest(await influx.query(latest_values_query(device.dev_eui, quantities)))
-            radio = parse_uplink(await influx.query(latest_uplink_query(device.dev_eui)))
-        except InfluxUnavailable as exc:
-            raise Problem(503, f"time-series store unavailable: {exc}") from exc
-        answer = DeviceLatest(device=DevicePublic(**asdict(device)), values=values, last_uplink=radio)  # type: ignore[arg-type]
-        body = answer.model_dump_json().encode()
-        answers.put(key, body)
+    body = await answers.fetch((device.dev_eui, device.municipality), lambda: _latest_body(influx, device))
     return Response(body, media_type="application/json")
+
+
+async def _latest_body(influx: InfluxClient, device: DeviceInfo) -> bytes:
+    """The answer of :func:`latest`, serialized: the newest values and the newest radio record, read at once."""
+    quantities = get_model(device.model).quantities
+    try:
+        values, radio = await asyncio.gather(
+            influx.query(latest_values_query(device.dev_eui, quantities)),
+            influx.query(latest_uplink_query(device.dev_eui)),
+        )
+    except InfluxUnavailable as exc:
+        raise Problem(503, f"time-series store unavailable: {exc}") from exc
+    answer = DeviceLatest(
+        device=DevicePublic(**asdict(device)),
+        values=parse_latest(values),  # type: ignore[arg-type]
+        last_uplink=parse_uplink(radio),  # type: ignore[arg-type]
+    )
+    return answer.model_dump_json().encode()

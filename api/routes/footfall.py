@@ -4,15 +4,17 @@ year earlier (52 weeks back, so weekdays line up). Open data.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
+from api.answers import json_answer
 from api.deps import InfluxDep, OpenDataDep, SettingsDep
 from api.lookups import param_problem, query
-from api.models import FootfallPoint, FootfallSeries
+from api.models import FootfallSeries
 from api.problems import Problem, responses
 from api.queries import (
     DEFAULT_TZ,
@@ -71,7 +73,7 @@ async def footfall(
     direction: Direction = None,
     compare: Compare = False,
     municipality: Municipality = None,
-) -> FootfallSeries:
+) -> Response:
     """People counted per interval at a site (all its counters together), per direction."""
     scope, visible = principal.scope(municipality)
     if not visible:
@@ -82,28 +84,33 @@ async def footfall(
             check_choice(direction, DIRECTIONS, "direction")
         zone = parse_zone(tz)
         begin, finish = time_range(start, end, max_range_days=settings.api.max_range_days)
-        current = await _counts(influx, footfall_query(scope, site, begin, finish, every, zone.key, direction))
-        earlier: dict[str, dict[tuple[datetime, str, str], float | None]] = {}
-        totals: dict[str, float | None] = {name: None for name in SHIFTS}
-        if compare:
-            for name, shift in SHIFTS.items():
-                rows = await _counts(influx, footfall_query(
-                    scope, site, _back(begin, shift, zone), _back(finish, shift, zone), every, zone.key, direction))
-                earlier[name] = {(_local(int(r["time"]), zone) + shift, str(r.get("municipality")),
-                                  str(r.get("direction"))): number(r, "count") for r in rows}
-                totals[name] = sum(number(r, "count") or 0.0 for r in rows)
+        ranges = {"current": (begin, finish)}
+        if compare:  # the same local wall-clock range a week and 52 weeks earlier, read at the same time
+            ranges.update({name: (_back(begin, shift, zone), _back(finish, shift, zone))
+                           for name, shift in SHIFTS.items()})
+        statements = [footfall_query(scope, site, first, last, every, zone.key, direction)
+                      for first, last in ranges.values()]
     except ParamError as exc:
         raise param_problem(exc) from exc
+    answers = await asyncio.gather(*(_counts(influx, statement) for statement in statements))
+    current, *shifted = answers
+    earlier: dict[str, dict[tuple[datetime, str, str], float | None]] = {}
+    totals: dict[str, float | None] = {name: None for name in SHIFTS}
+    for (name, shift), rows in zip(SHIFTS.items(), shifted, strict=False):
+        earlier[name] = {(_local(int(r["time"]), zone) + shift, str(r.get("municipality")),
+                          str(r.get("direction"))): number(r, "count") for r in rows}
+        totals[name] = sum(number(r, "count") or 0.0 for r in rows)
     points = []
     for r in current:
         key = (_local(int(r["time"]), zone), str(r.get("municipality")), str(r.get("direction")))
-        points.append(FootfallPoint(
-            time=format_time(int(r["time"]), zone), municipality=key[1], direction=key[2],
-            count=number(r, "count"), complete=number(r, "complete"),
-            previous_week=earlier.get("previous_week", {}).get(key), last_year=earlier.get("last_year", {}).get(key),
-        ))
-    return FootfallSeries(
-        site=site, every=every, tz=zone.key, data=points, total=sum(p.count or 0.0 for p in points),
-        total_previous_week=totals["previous_week"], total_last_year=totals["last_year"],
-        licence=settings.api.licence, attribution=settings.api.attribution,
-    )
+        points.append({
+            "time": format_time(int(r["time"]), zone), "municipality": key[1], "direction": key[2],
+            "count": number(r, "count"), "complete": number(r, "complete"),
+            "previous_week": earlier.get("previous_week", {}).get(key),
+            "last_year": earlier.get("last_year", {}).get(key),
+        })
+    return json_answer({
+        "site": site, "every": every, "tz": zone.key, "data": points, "total": sum(p["count"] or 0.0 for p in points),
+        "total_previous_week": totals["previous_week"], "total_last_year": totals["last_year"],
+        "licence": settings.api.licence, "attribution": settings.api.attribution,
+    })

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
+from api.answers import json_answer
 from api.deps import InfluxDep, OpenDataDep, PrincipalDep, SettingsDep
 from api.lookups import param_problem, query
-from api.models import OccupancyPoint, OccupancySeries, ParkingLot, ParkingLots
+from api.models import OccupancySeries, ParkingLot, ParkingLots
 from api.problems import Problem, responses
 from api.queries import (
     DEFAULT_TZ,
@@ -50,7 +51,7 @@ def _lot(row: dict[str, Any]) -> ParkingLot:
 @router.get("", response_model=ParkingLots)
 async def parking_now(
     principal: OpenDataDep, influx: InfluxDep, settings: SettingsDep, municipality: Municipality = None
-) -> ParkingLots:
+) -> Response:
     """Every lot's availability now: free, occupied and unknown bays (open data)."""
     scope, visible = principal.scope(municipality)
     try:
@@ -58,7 +59,8 @@ async def parking_now(
     except ParamError as exc:
         raise param_problem(exc) from exc
     lots = sorted((_lot(r) for r in rows), key=lambda lot: lot.id)
-    return ParkingLots(data=lots, count=len(lots), licence=settings.api.licence, attribution=settings.api.attribution)
+    return json_answer(ParkingLots(data=lots, count=len(lots), licence=settings.api.licence,
+                                   attribution=settings.api.attribution))
 
 
 @router.get("/{site}/occupancy", response_model=OccupancySeries)
@@ -72,7 +74,7 @@ async def occupancy(
     every: Every = "1h",
     tz: Zone = DEFAULT_TZ,
     municipality: Municipality = None,
-) -> OccupancySeries:
+) -> Response:
     """How full a lot was per interval: the time-weighted occupied share of its bays whose state was known."""
     scope, visible = principal.scope(municipality)
     if not visible:
@@ -84,12 +86,13 @@ async def occupancy(
         influxql = occupancy_query(scope, site, begin, finish, every, zone.key)
     except ParamError as exc:
         raise param_problem(exc) from exc
-    points = [_occupancy_point(r, zone) for r in by_time(records(await query(influx, influxql)), "municipality")]
-    return OccupancySeries(site=site, every=every, tz=zone.key, data=points, count=len(points))
+    points = [occupancy_row(r, zone) for r in by_time(records(await query(influx, influxql)), "municipality")]
+    return json_answer({"site": site, "every": every, "tz": zone.key, "data": points, "count": len(points)})
 
 
-def _occupancy_point(row: dict[str, Any], zone: ZoneInfo) -> OccupancyPoint:
-    return OccupancyPoint(
-        time=format_time(int(row["time"]), zone), municipality=str(row.get("municipality") or ""),
-        occupancy=number(row, "occupancy"), coverage=number(row, "coverage"), bays=whole(row, "bays"),
-    )
+def occupancy_row(row: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    """An :class:`OccupancyPoint` of a record of :func:`occupancy_query`, as plain JSON."""
+    return {
+        "time": format_time(int(row["time"]), zone), "municipality": str(row.get("municipality") or ""),
+        "occupancy": number(row, "occupancy"), "coverage": number(row, "coverage"), "bays": whole(row, "bays"),
+    }

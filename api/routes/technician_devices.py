@@ -94,7 +94,7 @@ async def find_devices(
     return [public(d) for d in found]
 
 
-@router.post("/devices", response_model=TechnicianDevice, status_code=201, responses=responses(409))
+@router.post("/devices", response_model=TechnicianDevice, status_code=201, responses=responses(400, 409))
 async def register(body: TechnicianDeviceCreate, principal: TechnicianDep, registry: RegistryDep) -> TechnicianDevice:
     """Register a new device in the caller's municipality; 409 if the DevEUI is registered already."""
     existing = await _call(registry.get, body.dev_eui)
@@ -140,7 +140,7 @@ async def detail(
     )
 
 
-@router.patch("/devices/{dev_eui}", response_model=TechnicianDevice, responses=responses(404))
+@router.patch("/devices/{dev_eui}", response_model=TechnicianDevice, responses=responses(400, 404))
 async def change(
     dev_eui: DevEui, body: TechnicianDeviceUpdate, principal: TechnicianDep, registry: RegistryDep
 ) -> TechnicianDevice:
@@ -150,7 +150,7 @@ async def change(
     return public(device)
 
 
-@router.post("/devices/{dev_eui}/status", response_model=TechnicianDevice, responses=responses(404))
+@router.post("/devices/{dev_eui}/status", response_model=TechnicianDevice, responses=responses(400, 404))
 async def set_status(
     dev_eui: DevEui, body: StatusUpdate, principal: TechnicianDep, registry: RegistryDep
 ) -> TechnicianDevice:

@@ -18,7 +18,7 @@ from devices.records import Status
 from stadtpuls.influx import InfluxClient, InfluxError
 from stadtpuls.settings import Settings
 
-router = APIRouter(prefix="/v1/technician", tags=["technician"], responses=responses(401, 403, 429))
+router = APIRouter(prefix="/v1/technician", tags=["technician"], responses=responses(401, 403, 422, 429))
 
 
 @lru_cache(maxsize=4)

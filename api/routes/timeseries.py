@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
+from api.answers import json_answer
 from api.deps import InfluxDep, PrincipalDep, RegistryDep, SettingsDep
 from api.lookups import visible_device
-from api.models import TimeseriesPage, TimeseriesPoint
+from api.models import TimeseriesPage
 from api.problems import Problem, responses
 from api.queries import (
     AGGREGATES,
@@ -100,7 +101,7 @@ async def timeseries(
     limit: Limit = None,
     cursor: Annotated[str | None, Query(max_length=100, description="`next_cursor` of the previous page")] = None,
     format: Annotated[str | None, Query(pattern="^(json|csv|ndjson)$", description="json, csv or ndjson")] = None,
-) -> Response | TimeseriesPage:
+) -> Response:
     """Values of one quantity of a device or a site between `start` and `end`.
 
     Without `every` the raw readings come back, each with its device; with `every` one aggregate per interval
@@ -153,15 +154,17 @@ async def _read(influx: InfluxClient, spec: SeriesRequest, start: int) -> tuple[
 
 def _json_page(
     spec: SeriesRequest, page: list[Row], zone: ZoneInfo, next_cursor: str | None, next_link: str | None
-) -> TimeseriesPage:
+) -> Response:
+    """A :class:`TimeseriesPage` of plain :class:`TimeseriesPoint` rows."""
     points = [
-        TimeseriesPoint(time=format_time(r.time, zone), value=r.value, dev_eui=r.dev_eui, channel=r.channel)
+        {"time": format_time(r.time, zone), "value": r.value, "dev_eui": r.dev_eui, "channel": r.channel}
         for r in page
     ]
-    return TimeseriesPage(
-        quantity=spec.quantity, unit=QUANTITIES[spec.quantity].unit, every=spec.every, agg=spec.agg, tz=spec.tz,
-        source=spec.source, data=points, count=len(points), next_cursor=next_cursor, next=next_link,
-    )
+    return json_answer({
+        "quantity": spec.quantity, "unit": QUANTITIES[spec.quantity].unit, "every": spec.every, "agg": spec.agg,
+        "tz": spec.tz, "source": spec.source, "data": points, "count": len(points), "next_cursor": next_cursor,
+        "next": next_link,
+    })
 
 
 def _csv(page: list[Row], zone: ZoneInfo) -> str:

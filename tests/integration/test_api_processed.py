@@ -12,9 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import BaseModel
 
 from api.app import create_app
 from api.keys import KeyStore, Role
+from api.models import AirStations, EaqiHours, Exceedances, FootfallSeries, OccupancySeries, ParkingLots
 from api.queries import parse_time
 from devices.registry import DeviceRegistry
 from stadtpuls.influx import InfluxClient
@@ -35,6 +37,15 @@ HOUR = 3600 * 10**9
 class Api:
     client: httpx.AsyncClient
     keys: dict[str, dict[str, str]]
+
+
+def documented(response: httpx.Response, model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON body, checked to be exactly the documented model: no field missing, none added, types kept."""
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    body: dict[str, Any] = response.json()
+    assert model.model_validate(body).model_dump(mode="json") == body
+    return body
 
 
 async def write(influx: InfluxClient, policy: str, lines: list[str]) -> None:
@@ -102,8 +113,7 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
 async def test_how_full_was_the_marktplatz_lot_last_saturday_afternoon(api: Api) -> None:
     params = {"start": "2025-06-14T12:00:00+02:00", "end": "2025-06-14T18:00:00+02:00", "every": "1h"}
     response = await api.client.get("/v1/parking/Marktplatz/occupancy", params=params, headers=api.keys["reader"])
-    assert response.status_code == 200, response.text
-    data = response.json()["data"]
+    data = documented(response, OccupancySeries)["data"]
     assert [p["time"] for p in data][:2] == ["2025-06-14T12:00:00+02:00", "2025-06-14T13:00:00+02:00"]
     assert [p["occupancy"] for p in data] == [0.75, 0.8125, 0.875, 0.9375, 1.0, 1.0]
     assert {p["municipality"] for p in data} == {TOWN}
@@ -111,7 +121,7 @@ async def test_how_full_was_the_marktplatz_lot_last_saturday_afternoon(api: Api)
     afternoon = await api.client.get("/v1/parking/Marktplatz/occupancy", headers=api.keys["reader"],
                                      params={**params, "every": "1d", "start": "2025-06-14T00:00:00+02:00",
                                              "end": "2025-06-15T00:00:00+02:00"})
-    day = afternoon.json()["data"]
+    day = documented(afternoon, OccupancySeries)["data"]
     assert len(day) == 1
     assert day[0]["time"] == "2025-06-14T00:00:00+02:00"
     assert day[0]["occupancy"] == pytest.approx(sum(min(1.0, h / 16) for h in range(24)) / 24)
@@ -124,8 +134,7 @@ async def test_how_full_was_the_marktplatz_lot_last_saturday_afternoon(api: Api)
 
 async def test_parking_availability_now_is_open_data_in_fiware_terms(api: Api) -> None:
     response = await api.client.get("/v1/parking")
-    assert response.status_code == 200
-    body = response.json()
+    body = documented(response, ParkingLots)
     assert body["licence"]
     assert body["attribution"]
     assert body["data"] == [{
@@ -144,8 +153,7 @@ async def test_people_in_the_pedestrian_zone_this_week_against_the_same_week_las
     params: dict[str, Any] = {"start": "2025-06-09T00:00:00+02:00", "end": "2025-06-16T00:00:00+02:00",
                               "every": "1w", "direction": "in", "compare": "true"}
     response = await api.client.get("/v1/footfall/Fussgaengerzone", params=params, headers=api.keys["reader"])
-    assert response.status_code == 200, response.text
-    body = response.json()
+    body = documented(response, FootfallSeries)
     assert body["total"] == 10 * 168
     assert body["total_last_year"] == 8 * 168
     assert body["total_previous_week"] == 6 * 168
@@ -154,7 +162,7 @@ async def test_people_in_the_pedestrian_zone_this_week_against_the_same_week_las
     ]
     days = await api.client.get("/v1/footfall/Fussgaengerzone", headers=api.keys["reader"],
                                 params={**params, "every": "1d"})
-    assert [p["count"] for p in days.json()["data"]] == [240.0] * 7
+    assert [p["count"] for p in documented(days, FootfallSeries)["data"]] == [240.0] * 7
     assert days.json()["data"][0]["last_year"] == 192.0  # Monday 10 June 2024
     both_directions = {k: v for k, v in params.items() if k not in ("direction", "compare")}
     both = await api.client.get("/v1/footfall/Fussgaengerzone", params={**both_directions, "every": "1d"})
@@ -170,8 +178,7 @@ async def test_people_in_the_pedestrian_zone_this_week_against_the_same_week_las
 async def test_days_with_pm10_over_the_limit_this_year_at_the_ring_road(api: Api) -> None:
     response = await api.client.get("/v1/air/exceedances", params={"year": 2025, "site": "Ring"},
                                     headers=api.keys["reader"])
-    assert response.status_code == 200, response.text
-    assert response.json()["data"] == [{
+    assert documented(response, Exceedances)["data"] == [{
         "dev_eui": STATION, "municipality": TOWN, "site": "Ring", "pm10_valid_days": 330,
         "pm10_days_over_limit": 7, "no2_valid_hours": 330 * 24, "no2_hours_over_limit": 0,
     }]
@@ -183,16 +190,15 @@ async def test_days_with_pm10_over_the_limit_this_year_at_the_ring_road(api: Api
 
 async def test_eaqi_now_and_per_hour(api: Api) -> None:
     now = await api.client.get("/v1/air/eaqi")
-    assert now.status_code == 200
-    stations = now.json()["data"]
+    stations = documented(now, AirStations)["data"]
     assert [(s["dev_eui"], s["index"], s["time"]) for s in stations] == [(STATION, 3, "2025-06-14T04:00:00Z")]
     per_hour = await api.client.get(f"/v1/air/stations/{STATION}/eaqi", headers=api.keys["reader"],
                                     params={"start": "2025-06-14T00:00:00Z", "end": "2025-06-15T00:00:00Z"})
-    assert [h["index"] for h in per_hour.json()["data"]] == [2, 3, 4, 2, 3]
+    assert [h["index"] for h in documented(per_hour, EaqiHours)["data"]] == [2, 3, 4, 2, 3]
     per_day = await api.client.get(f"/v1/air/stations/{STATION}/eaqi", headers=api.keys["reader"],
                                    params={"start": "2025-06-14T00:00:00+02:00", "end": "2025-06-15T00:00:00+02:00",
                                            "every": "1d"})
-    assert [(d["time"], d["index"], d["pm10"]) for d in per_day.json()["data"]] == [
+    assert [(d["time"], d["index"], d["pm10"]) for d in documented(per_day, EaqiHours)["data"]] == [
         ("2025-06-14T00:00:00+02:00", 4, 30.0)
     ]
     assert (await api.client.get(f"/v1/air/stations/{STATION}/eaqi", headers=api.keys["other"],

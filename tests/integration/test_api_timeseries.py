@@ -16,6 +16,7 @@ import pytest
 
 from api.app import create_app
 from api.keys import KeyStore, Role
+from api.models import TimeseriesPage
 from api.queries import parse_time
 from devices.registry import DeviceRegistry
 from stadtpuls.influx import InfluxClient
@@ -80,6 +81,7 @@ async def test_a_day_is_a_local_day_across_the_dst_change(api: Api) -> None:
     response = await series(api, "a", dev_eui=A1, every="1d", agg="count")
     assert response.status_code == 200, response.text
     body = response.json()
+    assert TimeseriesPage.model_validate(body).model_dump(mode="json") == body  # exactly the documented page
     assert [(p["time"], p["value"]) for p in body["data"]] == [
         ("2025-10-25T00:00:00+02:00", 144),
         ("2025-10-26T00:00:00+02:00", 150),  # 25 hours
