@@ -276,7 +276,7 @@ class FootfallPoint(BaseModel):
     complete: float | None = Field(description="Share of the site's counters that were complete, 0..1")
     previous_week: float | None = Field(description="Count of the same interval one week earlier (`compare`)")
     last_year: float | None = Field(
-        description="Count of the same interval 52 weeks earlier, on the same weekday (`compare`)"
+        description="Count of the same interval in the same ISO week a year earlier, on the same weekday (`compare`)"
     )
 
 
@@ -289,7 +289,9 @@ class FootfallSeries(OpenData):
     data: list[FootfallPoint] = Field(description="One point per interval and direction, in time order")
     total: float = Field(description="People in the whole range (all directions asked for)")
     total_previous_week: float | None = Field(description="The same for the range one week earlier (`compare`)")
-    total_last_year: float | None = Field(description="The same for the range 52 weeks earlier (`compare`)")
+    total_last_year: float | None = Field(
+        description="The same for the range in the same ISO week a year earlier (`compare`)"
+    )
 
 
 class AirStation(BaseModel):

@@ -1,5 +1,6 @@
 """``/v1/footfall``: people per interval at a site and direction, against the week before and the same week a
-year earlier (52 weeks back, so weekdays line up). Open data.
+year earlier (the same ISO week of the year before, weekday-aligned: 52 weeks back, 53 after a year with a
+week 53, as the footfall report compares). Open data.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from api.queries import (
     records,
     time_range,
 )
+from reports.footfall.weeks import week_of
 from stadtpuls.influx import InfluxClient
 
 router = APIRouter(prefix="/v1/footfall", tags=["footfall"], responses=responses(401, 404, 422, 429, 503))
 
-SHIFTS = {"previous_week": timedelta(weeks=1), "last_year": timedelta(weeks=52)}
+COMPARISONS = ("previous_week", "last_year")
 
 Site = Annotated[str, Path(max_length=200, description="The site, e.g. a street of the pedestrian zone")]
 Start = Annotated[str, Query(max_length=64, description="First instant, RFC 3339 with zone (inclusive)")]
@@ -42,12 +44,18 @@ End = Annotated[str, Query(max_length=64, description="Last instant, RFC 3339 wi
 Every = Annotated[str, Query(max_length=8, description="15m, 1h, 1d or 1w; days and weeks (from Monday) are local")]
 Zone = Annotated[str, Query(max_length=64, description="Zone of day and week boundaries and of the times out")]
 Direction = Annotated[str | None, Query(max_length=8, description="`in` or `out`; both when left out")]
-Compare = Annotated[bool, Query(description="Add the week before and the same week a year earlier (52 weeks back)")]
+Compare = Annotated[bool, Query(description="Add the week before and the same week a year earlier (same ISO week)")]
 Municipality = Annotated[str | None, Query(max_length=200, description="The site's municipality")]
 
 
 def _local(ns: int, zone: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(ns / NS, tz=zone).replace(tzinfo=None)
+
+
+def _shifts(begin: int, zone: ZoneInfo) -> dict[str, timedelta]:
+    """How far back each comparison lies: a week, and to the same ISO week a year earlier (52 or 53 weeks)."""
+    week = week_of(_local(begin, zone).date())
+    return {"previous_week": timedelta(weeks=1), "last_year": week.monday - week.year_before().monday}
 
 
 def _back(ns: int, shift: timedelta, zone: ZoneInfo) -> int:
@@ -85,9 +93,9 @@ async def footfall(
         zone = parse_zone(tz)
         begin, finish = time_range(start, end, max_range_days=settings.api.max_range_days)
         ranges = {"current": (begin, finish)}
-        if compare:  # the same local wall-clock range a week and 52 weeks earlier, read at the same time
-            ranges.update({name: (_back(begin, shift, zone), _back(finish, shift, zone))
-                           for name, shift in SHIFTS.items()})
+        shifts = _shifts(begin, zone) if compare else {}
+        # the same local wall-clock range a week and a year (same ISO week) earlier, read at the same time
+        ranges.update({name: (_back(begin, shift, zone), _back(finish, shift, zone)) for name, shift in shifts.items()})
         statements = [footfall_query(scope, site, first, last, every, zone.key, direction)
                       for first, last in ranges.values()]
     except ParamError as exc:
@@ -95,8 +103,8 @@ async def footfall(
     answers = await asyncio.gather(*(_counts(influx, statement) for statement in statements))
     current, *shifted = answers
     earlier: dict[str, dict[tuple[datetime, str, str], float | None]] = {}
-    totals: dict[str, float | None] = {name: None for name in SHIFTS}
-    for (name, shift), rows in zip(SHIFTS.items(), shifted, strict=False):
+    totals: dict[str, float | None] = dict.fromkeys(COMPARISONS)
+    for (name, shift), rows in zip(shifts.items(), shifted, strict=True):
         earlier[name] = {(_local(int(r["time"]), zone) + shift, str(r.get("municipality")),
                           str(r.get("direction"))): number(r, "count") for r in rows}
         totals[name] = sum(number(r, "count") or 0.0 for r in rows)
