@@ -15,8 +15,8 @@ PACKAGES := stadtpuls ingest processing api devices dashboards firmware_sim devt
 # (they read the report's PDF); npm, which fetches the accessibility checker, is installed when missing.
 RUN_PACKAGES := mosquitto influxdb libpango-1.0-0 libpangoft2-1.0-0
 TEST_PACKAGES := chromium poppler-utils
-# the ingest benchmark builds its publisher against libmosquitto and installs Node-RED with npm
-BENCH_PACKAGES := gcc libc6-dev libmosquitto-dev npm
+# the ingest benchmark builds its publisher against libmosquitto; it installs Node-RED with npm (installed when missing)
+BENCH_PACKAGES := gcc libc6-dev libmosquitto-dev
 # axe-core, the accessibility checker the browser test runs in the page (from the npm registry, unpacked here)
 AXE_VERSION := 4.14.1
 AXE := $(VENV)/share/axe-core/axe.min.js
@@ -82,6 +82,7 @@ demo: deps venv ## Run the demo town: local broker and InfluxDB, simulated senso
 
 bench-deps: deps ## Install the Debian packages the ingest benchmark needs besides (a C compiler, libmosquitto-dev, npm)
 	@$(call apt_install,$(BENCH_PACKAGES))
+	@command -v npm >/dev/null || { $(call apt_install,npm); }
 
 bench-ingest: bench-deps venv ## Measure ingest beside Node-RED and a Python peer (BENCH_ARGS="--count 20000 ...")
 	$(BIN)/python bench/bench_ingest.py $(BENCH_ARGS)
