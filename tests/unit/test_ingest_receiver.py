@@ -68,18 +68,25 @@ def test_qos1_publish_becomes_a_message_with_its_packet_id() -> None:
     assert read(data) == len(data)
     assert [(m.topic, m.payload) for m in got] == [("a/b", b'{"x": 1}')]
     ack = got[0].ack
-    assert isinstance(ack, PendingAck) and ack.mid == 513 and ack.connection is connection
-    assert connection.packages == [] and handler._last_msg_in > 0 and connection._last_data_in > 0
+    assert isinstance(ack, PendingAck)
+    assert ack.mid == 513
+    assert ack.connection is connection
+    assert connection.packages == []
+    assert handler._last_msg_in > 0
+    assert connection._last_data_in > 0
 
 
 def test_qos0_and_mqtt311_publishes() -> None:
     read, _, _, got = reader()
     read(publish("t/0", b"zero", qos=0))
-    assert got[0].payload == b"zero" and got[0].ack is None
+    assert got[0].payload == b"zero"
+    assert got[0].ack is None
     read311, _, _, got311 = reader(version=4)
     data = publish("t/1", b"one", properties=None, mid=9)
     assert read311(data) == len(data)
-    assert got311[0].payload == b"one" and isinstance(got311[0].ack, PendingAck) and got311[0].ack.mid == 9
+    assert got311[0].payload == b"one"
+    assert isinstance(got311[0].ack, PendingAck)
+    assert got311[0].ack.mid == 9
 
 
 def test_a_packet_split_across_reads_waits_for_its_rest() -> None:
@@ -88,9 +95,12 @@ def test_a_packet_split_across_reads_waits_for_its_rest() -> None:
     data = publish("t", b"first") + big
     cut = len(data) - 100
     used = read(data[:cut])
-    assert used == len(data) - len(big) and [m.payload for m in got] == [b"first"]
-    assert read(data[used:]) == len(big) and got[1].payload == b"p" * 300
-    assert read(big[:1]) == 0 and read(big[:2]) == 0  # not even the length complete
+    assert used == len(data) - len(big)
+    assert [m.payload for m in got] == [b"first"]
+    assert read(data[used:]) == len(big)
+    assert got[1].payload == b"p" * 300
+    assert read(big[:1]) == 0
+    assert read(big[:2]) == 0
 
 
 def test_other_packets_and_publishes_with_properties_take_gmqtts_path() -> None:
@@ -110,7 +120,8 @@ def test_undecodable_topic_goes_to_gmqtt() -> None:
     t = b"\xff\xfe"
     body = len(t).to_bytes(2, "big") + t + b"\x00\x01" + b"\x00" + b"x"
     read(bytes([0x32, len(body)]) + body)
-    assert got == [] and len(connection.packages) == 1
+    assert got == []
+    assert len(connection.packages) == 1
 
 
 def test_a_superseded_connection_uses_gmqtts_path() -> None:
@@ -118,7 +129,8 @@ def test_a_superseded_connection_uses_gmqtts_path() -> None:
     handler.current_connection = object()
     data = publish("t", b"late")
     assert read(data) == len(data)
-    assert got == [] and connection._protocol.slow == [data]
+    assert got == []
+    assert connection._protocol.slow == [data]
 
 
 def test_a_malformed_length_is_refused() -> None:
@@ -138,4 +150,5 @@ def test_a_sink_that_raises_does_not_stop_reading(caplog: pytest.LogCaptureFixtu
     read = _fast_reader(connection, FakeHandler(connection), sink, 5)
     data = publish("t", b"bad") + publish("t", b"good")
     assert read(data) == len(data)
-    assert seen == [b"bad", b"good"] and "error handling a message" in caplog.text
+    assert seen == [b"bad", b"good"]
+    assert "error handling a message" in caplog.text
