@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from devices.catalog import DeviceModel, QuantityRule
@@ -44,12 +44,17 @@ class _Resolved:
         self.outcomes: dict[float, Measurement | str] = {}
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Normalised:
     """The outcome of normalising one decoded payload."""
 
-    measurements: list[Measurement] = field(default_factory=list)
-    implausible: list[str] = field(default_factory=list)  # one text per refused value
+    measurements: list[Measurement]
+    implausible: list[str]  # one text per refused value
+
+    def __init__(self, measurements: list[Measurement] | None = None, implausible: list[str] | None = None) -> None:
+        # written out: a dataclass's default factories cost a call each, once per uplink
+        self.measurements = [] if measurements is None else measurements
+        self.implausible = [] if implausible is None else implausible
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
