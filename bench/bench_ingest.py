@@ -11,7 +11,7 @@ rate: the machine's speed in that hour), Stadtpuls ingest, the straightforward p
 and queued (published while the system is stopped, then drained).
 
     .venv/bin/python bench/bench_ingest.py [--count 150000] [--repeat 3] [--soak-seconds 600] [--backlog-minutes 60]
-        [--workers 1,2] [--publishers 1]
+        [--workers 1,2] [--publishers 1] [--broker-inflight 1000]
         [--skip throughput,qos0,peer,nodered,obvious,latency,soak,backlog] [--python LABEL=PATH ...]
 
 ``--python`` runs the ingest of other checkouts (each given by its virtualenv's Python) side by side in the same
@@ -66,6 +66,7 @@ BACKLOG_CHUNK = 600_000  # uplinks prepared and published at a time
 OBVIOUS_COUNT = 30_000  # uplinks per run for the obvious Node-RED flow (~500/s: 150,000 would take minutes)
 SPOOL_MAX_MB = 16_384  # per process: a one-hour backlog at 2,000/s is ~3.3 GB of spool in all
 PEER = ROOT / "bench" / "peer_pipeline.py"
+BROKER_INFLIGHT = 1000  # the broker's max_inflight_messages (--broker-inflight)
 
 
 @dataclass
@@ -235,7 +236,7 @@ def fresh_broker(name: str) -> MosquittoServer:
     if run_dir.exists():
         raise RuntimeError(f"{run_dir} exists: a row must start from a clean broker")
     return MosquittoServer(run_dir, max_queued_messages=20_000_000, max_queued_bytes=16 * 2**30,
-                           max_inflight_messages=fastpub.WINDOW)
+                           max_inflight_messages=BROKER_INFLIGHT)
 
 
 def end_row(broker: MosquittoServer, influx: InfluxServer, dbs: list[str]) -> None:
@@ -554,11 +555,15 @@ def main() -> None:
     parser.add_argument("--backlog-minutes", type=float, default=60.0)
     parser.add_argument("--workers", default="1,2", help="comma-separated ingest worker counts to measure")
     parser.add_argument("--publishers", type=int, default=1, help="compiled publisher processes")
+    parser.add_argument("--broker-inflight", type=int, default=BROKER_INFLIGHT,
+                        help="the broker's max_inflight_messages: unacknowledged QoS 1 messages per client")
     parser.add_argument("--skip", default="",
                         help="comma-separated: throughput,qos0,peer,nodered,obvious,latency,soak,backlog")
     parser.add_argument("--python", action="append", default=[], metavar="LABEL=PATH",
                         help="compare: run the ingest of this virtualenv's Python too, labelled LABEL (repeatable)")
     args = parser.parse_args()
+    global BROKER_INFLIGHT  # one setting for every row's broker
+    BROKER_INFLIGHT = args.broker_inflight
     skip = set(filter(None, args.skip.split(",")))
     systems = dict(item.split("=", 1) for item in args.python) or {"": sys.executable}
     worker_counts = [int(w) for w in args.workers.split(",")]
