@@ -555,7 +555,7 @@ def main() -> None:
     parser.add_argument("--backlog-minutes", type=float, default=60.0)
     parser.add_argument("--workers", default="1,2", help="comma-separated ingest worker counts to measure")
     parser.add_argument("--publishers", type=int, default=1, help="compiled publisher processes")
-    parser.add_argument("--broker-inflight", type=int, default=BROKER_INFLIGHT,
+    parser.add_argument("--broker-inflight", type=int, default=1000,
                         help="the broker's max_inflight_messages: unacknowledged QoS 1 messages per client")
     parser.add_argument("--skip", default="",
                         help="comma-separated: throughput,qos0,peer,nodered,obvious,latency,soak,backlog")
