@@ -12,7 +12,7 @@ ENV PIP_NO_CACHE_DIR=1 \
 
 WORKDIR /src
 RUN python -m venv /opt/stadtpuls
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY stadtpuls/ stadtpuls/
 COPY ingest/ ingest/
 COPY processing/ processing/
@@ -20,7 +20,8 @@ COPY api/ api/
 COPY devices/ devices/
 COPY dashboards/ dashboards/
 COPY firmware_sim/ firmware_sim/
-RUN /opt/stadtpuls/bin/pip install '.[postgres]' \
+# the versions of constraints.txt (make lock), the same the tests ran with
+RUN /opt/stadtpuls/bin/pip install -c constraints.txt '.[postgres]' \
     && /opt/stadtpuls/bin/pip uninstall --yes pip
 
 

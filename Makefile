@@ -8,6 +8,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every dependency pinned (the linters too): make venv, the tests, the demo and the Dockerfile install from it.
+CONSTRAINTS := constraints.txt
+LOCK_VENV := .lock-venv
+PIP_TOOLS := pip-tools==7.6.2
+LOCK_FLAGS ?=
 PACKAGES := stadtpuls ingest processing api devices dashboards firmware_sim devtools reports
 
 # Debian packages: the servers the demo and the tests start as child processes, and the libraries the PDF
@@ -24,7 +29,7 @@ AXE := $(VENV)/share/axe-core/axe.min.js
 # Root runs apt-get directly; anyone else goes through sudo when it is there.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo || true)
 
-.PHONY: help deps test-deps bench-deps venv lint check test demo bench-ingest clean distclean
+.PHONY: help deps test-deps bench-deps venv lock lint check test demo bench-ingest report-pages clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -48,17 +53,25 @@ $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
 $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
 endef
 
-venv: $(STAMP) ## Create .venv and install the package with its dev extras (again when pyproject.toml changes)
+venv: $(STAMP) ## Create .venv: the package with its dev extras, versions from constraints.txt (again when either changes)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[dev]'
 	@# grafana-client's HTTP library depends on urllib3-future, whose .pth file copies it over urllib3 at every
 	@# interpreter start, which breaks requests (schemathesis's transport). Keep the two apart: niquests then
 	@# uses urllib3_future and everything else the real urllib3.
 	rm -f $(VENV)/lib/python3*/site-packages/urllib3_future.pth
-	$(BIN)/python -m pip install -q --force-reinstall --no-deps urllib3
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) --force-reinstall --no-deps urllib3
 	touch $@
+
+lock: ## Pin the dependencies of pyproject.toml anew into constraints.txt (LOCK_FLAGS=--upgrade: newest allowed)
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install -q '$(PIP_TOOLS)'
+	$(LOCK_VENV)/bin/pip-compile --quiet --all-extras --strip-extras --allow-unsafe --no-emit-index-url \
+	  --no-emit-find-links --custom-compile-command 'make lock' $(LOCK_FLAGS) --output-file=$(CONSTRAINTS) pyproject.toml
+	rm -rf $(LOCK_VENV)
 
 lint: venv ## ruff and mypy --strict over the code
 	$(BIN)/ruff check .
@@ -87,8 +100,12 @@ bench-deps: deps ## Install the Debian packages the ingest benchmark needs besid
 bench-ingest: bench-deps venv ## Measure ingest beside Node-RED and a Python peer (BENCH_ARGS="--count 20000 ...")
 	$(BIN)/python bench/bench_ingest.py $(BENCH_ARGS)
 
+REPORT_WEEK ?= 2026-W47
+report-pages: test-deps venv ## The footfall report of a simulated, processed week (REPORT_WEEK) in run/report; its README pages in docs/images
+	$(BIN)/python -m devtools.report_pages --week $(REPORT_WEEK) --out run/report --pages-to docs/images
+
 clean: ## Remove caches, build output and run folders (keeps .venv and var/)
-	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis run .bench
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis run .bench $(LOCK_VENV)
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean ## clean, and remove .venv as well

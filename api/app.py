@@ -26,6 +26,7 @@ from api.routes import (
     opendata,
     parking,
     places,
+    reports,
     technician_devices,
     technician_health,
     technician_page,
@@ -72,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     for router in (health.router, keys.whoami_router, places.municipalities, places.sites, devices.router,
                    timeseries.router, parking.router, footfall.router, air.router, opendata.router, keys.router,
-                   technician_devices.router, technician_health.router, technician_page.router):
+                   technician_devices.router, technician_health.router, technician_page.router, reports.router):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

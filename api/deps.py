@@ -1,9 +1,9 @@
 """Dependencies shared by the routes, as ``Annotated`` aliases.
 
 ``PrincipalDep`` is the caller of a request with a valid key (401 without one, 429 over the rate limit);
-``TechnicianDep`` and ``AdminDep`` also require the role (403). ``OpenDataDep`` lets anonymous callers through
-when ``STADTPULS_API_PUBLIC`` is on. Keys are looked up in the thread pool and cached briefly (see
-:mod:`api.auth`).
+``TechnicianDep`` and ``AdminDep`` also require the role (403); ``CallerDep`` is anonymous without a key
+(``/health``). ``OpenDataDep`` lets anonymous callers through when ``STADTPULS_API_PUBLIC`` is on. Keys are
+looked up in the thread pool and cached briefly (see :mod:`api.auth`).
 """
 
 from __future__ import annotations
@@ -69,6 +69,11 @@ async def _principal(request: Request, key: Annotated[str | None, Security(_key_
     return await _keyed(request, key)
 
 
+async def _caller(request: Request, key: Annotated[str | None, Security(_key_header)]) -> Principal:
+    """The caller: anonymous without a key; a key that is sent must be valid."""
+    return await _keyed(request, key) if key else ANONYMOUS
+
+
 async def _open_data(request: Request, key: Annotated[str | None, Security(_key_header)]) -> Principal:
     settings: Settings = request.app.state.settings
     if key or not settings.api.public:
@@ -94,3 +99,4 @@ PrincipalDep = Annotated[Principal, Depends(_principal)]
 TechnicianDep = Annotated[Principal, Depends(_needs(Role.TECHNICIAN))]
 AdminDep = Annotated[Principal, Depends(_needs(Role.ADMIN))]
 OpenDataDep = Annotated[Principal, Depends(_open_data)]
+CallerDep = Annotated[Principal, Depends(_caller)]  # anonymous when no key is sent (``/health``)

@@ -153,14 +153,14 @@ class Check(BaseModel):
     """One dependency's health."""
 
     ok: bool = Field(description="Whether the dependency answered")
-    detail: str = Field(description="What was found")
+    detail: str | None = Field(default=None, description="What was found (technician and admin keys only)")
 
 
 class Health(BaseModel):
     """The platform's health: every dependency must be reachable."""
 
     status: str = Field(description="`ok` or `unavailable`")
-    checks: dict[str, Check] = Field(description="One check per dependency (`mqtt`, `influxdb`)")
+    checks: dict[str, Check] = Field(description="One check per dependency (`influxdb`, `registry`)")
 
 
 class KeyPublic(BaseModel):

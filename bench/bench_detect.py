@@ -5,7 +5,10 @@ Half the devices are measured levels (PM2.5-like: daily cycle and noise), half a
 are built too. Every device goes through :func:`processing.detect.detect` with its kind's preset, as the
 service will call it. Data generation and the numba compile (or cache load) are outside the timing.
 
-    .venv/bin/python bench/bench_detect.py [--devices 2000] [--write-docs]
+``--settings job`` uses the detection job's parameters instead (spikes must be short and return; counts are
+compared with their hour of the week at the day's level of activity).
+
+    .venv/bin/python bench/bench_detect.py [--devices 2000] [--settings presets|job] [--write-docs]
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from processing.detect import DAY, HOUR, Event, detect
+from processing.detect import DAY, HOUR, PRESETS, Event, Settings, detect
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -73,12 +76,21 @@ def make_town(devices: int, seed: int = 11) -> list[Device]:
     return [level_device(rng, times) if i % 2 == 0 else count_device(rng, times) for i in range(devices)]
 
 
-def run(town: list[Device], times: FloatArray) -> tuple[float, float, list[list[Event]]]:
+def job_settings() -> dict[str, Settings]:
+    """The detection job's parameters per kind."""
+    from processing.anomaly_job import COUNT, LEVEL
+
+    return {"level": LEVEL, "count": COUNT}
+
+
+def run(
+    town: list[Device], times: FloatArray, settings: dict[str, Settings] = PRESETS
+) -> tuple[float, float, list[list[Event]]]:
     """Wall-clock and CPU seconds to detect on every device, and each device's events."""
     found = []
     began, began_cpu = time.perf_counter(), time.process_time()
     for device in town:
-        found.append(detect(times, device.values, kind=device.kind, interval=HOUR))
+        found.append(detect(times, device.values, kind=device.kind, interval=HOUR, settings=settings[device.kind]))
     return time.perf_counter() - began, time.process_time() - began_cpu, found
 
 
@@ -99,17 +111,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--devices", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--settings", choices=("presets", "job"), default="presets")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
+    chosen = job_settings() if args.settings == "job" else PRESETS
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     times = START + np.arange(HOURS) * HOUR
     town = make_town(args.devices)
-    run(town[:4], times)  # compile or load the kernels
+    run(town[:4], times, chosen)  # compile or load the kernels
     timings, cpu_timings = [], []
     found: list[list[Event]] = []
     for _ in range(args.runs):
-        seconds, cpu_seconds, found = run(town, times)
+        seconds, cpu_seconds, found = run(town, times, chosen)
         timings.append(seconds)
         cpu_timings.append(cpu_seconds)
         print(f"{args.devices} devices × {HOURS} hourly values: {seconds:.2f} s ({cpu_seconds:.2f} CPU s)", flush=True)
@@ -125,10 +139,10 @@ def main() -> None:
     )
     print(summary)
     if args.write_docs:
-        write_docs(summary, args.runs, quality)
+        write_docs(summary, args.runs, quality, args.settings)
 
 
-def write_docs(summary: str, runs: int, quality: str) -> None:
+def write_docs(summary: str, runs: int, quality: str, which: str = "presets") -> None:
     """Replace the table between the speed markers in docs/benchmarks.md."""
     begin, end = "<!-- detect-speed-begin -->", "<!-- detect-speed-end -->"
     doc = DOCS.read_text(encoding="utf-8")
@@ -144,7 +158,7 @@ def write_docs(summary: str, runs: int, quality: str) -> None:
         f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.1f} at the end (other work "
         "shared the machine); "
         f"median and best of {runs} runs after a warm-up. Command: `.venv/bin/python bench/bench_detect.py "
-        f"--write-docs`.\n\n"
+        f"--settings {which} --write-docs`.\n\n"
         "| workload | median | best | CPU (median) | throughput | per device | events | target |\n"
         "|---|---:|---:|---:|---:|---:|---:|---|\n"
         f"{summary}\n\nOn the same synthetic data: {quality}."

@@ -56,7 +56,7 @@ MATCHES: dict[str, frozenset[str]] = {
     "drift": frozenset({"drift", "seasonal"}),  # CO2 is compared with its week: a drift shows as a departure
     "offline": frozenset({"gap"}),
     "flatline_counter": frozenset({"stuck", "seasonal"}),
-    "counter_reset": frozenset({"restart"}),
+    "counter_reset": frozenset({"counter_reset", "restart"}),
 }
 CLASSES = {"parking": "parking", "footfall": "footfall", "air": "air_quality"}
 AFTER = {"drift": 2 * DAY}  # how long after its end an event still belongs to a fault
@@ -87,7 +87,9 @@ def build_spec(town: Town, first: date, days: int) -> dict[str, Any]:
     for i, device in enumerate(air):
         at(device, "stuck_value", day0 + i % 2, 8 + i, "12h")
         at(device, "spike", day0 + 3, 10 + i, "30m")
-        at(device, "drift", day0 + 6, 6 + i, "3d")
+        # drifts of stations that measure the same quantity start on different days: independent sensors do
+        # not fail together, and a drift every station of a quantity shares is what the weather looks like
+        at(device, "drift", day0 + 6 + 4 * (i // 3), 6 + i, "3d")
         at(device, "implausible_value", day0 + 14, 9 + i, "1h")
         if i % 2 == 0:
             at(device, "offline", day0 + 11, 7 + i, "6h")

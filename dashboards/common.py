@@ -20,12 +20,13 @@ from typing import Any, Literal
 
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as db
-from grafana_foundation_sdk.builders import stat, table, timeseries
+from grafana_foundation_sdk.builders import geomap, stat, table, timeseries
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models import geomap as geomap_model
 
 DATASOURCE_UID = "stadtpuls-influxdb"
 DATASOURCE_NAME = "Stadtpuls InfluxDB"
@@ -194,11 +195,13 @@ def _value(line: Line) -> float:
 def big_number(title: str, description: str, *, unit: str, query: InfluxQL, width: int = 6, height: int = 4,
                decimals: int | None = None, thresholds: Sequence[tuple[float | None, str]] = (),
                reduce: str = "lastNotNull", graph: bool = False,
-               mappings: Sequence[model.ValueMapping] = (), time_from: str | None = None) -> stat.Panel:
+               mappings: Sequence[model.ValueMapping] = (), time_from: str | None = None,
+               no_value: str | None = None) -> stat.Panel:
     """A stat panel showing one value of a query (Grafana's ``reduce`` of it); ``thresholds`` colour it.
 
     ``graph`` draws the query's values over time behind the number; ``mappings`` show values as text;
-    ``time_from`` overrides the dashboard's range (e.g. ``now/y``, this year so far).
+    ``time_from`` overrides the dashboard's range (e.g. ``now/y``, this year so far); ``no_value`` is shown
+    when the query returns nothing (e.g. ``0`` where no row means none).
     """
     panel = (
         stat.Panel()
@@ -220,6 +223,8 @@ def big_number(title: str, description: str, *, unit: str, query: InfluxQL, widt
         panel = panel.mappings(list(mappings))
     if time_from is not None:
         panel = panel.time_from(time_from)
+    if no_value is not None:
+        panel = panel.no_value(no_value)
     return panel
 
 
@@ -299,6 +304,52 @@ def hour_by_weekday(title: str, description: str, *, unit: str, query: InfluxQL,
                         decimals=decimals, height=10)
     for step in steps:
         panel = panel.with_transformation(step)
+    return panel
+
+
+def marker_map(title: str, description: str, *, unit: str, query: InfluxQL, value: str, label: str,
+               colours: Sequence[tuple[float | None, str]], width: int = 12, height: int = 10,
+               decimals: int | None = None) -> geomap.Panel:
+    """A map (Grafana's geomap panel) with one marker per row of a table query, coloured by its ``value``.
+
+    The query returns the columns ``latitude`` and ``longitude`` (°, WGS 84), the column ``value`` that
+    ``colours`` (thresholds) colour the marker by, and ``label`` shown beside it. The view fits the markers.
+    """
+    location = (
+        common_builders.FrameGeometrySource().mode(common.FrameGeometrySourceMode.COORDS)
+        .latitude("latitude").longitude("longitude")
+    )
+    style = {
+        "color": {"field": value, "fixed": "dark-green"},
+        "size": {"fixed": 12, "min": 6, "max": 24},
+        "symbol": {"fixed": "img/icons/marker/circle.svg", "mode": "fixed"},
+        "opacity": 0.8,
+        "text": {"field": label, "fixed": "", "mode": "field"},
+        "textConfig": {"fontSize": 11, "offsetX": 10, "offsetY": 0, "textAlign": "left", "textBaseline": "middle"},
+    }
+    markers = (
+        common_builders.MapLayerOptions().type("markers").name("Markers").location(location).tooltip(True)
+        .config({"showLegend": True, "style": style})
+    )
+    panel = (
+        geomap.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .unit(unit)
+        .span(width)
+        .height(height)
+        .with_target(query)
+        .view(geomap.MapViewConfig().id(geomap_model.MapCenterID.FIT.value).zoom(15).max_zoom(18))
+        .basemap(common_builders.MapLayerOptions().type("default").name("Basemap"))
+        .layers([markers])
+        .controls(geomap.ControlsOptions().show_zoom(True).mouse_wheel_zoom(True).show_attribution(True))
+        .tooltip(geomap.TooltipOptions().mode(geomap_model.TooltipMode.DETAILS))
+        .thresholds(_thresholds(colours))
+        .color_scheme(db.FieldColor().mode(model.FieldColorModeId.THRESHOLDS))
+    )
+    if decimals is not None:
+        panel = panel.decimals(decimals)
     return panel
 
 

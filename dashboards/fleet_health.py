@@ -1,8 +1,9 @@
 """Fleet health: for the technicians who keep the sensors on air.
 
-Everything here comes from the radio record ingest stores with every uplink (measurement ``uplink``: fields
-``rssi``, ``snr``, ``f_cnt``, ``gateways``; tags ``municipality``, ``site``, ``model``, ``dev_eui``) and from
-the devices' own battery readings (``battery_voltage``).
+From the radio record ingest stores with every uplink (measurement ``uplink``: fields ``rssi``, ``snr``,
+``f_cnt``, ``gateways``; tags ``municipality``, ``site``, ``model``, ``dev_eui``), the devices' own battery
+readings (``battery_voltage``), and the fleet summaries the processing service writes once a minute
+(``fleet_alarms``, ``fleet_anomalies``, ``fleet_quarantine``, ``fleet_lag``: ``processing/fleet.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def build() -> dict[str, object]:
         "Which sensors are heard, how well, and how much arrives: for the technicians.",
         measurement="uplink", time_from="now-24h",
     )
-    return to_dict(add_panels(dashboard, [*_overview(), *_radio(), *_devices(), *_processed_panels()]))
+    return to_dict(add_panels(dashboard, [*_processed_panels(), *_overview(), *_radio(), *_devices()]))
 
 
 def _overview() -> list[cogbuilder.Builder[model.Panel]]:
@@ -139,11 +140,117 @@ def _devices() -> list[cogbuilder.Builder[model.Panel]]:
     ]
 
 
-def _processed_panels() -> list[cogbuilder.Builder[model.Panel]]:
-    """Panels on processed data: none on this board.
+# the latest summary of every site and kind in the time range (processing writes one a minute)
+def _open(measurement: str, kinds: str = "") -> str:
+    kind = f'AND "kind" =~ /^({kinds})$/ ' if kinds else ""
+    return (f'SELECT sum("open") FROM (SELECT last("open") AS "open" FROM "{measurement}" WHERE $timeFilter '
+            f'{kind}AND {WHERE_PLACE} GROUP BY "municipality", "site", "kind")')
 
-    Detected anomalies and open alarms live in the registry database, which Grafana does not read (it reads
-    InfluxDB only); they are on the technician page and its API routes, not duplicated into InfluxDB. Ingest's
-    lag and quarantine rate are Prometheus metrics, which need a Prometheus data source.
+
+def _open_by_kind(measurement: str) -> str:
+    return (f'SELECT sum("open") FROM (SELECT last("open") AS "open" FROM "{measurement}" WHERE $timeFilter AND '
+            f'{WHERE_PLACE} GROUP BY time($__interval), "municipality", "site", "kind") WHERE $timeFilter '
+            'GROUP BY time($__interval), "kind" fill(none)')
+
+
+_ALARM_COLOURS = [(None, "green"), (1, "red")]
+
+
+def _processed_panels() -> list[cogbuilder.Builder[model.Panel]]:
+    """Panels on the fleet summaries the processing service writes (``processing/fleet.py``).
+
+    Alarms, anomaly events and quarantined messages live in the registry database, which Grafana does not
+    read; lag is a difference to the clock. Processing writes them as ``fleet_*`` points once a minute.
     """
-    return []
+    return [*_alarm_numbers(), *_summary_numbers(), *_summary_curves()]
+
+
+def _alarm_numbers() -> list[cogbuilder.Builder[model.Panel]]:
+    alarms = [
+        ("Devices offline", "offline|never_seen", "Devices with an open offline alarm (silent for 3 of their "
+         "model's report intervals) or never heard since their installation, by the latest fleet summary."),
+        ("Low battery", "low_battery", "Devices with an open low-battery alarm: battery below 20 % or below "
+         "their model's cut-off voltage. Plan a visit before they go offline."),
+        ("Weak signal", "weak_signal", "Devices with an open weak-signal alarm: median RSSI below −120 dBm or "
+         "SNR below −15 dB over 24 hours, too few gateways hear them reliably."),
+        ("Open alarms", "", "Every open alarm of the chosen sites (offline, never seen, low battery, weak "
+         "signal, repeated restarts, quarantine bursts), by the latest fleet summary."),
+    ]
+    return [
+        big_number(title, description, unit="short", width=3, thresholds=_ALARM_COLOURS, reduce="lastNotNull",
+                   query=InfluxQL(_open("fleet_alarms", kinds)))
+        for title, kinds, description in alarms
+    ]
+
+
+def _summary_numbers() -> list[cogbuilder.Builder[model.Panel]]:
+    return [
+        big_number(
+            "Open anomalies", "Anomaly events still open (stuck values, gaps, spikes, drift, ...): the "
+            "detectors saw the condition in the latest data. Details on the technician page.",
+            unit="short", width=3, thresholds=[(None, "green"), (1, "orange")],
+            query=InfluxQL(_open("fleet_anomalies")),
+        ),
+        big_number(
+            "Quarantined per hour", "Messages ingest rejected and kept in quarantine, per hour on average over "
+            "the time range (undecodable payloads, unknown devices, implausible values).",
+            unit="short", width=3, decimals=1, reduce="mean", no_value="0",
+            thresholds=[(None, "green"), (10, "orange"), (100, "red")],
+            query=InfluxQL(
+                f'SELECT sum("messages") FROM "fleet_quarantine" WHERE $timeFilter AND {WHERE_PLACE} '
+                'GROUP BY time(1h) fill(0)'),
+        ),
+        big_number(
+            "Ingest lag", "Age of the newest stored uplink of the chosen sites at the latest fleet summary: how "
+            "far behind the clock the freshest data is. Grows for all sites at once when ingest or the broker "
+            "stops.",
+            unit="s", width=3, thresholds=[(None, "green"), (900, "orange"), (3600, "red")],
+            query=InfluxQL(
+                'SELECT min("ingest") FROM (SELECT last("ingest") AS "ingest" FROM "fleet_lag" WHERE $timeFilter '
+                f'AND {WHERE_PLACE} GROUP BY "municipality", "site")'),
+        ),
+        big_number(
+            "Processing lag", "How far the processed outputs (occupancy, footfall, EAQI) of the chosen sites "
+            "trail the clock at the latest fleet summary, the site furthest behind. A pass every 30 s keeps it "
+            "below a minute or two.",
+            unit="s", width=3, thresholds=[(None, "green"), (300, "orange"), (1800, "red")],
+            query=InfluxQL(
+                'SELECT max("processing") FROM (SELECT last("processing") AS "processing" FROM "fleet_lag" '
+                f'WHERE $timeFilter AND {WHERE_PLACE} GROUP BY "municipality", "site")'),
+        ),
+    ]
+
+
+def _summary_curves() -> list[cogbuilder.Builder[model.Panel]]:
+    return [
+        time_series(
+            "Open alarms by kind", "Open alarms per kind over time, as the fleet summaries counted them each "
+            "minute (the latest summary in each interval).",
+            unit="short", decimals=0, queries=[InfluxQL(_open_by_kind("fleet_alarms"), alias="$tag_kind")],
+        ),
+        time_series(
+            "Open anomalies by kind", "Open anomaly events per kind over time, as the fleet summaries counted "
+            "them each minute.",
+            unit="short", decimals=0, queries=[InfluxQL(_open_by_kind("fleet_anomalies"), alias="$tag_kind")],
+        ),
+        time_series(
+            "Quarantined messages by stage", "Messages rejected per interval, by the stage that rejected them: "
+            "envelope (not an uplink), device (unknown), codec (undecodable), normalise (implausible), time, "
+            "size, internal.",
+            unit="short", bars=True,
+            queries=[InfluxQL(
+                f'SELECT sum("messages") FROM "fleet_quarantine" WHERE $timeFilter AND {WHERE_PLACE} '
+                'GROUP BY time($__interval), "stage" fill(0)', alias="$tag_stage")],
+        ),
+        time_series(
+            "Ingest and processing lag", "Age of the freshest stored uplink of the chosen sites (ingest) and how "
+            "far the site furthest behind trails in processing, per fleet summary.",
+            unit="s",
+            queries=[
+                InfluxQL(f'SELECT min("ingest") FROM "fleet_lag" WHERE $timeFilter AND {WHERE_PLACE} '
+                         'GROUP BY time($__interval) fill(none)', alias="ingest"),
+                InfluxQL(f'SELECT max("processing") FROM "fleet_lag" WHERE $timeFilter AND {WHERE_PLACE} '
+                         'GROUP BY time($__interval) fill(none)', ref_id="B", alias="processing"),
+            ],
+        ),
+    ]

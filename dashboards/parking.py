@@ -17,6 +17,7 @@ from dashboards.common import (
     big_number,
     board,
     hour_by_weekday,
+    marker_map,
     table_panel,
     time_series,
     to_dict,
@@ -100,10 +101,8 @@ def _over_time() -> list[cogbuilder.Builder[model.Panel]]:
 
 
 def _processed_panels() -> list[cogbuilder.Builder[model.Panel]]:
-    """Panels on what processing writes: live availability, time-weighted occupancy, long stays.
-
-    The stored schema carries no coordinates of the lots (they are in the device registry only), so the lots
-    coloured by occupancy are a coloured table, not a map.
+    """Panels on what processing writes: live availability (with the lots' positions), time-weighted
+    occupancy, long stays.
     """
     return [*_availability(), *_occupancy()]
 
@@ -130,11 +129,23 @@ def _availability() -> list[cogbuilder.Builder[model.Panel]]:
                    query=InfluxQL(f'SELECT sum("{field}") FROM ({_AVAILABILITY})'))
         for field, title, description, thresholds in now
     ]
+    panels.append(marker_map(
+        "Map of lots by occupancy", "Every lot at its position, coloured by the share of its known bays that "
+        "are occupied now: green below 70 %, orange from 70 %, red from 90 %. The details show free, occupied, "
+        "unknown bays and capacity. Positions: the site's in the registry, else the centre of its bays.",
+        unit="percentunit", value="share occupied", label="site", width=10, decimals=0,
+        colours=[(None, "green"), (0.7, "orange"), (0.9, "red")],
+        query=InfluxQL(
+            'SELECT "latitude", "longitude", "share occupied", "free", "occupied", "unknown", "capacity" FROM ('
+            'SELECT last("lat") AS "latitude", last("lon") AS "longitude", last("free") AS "free", '
+            'last("occupied") AS "occupied", last("unknown") AS "unknown", last("capacity") AS "capacity", '
+            'last("occupied") / (last("free") + last("occupied")) AS "share occupied" FROM "lot_availability" '
+            f'WHERE $timeFilter AND {WHERE_PLACE} GROUP BY "site") GROUP BY "site"', table=True),
+    ))
     panels.append(table_panel(
         "Lots by occupancy now", "Every lot with its live availability and the share of its known bays that "
-        "are occupied, the cell coloured green below 70 %, orange from 70 %, red from 90 %. (The stored data "
-        "has no coordinates of the lots, so this table stands in for a map.)",
-        unit="short", width=24, hide_time=True, sort_by="share occupied", descending=True,
+        "are occupied, the cell coloured green below 70 %, orange from 70 %, red from 90 %.",
+        unit="short", width=14, hide_time=True, sort_by="share occupied", descending=True,
         units={"share occupied": "percentunit"}, coloured="share occupied",
         colours=[(None, "green"), (0.7, "orange"), (0.9, "red")],
         queries=[InfluxQL(

@@ -285,10 +285,10 @@ class AlarmStore:
             return [_alarm_info(alarm, device) for alarm, device in session.execute(query)]
 
     def quarantined(self, *, since: datetime) -> dict[str, int]:
-        """Rejected messages per DevEUI since ``since``."""
+        """Rejected messages per DevEUI since ``since`` (a row counts its identical rejections)."""
         query = (
-            select(QuarantinedMessage.dev_eui, func.count())
-            .where(QuarantinedMessage.received_at >= since, QuarantinedMessage.dev_eui.is_not(None))
+            select(QuarantinedMessage.dev_eui, func.sum(QuarantinedMessage.count))
+            .where(QuarantinedMessage.last_seen >= since, QuarantinedMessage.dev_eui.is_not(None))
             .group_by(QuarantinedMessage.dev_eui)
         )
         with self._sessions() as session:

@@ -4,14 +4,17 @@ Not a Grafana screenshot: each panel's InfluxQL runs (macros substituted as Graf
 :mod:`dashboards.macros`) against an InfluxDB filled by the simulated town and processed, and the result is
 drawn in the panel's place on Grafana's grid: time series as lines or bars with their threshold lines, stat
 panels as a big number (one per series), tables as their first rows, hour × weekday tables as the matrix
-Grafana's transformations make of them, state timelines as coloured bands, pie charts as pies.
+Grafana's transformations make of them (:mod:`dashboards.transformations`), state timelines as coloured
+bands, pie charts as pies, maps as their markers on a longitude/latitude plane.
 
     python -m devtools.dashboard_pictures --out docs/img --days 7
 
 starts its own InfluxDB on a free loopback port (as the tests do), backfills the default town for ``--days``
-local days up to today and the week before them (one run, so the counters run on), and for ``--days`` days
-52 weeks before (the panels shifted to last week and last year), runs the processing backfill over them and
-one live pass, and writes ``docs/img/<board>.png``.
+local days up to today and the week before them (one run, so the counters run on; with a few faults in the
+last hours: garbled payloads, an implausible value, an unknown device, an air station gone silent), and for
+``--days`` days 52 weeks before (the panels shifted to last week and last year), runs the processing backfill
+over them and one live pass, then the alarms check, anomaly detection and the fleet summary every 2 hours
+over the last 12, and writes ``docs/img/<board>.png``. Geomaps are drawn without map tiles.
 """
 
 from __future__ import annotations
@@ -230,6 +233,9 @@ def _format(value: float, unit: str, decimals: int | None) -> str:
         return f"{value * 100:.{decimals if decimals is not None else 1}f} %"
     if unit == "bool_yes_no":
         return "occupied" if value else "free"
+    if unit == "s" and abs(value) >= 60:  # as Grafana shows durations: in the largest unit that fits
+        minutes = value / 60
+        return f"{minutes:.1f} min" if abs(minutes) < 60 else f"{minutes / 60:.1f} hour"
     digits = decimals if decimals is not None else (0 if float(value).is_integer() or abs(value) >= 100 else 1)
     text = f"{value:,.{digits}f}"
     suffix = UNIT_TEXT.get(unit, unit)
@@ -317,34 +323,65 @@ def _draw_pie(frame: Axes, panel: dict[str, Any], results: Sequence[list[dict[st
 
 
 def _draw_matrix(frame: Axes, panel: dict[str, Any], results: Sequence[list[dict[str, Any]]]) -> None:
-    """An hour × weekday table as Grafana's transformations make it: mean per local weekday and hour."""
+    """An hour × weekday table as the panel's transformations make it (:mod:`dashboards.transformations`)."""
     from matplotlib.colors import to_rgba
 
-    zone = ZoneInfo(TIMEZONE)
-    cells: dict[tuple[int, int], list[float]] = {}
-    for series in results[0]:
-        for row in series["values"]:
-            if row[1] is not None:
-                moment = datetime.fromtimestamp(row[0] / 1000, zone)
-                cells.setdefault((moment.hour, moment.weekday()), []).append(row[1])
+    from dashboards.transformations import apply, table_frame
+
+    [matrix] = apply(panel["transformations"], [table_frame(results[0])], zone=ZoneInfo(TIMEZONE))
+    rows, *columns = matrix
+    hours = matrix[rows]
     defaults = panel["fieldConfig"]["defaults"]
     unit = str(defaults.get("unit"))
     axes = _content(frame, plot=True)
-    days = sorted({day for _, day in cells})
-    for (hour, day), values in cells.items():
-        mean = sum(values) / len(values)
-        colour = _threshold_colour(defaults, mean) or PANEL
-        x = days.index(day)
-        axes.add_patch(_rectangle(x, hour, to_rgba(colour, 0.85)))
-        axes.text(x + 0.5, hour + 0.5, _format(mean, unit, 0), fontsize=5.5, ha="center", va="center",
-                  color="#111217")
-    axes.set_xlim(0, max(1, len(days)))
-    axes.set_ylim(24, 0)
-    axes.set_xticks([n + 0.5 for n in range(len(days))],
-                    [("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[day] for day in days])
-    axes.set_yticks([h + 0.5 for h in range(0, 24, 3)], [f"{h:02d}" for h in range(0, 24, 3)])
+    box = axes.get_position()
+    axes.set_position((box.x0, box.y0, box.width, box.height * 0.93))  # room for the weekdays under the title
+    for x, column in enumerate(columns):
+        for y, value in enumerate(matrix[column]):
+            if value == "":
+                continue
+            colour = _threshold_colour(defaults, value) or PANEL
+            axes.add_patch(_rectangle(x, y, to_rgba(colour, 0.85)))
+            axes.text(x + 0.5, y + 0.5, _format(value, unit, 0), fontsize=5.5, ha="center", va="center",
+                      color="#111217")
+    axes.set_xlim(0, max(1, len(columns)))
+    axes.set_ylim(max(1, len(hours)), 0)
+    axes.set_xticks([n + 0.5 for n in range(len(columns))], [c.split("-")[-1] for c in columns])
+    axes.set_yticks([n + 0.5 for n in range(0, len(hours), 3)], hours[::3])
     axes.xaxis.tick_top()
     _title(frame, panel)
+
+
+def _draw_geomap(frame: Axes, panel: dict[str, Any], results: Sequence[list[dict[str, Any]]]) -> None:
+    """The markers of a geomap on a plain longitude/latitude plane (no map tiles), coloured and labelled as the
+    panel's marker layer says.
+    """
+    from dashboards.transformations import table_frame
+
+    layer = panel["options"]["layers"][0]
+    location, style = layer["location"], layer["config"]["style"]
+    table = table_frame(results[0])
+    defaults = panel["fieldConfig"]["defaults"]
+    axes = _content(frame, plot=True)
+    points = [(lon, lat, value, label) for lon, lat, value, label in zip(
+        table.get(location["longitude"], []), table.get(location["latitude"], []),
+        table.get(style["color"]["field"], []), table.get(style["text"]["field"], []), strict=True)
+        if lon is not None and lat is not None]
+    for lon, lat, value, label in points:
+        colour = _threshold_colour(defaults, value) if value is not None else None
+        axes.scatter([lon], [lat], s=220, color=colour or "#8e8e8e", alpha=0.85, edgecolors=TEXT, linewidths=0.5)
+        shown = _format(value, str(defaults.get("unit")), defaults.get("decimals")) if value is not None else "?"
+        axes.annotate(f"{label}  {shown}", (lon, lat), xytext=(9, 0), textcoords="offset points", fontsize=7,
+                      color=TEXT, va="center")
+    if points:
+        lons, lats = [p[0] for p in points], [p[1] for p in points]
+        pad = max(max(lons) - min(lons), max(lats) - min(lats), 0.004) * 0.25
+        axes.set_xlim(min(lons) - pad, max(lons) + 4 * pad)
+        axes.set_ylim(min(lats) - pad, max(lats) + pad)
+        axes.set_aspect(1 / math.cos(math.radians(sum(lats) / len(lats))))
+    axes.set_xlabel("longitude °E", fontsize=6, color=TEXT)
+    axes.set_ylabel("latitude °N", fontsize=6, color=TEXT)
+    _title(frame, panel, with_unit=False)
 
 
 def _rectangle(x: float, y: float, colour: Any) -> Any:
@@ -388,7 +425,7 @@ def _draw(panel: dict[str, Any]) -> Any:
 
 
 _DRAW = {"timeseries": _draw_time_series, "stat": _draw_stat, "table": _draw_table, "piechart": _draw_pie,
-         "state-timeline": _draw_state_timeline}
+         "state-timeline": _draw_state_timeline, "geomap": _draw_geomap}
 
 
 @click.command()
@@ -411,16 +448,63 @@ def main(out: Path, days: int, workers: int) -> None:
         # the last days and a week before them in one run (the counters run on), and 52 weeks before
         for back, length in ((0, days + 7), (364, days)):
             first = today - timedelta(days=back + length - 1)
-            result = run_backfill(settings, town="default", days=length, start=first, workers=workers)
+            faults = _fault_spec(Path(folder) / "faults.yaml") if back == 0 else None
+            result = run_backfill(settings, town="default", days=length, start=first, workers=workers,
+                                  faults=faults)
             points = _process(settings, first, length)
             click.echo(f"backfilled {length} days from {first}: {result.uplinks:,} uplinks, {points:,} processed "
                        "points", err=True)
-        asyncio.run(_service(settings).run_pass())
+        service = _service(settings)
+        asyncio.run(service.run_pass())
         end = datetime.now(UTC)
+        asyncio.run(_fleet_history(settings, service, end))
         for name, board in build_all().items():
             path = out / f"{name}.png"
             draw_board(board, asyncio.run(run_queries(settings, board, end)), path)
             click.echo(str(path))
+
+
+# faults of the last hours (kind, device, hours before now it starts, hours it lasts), for the fleet panels
+FAULTS = (
+    ("garbled_payload", "obere-marktstrasse", 9, 3),
+    ("implausible_value", "ring-ost", 7, 1),
+    ("unknown_device", "ring-nord", 10, 1),
+    ("offline", "stadtpark", 5, 48),
+)
+FLEET_HOURS, FLEET_STEP = 12, 2  # the fleet summaries: every FLEET_STEP hours over the last FLEET_HOURS
+
+
+def _fault_spec(path: Path) -> Path:
+    now = datetime.now(ZoneInfo(TIMEZONE))
+    lines = ["faults:"]
+    for kind, device, before, hours in FAULTS:
+        start = (now - timedelta(hours=before)).strftime("%Y-%m-%dT%H:%M")
+        lines.append(f"  - {{kind: {kind}, device: {device}, start: '{start}', duration: {hours}h}}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+async def _fleet_history(settings: Settings, service: Any, end: datetime) -> None:
+    """The alarms check, anomaly detection and a fleet summary as the services run them, every
+    :data:`FLEET_STEP` hours over the last :data:`FLEET_HOURS` up to ``end``, with the counters and air stations
+    in service (the town registers its devices as installed now, after their history).
+    """
+    from devices.alarms import AlarmStore, check
+    from devices.records import Status
+    from devices.registry import DeviceRegistry
+    from stadtpuls.influx import InfluxClient
+
+    registry = DeviceRegistry(settings.registry_url)
+    for device in registry.list():
+        if device.device_class != "parking":
+            registry.set_status(device.dev_eui, Status.ACTIVE, by="pictures", note="in the field before the history")
+    alarms = AlarmStore(settings.registry_url)
+    async with InfluxClient.from_settings(settings.influx, timeout=120) as influx:
+        for hours in range(FLEET_HOURS, -1, -FLEET_STEP):
+            moment = end - timedelta(hours=hours)
+            await check(registry, alarms, influx, now=moment)
+            await service.detect_anomalies(now=moment.timestamp())
+            await service.summarise_fleet(now=int(moment.timestamp() * 1e9))
 
 
 def _service(settings: Settings) -> Any:

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT = 60.0  # s for ingest and the API to come up
 PROCESS_EVERY = 30.0  # s between passes of the demo's processing service
+ALARMS_EVERY = 60.0  # s between alarms checks (as `stadtpuls alarms check --watch 60` in the stack)
 EXAMPLES = (  # what to look at in InfluxDB once history is processed
     (
         "occupancy per lot (hourly, last 2 days)",
@@ -110,6 +111,26 @@ def _format_latest(body: dict[str, Any]) -> str:
     values = ", ".join(_format_value(v) for v in body["values"][:6])
     when = body["values"][0]["time"][:19] if body["values"] else "-"
     return f"  {device['name'][:28]:28} {device['model']:26} {when}  {values or 'no data yet'}"
+
+
+async def _check_alarms(settings: Settings, every: float) -> None:
+    """The periodic alarms check, in a thread (the registry is synchronous), until cancelled; the processing
+    service's fleet summaries count the open alarms for Grafana.
+    """
+    from devices.alarms import AlarmStore, check
+    from devices.registry import DeviceRegistry
+    from stadtpuls.influx import InfluxClient, InfluxError
+
+    registry, store = DeviceRegistry(settings.registry_url), AlarmStore(settings.registry_url)
+
+    async def once() -> None:
+        async with InfluxClient.from_settings(settings.influx) as influx:
+            await check(registry, store, influx)
+
+    while True:
+        with contextlib.suppress(InfluxError):
+            await asyncio.to_thread(asyncio.run, once())
+        await asyncio.sleep(every)
 
 
 async def _report(api_url: str, key: str, settings: Settings, every: float) -> None:
@@ -238,6 +259,7 @@ async def run_demo(
                 f"Note: at --speed {speed:g} the simulated clock runs ahead of now, so points lie in the future."
             )
         report_task = asyncio.create_task(_report(api_url, key, settings, report_every))
+        alarms_task = asyncio.create_task(_check_alarms(settings, ALARMS_EVERY))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -245,9 +267,9 @@ async def run_demo(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=duration or None)
         click.echo("\nstopping ...")
-        for task in (report_task, sim_task):
+        for task in (report_task, alarms_task, sim_task):
             task.cancel()
-        await asyncio.gather(report_task, sim_task, return_exceptions=True)
+        await asyncio.gather(report_task, alarms_task, sim_task, return_exceptions=True)
         processing.stop()
         await processing_task
         ingest.stop()

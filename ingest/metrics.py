@@ -1,8 +1,17 @@
-"""Ingest self-metrics (Prometheus counters and gauges), served on ``/metrics`` by ``stadtpuls ingest``."""
+"""Ingest self-metrics (Prometheus counters and gauges), served on ``/metrics`` by ``stadtpuls ingest``, with its
+liveness (``/livez``) and readiness (``/readyz``) on the same port.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import json
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from prometheus_client import Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
 MESSAGES = Counter("stadtpuls_ingest_messages_total", "MQTT messages received", ["source", "model"])
 DUPLICATES = Counter("stadtpuls_ingest_duplicates_total", "uplinks already seen (retransmissions, gateway copies)")
@@ -41,3 +50,66 @@ UNMATCHED_KEYS = Counter(
     "stadtpuls_ingest_unmatched_keys_total", "decoded values whose key no catalog rule matches (not stored)",
     ["model", "key"],
 )
+QUARANTINE_PENDING = Gauge(
+    "stadtpuls_ingest_quarantine_pending_batches", "batches of quarantine records waiting on disk for the database"
+)
+QUARANTINE_STORE_FAILURES = Counter(
+    "stadtpuls_ingest_quarantine_store_failures_total", "attempts to store pending quarantine records that failed"
+)
+QUARANTINE_DROPPED = Counter(
+    "stadtpuls_ingest_quarantine_dropped_total",
+    "quarantined messages deleted or not kept: retention, cap (max rows), pending_full, refused (set aside)",
+    ["why"],
+)
+CODEC_BACKLOG = Gauge(
+    "stadtpuls_ingest_codec_backlog", "uplinks waiting for a JavaScript codec's worker process", ["model"]
+)
+CODEC_OVERFLOW = Counter(
+    "stadtpuls_ingest_codec_overflow_total",
+    "uplinks quarantined undecoded because their JavaScript codec's queue was full", ["model"],
+)
+CODEC_RESTARTS = Counter(
+    "stadtpuls_ingest_codec_worker_restarts_total",
+    "JavaScript codec worker processes replaced after a timeout or a crash", ["model"],
+)
+LAST_WRITE = Gauge("stadtpuls_ingest_last_write_timestamp_seconds", "when InfluxDB last acknowledged a write (Unix s)")
+
+# A probe answers (healthy, details): details is a JSON object shown to whoever asks (a port inside the stack).
+Probe = Callable[[], tuple[bool, dict[str, Any]]]
+HEALTH_PATHS = ("/livez", "/readyz")
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Health checks every few seconds would flood the log: nothing is logged."""
+
+
+def health_app(live: Probe, ready: Probe) -> Callable[..., Iterable[bytes]]:
+    """A WSGI app: ``/livez`` and ``/readyz`` (200 or 503 with a JSON body), everything else Prometheus'."""
+    metrics_app = make_wsgi_app()
+    probes = dict(zip(HEALTH_PATHS, (live, ready), strict=True))
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        probe = probes.get(environ.get("PATH_INFO", ""))
+        if probe is None:
+            return metrics_app(environ, start_response)  # type: ignore[no-any-return]
+        ok, details = probe()
+        body = json.dumps(details, default=str).encode()
+        status = "200 OK" if ok else "503 Service Unavailable"
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return app
+
+
+def serve(port: int, addr: str, *, live: Probe, ready: Probe) -> Callable[[], None]:
+    """Serve ``/metrics``, ``/livez`` and ``/readyz`` on ``addr:port`` in a daemon thread; returns a stop function."""
+    server = make_server(addr, port, health_app(live, ready), ThreadingWSGIServer, handler_class=_Quiet)
+    thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return stop

@@ -9,20 +9,22 @@ stops right after its envelope is parsed, before the device lookup and the decod
 
 from __future__ import annotations
 
+import base64
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from devices.catalog import DeviceModel, get_model
-from devices.codecs import Codec, codec_for
+from devices.codecs import Codec, DecodeResult, codec_for
 from devices.records import DeviceInfo
 from devices.startup import startup_line
 from ingest.dedup import RecentKeys
 from ingest.envelopes import EnvelopeError, parse_envelope
 from ingest.guard import internal_rejection, oversized_rejection
 from ingest.normalise import Normaliser
-from ingest.records import Message, Outcome, Rejection
+from ingest.records import Deferred, Message, Outcome, Rejection
 from stadtpuls.lineprotocol import LineBuilder, LineProtocolError, tag_set
 from stadtpuls.schema import UPLINK_MEASUREMENT, Uplink
 
@@ -40,6 +42,7 @@ class _DeviceContext:
     codec: Codec
     normaliser: Normaliser
     tags: str  # escaped tag set without the channel
+    deferred: bool = False  # a JavaScript codec the caller runs elsewhere (see ``defer_js``)
 
 
 class Pipeline:
@@ -48,6 +51,9 @@ class Pipeline:
     Args:
         lookup: finds a registered device by DevEUI (None: unknown).
         dedup: the uplink ids seen already; None keeps every copy (a tool looking at single messages).
+        defer_js: leave the decoding by JavaScript codecs to the caller: such an outcome comes back with
+            ``deferred`` set, and is complete once ``deferred.complete`` got the codec's result.
+        keep_raw_payload: add each uplink's payload (base64, string field ``payload``) to its radio record.
     """
 
     def __init__(
@@ -57,8 +63,12 @@ class Pipeline:
         dedup: RecentKeys | None = None,
         max_payload: int = MAX_PAYLOAD_BYTES,
         future_window: float = FUTURE_WINDOW,
+        defer_js: bool = False,
+        keep_raw_payload: bool = False,
     ) -> None:
         self._lookup = lookup
+        self._defer_js = defer_js
+        self._keep_raw = keep_raw_payload
         self._dedup = dedup
         self._max_payload = max_payload
         self._future_ns = int(future_window * 1e9)
@@ -110,13 +120,27 @@ class Pipeline:
 
     def _decode(self, message: Message, uplink: Uplink, ctx: _DeviceContext) -> Outcome:
         out = Outcome(message, uplink=uplink, model=ctx.entry.model)
-        out.lines.append(self._uplink_line(uplink, ctx.tags))
+        radio = self._uplink_line(uplink, ctx.tags)
+        if self._keep_raw:  # the one branch the hot path pays when raw payloads are off
+            radio = _with_payload(radio, uplink.payload)
+        out.lines.append(radio)
         if uplink.f_port == 0 or not uplink.payload:
             return out  # MAC-only uplink: radio record only
+        if ctx.deferred:
+            assert ctx.entry.codec_js is not None
+            complete = partial(self._apply, out, uplink, ctx)
+            out.deferred = Deferred(ctx.entry.codec_js, uplink.f_port, uplink.payload, complete)
+            return out
         try:
             result = ctx.codec.decode(uplink.f_port, uplink.payload)
         except Exception as exc:  # noqa: BLE001 - a codec must not raise; if one does, the uplink is kept, not lost
             result = {"data": {}, "warnings": [], "errors": [f"codec raised {exc!r}"]}
+        return self._apply(out, uplink, ctx, result)
+
+    def _apply(self, out: Outcome, uplink: Uplink, ctx: _DeviceContext, result: DecodeResult) -> Outcome:
+        """Turn the codec's result into the outcome's lines, or its rejection."""
+        out.deferred = None
+        message = out.message
         if result["errors"]:
             reason = f"codec {ctx.entry.model} (fPort {uplink.f_port}): {'; '.join(result['errors'])}"
             out.rejection = _reject(message, uplink, ctx, "codec", reason)
@@ -173,7 +197,7 @@ class Pipeline:
                 "dev_eui": info.dev_eui,
             }
         )
-        ctx = _DeviceContext(info, entry, codec, normaliser, tags)
+        ctx = _DeviceContext(info, entry, codec, normaliser, tags, self._defer_js and entry.codec_js is not None)
         self._contexts[dev_eui] = ctx
         return ctx
 
@@ -192,6 +216,14 @@ def _future(message: Message, uplink: Uplink, window_ns: int) -> Rejection:
         f"{window_ns / 1e9:.0f} s window (STADTPULS_FUTURE_WINDOW); check the network server's clock"
     )
     return Rejection(message, "time", reason, uplink.dev_eui)
+
+
+def _with_payload(line: str, payload: bytes) -> str:
+    """The radio record ``line`` with the string field ``payload`` (base64: nothing in it needs escaping)."""
+    if not payload:
+        return line
+    head, _, timestamp = line.rpartition(" ")
+    return f'{head},payload="{base64.b64encode(payload).decode()}" {timestamp}'
 
 
 def _reject(message: Message, uplink: Uplink, ctx: _DeviceContext, stage: str, reason: str) -> Rejection:

@@ -11,9 +11,12 @@ a connection and an MQTT packet id; a replay's token names a quarantine row).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
+from devices.codecs.base import DecodeResult
 from stadtpuls.schema import Uplink
 
 
@@ -46,6 +49,19 @@ class Rejection:
     municipality: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """A decode left to a sandboxed (JavaScript) codec that runs outside the event loop.
+
+    Whoever runs the codec calls ``complete`` with its result; that fills in the outcome's lines or rejection.
+    """
+
+    codec_js: Path  # the codec's file
+    f_port: int
+    payload: bytes
+    complete: Callable[[DecodeResult], object]
+
+
 @dataclass(slots=True, init=False)
 class Outcome:
     """What became of one message: lines to write and/or a rejection to keep, or nothing (a duplicate)."""
@@ -56,6 +72,7 @@ class Outcome:
     uplink: Uplink | None
     model: str
     duplicate: bool  # an uplink stored already (gateway copy, redelivery): nothing to store
+    deferred: Deferred | None  # not complete until its sandboxed codec has answered (ingest.codecpool)
 
     def __init__(
         self,
@@ -65,6 +82,7 @@ class Outcome:
         uplink: Uplink | None = None,
         model: str = "",
         duplicate: bool = False,
+        deferred: Deferred | None = None,
     ) -> None:
         # written out: a dataclass's default factory costs a call, once per message on the hot path
         self.message = message
@@ -73,3 +91,4 @@ class Outcome:
         self.uplink = uplink
         self.model = model
         self.duplicate = duplicate
+        self.deferred = deferred

@@ -6,6 +6,8 @@ bisection of writes InfluxDB refuses. Re-writing an uplink produces the same poi
 repeat. A message that is stored now is marked replayed; one that fails again (in the pipeline, or refused by
 InfluxDB) stays in quarantine with the new stage and reason.
 
+A row may stand for several identical rejections (``count``): they were the same message, so it is run once.
+
 Lines the spool drain could not write (InfluxDB refused them for good) are kept under the topic ``spool`` with
 the line protocol itself as payload; a replay writes them again as they are.
 """
@@ -60,7 +62,8 @@ async def replay(settings: Settings, rows: list[QuarantinedMessage], *, store: Q
     """
     directory = DeviceDirectory(DeviceRegistry(settings.registry_url))
     directory.load()
-    pipeline = Pipeline(directory.get, dedup=RecentKeys(DEDUP_WINDOW))
+    pipeline = Pipeline(directory.get, dedup=RecentKeys(DEDUP_WINDOW),
+                        keep_raw_payload=settings.ingest.keep_raw_payload)
     report = ReplayReport()
     stored: list[int] = []
 

@@ -1,7 +1,8 @@
 """The one retry loop of ingest: try again with exponential backoff until an action succeeds.
 
-Ingest never drops what it was given: storing a batch, keeping rejections in quarantine and draining the spool
-all wait for their dependency (InfluxDB, the registry database, free spool space) instead of giving up.
+Ingest never drops what it was given: storing a batch, moving quarantine records from the local pending folder
+into the registry database and draining the spool all wait for their dependency (InfluxDB, the registry
+database, free spool space) instead of giving up.
 """
 
 from __future__ import annotations

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from prometheus_client import start_http_server
-
-from ingest.service import IngestOptions, IngestService
+from ingest import metrics
+from ingest.service import IngestError, IngestOptions, IngestService
 from stadtpuls.allocator import pin_mmap_threshold
 from stadtpuls.settings import Settings
 
@@ -19,18 +18,29 @@ def run_ingest(settings: Settings, options: IngestOptions, metrics_port: int) ->
     Args:
         settings: where the broker, InfluxDB and the registry are.
         options: how this process subscribes and buffers.
-        metrics_port: serve Prometheus /metrics on this port; 0 = off.
+        metrics_port: serve Prometheus /metrics, and /livez and /readyz, on this port; 0 = off.
 
     Raises:
         IngestError: a dependency is unreachable or misconfigured at start-up.
     """
     pin_mmap_threshold()  # RSS stays flat while the deduplication memory is rebuilt (stadtpuls/allocator.py)
-    if metrics_port:
-        start_http_server(metrics_port, addr=METRICS_ADDR)
-    asyncio.run(_serve(settings, options))
-
-
-async def _serve(settings: Settings, options: IngestOptions) -> None:
     service = IngestService(settings, options)
+    stop = None
+    if metrics_port:
+        try:
+            stop = metrics.serve(metrics_port, METRICS_ADDR, live=service.liveness, ready=service.readiness)
+        except OSError as exc:
+            raise IngestError(
+                f"cannot serve /metrics, /livez and /readyz on port {metrics_port} (STADTPULS_METRICS_PORT or "
+                f"--metrics-port): {exc}"
+            ) from exc
+    try:
+        asyncio.run(_serve(service))
+    finally:
+        if stop is not None:
+            stop()
+
+
+async def _serve(service: IngestService) -> None:
     service.install_signal_handlers()
     await service.run()

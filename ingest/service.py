@@ -2,7 +2,8 @@
 
 Delivery: QoS 1 on a persistent session (fixed client id, clean start off, a session expiry), so the broker
 keeps what arrives while ingest is away. A message is acknowledged (PUBACK) only after its batch is stored:
-in InfluxDB, or in the on-disk spool when InfluxDB is unreachable, and its rejection (if any) in quarantine.
+in InfluxDB, or in the on-disk spool when InfluxDB is unreachable, and its rejection (if any) in the local
+quarantine folder (:mod:`ingest.pending`), from which a background task moves it into the registry database.
 A ``kill -9`` therefore loses nothing: whatever was not acknowledged is delivered again, and writing the
 same uplink again produces the same point. Duplicates (gateway copies, redeliveries) are recognised by the
 uplink's deduplication key and stored once.
@@ -15,9 +16,11 @@ import contextlib
 import logging
 import signal
 import ssl
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import gmqtt
@@ -25,13 +28,15 @@ import gmqtt
 from devices.registry import DeviceRegistry
 from ingest import metrics
 from ingest.batcher import Batcher
+from ingest.codecpool import CodecPool
 from ingest.dedup import DEDUP_WINDOW, RecentKeys
 from ingest.directory import DeviceDirectory
 from ingest.drain import SpoolDrain
+from ingest.pending import PendingQuarantine
 from ingest.pipeline import Pipeline
 from ingest.quarantine import QuarantineStore
 from ingest.receiver import BulkAckClient
-from ingest.records import AckToken, Message, Rejection
+from ingest.records import AckToken, Message, Outcome, Rejection
 from ingest.spool import Spool, SpoolInUse
 from ingest.store import BatchStore, Quarantine
 from stadtpuls.errors import StadtpulsError, UnavailableError
@@ -43,6 +48,9 @@ log = logging.getLogger(__name__)
 UPLINK_TOPICS = ("v3/+/devices/+/up", "application/+/device/+/event/up")
 SPOOL_MAX_BYTES = 2 * 1024**3  # default cap of the on-disk spool
 RECEIVE_MAXIMUM = 20_000  # unacknowledged QoS 1 messages the broker may send us (MQTT 5 flow control)
+HEARTBEAT = 1.0  # s between two beats of the event loop (liveness)
+LIVENESS_STALL = 30.0  # s without a beat: the event loop is stuck, ingest is not alive
+SPOOL_NEARLY_FULL = 0.9  # share of the spool's cap above which ingest is not ready (acknowledgements will wait)
 
 
 class IngestError(UnavailableError):
@@ -87,15 +95,24 @@ class IngestService:
             dedup=RecentKeys(DEDUP_WINDOW),
             max_payload=settings.ingest.max_payload_bytes,
             future_window=settings.ingest.future_window,
+            defer_js=settings.ingest.js_codec_workers > 0,
+            keep_raw_payload=settings.ingest.keep_raw_payload,
         )
         self.influx = InfluxClient.from_settings(settings.influx)
         self.spool_dir = settings.data_dir / "spool" / _safe_name(options.client_id)
+        self.pending_dir = settings.data_dir / "quarantine-pending" / _safe_name(options.client_id)
         self._counts: Counter[tuple[str, str]] = Counter()
         self._stop = asyncio.Event()
         self._connected = asyncio.Event()
         self._client: BulkAckClient | None = None
         self._batcher: Batcher | None = None
+        self._codecs = CodecPool(
+            self._decoded, workers=settings.ingest.js_codec_workers, backlog=settings.ingest.js_codec_backlog
+        )
         self._pending = 0
+        self._spool: Spool | None = None
+        self._watched: list[asyncio.Task[None]] = []
+        self._beat: float | None = None  # time.monotonic() of the event loop's last heartbeat
         self.received = 0
         self.duplicates = 0
         self._duplicates_reported = 0
@@ -113,7 +130,14 @@ class IngestService:
         self._counts[(uplink.source.value if uplink else "unknown", outcome.model or "unknown")] += 1
         if outcome.duplicate:  # stored (or about to be) with an earlier batch; acknowledged after it
             self.duplicates += 1
+        if (outcome.deferred is not None or self._codecs.held) and self._codecs.take(outcome):
+            return  # decoded by a JavaScript codec's worker, or waiting behind its original there
         batcher.add(outcome)
+
+    def _decoded(self, outcome: Outcome) -> None:
+        """An outcome whose JavaScript codec answered (or a duplicate that waited behind it) goes on."""
+        assert self._batcher is not None
+        self._batcher.add(outcome)
 
     def _on_stored(self, acks: list[AckToken]) -> None:
         self._pending -= len(acks)
@@ -139,18 +163,37 @@ class IngestService:
         else:
             self._client.resume()
 
-    async def _store_rejections(self, rejections: list[Rejection]) -> None:
-        for r in rejections:
-            log.info("quarantined (%s) %s: %s", r.stage, r.message.topic, r.reason)
-        await asyncio.to_thread(self.quarantine.add_many, rejections)
+    def _store_pending(self, source: str, batch: str, rejections: list[Rejection]) -> bool:
+        return self.quarantine.store_pending(source, batch, rejections)
+
+    def _maintain_quarantine(self) -> None:
+        limits = self.settings.quarantine
+        expired, capped = self.quarantine.enforce_limits(
+            retention_days=limits.retention_days, max_rows=limits.max_rows
+        )
+        for why, removed, setting in (("retention", expired, "RETENTION_DAYS"), ("cap", capped, "MAX_ROWS")):
+            if removed.rows:
+                metrics.QUARANTINE_DROPPED.labels(why).inc(removed.messages)
+                log.warning("quarantine: deleted %d rows (%d messages) beyond STADTPULS_QUARANTINE_%s",
+                            removed.rows, removed.messages, setting)
 
     # --- connecting -----------------------------------------------------------------------------------------
     async def _check_influx(self) -> None:
+        """InfluxDB answers and the database is there (created only when missing; see ``create_database``).
+
+        Raises:
+            IngestError: InfluxDB is unreachable.
+            stadtpuls.influx.InfluxAccessError: the account is refused, or may not create a missing database.
+        """
         try:
             version = await self.influx.ping()
             await self.influx.create_database()
         except InfluxUnavailable as exc:
+            await self.influx.close()
             raise IngestError(f"InfluxDB is unreachable at {self.settings.influx.url}: {exc}") from exc
+        except StadtpulsError:
+            await self.influx.close()
+            raise
         log.info("InfluxDB %s at %s, database %r", version, self.settings.influx.url, self.settings.influx.db)
 
     def _make_client(self) -> BulkAckClient:
@@ -206,14 +249,24 @@ class IngestService:
             spool = await asyncio.to_thread(Spool, self.spool_dir, max_bytes=self.options.spool_max_bytes)
         except SpoolInUse as exc:
             raise IngestError(str(exc)) from exc
+        self._spool = spool
         try:
-            await self._run(spool, ready)
+            pending = await asyncio.to_thread(
+                PendingQuarantine, self.pending_dir, self._store_pending,
+                max_bytes=self.settings.quarantine.pending_max_mb * 2**20, maintain=self._maintain_quarantine,
+            )
+        except SpoolInUse as exc:
+            spool.close()
+            raise IngestError(str(exc)) from exc
+        try:
+            await self._run(spool, pending, ready)
         finally:
             spool.close()
+            pending.close()
 
-    async def _run(self, spool: Spool, ready: asyncio.Event | None) -> None:
+    async def _run(self, spool: Spool, pending: PendingQuarantine, ready: asyncio.Event | None) -> None:
         self._client = self._make_client()
-        quarantine = Quarantine(self._store_rejections)
+        quarantine = Quarantine(pending.add)
         drain = SpoolDrain(self.influx, spool, quarantine)
         self._batcher = Batcher(
             BatchStore(self.influx, spool, quarantine, on_spooled=drain.notify),
@@ -228,10 +281,13 @@ class IngestService:
         changes: asyncio.Queue[set[str]] = asyncio.Queue()
         helpers = [
             asyncio.create_task(drain.run(), name="spool drain"),
+            asyncio.create_task(pending.run(), name="quarantine drain"),
             asyncio.create_task(self.directory.keep_fresh(changes), name="device directory"),
             asyncio.create_task(self._forget_changed(changes), name="device cache"),
+            asyncio.create_task(self._codecs.run(), name="codec workers"),
+            asyncio.create_task(self._heartbeat(), name="heartbeat"),
         ]
-        watched = [batcher_task, *helpers]
+        watched = self._watched = [batcher_task, *helpers]
         await self._connect_mqtt(self._client)
         await asyncio.wait_for(self._connected.wait(), timeout=30)
         if ready is not None:
@@ -244,6 +300,9 @@ class IngestService:
             await self._abort(dead, watched)
         await self._shutdown(batcher_task, helpers)
         drain.report()
+        if len(pending):
+            log.info("stopping with %d batches of quarantine records in %s; they are stored at the next start",
+                     len(pending), pending.folder)
 
     async def _abort(self, dead: asyncio.Task[None], tasks: list[asyncio.Task[None]]) -> None:
         """A background task ended: stop without acknowledging anything more, then raise why."""
@@ -260,6 +319,7 @@ class IngestService:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._codecs.close()
         with contextlib.suppress(Exception):
             await self.influx.close()
         raise IngestFailed(f"ingest's {name} task died: {what}") from error
@@ -274,6 +334,7 @@ class IngestService:
         assert self._client is not None
         assert self._batcher is not None
         self._client.pause()  # take nothing new; what is unread stays with the broker
+        await self._codecs.close()  # what waits for a JavaScript codec stays unacknowledged: redelivered
         await self._batcher.close()
         await batcher_task  # every closed batch stored and acknowledged
         self._flush_counts()
@@ -282,6 +343,49 @@ class IngestService:
         for task in helpers:
             task.cancel()
         await self.influx.close()
+
+    # --- health (called from the metrics server's thread: reads only) ----------------------------------------
+    async def _heartbeat(self) -> None:
+        while True:
+            self._beat = time.monotonic()
+            if self.influx.last_write is not None:
+                metrics.LAST_WRITE.set(self.influx.last_write)
+            await asyncio.sleep(HEARTBEAT)
+
+    def liveness(self) -> tuple[bool, dict[str, Any]]:
+        """Alive unless the event loop has not beaten for ``LIVENESS_STALL`` s or a background task died."""
+        if self._beat is None:
+            return True, {"status": "starting"}
+        silent = time.monotonic() - self._beat
+        dead = [t.get_name() for t in self._watched if t.done()]
+        alive = silent < LIVENESS_STALL and not dead
+        details: dict[str, Any] = {"status": "alive" if alive else "dead", "event_loop_silent_s": round(silent, 1)}
+        if dead:
+            details["dead_tasks"] = dead
+        return alive, details
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Ready when connected to the broker, every task alive, the spool not nearly full and InfluxDB not
+        refusing our writes; the answer says which check failed and when InfluxDB last took a write.
+        """
+        spool = self._spool
+        refusal = self.influx.refusal
+        dead = [t.get_name() for t in self._watched if t.done()]
+        checks = {
+            "broker": _check(self._connected.is_set(), "connected" if self._connected.is_set() else "not connected"),
+            "tasks": _check(bool(self._watched) and not dead, f"dead: {', '.join(dead)}" if dead else
+                            ("running" if self._watched else "starting")),
+            "spool": _spool_check(spool),
+            "influxdb": _check(refusal is None, "writes accepted" if refusal is None else
+                               f"refused with HTTP {refusal.status}: {refusal.message} (operator action needed)"),
+        }
+        ready = all(c["ok"] for c in checks.values())
+        last = self.influx.last_write
+        return ready, {
+            "status": "ready" if ready else "not ready",
+            "checks": checks,
+            "last_write": datetime.fromtimestamp(last, UTC).isoformat() if last is not None else None,
+        }
 
     def stop(self) -> None:
         """Ask the service to flush and stop."""
@@ -292,6 +396,20 @@ class IngestService:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
+
+
+def _check(ok: bool, detail: str) -> dict[str, Any]:
+    return {"ok": ok, "detail": detail}
+
+
+def _spool_check(spool: Spool | None) -> dict[str, Any]:
+    if spool is None:
+        return _check(False, "not open yet")
+    used = spool.bytes / spool.max_bytes if spool.max_bytes else 0.0
+    detail = f"{spool.bytes} of {spool.max_bytes} bytes ({used:.0%})"
+    if used >= SPOOL_NEARLY_FULL:
+        detail += ": nearly full, acknowledgements will wait for InfluxDB"
+    return _check(used < SPOOL_NEARLY_FULL, detail)
 
 
 def _safe_name(client_id: str) -> str:

@@ -62,17 +62,19 @@ class Spool:
     Args:
         folder: where the batch files live (created if missing).
         max_bytes: the cap; :meth:`append` raises :class:`SpoolFull` beyond it.
+        suffix: the batch files' suffix (``.lp``: line protocol).
     """
 
-    def __init__(self, folder: Path, *, max_bytes: int) -> None:
+    def __init__(self, folder: Path, *, max_bytes: int, suffix: str = SUFFIX) -> None:
         self.folder = folder
         self.max_bytes = max_bytes
+        self.suffix = suffix
         folder.mkdir(parents=True, exist_ok=True)
         self._lock = _lock(folder)
         for stale in folder.glob("*.tmp"):  # a write cut short by a crash: its batch was never acknowledged
             stale.unlink()
         self._entries: list[tuple[int, int]] = sorted(  # (sequence, size) oldest first
-            (int(p.stem), p.stat().st_size) for p in folder.glob(f"*{SUFFIX}") if p.stem.isdigit()
+            (int(p.stem), p.stat().st_size) for p in folder.glob(f"*{suffix}") if p.stem.isdigit()
         )
         self.bytes = sum(size for _, size in self._entries)
         self._next = self._entries[-1][0] + 1 if self._entries else 1
@@ -93,7 +95,7 @@ class Spool:
         return len(self._entries)
 
     def _path(self, seq: int) -> Path:
-        return self.folder / f"{seq:012d}{SUFFIX}"
+        return self.folder / f"{seq:012d}{self.suffix}"
 
     def append(self, body: bytes) -> int:
         """Store one batch durably; returns its sequence number.

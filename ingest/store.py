@@ -7,7 +7,9 @@
 - A refusal of the data itself (a field type conflict, a line that does not parse) cannot be fixed by
   retrying: :func:`find_refused` splits the lines by message until the messages whose lines InfluxDB refuses
   are found; they become rejections (stage ``write``).
-- Rejections go to quarantine; while its database is unavailable, :class:`Quarantine` retries.
+- Rejections go to quarantine through :class:`Quarantine`, which never waits for the registry database: the
+  live service keeps them in a local pending folder first (:mod:`ingest.pending`), so a database that is down
+  or refuses a record never holds back valid data or its acknowledgements.
 
 The live service (:class:`BatchStore`), the spool drain and the offline entry (:mod:`ingest.offline`) all use
 the one bisection here.
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 
 from ingest import metrics
 from ingest.records import Message, Rejection
-from ingest.retry import MAX_DELAY, retry
+from ingest.retry import retry
 from ingest.spool import Spool, SpoolFull
 from stadtpuls.influx import InfluxClient, InfluxRefused, InfluxRejected, InfluxUnavailable
 
@@ -74,24 +76,20 @@ def count_refusal(exc: BaseException) -> None:
 
 
 class Quarantine:
-    """Keeps rejections in quarantine, retrying with backoff while its database is unavailable."""
+    """Hands rejections to where they are kept.
 
-    def __init__(self, store_rejections: StoreRejections, *, max_backoff: float = MAX_DELAY) -> None:
-        self._store = store_rejections
-        self._max_backoff = max_backoff
+    Args:
+        keep_rejections: keeps rejections durably without waiting for the registry database (the live service
+            gives :meth:`ingest.pending.PendingQuarantine.add`); an error in it propagates.
+    """
+
+    def __init__(self, keep_rejections: StoreRejections) -> None:
+        self._keep = keep_rejections
 
     async def keep(self, rejections: list[Rejection]) -> None:
-        """Store ``rejections``; returns once they are stored."""
-        if not rejections:
-            return
-        await retry(
-            lambda: self._store(rejections),
-            retry_on=(Exception,),  # the registry DB may be locked or down: keep the messages
-            what="quarantine store",
-            max_delay=self._max_backoff,
-        )
-        for r in rejections:
-            metrics.QUARANTINED.labels(r.stage).inc()
+        """Keep ``rejections``; returns once they are kept."""
+        if rejections:
+            await self._keep(rejections)
 
 
 class BatchStore:

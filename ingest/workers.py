@@ -27,6 +27,7 @@ from typing import Protocol
 from ingest.run import run_ingest
 from ingest.service import IngestOptions
 from stadtpuls.errors import StadtpulsError
+from stadtpuls.logs import configure_logging
 from stadtpuls.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -186,10 +187,7 @@ class Supervisor:
 
 
 def _worker_main(settings: Settings, options: IngestOptions, metrics_port: int) -> None:
-    fmt = f"%(asctime)s %(levelname)s {options.client_id} %(name)s: %(message)s"
-    logging.basicConfig(level=logging.INFO, format=fmt)
-    logging.getLogger("gmqtt").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(logging.INFO, log_format=settings.log.format, tag=options.client_id)
     try:
         run_ingest(settings, options, metrics_port)
     except StadtpulsError as exc:

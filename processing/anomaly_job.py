@@ -11,16 +11,22 @@ What is examined, per device, from the catalog (``devices/catalog.py``) and the 
 
 * every device: silence in the ``uplink`` measurement beyond :data:`GAP_FACTOR` report intervals (or
   :data:`HEARTBEAT_FACTOR` heartbeat intervals for devices that report on change) is a ``gap``; frame
-  counters that restart are a ``restart`` (for devices with cumulative counters, where a restart resets
-  them); a high share of lost frames is ``packet_loss``;
+  counters that restart are a ``restart`` only for devices with cumulative counters whose totals are not
+  read (where they are, a falling total tells a reset from a re-join); a high share of lost frames is
+  ``packet_loss``;
 * measured quantities (:data:`LEVEL_QUANTITIES`) of devices reporting at least hourly: out of range, stuck,
   spikes (short, and back to normal afterwards) and drift (of daily medians); no spike or drift test for the
   weather (:data:`WEATHER`); CO2 is compared with the same time of the week (:data:`WEEKLY`) instead; PM1.0
   and PM2.5 drift is judged against PM10 of the same device where it has one; PM2.5 above PM10 of the same
   device is ``impossible``;
-* counts (:data:`COUNT_QUANTITIES`): out of range, deviations from the hour of the week and counters stuck at
-  zero in busy hours, with public holidays and known events (``excluded_days``) left out;
-* bay states (:data:`STATE_QUANTITIES`): a state frozen far longer than the bay's own history.
+* counts (:data:`COUNT_QUANTITIES`): out of range, deviations from the hour of the week at the day's level of
+  activity (unless the site's other counters departed alike: :func:`shared_by_site`) and counters stuck at
+  zero in busy hours, with public holidays and known events (``excluded_days``) left out; cumulative totals
+  (:data:`TOTAL_QUANTITIES`) that fall back are a ``counter_reset``;
+* bay states (:data:`STATE_QUANTITIES`): a state frozen far longer than the bay's own history, while the
+  site's other bays kept changing;
+* drift, once every site is examined (:func:`confirm_drifts`): kept only where the station's daily medians
+  also drifted, the same way, against the town's other stations of the quantity.
 
 Work is split by site like the processing service: a site belongs to worker ``i`` of ``n`` by a stable CRC-32
 of its municipality and name.
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import zlib
 from collections.abc import Collection, Sequence
@@ -58,9 +65,10 @@ LEVEL_QUANTITIES = (
     "pm1_0", "pm2_5", "pm10", "no2", "no", "o3", "co", "co2", "temperature", "humidity", "pressure",
 )
 COUNT_QUANTITIES = ("people_in", "people_out")
+TOTAL_QUANTITIES = ("people_in_total", "people_out_total")  # cumulative: a fall is a counter reset
 STATE_QUANTITIES = ("occupied",)
 PAIRS = (("pm2_5", "pm10", ("PM2.5", "PM10")), ("pm1_0", "pm2_5", ("PM1.0", "PM2.5")))
-HISTORY = {"level": 28 * DAY, "count": 42 * DAY, "state": 28 * DAY, "uplink": 7 * DAY}
+HISTORY = {"level": 28 * DAY, "count": 42 * DAY, "state": 28 * DAY, "uplink": 7 * DAY, "total": 7 * DAY}
 GAP_FACTOR = 6.0  # report intervals of silence before a periodic device is offline
 HEARTBEAT_FACTOR = 2.5  # heartbeat intervals of silence before a device that reports on change is offline
 # (one lost heartbeat is routine for a bay sensor under a car)
@@ -74,11 +82,20 @@ REFERENCED = {"pm1_0": "pm10", "pm2_5": "pm10"}
 PARTICLES = frozenset({"pm1_0", "pm2_5", "pm10"})
 WEEKLY = frozenset({"co2"})  # compared with the same time of the week instead of a trailing window (this
 # also reports a drift: a daily median of CO2 is the empty room at night, which says little)
+SITE_SHARED = 2.0  # a count within this factor of its site's other counters' departure from their week is the site's
+SITE_WEEKS = 6  # earlier weeks a span is compared with
+SITE_MIN_COUNT = 20.0  # fewest counts the earlier weeks must show for a ratio
+COUNT_SPAN_PAD = 300.0  # s around an event's readings, so that counters reporting at other phases are included
+WEEK = 7 * DAY
+IDLE_SHARE = 0.1  # a frozen bay is not stuck while this share of its site's bays stood unchanged as long
 MIN_DAY_SHARE = 0.8  # a day enters the daily drift test with this share of the fullest day's readings
 # the detectors' parameters: spikes are short and return (a classroom filling with CO2 is no spike); a count
 # deviates from its hour of the week by six robust standard deviations
 LEVEL = replace(det.LEVEL, spike_threshold=14.0, spike_max_duration=3600.0, spike_must_return=True)
-COUNT = replace(det.COUNT, seasonal_threshold=6.0)
+WEEKLY_SETTINGS = replace(det.COUNT, seasonal_threshold=6.0)
+# counts are compared with their hour of the week at the day's level of activity (the last 3 h): a fine Saturday
+# is busy all day in every street, a broken counter is wrong on its own
+COUNT = replace(WEEKLY_SETTINGS, seasonal_level_window=3 * 3600.0)
 DAILY_WITHIN_SHARE = 0.25  # the daily medians' spread is at least this share of the usual spread within a day
 DAILY = replace(det.LEVEL, drift_window=14 * DAY, drift_lag=2 * DAY, warmup=7 * DAY, min_history=7,
                 drift_slack=1.5, drift_threshold=3.0)  # daily medians: a two-week reference, a week to warm up
@@ -187,8 +204,14 @@ def keep(events: Sequence[det.Event], last: float, context: Context) -> list[det
     return [replace(e, open=e.end >= last) for e in events if e.end >= context.start]
 
 
-def uplink_events(raw: Raw, model: DeviceModel | None, context: Context) -> list[det.Event]:
-    """Gaps, restarts and packet loss of one device from its received uplinks (times and frame counters)."""
+def uplink_events(
+    raw: Raw, model: DeviceModel | None, context: Context, *, totals_read: bool = False
+) -> list[det.Event]:
+    """Gaps, restarts and packet loss of one device from its received uplinks (times and frame counters).
+
+    A restart is reported only for devices with cumulative counters whose totals were not read
+    (``totals_read``): where they are, :func:`total_events` tells a reset counter from a re-join that kept it.
+    """
     order = np.argsort(raw.times, kind="stable")
     times, frames = raw.times[order], raw.values[order]
     present = ~np.isnan(frames)
@@ -202,7 +225,7 @@ def uplink_events(raw: Raw, model: DeviceModel | None, context: Context) -> list
         counters = np.clip(frames[present], 0, 2**32 - 1).astype(np.int64)
         found = det.detect_packet_loss(times[present], counters)
         # a restart matters where it resets cumulative counters; elsewhere it is routine
-        counting = model is not None and any(QUANTITIES[q].cumulative for q in model.quantities)
+        counting = model is not None and any(QUANTITIES[q].cumulative for q in model.quantities) and not totals_read
         events += [e for e in found if e.kind != "restart" or counting]
     last = float(times[-1]) if times.size else context.end
     # a gap that ends at a reading is over (the device was heard again); an open one ends at the window's end
@@ -240,7 +263,7 @@ def weekly_events(raw: Raw, quantity: str, model: DeviceModel, context: Context)
         return []
     local = det.local_times(series.times, context.timezone)
     excluded = det.excluded_mask(local, context.excluded_days)
-    found = det.seasonal_events(series, COUNT, excluded, local=local, zone=context.timezone)
+    found = det.seasonal_events(series, WEEKLY_SETTINGS, excluded, local=local, zone=context.timezone)
     return [e for e in found if e.kind == "seasonal"]
 
 
@@ -309,14 +332,102 @@ def count_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Co
     return keep([e for e in events if e.kind != "gap"], float(np.nanmax(raw.times)), context)
 
 
-def state_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Context) -> list[det.Event]:
-    """A bay state frozen far longer than the bay's own history says is normal."""
+def total_events(totals: Sequence[tuple[str, Raw]], context: Context) -> list[det.Event]:
+    """Resets of a device's cumulative counters (each line's totals in and out): one event per reset.
+
+    Args:
+        totals: (quantity, series) of every cumulative counter of one device.
+        context: the run's window.
+    """
+    events: list[det.Event] = []
+    last = context.start
+    for quantity, raw in totals:
+        order = np.argsort(raw.times, kind="stable")
+        name = quantity.replace("_", " ") + (f" (line {raw.channel})" if raw.channel else "")
+        events += det.detect_counter_resets(raw.times[order], raw.values[order], name=name)
+        last = max(last, float(np.nanmax(raw.times)))
+    return keep(det.merge_events(events), last, context)
+
+
+def week_ratio(raw: Raw, start: float, end: float) -> float | None:
+    """A series' sum over ``[start, end]`` against the median of its sums over the same span 1-6 weeks
+    earlier; None without enough of either.
+    """
+    def total(begin: float, stop: float) -> float | None:
+        inside = (raw.times >= begin) & (raw.times <= stop) & ~np.isnan(raw.values)
+        return float(raw.values[inside].sum()) if inside.any() else None
+
+    now = total(start, end)
+    earlier = [t for k in range(1, SITE_WEEKS + 1) if (t := total(start - k * WEEK, end - k * WEEK)) is not None]
+    if now is None or len(earlier) < 3:
+        return None
+    usual = float(np.median(earlier))
+    return now / usual if usual >= SITE_MIN_COUNT else None
+
+
+def shared_by_site(event: det.Event, raw: Raw, neighbours: Sequence[Raw]) -> bool:
+    """Whether a count's departure from its week is one the site's other counters share at the same time
+    (a crowd in the square, rain in the street), rather than the counter's own.
+
+    The counter's ratio to the same span of earlier weeks is compared with the median ratio of the site's
+    other counters of the quantity; within a factor :data:`SITE_SHARED` of each other, the site had the day.
+    """
+    span = (event.start - COUNT_SPAN_PAD, event.end + COUNT_SPAN_PAD)
+    own = week_ratio(raw, *span)
+    others = [r for n in neighbours if n.dev_eui != raw.dev_eui and (r := week_ratio(n, *span)) is not None]
+    if own is None or not others:
+        return False
+    site = float(np.median(others))
+    if own <= 0 or site <= 0:
+        return own == site
+    return bool(abs(math.log(own / site)) <= math.log(SITE_SHARED))
+
+
+def state_events(
+    raw: Raw, quantity: str, model: DeviceModel | None, context: Context, *, neighbours: Sequence[Raw] = ()
+) -> list[det.Event]:
+    """A bay state frozen far longer than the bay's own history says is normal, while the bays around it
+    kept changing.
+
+    A bay of a lot that stood idle (an outdoor pool's car park in a cold week) is not stuck: a frozen state is
+    reported only when fewer than :data:`IDLE_SHARE` of the site's other bays (``neighbours``) also stayed
+    unchanged from its onset to its detection.
+    """
     rhythm = expected_interval(model) if model is not None else None
     series = det.prepare(raw.times, raw.values, interval=rhythm[0] if rhythm else None, name=quantity, unit="")
     if series.times.size < 2:
         return []
     events = det.stuck_events(series, det.LEVEL)
-    return keep(events, float(series.times[-1]), context)
+    others = [changes(n) for n in neighbours if n.dev_eui != raw.dev_eui and n.times.size > 1]
+    kept = []
+    for event in events:
+        idle = idle_share(others, event.began, event.start)
+        if idle < IDLE_SHARE:
+            share = f"; {100 * (1 - idle):.0f} % of the site's other bays changed state meanwhile" if others else ""
+            kept.append(replace(event, reason=event.reason + share))
+    return keep(kept, float(series.times[-1]), context)
+
+
+def changes(raw: Raw) -> tuple[float, float, npt.NDArray[np.float64]]:
+    """A bay's first and last reading and the times its state changed."""
+    order = np.argsort(raw.times, kind="stable")
+    times, values = raw.times[order], raw.values[order]
+    present = ~np.isnan(values)
+    times, values = times[present], values[present]
+    if times.size == 0:
+        return (np.inf, -np.inf, times)
+    return (float(times[0]), float(times[-1]), times[1:][np.diff(values) != 0])
+
+
+def idle_share(others: Sequence[tuple[float, float, npt.NDArray[np.float64]]], begin: float, end: float) -> float:
+    """Share of the bays (heard before ``begin`` and after ``end``) whose state did not change in between."""
+    idle = heard = 0
+    for first, last, changed in others:
+        if first > begin or last < end:
+            continue
+        heard += 1
+        idle += int(np.searchsorted(changed, end, "right") == np.searchsorted(changed, begin, "right"))
+    return idle / heard if heard else 0.0
 
 
 def pair_events(first: Raw, second: Raw, names: tuple[str, str], context: Context) -> list[det.Event]:
@@ -327,6 +438,102 @@ def pair_events(first: Raw, second: Raw, names: tuple[str, str], context: Contex
     events = det.detect_pair(common, first.values[left], second.values[right], names=names,
                              tolerance=PAIR_TOLERANCE)
     return keep(events, float(common[-1]), context)
+
+
+async def read_daily_medians(
+    client: InfluxClient, quantity: str, municipality: str, start: float, end: float
+) -> dict[tuple[str, str], dict[int, float]]:
+    """Daily medians (UTC days) of one quantity at every station of a municipality: (dev_eui, channel) → day
+    number → median.
+    """
+    query = (
+        f"SELECT median({quote_identifier('value')}) FROM {quote_identifier(quantity)} "
+        f"WHERE {quote_identifier('municipality')} = {quote_string(municipality)} "
+        f"AND time >= {int(start // DAY * DAY) * NS} AND time < {int(end) * NS} "
+        f"GROUP BY time(1d), {quote_identifier('dev_eui')}, {quote_identifier('channel')}"
+    )
+    out: dict[tuple[str, str], dict[int, float]] = {}
+    for series in await client.query(query, epoch="ns"):
+        tags = series.get("tags") or {}
+        days = out.setdefault((str(tags.get("dev_eui", "")), str(tags.get("channel", ""))), {})
+        for row in series.get("values") or []:
+            if row[1] is not None:
+                days[int(row[0] // NS // DAY)] = float(row[1])
+    return out
+
+
+def town_ratio(
+    own: dict[int, float], others: Sequence[dict[int, float]]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Day ends and the log ratio of a station's daily medians to the median of the town's other stations.
+
+    Days on which the station or none of the others has a median are left out; a small offset (a tenth of the
+    values' median) keeps the logarithm of readings near zero finite.
+    """
+    days = sorted(d for d in own if any(d in other for other in others))
+    if not days:
+        return np.empty(0), np.empty(0)
+    mine = np.array([own[d] for d in days])
+    town = np.array([float(np.median([o[d] for o in others if d in o])) for d in days])
+    offset = 0.1 * max(float(np.median(np.abs(np.concatenate((mine, town))))), 1e-9)
+    ratio = np.log(np.maximum(mine, 0.0) + offset) - np.log(np.maximum(town, 0.0) + offset)
+    return (np.array(days, dtype=np.float64) + 1) * DAY - 1, ratio
+
+
+def confirmed_drift(drift: Detection, ratio_events: Sequence[det.Event]) -> Detection | None:
+    """A drift found against the station's own past, if its ratio to the town's other stations drifted too,
+    the same way and at the same time; it then began when both had begun.
+    """
+    upward = "drifting upward" in drift.reason
+    for event in ratio_events:
+        same_way = ("drifting upward" in event.reason) == upward
+        if same_way and event.began <= drift.end and event.end >= drift.onset:
+            onset = max(drift.onset, event.began)
+            start = max(drift.start, event.start, onset)
+            reason = f"{drift.reason}; also against the town's other stations of {drift.quantity}"
+            return replace(drift, onset=onset, start=min(start, drift.end), reason=reason)
+    return None
+
+
+async def confirm_drifts(
+    client: InfluxClient, found: list[Detection], start: float, end: float, report: JobReport
+) -> list[Detection]:
+    """Keep a drift only where it also shows against the town's (the municipality's) other stations of the
+    same quantity.
+
+    Weather, season and holidays move every station of a town alike, roughly in proportion; a drifting sensor
+    moves alone, by an offset. So a drift found against a station's own past (or a co-located fraction) must
+    also show in the log ratio of its daily medians to the median of the other stations measuring the
+    quantity. Where a quantity has no other station, the drift stands as found.
+    """
+    drifts = [d for d in found if d.kind == "drift" and d.quantity in LEVEL_QUANTITIES]
+    if not drifts:
+        return found
+    kept = [d for d in found if d.kind != "drift" or d.quantity not in LEVEL_QUANTITIES]
+    for municipality, quantity in sorted({(d.municipality, d.quantity) for d in drifts}):
+        group = [d for d in drifts if (d.municipality, d.quantity) == (municipality, quantity)]
+        try:
+            medians = await read_daily_medians(client, quantity, municipality, start - HISTORY["level"], end)
+        except InfluxError as exc:
+            report.errors.append(f"daily medians of {quantity} in {municipality}: {exc}")
+            kept += group
+            continue
+        for drift in group:
+            others = [days for key, days in medians.items() if key[0] != drift.dev_eui]
+            own = medians.get((drift.dev_eui, drift.channel))
+            if not others or not own:
+                kept.append(drift)
+                continue
+            times, ratio = town_ratio(own, others)
+            if times.size < 3:
+                kept.append(drift)
+                continue
+            series = det.Series(times, ratio, DAY, f"log ratio of {quantity} to the town", "")
+            median, spread = det.long_term(series, DAILY)
+            confirmed = confirmed_drift(drift, det.drift_events(series, DAILY, median, spread))
+            if confirmed is not None:
+                kept.append(confirmed)
+    return kept
 
 
 def detections(events: Sequence[det.Event], device: DeviceInfo, quantity: str, channel: str) -> list[Detection]:
@@ -369,7 +576,9 @@ async def examine_site(
     reads: list[tuple[str, str, list[Raw]]] = []
     uplinks = await read_site(client, UPLINK_MEASUREMENT, "f_cnt", site.municipality, site.name,
                               context.start - HISTORY["uplink"], context.end)
-    for family, quantities in (("level", LEVEL_QUANTITIES), ("count", COUNT_QUANTITIES), ("state", STATE_QUANTITIES)):
+    families = (("level", LEVEL_QUANTITIES), ("count", COUNT_QUANTITIES), ("state", STATE_QUANTITIES),
+                ("total", TOTAL_QUANTITIES))
+    for family, quantities in families:
         limit = MAX_LEVEL_INTERVAL if family == "level" else float("inf")
         for quantity in site.quantities(quantities, max_interval=limit):
             raws = await read_site(client, quantity, "value", site.municipality, site.name,
@@ -378,25 +587,39 @@ async def examine_site(
     report.seconds["read"] += time.perf_counter() - began
     began = time.perf_counter()
     heard = {raw.dev_eui: raw for raw in uplinks if raw.channel == ""}
+    totals: dict[str, list[tuple[str, Raw]]] = {}
+    for family, quantity, raws in reads:
+        for total in raws if family == "total" else ():
+            if total.dev_eui in site.devices and total.times.size:
+                totals.setdefault(total.dev_eui, []).append((quantity, total))
     for dev_eui, member in site.devices.items():
-        raw = heard.get(dev_eui)
-        if raw is None or raw.times.size == 0:
+        received = heard.get(dev_eui)
+        if received is None or received.times.size == 0:
             continue  # not heard within the history: not installed yet, or its open gap event stays open
-        found += detections(uplink_events(raw, site.models[dev_eui], context), member, "", "")
+        events = uplink_events(received, site.models[dev_eui], context, totals_read=dev_eui in totals)
+        try:
+            events = det.merge_events(events + total_events(totals.get(dev_eui, []), context))
+        except det.DetectError as exc:
+            report.errors.append(f"{dev_eui} totals: {exc}")
+        found += detections(events, member, "", "")
         examined.add((dev_eui, "", ""))
     by_series: dict[tuple[str, str, str], Raw] = {}
     for family, quantity, raws in reads:
-        for raw in raws:
+        for raw in raws if family != "total" else ():
             device = site.devices.get(raw.dev_eui)
             if device is None or raw.times.size == 0:
                 continue
             model = site.models[raw.dev_eui]
-            examine = {"level": level_events, "count": count_events, "state": state_events}[family]
             try:
-                events = examine(raw, quantity, model, context)
+                if family == "state":
+                    events = state_events(raw, quantity, model, context, neighbours=raws)
+                else:
+                    events = {"level": level_events, "count": count_events}[family](raw, quantity, model, context)
             except det.DetectError as exc:
                 report.errors.append(f"{raw.dev_eui} {quantity}: {exc}")
                 continue
+            if family == "count":
+                events = [e for e in events if e.kind != "seasonal" or not shared_by_site(e, raw, raws)]
             found += detections(events, device, quantity, raw.channel)
             examined.add((raw.dev_eui, quantity, raw.channel))
             by_series[(raw.dev_eui, quantity, raw.channel)] = raw
@@ -481,6 +704,9 @@ async def detect_with(
         examined |= site_examined
         report.sites += 1
         report.devices += len(site.devices)
+    began = time.perf_counter()
+    found = await confirm_drifts(client, found, window.start, window.end, report)
+    report.seconds["detect"] += time.perf_counter() - began
     began = time.perf_counter()
     report.stored = await asyncio.to_thread(store.upsert, found, examined=examined, until=window.end)
     report.seconds["store"] += time.perf_counter() - began

@@ -106,15 +106,19 @@ class _ProcessGroup(click.Group):
 @click.option("--once", is_flag=True, help="Run one pass and exit.")
 @click.option("--anomalies-every", type=click.FloatRange(0, 86400), default=600.0, show_default=True,
               help="Seconds between anomaly detection runs (events in the registry database); 0 = none.")
+@click.option("--fleet-every", type=click.FloatRange(0, 86400), default=60.0, show_default=True,
+              help="Seconds between the fleet summaries for the dashboards (open alarms, anomalies, quarantine, "
+                   "lag, lot positions); 0 = none.")
 @click.pass_context
 def process_group(ctx: click.Context, shard: Shard, bands: str, pm_mean: str, interval: float, late: int,
-                  once: bool, anomalies_every: float) -> None:
+                  once: bool, anomalies_every: float, fleet_every: float) -> None:
     """Rollups, parking occupancy, footfall and the air-quality index, written back to InfluxDB.
 
     Without a subcommand, runs the processing service: every --interval seconds it brings the outputs of its
-    sites up to date, and every --anomalies-every seconds it looks for anomalies and keeps their events
-    current. The subcommands occupancy, eaqi and footfall run the same computations on a CSV file and print
-    JSON; detect runs the anomaly detectors on one.
+    sites up to date, every --anomalies-every seconds it looks for anomalies and keeps their events
+    current, and every --fleet-every seconds it writes the fleet summaries the dashboards read. The
+    subcommands occupancy, eaqi and footfall run the same computations on a CSV file and print JSON; detect
+    runs the anomaly detectors on one.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -123,7 +127,7 @@ def process_group(ctx: click.Context, shard: Shard, bands: str, pm_mean: str, in
     from stadtpuls.settings import get_settings
 
     service = ProcessingService(get_settings(), _options(bands, pm_mean), shard=shard, late=late,
-                                anomaly_every=anomalies_every)
+                                anomaly_every=anomalies_every, fleet_every=fleet_every)
 
     async def run() -> None:
         if once:
@@ -136,6 +140,10 @@ def process_group(ctx: click.Context, shard: Shard, bands: str, pm_mean: str, in
                 click.echo(f"anomalies: {found.detections} detections, {found.stored.inserted} new events")
                 for error in found.errors:
                     click.echo(f"error: {error}", err=True)
+            if fleet_every:
+                fleet = await service.summarise_fleet()
+                click.echo(f"fleet: {fleet.open_alarms} open alarms, {fleet.open_anomalies} open anomalies, "
+                           f"{fleet.quarantined} quarantined, {fleet.points} points")
             return
         service.install_signal_handlers()
         await service.run(interval=interval)

@@ -16,7 +16,7 @@ Two families of series, each with one set of parameters (:data:`LEVEL`, :data:`C
 
 :func:`detect_pair` finds physical impossibilities between two quantities of one station (PM2.5 above PM10);
 :func:`detect_reference_drift` drift against a co-located reference sensor; :func:`detect_packet_loss` lost
-uplinks and restarts from the frame counters.
+uplinks and restarts from the frame counters; :func:`detect_counter_resets` cumulative counters that fall back.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Event:
         start: detection time, seconds since the epoch (UTC): when the condition became recognisable.
         end: time of the last reading that still showed it (seconds since the epoch).
         kind: ``out_of_range``, ``stuck``, ``spike``, ``gap``, ``drift``, ``seasonal``, ``impossible``,
-            ``packet_loss`` or ``restart``.
+            ``packet_loss``, ``restart`` or ``counter_reset``.
         score: how far past its threshold the condition went (≥ 1; larger is worse).
         reason: one or two sentences for a technician.
         onset: when the condition began, if earlier than ``start`` (the first frozen reading of a stuck value,
@@ -119,6 +119,12 @@ class Settings:
     # (lessons filling a classroom with CO2), not a spike
     spike_must_return: bool = False  # a spike counts only once the next reading is back within the threshold
     # of the statistics before it (a level that stays up is a change, not a spike)
+    seasonal_level_window: float = 0.0  # counts: trailing span over which today's level of activity against the
+    # baseline is measured and the baseline scaled by it (a sunny Saturday is busy all day); 0 = not scaled
+    seasonal_level_cap: float = 2.5  # the scaling stays within [1/cap, cap]: a count eight times its usual is
+    # still far from the day's level
+    seasonal_level_min: float = 25.0  # readings whose baseline expects fewer counts do not enter the level (their
+    # Poisson noise is above a fifth of the count)
 
 
 LEVEL = Settings(
@@ -379,6 +385,63 @@ def detect_packet_loss(
         reason = f"device restarted before {when(stamps[at])}: frame counter back from {frames[at - 1]} to {frames[at]}"
         events.append(Event(float(stamps[at]), float(stamps[at]), "restart", 1.0, reason))
     return merge_events(events)
+
+
+def detect_counter_resets(
+    times: npt.ArrayLike,
+    totals: npt.ArrayLike,
+    *,
+    moduli: tuple[int, ...] = (2**16, 2**24, 2**32),
+    name: str = "counter",
+) -> list[Event]:
+    """Resets of a cumulative counter (people counted since installation): the total falls back.
+
+    A fall that is an ordinary step forward modulo one of ``moduli`` above the last total (at most ten times
+    the largest usual step, or 100) is a wrap-around of a 16-, 24- or 32-bit counter, not a reset: counters
+    do not say how wide they are. Re-joins of the radio that keep the totals are not reported: the data add
+    up across them.
+
+    Args:
+        times: shape (n,), seconds since the epoch, ascending.
+        totals: shape (n,), the counter's readings (NaN for missing; others in ``[0, max(moduli))``).
+        moduli: the widths a counter may wrap at.
+        name: the counter's name for the reason ("people in total").
+
+    Returns:
+        One ``counter_reset`` event per fall, at the first reading after it.
+
+    Raises:
+        DetectError: on shapes, descending times or totals out of range.
+    """
+    stamps = np.ascontiguousarray(times, dtype=np.float64)
+    raw = np.asarray(totals, dtype=np.float64)
+    if stamps.ndim != 1 or raw.ndim != 1 or stamps.size != raw.size:
+        raise DetectError("times and totals must be 1-D arrays of the same length")
+    if stamps.size > 1 and not bool(np.all(np.diff(stamps) >= 0)):
+        raise DetectError("times must be ascending")
+    present = ~np.isnan(raw)
+    stamps, raw = stamps[present], raw[present]
+    widest = max(moduli)
+    if raw.size and (float(raw.min()) < 0 or float(raw.max()) >= widest):
+        raise DetectError(f"counter totals must lie in [0, {widest})")
+    counts = np.floor(raw).astype(np.int64)
+    steps = np.diff(counts)
+    forward = steps[steps > 0]
+    slack = max(10 * int(np.quantile(forward, 0.99)) if forward.size else 0, 100)
+    events = []
+    for at in (np.flatnonzero(steps < 0) + 1).tolist():
+        before, after = int(counts[at - 1]), int(counts[at])
+        if any(m > before and (after - before) % m <= slack for m in moduli):
+            continue  # wrapped around
+        reason = (
+            f"{name} went back from {whole(counts[at - 1])} to {whole(counts[at])} between {when(stamps[at - 1])} "
+            f"and {when(stamps[at])}: the device's counter was reset (power loss or a reset), so totals across "
+            f"this time do not add up"
+        )
+        score = 1.0 + float(counts[at - 1] - counts[at]) / max(float(counts[at - 1]), 1.0)
+        events.append(Event(float(stamps[at]), float(stamps[at]), "counter_reset", score, reason,
+                            onset=float(stamps[at - 1])))
+    return events
 
 
 # --- input ------------------------------------------------------------------------------------------------
@@ -668,6 +731,10 @@ def seasonal_events(
     expected, spread = np.empty(series.values.size), np.empty(series.values.size)
     anomaly.seasonal_baseline(series.values, slots, excluded, n_slots, depth, min(depth, 3), expected, spread)
     # counting noise: the larger of the two rates could have produced both counts (Poisson variance)
+    level = np.ones(series.values.size)
+    if settings.seasonal_level_window > 0:
+        level = activity_level(series, settings, expected, excluded)
+        expected, spread = expected * level, spread * level
     poisson = np.sqrt(np.maximum(np.maximum(expected, series.values), 1.0))
     floor = np.maximum(poisson, settings.seasonal_min_relative * np.abs(expected))
     scale = np.maximum(MAD_TO_SIGMA * spread, floor)
@@ -681,11 +748,38 @@ def seasonal_events(
         slot_name = slot_label(int(slots[worst]), slot_length) + (f" ({zone} time)" if zone else "")
         reason = (
             f"{series.name} {whole(series.values[worst])} at {when(series.times[worst])} where earlier "
-            f"{slot_name} had {whole(expected[worst])} ± {whole(scale[worst])}"
+            f"{slot_name} had {day_level(expected[worst], scale[worst], level[worst])}"
         )
         score = abs(float(z[worst])) / settings.seasonal_threshold
         events.append(Event(float(series.times[first]), float(series.times[last]), "seasonal", score, reason))
     return absorb(events, silent_counter_events(series, settings, expected, excluded))
+
+
+def day_level(expected: float, scale: float, level: float) -> str:
+    """'85 ± 13', or '85 (× 1.6 at the day's level so far: 136 ± 20)' when the baseline was scaled."""
+    if abs(level - 1.0) <= 0.05:
+        return f"{whole(expected)} ± {whole(scale)}"
+    return f"{whole(expected / level)} (× {level:.1f} at the day's level so far: {whole(expected)} ± {whole(scale)})"
+
+
+def activity_level(series: Series, settings: Settings, expected: FloatArray, excluded: BoolArray) -> FloatArray:
+    """Today's level of activity against the seasonal baseline, from the readings just before each one.
+
+    The trailing median of ``count / expected`` over ``seasonal_level_window`` (readings the baseline expects
+    at least ``seasonal_level_min`` counts of, zeros and excluded days left out), clipped to
+    ``[1 / seasonal_level_cap, seasonal_level_cap]``; 1 where too few readings are known. Weather and the
+    day's mood move every hour of a day together, while a fault moves its own stretch: a median over several
+    hours follows the one and not the other.
+
+    Returns:
+        Shape (n,), the factor to scale the baseline by.
+    """
+    usable = (expected >= settings.seasonal_level_min) & (series.values > 0) & ~excluded
+    ratio = np.where(usable, series.values / np.where(usable, expected, 1.0), np.nan)
+    window = points(settings.seasonal_level_window, series.interval, low=1)
+    level, _ = rolling(np.ascontiguousarray(ratio), window, max(window // 3, 1))
+    cap = max(settings.seasonal_level_cap, 1.0)
+    return np.clip(np.nan_to_num(level, nan=1.0), 1.0 / cap, cap)
 
 
 def silent_counter_events(

@@ -23,8 +23,11 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from devices.registry import DeviceRegistry
 from processing.engine import CONTEXT, FOOTFALL_MAX_GAP, Options, Site, compute_site
+from processing.fleet import FLEET_EVERY, FleetReport, FleetSummary, FleetWriter
 from processing.store import DAY, NS, Points, ProcessingStore
 from stadtpuls.influx import InfluxClient, InfluxError
 from stadtpuls.settings import Settings
@@ -99,7 +102,7 @@ class ProcessingService:
     """Computes and writes the processed measurements of the sites one worker owns."""
 
     def __init__(self, settings: Settings, options: Options, *, shard: Shard = Shard(), late: int = 2 * 3600 * NS,
-                 first_days: int = 1, anomaly_every: float = ANOMALY_EVERY) -> None:
+                 first_days: int = 1, anomaly_every: float = ANOMALY_EVERY, fleet_every: float = FLEET_EVERY) -> None:
         self.settings = settings
         self.options = options
         self.shard = shard
@@ -109,6 +112,7 @@ class ProcessingService:
         self._stop = asyncio.Event()
         self._examined_until: float | None = None  # s since the epoch up to which anomalies were looked for
         self._next_detection = 0.0  # monotonic s of the next detection run
+        self.fleet = FleetWriter(fleet_every)  # the fleet summaries for the dashboards (processing/fleet.py)
 
     def stop(self) -> None:
         """Finish the current pass and return from :meth:`run`."""
@@ -209,8 +213,29 @@ class ProcessingService:
         for error in report.errors:
             log.warning("anomalies: %s", error)
 
+    def _fleet_summary(self) -> FleetSummary:
+        return FleetSummary(self.settings.registry_url, load_sites(self.settings, self.shard),
+                            unattributed=self.shard.index == 0)
+
+    async def summarise_fleet(self, now: int | None = None) -> FleetReport:
+        """Write the fleet summary of the owned sites now (``now`` in ns, default the clock)."""
+        async with self._client() as client:
+            return await self.fleet.run(self._fleet_summary(), client, now)
+
+    async def _maybe_summarise(self) -> None:
+        if self.fleet.due():
+            try:
+                report = await self.summarise_fleet()
+            except SQLAlchemyError as exc:  # the registry database: the next pass tries again
+                log.warning("fleet summary failed, retrying: %s", exc)
+                return
+            log.info("fleet: %d sites, %d open alarms, %d open anomalies, %d quarantined", report.sites,
+                     report.open_alarms, report.open_anomalies, report.quarantined)
+
     async def run(self, *, interval: float = 30.0) -> None:
-        """Run passes every ``interval`` seconds, and anomaly detection every ``anomaly_every``, until :meth:`stop`."""
+        """Run passes every ``interval`` seconds, anomaly detection every ``anomaly_every`` and the fleet summary
+        every ``fleet_every``, until :meth:`stop`.
+        """
         while not self._stop.is_set():
             began = time.monotonic()
             try:
@@ -220,6 +245,7 @@ class ProcessingService:
                 for error in report.errors:
                     log.warning("pass: %s", error)
                 await self._maybe_detect()
+                await self._maybe_summarise()
             except InfluxError as exc:
                 log.warning("pass failed, retrying: %s", exc)
             wait = max(0.0, interval - (time.monotonic() - began))
@@ -259,4 +285,5 @@ class ProcessingService:
             finally:
                 if pending is not None:
                     report.points += await pending
+            report.points += await self._fleet_summary().write_quarantine(client, start=start, end=end)
         return report

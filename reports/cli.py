@@ -27,7 +27,7 @@ def report_group() -> None:
 @click.option("--format", "fmt", type=click.Choice(["pdf", "html"]), help="Default: from --out's suffix, else pdf.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File of a single report.")
 @click.option("--anomalies", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSON list of anomaly events to name (as `stadtpuls process detect` prints them).")
+              help="JSON list of anomaly events to name instead of the stored ones (as `process detect` prints them).")
 @click.option("--every-week", is_flag=True, help="Run on: write each week's report to --to once the week is over.")
 @click.option("--to", "directory", type=click.Path(file_okay=False, path_type=Path), help="Folder of --every-week.")
 def footfall_command(week: str | None, sites: tuple[str, ...], municipality: str | None, lang: str,

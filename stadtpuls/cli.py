@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 
 import click
 
 from stadtpuls import __version__
-from stadtpuls.errors import StadtpulsError
+from stadtpuls.errors import ConfigError, StadtpulsError
+from stadtpuls.logs import configure_logging
+from stadtpuls.settings import load_log_settings
 
 # name → "module:attribute" of a click command; tiny explicit registry, imported on first use
 COMMANDS = {
@@ -63,10 +66,12 @@ def main(verbose: int) -> None:
     Settings come from STADTPULS_* environment variables (see the README).
     """
     level = logging.WARNING - 10 * min(verbose, 2) if verbose else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("gmqtt").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        log_format = load_log_settings().format
+    except ConfigError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    configure_logging(level, log_format=log_format)
 
 
 if __name__ == "__main__":

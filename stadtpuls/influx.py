@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 import orjson
 
-from stadtpuls.errors import UnavailableError
+from stadtpuls.errors import ConfigError, UnavailableError
 from stadtpuls.lineprotocol import quote_identifier
 
 _DURATION = re.compile(r"INF|(\d+(ns|u|µ|ms|s|m|h|d|w))+")
@@ -62,6 +63,13 @@ class InfluxRefused(InfluxUnavailable):
         self.message = message
 
 
+class InfluxAccessError(ConfigError):
+    """InfluxDB refuses our account what it needs (wrong credentials, no right to create the database).
+
+    Retrying does not help: an operator must fix the account or the settings; the text names which.
+    """
+
+
 _DATA_ERRORS = ("partial write", "unable to parse", "field type conflict", "invalid field", "bad timestamp")
 
 
@@ -79,6 +87,9 @@ class InfluxClient:
     ) -> None:
         self.url = url.rstrip("/")
         self.database = database
+        self.username = username
+        self.last_write: float | None = None  # time.time() of the last write InfluxDB acknowledged
+        self.refusal: InfluxRefused | None = None  # the last write's refusal; None once a write succeeds again
         auth = (username, password or "") if username else None
         self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout, auth=auth)
 
@@ -119,9 +130,51 @@ class InfluxClient:
         response = await self._request("GET", "/ping")
         return str(response.headers.get("X-Influxdb-Version", "unknown"))
 
+    async def database_exists(self) -> bool:
+        """Whether the database exists and this account may use it (``SHOW DATABASES`` lists it).
+
+        InfluxDB lists to an account without admin rights only the databases it has a privilege on.
+        """
+        response = await self._request("GET", "/query", params={"q": "SHOW DATABASES"})
+        results = orjson.loads(response.content).get("results", [])
+        names = {row[0] for r in results for s in r.get("series", []) for row in s.get("values", []) if row}
+        return self.database in names
+
     async def create_database(self) -> None:
-        """Create the database if it does not exist (idempotent)."""
-        await self._command(f"CREATE DATABASE {quote_identifier(self.database)}")
+        """Make sure the database exists: look first, and create it only when it is missing.
+
+        Creating a database is for InfluxDB admins only; an account that may write to an existing database
+        needs no more than that, so nothing is created (or tried) when the database is there already.
+
+        Raises:
+            InfluxAccessError: InfluxDB refuses the credentials, or the database is missing and this account
+                may not create it. The text says which setting or which InfluxDB command fixes it.
+            InfluxUnavailable: InfluxDB is unreachable or answers 5xx.
+        """
+        statement = f"CREATE DATABASE {quote_identifier(self.database)}"
+        try:
+            if await self.database_exists():
+                return
+            await self._command(statement)
+        except InfluxRejected as exc:
+            raise InfluxAccessError(self._access_problem(exc, statement)) from exc
+
+    def _access_problem(self, exc: InfluxRejected, statement: str) -> str:
+        where = f"InfluxDB at {self.url}"
+        if exc.status == 401:
+            return (
+                f"{where} refused the credentials ({exc.message}): check STADTPULS_INFLUX_USERNAME and "
+                "STADTPULS_INFLUX_PASSWORD"
+            )
+        if exc.status == 403:
+            return (
+                f"database {self.database!r} does not exist at {where}, or account {self.username!r} has no "
+                f"rights on it, and the account may not create it ({exc.message}). Either let an InfluxDB admin "
+                f"run {statement} and GRANT ALL ON {quote_identifier(self.database)} TO <account>, or set "
+                "STADTPULS_INFLUX_DB to a database the account can write to (or STADTPULS_INFLUX_USERNAME and "
+                "STADTPULS_INFLUX_PASSWORD to an admin account)"
+            )
+        return f"{where} refused to check or create database {self.database!r} (HTTP {exc.status}): {exc.message}"
 
     async def drop_database(self) -> None:
         """Drop the database with all its data (nothing happens if it does not exist)."""
@@ -165,8 +218,11 @@ class InfluxClient:
             await self._request("POST", "/write", params=params, content=content)
         except InfluxRejected as exc:
             if not exc.is_data_error:
-                raise InfluxRefused(exc.status, exc.message) from exc
+                self.refusal = InfluxRefused(exc.status, exc.message)
+                raise self.refusal from exc
             raise
+        self.last_write = time.time()
+        self.refusal = None
 
     async def query(self, influxql: str, *, epoch: str = "ns") -> list[dict[str, Any]]:
         """Run InfluxQL and return the series of the first statement.
@@ -218,7 +274,8 @@ def ensure_database(settings: InfluxSettings, *, timeout: float = 10.0) -> None:
     """Create the database of ``settings`` if it does not exist, from synchronous code.
 
     Raises:
-        InfluxError: InfluxDB is unreachable or refuses.
+        InfluxAccessError: the credentials are refused, or the database is missing and may not be created.
+        InfluxError: InfluxDB is unreachable or refuses otherwise.
     """
     run_blocking(
         InfluxClient.create_database,

@@ -8,8 +8,11 @@ Every setting is read here and nowhere else. Sections group what one part of the
 | :class:`InfluxSettings` | ``STADTPULS_INFLUX_URL``, ``_DB``, ``_USERNAME``, ``_PASSWORD`` |
 | :class:`RegistrySettings` | ``STADTPULS_DATABASE_URL`` |
 | :class:`IngestSettings` | ``STADTPULS_BATCH_SIZE``, ``_BATCH_INTERVAL``, ``_SPOOL_MAX_MB``, ``_METRICS_PORT``, |
-| | ``_MAX_PAYLOAD_BYTES``, ``_FUTURE_WINDOW`` |
+| | ``_MAX_PAYLOAD_BYTES``, ``_FUTURE_WINDOW``, ``_JS_CODEC_WORKERS``, ``_JS_CODEC_BACKLOG``, |
+| | ``_KEEP_RAW_PAYLOAD`` |
+| :class:`QuarantineSettings` | ``STADTPULS_QUARANTINE_RETENTION_DAYS``, ``_MAX_ROWS``, ``_PENDING_MAX_MB`` |
 | :class:`ApiSettings` | ``STADTPULS_API_RATE_LIMIT``, ``_CORS_ORIGINS``, ``_PUBLIC``, ``_MAX_POINTS`` ... |
+| :class:`LogSettings` | ``STADTPULS_LOG_FORMAT`` |
 | :class:`ReportSettings` | ``STADTPULS_REPORT_TOWN``, ``_LOGO``, ``_CALENDAR``, ``_OPENING``, ``_SMTP_*`` |
 | :class:`Settings` | ``STADTPULS_DATA_DIR``, ``_DEFAULT_MUNICIPALITY``, ``_CATALOG``, ``_MAP_TILES``, sections |
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -105,6 +109,27 @@ class IngestSettings(BaseSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535)  # Prometheus /metrics; 0 = off
     max_payload_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024**2)  # larger messages: quarantined
     future_window: float = Field(default=900.0, gt=0)  # s a server timestamp may lie ahead of arrival
+    js_codec_workers: int = Field(default=1, ge=0, le=16)  # processes per JavaScript model; 0: on the event loop
+    js_codec_backlog: int = Field(default=1000, ge=1, le=100_000)  # uplinks waiting per worker; more: quarantined
+    keep_raw_payload: bool = False  # keep each uplink's payload (base64) in its radio record ("uplink")
+
+
+class QuarantineSettings(BaseSettings):
+    """How much quarantine keeps, and the local folder its records wait in (``STADTPULS_QUARANTINE_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX + "QUARANTINE_", extra="ignore")
+
+    retention_days: float = Field(default=30.0, ge=0)  # rows not seen for longer are deleted; 0 = keep forever
+    max_rows: int = Field(default=1_000_000, ge=1)  # beyond it the rows seen longest ago are deleted
+    pending_max_mb: int = Field(default=256, ge=1)  # MiB cap of the local folder while the database is away
+
+
+class LogSettings(BaseSettings):
+    """How the commands log (``STADTPULS_LOG_*``); read on its own, before anything else, by the CLI."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX + "LOG_", extra="ignore")
+
+    format: Literal["text", "json"] = "text"  # json: one JSON object per line, for log collectors
 
 
 class ApiSettings(BaseSettings):
@@ -194,7 +219,9 @@ class Settings(BaseSettings):
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    quarantine: QuarantineSettings = Field(default_factory=QuarantineSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
 
 
@@ -227,6 +254,18 @@ def parse_mqtt_url(url: str) -> MqttTarget:
     )
 
 
+def load_log_settings() -> LogSettings:
+    """Read the logging settings alone (the CLI sets up logging before any command reads the rest).
+
+    Raises:
+        ConfigError: an invalid value, named by its environment variable.
+    """
+    try:
+        return LogSettings()
+    except ValidationError as exc:
+        raise ConfigError(settings_problem(exc)) from exc
+
+
 def load_settings() -> Settings:
     """Read every setting from the environment.
 
@@ -252,7 +291,8 @@ def settings_problem(exc: ValidationError) -> str:
 _SECTION_PREFIXES = {
     section.__name__: str(section.model_config.get("env_prefix", PREFIX))
     for section in (
-        MqttSettings, InfluxSettings, RegistrySettings, IngestSettings, ApiSettings, ReportSettings, Settings
+        MqttSettings, InfluxSettings, RegistrySettings, IngestSettings, QuarantineSettings, ApiSettings,
+        LogSettings, ReportSettings, Settings,
     )
 }
 

@@ -115,12 +115,17 @@ class Alarm(Base):
 
 
 class QuarantinedMessage(Base):
-    """A rejected message: raw topic and payload, the stage that rejected it and why."""
+    """A rejected message: raw topic and payload, the stage that rejected it and why.
+
+    Identical rejections (same device, or topic without one; same stage, reason and payload) are one row:
+    ``count`` says how many arrived, ``received_at`` when the first and ``last_seen`` when the latest did.
+    ``fingerprint`` is the SHA-256 of that identity (empty for rows older than revision 0005).
+    """
 
     __tablename__ = "quarantine"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)  # first seen
     topic: Mapped[str] = mapped_column(Text)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     stage: Mapped[str] = mapped_column(String(32), index=True)
@@ -128,6 +133,23 @@ class QuarantinedMessage(Base):
     dev_eui: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     municipality: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+
+
+class QuarantineSource(Base):
+    """The last batch of quarantine records stored from one ingest process's local pending folder.
+
+    Written in the same transaction as the batch's rows, so a batch stored just before a crash (or before a
+    connection dropped during the commit) is recognised when it is offered again, and never stored twice.
+    """
+
+    __tablename__ = "quarantine_sources"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)  # the pending folder's id
+    last_batch: Mapped[str] = mapped_column(String(64))
+    stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 class ApiKey(Base):

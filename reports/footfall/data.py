@@ -26,13 +26,14 @@ Slot = tuple[Line, int, int]  # line, weekday (0 = Monday), local hour
 
 @dataclass(frozen=True, slots=True)
 class Anomaly:
-    """An anomaly event of the week, in one line (times: aware UTC datetimes)."""
+    """An anomaly event of the week, in one line (times: aware UTC datetimes); ``dev_eui`` empty when unknown."""
 
     start: datetime
     end: datetime
     site: str
     kind: str
     reason: str
+    dev_eui: str = ""
 
 
 @dataclass(frozen=True)
@@ -299,6 +300,9 @@ def build(counts: WeekCounts, previous: WeekCounts, last_year: WeekCounts, optio
     sites = tuple(sorted({line.site for line in counts.counted}))
     days = tuple(_day_row(counts, previous, last_year, n, calendar, zone) for n in range(7))
     start, end = counts.week.bounds(zone)
+    counters = {line.dev_eui for line in counts.counted}  # events of other devices (parking, air) are not shown
+    shown = [a for a in anomalies if (not a.dev_eui or a.dev_eui in counters)
+             and a.start.timestamp() * NS < end and a.end.timestamp() * NS >= start]
     return WeekReport(
         week=counts.week, previous_week=previous.week, last_year_week=last_year.week,
         municipality=options.municipality, town=options.town or options.municipality, sites=sites, days=days,
@@ -312,9 +316,8 @@ def build(counts: WeekCounts, previous: WeekCounts, last_year: WeekCounts, optio
         counted_hours=sum(len(h) for h in counts.counted.values()),
         estimated_hours=sum(len(h) for h in counts.estimated.values()),
         gaps=_gaps(counts, options.labels, zone),
-        anomalies=tuple(sorted((replace(a, start=a.start.astimezone(zone), end=a.end.astimezone(zone))
-                                for a in anomalies if a.start.timestamp() * NS < end
-                                and a.end.timestamp() * NS >= start), key=lambda a: a.start)),
+        anomalies=tuple(sorted((replace(a, start=a.start.astimezone(zone), end=a.end.astimezone(zone)) for a in shown),
+                               key=lambda a: (a.start, a.site, a.dev_eui, a.kind))),
         generated=now or datetime.now(UTC), zone=str(zone), labels=dict(options.labels),
     )
 
@@ -373,19 +376,28 @@ def _matrix(counts: WeekCounts, zone: ZoneInfo) -> tuple[tuple[float, ...], ...]
 
 
 def _shares(counts: WeekCounts, labels: Mapping[str, str]) -> tuple[Share, ...]:
+    several = _several_channels(counts)
     people: dict[tuple[str, str], float] = defaultdict(float)
     for source in (counts.counted, counts.estimated):
         for line, hours in source.items():
-            people[(line.site, _label(line, labels))] += sum(hours.values())
+            people[(line.site, _label(line, labels, several))] += sum(hours.values())
     total = sum(people.values())
     shares = [Share(label, site, value, 100.0 * value / total if total else 0.0)
               for (site, label), value in people.items()]
     return tuple(sorted(shares, key=lambda s: (-s.people, s.label)))
 
 
-def _label(line: Line, labels: Mapping[str, str]) -> str:
+def _several_channels(counts: WeekCounts) -> set[str]:
+    """The counters with more than one counting line: only their labels name the line."""
+    channels: dict[str, set[str]] = defaultdict(set)
+    for line in counts.counted:
+        channels[line.dev_eui].add(line.channel)
+    return {dev_eui for dev_eui, names in channels.items() if len(names) > 1}
+
+
+def _label(line: Line, labels: Mapping[str, str], several: set[str]) -> str:
     name = labels.get(line.dev_eui, line.dev_eui)
-    return f"{name} ({line.channel})" if line.channel else name
+    return f"{name} ({line.channel})" if line.channel and line.dev_eui in several else name
 
 
 def _normal(counts: WeekCounts, opening: tuple[int, int], calendar: ReportCalendar, zone: ZoneInfo) -> float | None:
@@ -400,11 +412,12 @@ def _normal(counts: WeekCounts, opening: tuple[int, int], calendar: ReportCalend
 
 
 def _gaps(counts: WeekCounts, labels: Mapping[str, str], zone: ZoneInfo) -> tuple[Gap, ...]:
+    several = _several_channels(counts)
     out = []
     for line in counts.counted:
         for estimated, hours in ((True, sorted(counts.estimated[line])), (False, counts.missing[line])):
             for first, last in _runs(hours):
-                out.append(Gap(f"{_label(line, labels)} {line.direction}", line.site,
+                out.append(Gap(f"{_label(line, labels, several)} {line.direction}", line.site,
                                datetime.fromtimestamp(first / NS, tz=zone),
                                datetime.fromtimestamp((last + HOUR_NS) / NS, tz=zone), estimated))
     return tuple(sorted(out, key=lambda g: (g.start, g.label)))

@@ -36,7 +36,7 @@ def daily_bars(report: WeekReport, lang: str) -> bytes:
     """People per day: this week, the week before and the same week last year side by side (SVG)."""
     words = WORDS[lang]
     with mpl.rc_context(_STYLE):
-        figure = Figure(figsize=(WIDTH, 2.7))
+        figure = Figure(figsize=(WIDTH, 2.2))
         axes = figure.add_subplot()
         labels = [weekday(d.day, lang, short=True) for d in report.days]
         series = [
@@ -89,6 +89,9 @@ def heatmap(report: WeekReport, lang: str) -> bytes:
 
 
 def _short(value: float, lang: str) -> str:
+    """A cell's value in at most four characters: ``12k``, ``1,2k`` (de) / ``1.2k``, ``640``."""
+    if value >= 9950:
+        return f"{value / 1000:.0f}k"
     if value >= 1000:
         text = f"{value / 1000:.1f}k"
         return text.replace(".", ",") if lang == "de" else text

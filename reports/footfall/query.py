@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from stadtpuls.influx import InfluxClient
+from stadtpuls.influx import InfluxClient, InfluxRejected
 from stadtpuls.lineprotocol import quote_identifier, quote_string
 
 POLICY = "r1h"
@@ -65,7 +65,13 @@ async def hourly_counts(
         stadtpuls.influx.InfluxError: InfluxDB is unreachable or refuses the query.
     """
     out: list[HourCount] = []
-    for series in await client.query(footfall_query(municipality, sites, start, end), epoch="ns"):
+    try:
+        found = await client.query(footfall_query(municipality, sites, start, end), epoch="ns")
+    except InfluxRejected as exc:
+        if "retention policy not found" in exc.message:  # processing has not run yet: no counts
+            return out
+        raise
+    for series in found:
         tags = series.get("tags") or {}
         line = Line(*(str(tags.get(t) or "") for t in SERIES_TAGS))
         columns = series.get("columns") or []

@@ -20,6 +20,7 @@ FORMATS = ("pdf", "html")
 MAX_LOGO = 2_000_000  # bytes
 LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
 MAX_GAP_ROWS = 40  # gap ranges listed; the rest are counted
+MAX_ANOMALY_ROWS = 30  # anomalies listed; the rest are counted
 
 
 def _environment() -> Environment:
@@ -72,6 +73,7 @@ def render_html(report: WeekReport, lang: str, *, logo: Path | None = None, for_
     return template.render(
         r=report, lang=lang, w=text.WORDS[lang], t=text, change=change, summary=text.summary(report, lang),
         pictures=pictures, logo=load_logo(logo), for_print=for_print, max_gaps=MAX_GAP_ROWS,
+        max_anomalies=MAX_ANOMALY_ROWS,
         generated=text.moment(report.generated.astimezone(ZoneInfo(report.zone)), lang),
     )
 

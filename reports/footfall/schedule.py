@@ -9,15 +9,16 @@ import logging
 import re
 import smtplib
 import ssl
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 
-from reports.footfall.anomalies import load_anomalies
+from reports.footfall.anomalies import load_anomalies, stored_anomalies
 from reports.footfall.calendar import load_calendar
 from reports.footfall.data import Options, WeekReport, gather
-from reports.footfall.render import render
 from reports.footfall.weeks import IsoWeek, last_complete_week
 from stadtpuls.errors import UnavailableError
 from stadtpuls.influx import InfluxClient
@@ -28,6 +29,9 @@ MIME = {"pdf": ("application", "pdf"), "html": ("text", "html")}
 GRACE = timedelta(hours=6)  # after the week's end, for late uplinks and the processing pass
 CHECK_EVERY = 3600.0  # s between looks for a newly completed week
 SMTP_TIMEOUT = 30.0  # s
+# Rendering (matplotlib, WeasyPrint) takes seconds of CPU: it runs in a small pool of its own, off the event loop,
+# so that many report requests at once neither block the API nor take the threads that key lookups need.
+RENDERERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="report-render")
 
 
 class MailError(UnavailableError):
@@ -43,7 +47,7 @@ class Request:
     sites: tuple[str, ...] = ()
     lang: str = "de"
     fmt: str = "pdf"
-    anomalies: Path | None = None
+    anomalies: Path | None = None  # a JSON file of events; None: the anomaly events store
 
 
 def file_name(request: Request) -> str:
@@ -55,9 +59,10 @@ def file_name(request: Request) -> str:
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
 
-async def make_report(settings: Settings, request: Request, *, labels: dict[str, str] | None = None,
-                      now: datetime | None = None) -> tuple[WeekReport, bytes]:
-    """Gather the week from InfluxDB and render it.
+async def gather_report(client: InfluxClient, settings: Settings, request: Request, *,
+                        labels: dict[str, str] | None = None, now: datetime | None = None) -> WeekReport:
+    """Gather the week of ``request`` from InfluxDB through ``client``, with its anomalies from the events store
+    (or the request's file).
 
     Raises:
         stadtpuls.errors.StadtpulsError: bad settings or files, an unreachable database.
@@ -66,10 +71,33 @@ async def make_report(settings: Settings, request: Request, *, labels: dict[str,
     options = Options(municipality=request.municipality, town=report_settings.town, sites=request.sites,
                       opening=report_settings.opening_hours, labels=labels or {})
     calendar = load_calendar(report_settings.calendar)
-    anomalies = load_anomalies(request.anomalies) if request.anomalies else []
+    if request.anomalies is not None:
+        anomalies = load_anomalies(request.anomalies)
+    else:
+        anomalies = await asyncio.to_thread(stored_anomalies, settings.registry_url, request.municipality,
+                                            request.week, options.zone)
+    return await gather(client, request.week, options, calendar=calendar, anomalies=anomalies, now=now)
+
+
+async def render_report(report: WeekReport, lang: str, fmt: str, *, logo: Path | None = None) -> bytes:
+    """:func:`reports.footfall.render.render` in the renderers' thread pool."""
+    # matplotlib, Babel and the templates load with the first report, not with the API
+    from reports.footfall.render import render
+
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(RENDERERS, partial(render, report, lang, fmt, logo=logo))
+
+
+async def make_report(settings: Settings, request: Request, *, labels: dict[str, str] | None = None,
+                      now: datetime | None = None) -> tuple[WeekReport, bytes]:
+    """Gather the week from InfluxDB and render it.
+
+    Raises:
+        stadtpuls.errors.StadtpulsError: bad settings or files, an unreachable database.
+    """
     async with InfluxClient.from_settings(settings.influx) as client:
-        report = await gather(client, request.week, options, calendar=calendar, anomalies=anomalies, now=now)
-    content = await asyncio.to_thread(render, report, request.lang, request.fmt, logo=report_settings.logo)
+        report = await gather_report(client, settings, request, labels=labels, now=now)
+    content = await render_report(report, request.lang, request.fmt, logo=settings.report.logo)
     return report, content
 
 

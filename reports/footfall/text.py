@@ -9,7 +9,7 @@ from datetime import date, datetime
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
-from reports.footfall.data import DayRow, WeekReport, change
+from reports.footfall.data import Anomaly, DayRow, WeekReport, change
 
 LANGS = ("de", "en")
 LOCALES = {"de": "de_DE", "en": "en_GB"}
@@ -96,6 +96,36 @@ def moment(when: datetime, lang: str) -> str:
     """A local time: ``22.11.2026, 14:00`` (de) or ``22 Nov 2026, 14:00`` (en)."""
     pattern = "dd.MM.yyyy, HH:mm" if lang == "de" else "d MMM yyyy, HH:mm"
     return format_datetime(when, pattern, tzinfo=when.tzinfo, locale=LOCALES[check_lang(lang)])
+
+
+# the anomaly detectors' kinds (processing/detect.py, processing/anomaly_job.py) in plain words
+KINDS: dict[str, tuple[str, str]] = {
+    "gap": ("keine Daten", "no data"),
+    "seasonal": ("ungewöhnlich für Wochentag und Uhrzeit", "unusual for the weekday and hour"),
+    "spike": ("Ausreißer", "spike"),
+    "stuck": ("Wert hängt", "value stuck"),
+    "drift": ("Drift", "drift"),
+    "out_of_range": ("Wert außerhalb des Messbereichs", "value out of range"),
+    "impossible": ("unmöglicher Wert", "impossible value"),
+    "restart": ("Zähler neu gestartet", "counter restarted"),
+    "packet_loss": ("Funkpakete verloren", "radio packets lost"),
+}
+
+
+def kind(name: str, lang: str) -> str:
+    """An anomaly kind in plain words; an unknown kind as it is."""
+    words = KINDS.get(name)
+    return name if words is None else words[0 if check_lang(lang) == "de" else 1]
+
+
+def span(anomaly: Anomaly, lang: str) -> str:
+    """When an anomaly was, short: ``Mi., 18.11., 10:22–15:32`` on one day, else both moments in full."""
+    start, end = anomaly.start, anomaly.end
+    if start.date() != end.date():
+        return f"{moment(start, lang)} – {moment(end, lang)}"
+    day = format_date(start, "EEE, dd.MM." if lang == "de" else "EEE d MMM", locale=LOCALES[check_lang(lang)])
+    first, last = start.strftime("%H:%M"), end.strftime("%H:%M")
+    return f"{day}, {first}" if first == last else f"{day}, {first}–{last}"
 
 
 def hour_span(hour: int | None, lang: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shlex
 import subprocess
 import threading
@@ -28,11 +29,8 @@ ACCOUNTS = {"stadtpuls": "ingest-pw", "network-server": "ns-pw", "simulator": "s
 UPLINK = "v3/town@ttn/devices/bay-1/up"
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """Mosquitto with deploy/mosquitto/mosquitto.conf and acl, paths and port moved into a temporary folder."""
-    folder = tmp_path_factory.mktemp("broker")
-    port = free_port()
+def start_broker(folder: Path, port: int) -> subprocess.Popen[bytes]:
+    """Mosquitto with deploy/mosquitto/mosquitto.conf and acl, paths and port moved into ``folder``."""
     conf = (ROOT / "deploy/mosquitto/mosquitto.conf").read_text(encoding="utf-8")
     conf = conf.replace("/mosquitto/config/", f"{folder}/").replace("/mosquitto/data/", f"{folder}/")
     conf = conf.replace("listener 1883", f"listener {port} 127.0.0.1")
@@ -40,24 +38,32 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     (folder / "mosquitto.conf").write_text(conf, encoding="utf-8")
     (folder / "acl").write_text((ROOT / "deploy/mosquitto/acl").read_text(encoding="utf-8"), encoding="utf-8")
     passwd = folder / "passwd"
-    passwd.touch(mode=0o600)
-    for user, password in ACCOUNTS.items():
-        subprocess.run([find_binary("mosquitto_passwd", package="mosquitto"), "-b", str(passwd), user, password],
-                       check=True, capture_output=True)
-    log = (folder / "log").open("w")
-    process = subprocess.Popen([find_binary("mosquitto", package="mosquitto"), "-c", str(folder / "mosquitto.conf")],
-                               stdout=log, stderr=subprocess.STDOUT)
+    if not passwd.exists():
+        passwd.touch(mode=0o600)
+        for user, password in ACCOUNTS.items():
+            subprocess.run([find_binary("mosquitto_passwd", package="mosquitto"), "-b", str(passwd), user, password],
+                           check=True, capture_output=True)
+    with (folder / "log").open("a") as log:
+        command = [find_binary("mosquitto", package="mosquitto"), "-c", str(folder / "mosquitto.conf")]
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while not accepts_tcp(port):
+        assert process.poll() is None, (folder / "log").read_text()
+        assert time.monotonic() < deadline, (folder / "log").read_text()
+        time.sleep(0.05)
+    return process
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """Mosquitto with the deploy configuration on a free port."""
+    port = free_port()
+    process = start_broker(tmp_path_factory.mktemp("broker"), port)
     try:
-        deadline = time.monotonic() + 10
-        while not accepts_tcp(port):
-            assert process.poll() is None, (folder / "log").read_text()
-            assert time.monotonic() < deadline, (folder / "log").read_text()
-            time.sleep(0.05)
         yield port
     finally:
         process.terminate()
         process.wait(timeout=10)
-        log.close()
 
 
 def _client(port: int, user: str | None, received: list[str] | None = None) -> tuple[paho.Client, int]:
@@ -124,3 +130,61 @@ def test_accounts_have_the_rights_the_acl_gives(broker: int) -> None:
     # ingest reads the uplinks only, whoever publishes them, and nothing else even when it subscribes to "#"
     assert sorted(received) == sorted([UPLINK, "application/1/device/0101010101010101/event/up"])
     assert sorted(shared_received) == sorted(received)
+
+
+def _session(port: int, received: list[int]) -> paho.Client:
+    """Ingest's persistent session (clean session off, QoS 1) on the uplink topics."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="stadtpuls-ingest", clean_session=False)
+    client.username_pw_set("stadtpuls", ACCOUNTS["stadtpuls"])
+    subscribed = threading.Event()
+    client.on_connect = lambda c, *_: c.subscribe([(topic, 1) for topic in UPLINK_TOPICS])
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.on_message = lambda *_: received.append(1)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    assert subscribed.wait(10)
+    return client
+
+
+def test_a_broker_crash_loses_at_most_the_autosave_count_of_queued_uplinks(tmp_path: Path) -> None:
+    """A SIGKILL while ingest is away: what the broker acknowledged survives but for the last autosave window."""
+    conf = (ROOT / "deploy/mosquitto/mosquitto.conf").read_text(encoding="utf-8")
+    assert re.search(r"^autosave_on_changes true$", conf, re.M), "snapshots must follow the queue, not the clock"
+    window = int(re.findall(r"^autosave_interval (\d+)$", conf, re.M)[-1])  # changes between two snapshots
+    sent = window + 2000
+    port = free_port()
+    process = start_broker(tmp_path, port)
+    try:
+        away = _session(port, [])
+        away.disconnect()
+        away.loop_stop()
+        network_server = paho.Client(CallbackAPIVersion.VERSION2, client_id="ns")
+        network_server.username_pw_set("network-server", ACCOUNTS["network-server"])
+        network_server.max_inflight_messages_set(200)
+        network_server.max_queued_messages_set(0)
+        acked = threading.Semaphore(0)
+        network_server.on_publish = lambda *_: acked.release()
+        network_server.connect("127.0.0.1", port)
+        network_server.loop_start()
+        for i in range(sent):
+            network_server.publish("application/1/device/0101010101010101/event/up", b"%d" % i, qos=1)
+        for _ in range(sent):  # every uplink acknowledged to the network server
+            assert acked.acquire(timeout=60)
+        network_server.loop_stop()
+        process.kill()  # the broker crashes
+        process.wait(timeout=10)
+        process = start_broker(tmp_path, port)
+        received: list[int] = []
+        back = _session(port, received)
+        seen, quiet = -1, time.monotonic()
+        while time.monotonic() - quiet < 3:
+            if len(received) != seen:
+                seen, quiet = len(received), time.monotonic()
+            time.sleep(0.1)
+        back.disconnect()
+        back.loop_stop()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    lost = sent - len(received)
+    assert 0 <= lost <= window, f"{lost} of {sent} acknowledged uplinks lost"

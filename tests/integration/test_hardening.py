@@ -130,7 +130,7 @@ async def test_a_spooled_line_refused_for_good_is_written_by_quarantine_replay_a
         async def keep(rejections: list) -> None:  # type: ignore[type-arg]
             await asyncio.to_thread(store.add_many, rejections)
 
-        drain = SpoolDrain(influx, spool, Quarantine(keep, max_backoff=0.1), max_backoff=0.1)
+        drain = SpoolDrain(influx, spool, Quarantine(keep), max_backoff=0.1)
         task = asyncio.create_task(drain.run())
         deadline = time.monotonic() + WAIT
         while len(spool) and time.monotonic() < deadline:

@@ -56,10 +56,15 @@ async def test_replay_stores_two_quarantined_copies_of_one_uplink_once(
     store = QuarantineStore(settings.registry_url)
     topic, payload = uplink(4, devices=10, base_ns=1_700_000_000_000_000_000, stream="copies")
     reason = f"unknown device {device_eui(4)}"
-    store.add_many([Rejection(Message(topic, payload, 1_764_000_000_000_000_000), "device", reason)] * 2)
+    gateway_copy = payload.replace(b'"snr":7.5', b'"snr":6.25')  # the same uplink through another gateway
+    assert gateway_copy != payload
+    store.add_many([Rejection(Message(topic, body, 1_764_000_000_000_000_000), "device", reason)
+                    for body in (payload, payload, gateway_copy)])
+    rows = store.select()
+    assert sorted(r.count for r in rows) == [1, 2]  # the identical two are one row
     DeviceRegistry(settings.registry_url).upsert(device_eui(4), model=MODEL, name="s4", site="Markt",
                                                  municipality="Musterstadt")
-    report = await replay(settings, store.select(), store=store)
+    report = await replay(settings, rows, store=store)
     assert len(report.replayed) == 2
     assert report.points == 3
     assert store.count() == 0

@@ -174,6 +174,22 @@ def test_the_hour_by_weekday_panels_lay_out_the_mean_of_their_queried_field() ->
         assert steps["groupBy"]["fields"][field]["aggregations"] == ["mean"]
 
 
+def test_the_map_of_lots_takes_positions_and_colour_from_columns_of_its_query() -> None:
+    panel = next(p for p in panels(build_all()["parking"]) if p["type"] == "geomap")
+    layer = panel["options"]["layers"][0]
+    target = panel["targets"][0]
+    assert target["resultFormat"] == "table"
+    assert layer["type"] == "markers"
+    assert layer["location"]["mode"] == "coords"
+    for column in (layer["location"]["latitude"], layer["location"]["longitude"],
+                   layer["config"]["style"]["color"]["field"]):
+        assert f'AS "{column}"' in target["query"]
+    assert layer["config"]["style"]["text"]["field"] == "site"
+    assert 'GROUP BY "site"' in target["query"]
+    assert panel["fieldConfig"]["defaults"]["color"]["mode"] == "thresholds"
+    assert panel["options"]["view"]["id"] == "fit"
+
+
 def test_an_unknown_variable_is_an_error_not_left_in_the_query() -> None:
     now = datetime(2025, 3, 9, tzinfo=UTC)
     with pytest.raises(ValueError, match=r"\$lot"):

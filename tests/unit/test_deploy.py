@@ -18,6 +18,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from dashboards.common import TIMEZONE
 from ingest.service import UPLINK_TOPICS
 from stadtpuls.cli import main as cli_main
 from stadtpuls.settings import PREFIX, Settings
@@ -108,7 +109,7 @@ def test_the_schema_rejects_a_broken_file(raw: dict[str, Any]) -> None:
 
 def test_the_stack_has_every_part(compose: dict[str, Any]) -> None:
     assert set(compose["services"]) == {
-        "mosquitto", "influxdb", "postgres", "grafana", "ingest", "processing", "api", "simulator"}
+        "mosquitto", "influxdb", "postgres", "grafana", "ingest", "processing", "alarms", "api", "simulator"}
     assert compose["services"]["simulator"]["profiles"] == ["demo"]
     assert all("profiles" not in s for name, s in compose["services"].items() if name != "simulator")
 
@@ -159,6 +160,13 @@ def test_grafana_is_closed_to_anonymous_users(compose: dict[str, Any]) -> None:
     environment = compose["services"]["grafana"]["environment"]
     assert environment["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
     assert environment["GF_SECURITY_ADMIN_PASSWORD"] == "secret-grafana_admin_password"
+
+
+def test_grafanas_default_time_zone_is_the_boards(compose: dict[str, Any]) -> None:
+    """The hour × weekday panels label hours in the viewer's time zone: by default the one the boards use."""
+    environment = compose["services"]["grafana"]["environment"]
+    assert environment["GF_DATE_FORMATS_DEFAULT_TIMEZONE"] == TIMEZONE
+    assert _env_example()["GRAFANA_TIMEZONE"] == TIMEZONE
 
 
 # --- the CLI -------------------------------------------------------------------------------------------------
@@ -264,7 +272,7 @@ def test_api_and_ingest_health_checks_ask_the_ports_they_listen_on(compose: dict
     assert f"127.0.0.1:{port}/health" in " ".join(api["healthcheck"]["test"])
     ingest = compose["services"]["ingest"]
     metrics = int(ingest["environment"]["STADTPULS_METRICS_PORT"])
-    assert f"127.0.0.1:{metrics}/metrics" in " ".join(ingest["healthcheck"]["test"])
+    assert f"127.0.0.1:{metrics}/readyz" in " ".join(ingest["healthcheck"]["test"])
 
 
 def test_every_server_has_a_health_check_and_its_dependants_wait_for_it(compose: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -11,11 +12,13 @@ import numpy.typing as npt
 import pytest
 
 from processing.detect import (
+    COUNT,
     DAY,
     HOUR,
     DetectError,
     Event,
     detect,
+    detect_counter_resets,
     detect_packet_loss,
     detect_pair,
     detect_reference_drift,
@@ -324,3 +327,59 @@ def test_packet_loss_input_is_checked() -> None:
         detect_packet_loss([1.0, 2.0], [5, 70000], modulus=2**16)
     with pytest.raises(DetectError, match="ascending"):
         detect_packet_loss([2.0, 1.0], [5, 6])
+
+
+# --- the day's level of activity ----------------------------------------------------------------------------
+
+AT_THE_DAYS_LEVEL = replace(COUNT, seasonal_level_window=3 * HOUR)
+
+
+def test_a_busy_day_is_judged_at_its_own_level_but_a_spike_still_stands_out() -> None:
+    times, values = footfall()
+    tuesday = START + 7 * 7 * DAY + DAY
+    day = (times >= tuesday) & (times < tuesday + DAY)
+    busy = values.copy()
+    busy[day] = np.round(busy[day] * 1.8)  # fine weather: every hour of the day 80 % busier
+    [plain] = detect(times, busy, kind="count")  # against the plain baseline: the whole day
+    assert plain.end >= tuesday + 18 * HOUR
+    # at the day's level: only the first busy hour, before the day's level is known
+    [first] = detect(times, busy, kind="count", settings=AT_THE_DAYS_LEVEL)
+    assert first.start == first.end == tuesday + 9 * HOUR
+    spike = busy.copy()
+    at = int(np.searchsorted(times, tuesday + 17 * HOUR))
+    spike[at] *= 8
+    events = detect(times, spike, kind="count", settings=AT_THE_DAYS_LEVEL)
+    assert kinds(events) == ["seasonal", "seasonal"]
+    assert events[1].start == times[at]
+    assert "at the day's level so far" in events[1].reason
+
+
+def test_a_dead_counter_is_still_stuck_at_the_days_level() -> None:
+    times, values = footfall()
+    saturday = START + 7 * 7 * DAY + 5 * DAY
+    values[(times >= saturday + 8 * HOUR) & (times < saturday + 20 * HOUR)] = 0.0
+    assert kinds(detect(times, values, kind="count", settings=AT_THE_DAYS_LEVEL)) == ["stuck"]
+
+
+# --- cumulative counters ----------------------------------------------------------------------------------------
+
+
+def test_a_counter_that_falls_back_was_reset_but_one_that_wraps_was_not() -> None:
+    times = START + np.arange(12) * 600.0
+    totals = np.array([65_400, 65_450, 65_500, 10, 60, 110, 170, 0, 40, 90, 130, 200], dtype=np.float64)
+    totals[9] = np.nan  # a missing reading neither starts nor hides a reset
+    events = detect_counter_resets(times, totals, name="people in total")
+    assert kinds(events) == ["counter_reset"]  # 65,500 → 10 wrapped a 16-bit counter; 170 → 0 is a reset
+    assert events[0].start == times[7]
+    assert events[0].onset == times[6]
+    assert events[0].reason.startswith("people in total went back from 170 to 0 between")
+    big = np.array([1_500_000, 1_500_100, 0, 80], dtype=np.float64)
+    assert kinds(detect_counter_resets(times[:4], big)) == ["counter_reset"]
+    assert detect_counter_resets(times[:4], np.array([1.0, 2.0, 3.0, 4.0])) == []
+
+
+def test_counter_totals_input_is_checked() -> None:
+    with pytest.raises(DetectError, match="must lie in"):
+        detect_counter_resets([1.0, 2.0], [5.0, -1.0])
+    with pytest.raises(DetectError, match="ascending"):
+        detect_counter_resets([2.0, 1.0], [5.0, 6.0])

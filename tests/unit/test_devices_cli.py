@@ -28,7 +28,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
 def test_a_technicians_day_on_the_command_line(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     upgraded = run("db", "upgrade")
     assert upgraded.exit_code == 0
-    assert "revision 0004_anomaly_events" in upgraded.output  # the newest revision
+    assert "revision 0005_quarantine_counts" in upgraded.output  # the newest revision
     assert run("devices", "site", "P1 Rathaus", "--type", "parking_lot", "--capacity", "40").exit_code == 0
     added = run("devices", "add", "--dev-eui", "70B3D5E75E000001", "--model", "nwave-nps405", "--name", "Bay 1",
                 "--site", "P1 Rathaus", "--by", "anna", "--status", "planned")

@@ -49,7 +49,7 @@ class Harness:
         self.rejected: list[Rejection] = []
         fake: InfluxClient = influx  # type: ignore[assignment]
         spool = Spool(tmp_path / "spool", max_bytes=1 << 20)
-        quarantine = Quarantine(self._store, max_backoff=0.05)
+        quarantine = Quarantine(self._store)
         self.drain = SpoolDrain(fake, spool, quarantine, max_backoff=0.05)
         store = BatchStore(fake, spool, quarantine, on_spooled=self.drain.notify)
         self.batcher = Batcher(store, on_stored=self._on_stored, batch_size=4, batch_interval=0.05)

@@ -20,7 +20,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "devices": frozenset({"stadtpuls"}),
     "ingest": frozenset({"stadtpuls", "devices"}),
     "processing": frozenset({"stadtpuls", "devices"}),
-    "api": frozenset({"stadtpuls", "devices", "processing"}),
+    "api": frozenset({"stadtpuls", "devices", "processing", "reports"}),
     "dashboards": frozenset({"stadtpuls", "devices", "processing"}),
     "firmware_sim": frozenset({"stadtpuls", "devices", "ingest"}),
     "reports": frozenset({"stadtpuls", "devices", "processing"}),

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from processing.events import Detection, EventStore
 from reports.footfall import text
-from reports.footfall.anomalies import AnomalyFileError, load_anomalies
-from reports.footfall.calendar import load_calendar, public_holidays
-from reports.footfall.data import Options, WeekCounts, build, change, fill_week, week_hours
+from reports.footfall.anomalies import AnomalyFileError, load_anomalies, stored_anomalies
+from reports.footfall.calendar import load_calendar
+from reports.footfall.data import Anomaly, Options, WeekCounts, build, change, fill_week, week_hours
+from reports.footfall.plots import _short
 from reports.footfall.query import HourCount, Line, footfall_query
 from reports.footfall.render import css_string, render_html
 from reports.footfall.weeks import IsoWeek, WeekError, last_complete_week, local_hour, parse_week, week_of
 from stadtpuls.errors import ConfigError
-from stadtpuls.holidays import easter_sunday
+from stadtpuls.holidays import easter_sunday, public_holidays
 
 ROOT = Path(__file__).resolve().parents[2]
 TOWN = ROOT / "firmware_sim" / "towns" / "default.yaml"
@@ -321,3 +324,61 @@ def test_the_query_quotes_every_name() -> None:
     assert "'Lindenbrück\\' OR \\'1\\'=\\'1'" in query
     assert '"site" = \'a"b\'' in query
     assert query.startswith('SELECT "count", "complete" FROM "r1h"."footfall" WHERE')
+
+
+# --- anomalies from the events store --------------------------------------------------------------------------------
+
+
+def test_the_anomalies_come_from_the_events_store_and_only_the_counters_of_the_week(tmp_path: Path) -> None:
+    week = parse_week("2026-W47")
+    store = EventStore(store_url(tmp_path))
+    thursday = datetime(2026, 11, 19, 8, tzinfo=UTC).timestamp()
+    found = [  # (dev_eui, kind, municipality, start): a counter of the report, a parking bay, another town, too early
+        ("A1", "gap", "Lindenbrück", thursday), ("P1", "stuck", "Lindenbrück", thursday),
+        ("A1", "spike", "Nachbarort", thursday), ("A1", "seasonal", "Lindenbrück", thursday - 14 * 86400),
+    ]
+    store.upsert([Detection(eui, "people_in", "", kind, at, at, at + 3600, 1.0, f"{kind} <b>", municipality=town,
+                            site="a") for eui, kind, town, at in found])
+    stored = stored_anomalies(store_url(tmp_path), "Lindenbrück", week)
+    assert sorted((a.dev_eui, a.kind) for a in stored) == [("A1", "gap"), ("P1", "stuck")]
+    counts = fill_week(week, rows(week, {A_IN: 10}), [], {A_IN})
+    empty = fill_week(week.previous(), [], [], {A_IN})
+    report = build(counts, empty, empty, Options("Lindenbrück", labels={"A1": "obere-marktstrasse"}),
+                   calendar=load_calendar(None), anomalies=stored)
+    [shown] = report.anomalies  # the parking bay's event is not the report's
+    assert (shown.dev_eui, shown.kind, shown.start.hour) == ("A1", "gap", 9)  # 08:00 UTC is 09:00 in Berlin
+    html = render_html(report, "de")
+    assert "Do., 19.11., 09:00–10:00</b> · obere-marktstrasse (a): keine Daten" in html
+    assert "gap &lt;b&gt;" in html
+    assert "no data" in render_html(report, "en")
+
+
+def store_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'registry.sqlite3'}"
+
+
+def test_anomaly_times_and_kinds_in_plain_words() -> None:
+    zone = ZoneInfo("Europe/Berlin")
+    one_day = Anomaly(datetime(2026, 11, 21, 14, 44, tzinfo=zone), datetime(2026, 11, 21, 14, 44, tzinfo=zone),
+                      "a", "seasonal", "")
+    assert text.span(one_day, "de") == "Sa., 21.11., 14:44"
+    assert text.span(one_day, "en") == "Sat 21 Nov, 14:44"
+    two_days = Anomaly(one_day.start, datetime(2026, 11, 22, 2, 0, tzinfo=zone), "a", "gap", "")
+    assert text.span(two_days, "de") == "21.11.2026, 14:44 – 22.11.2026, 02:00"
+    assert text.kind("seasonal", "en") == "unusual for the weekday and hour"
+    assert text.kind("new_kind", "de") == "new_kind"
+
+
+def test_heatmap_cells_stay_short() -> None:
+    assert [_short(v, "de") for v in (640, 1234, 9949, 9951, 12345)] == ["640", "1,2k", "9,9k", "10k", "12k"]
+    assert _short(1234, "en") == "1.2k"
+
+
+def test_a_counter_with_one_line_is_named_without_it() -> None:
+    week = parse_week("2026-W47")
+    one, two_a, two_b = Line("a", "A1", "1", "in"), Line("b", "B1", "1", "in"), Line("b", "B1", "2", "in")
+    counts = fill_week(week, rows(week, {one: 3, two_a: 2, two_b: 1}), [], {one, two_a, two_b})
+    empty = fill_week(week.previous(), [], [], set())
+    report = build(counts, empty, empty, Options("M", labels={"A1": "nord", "B1": "sued"}),
+                   calendar=load_calendar(None))
+    assert sorted(s.label for s in report.locations) == ["nord", "sued (1)", "sued (2)"]
