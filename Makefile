@@ -20,6 +20,8 @@ PACKAGES := stadtpuls ingest processing api devices dashboards firmware_sim devt
 # (they read the report's PDF); npm, which fetches the accessibility checker, is installed when missing.
 RUN_PACKAGES := mosquitto influxdb libpango-1.0-0 libpangoft2-1.0-0
 TEST_PACKAGES := chromium poppler-utils
+# the ingest benchmark builds its publisher against libmosquitto; it installs Node-RED with npm (installed when missing)
+BENCH_PACKAGES := gcc libc6-dev libmosquitto-dev
 # axe-core, the accessibility checker the browser test runs in the page (from the npm registry, unpacked here)
 AXE_VERSION := 4.14.1
 AXE := $(VENV)/share/axe-core/axe.min.js
@@ -27,7 +29,7 @@ AXE := $(VENV)/share/axe-core/axe.min.js
 # Root runs apt-get directly; anyone else goes through sudo when it is there.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo || true)
 
-.PHONY: help deps test-deps venv lock lint check test demo bench-ingest report-pages clean distclean
+.PHONY: help deps test-deps bench-deps venv lock lint check test demo bench-ingest report-pages clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -91,8 +93,12 @@ $(AXE): | venv
 demo: deps venv ## Run the demo town: local broker and InfluxDB, simulated sensors, ingest, API
 	$(BIN)/stadtpuls demo
 
-bench-ingest: deps venv ## Measure the ingest pipeline against a local broker and InfluxDB
-	$(BIN)/python bench/bench_ingest.py
+bench-deps: deps ## Install the Debian packages the ingest benchmark needs besides (a C compiler, libmosquitto-dev, npm)
+	@$(call apt_install,$(BENCH_PACKAGES))
+	@command -v npm >/dev/null || { $(call apt_install,npm); }
+
+bench-ingest: bench-deps venv ## Measure ingest beside Node-RED and a Python peer (BENCH_ARGS="--count 20000 ...")
+	$(BIN)/python bench/bench_ingest.py $(BENCH_ARGS)
 
 REPORT_WEEK ?= 2026-W47
 report-pages: test-deps venv ## The footfall report of a simulated, processed week (REPORT_WEEK) in run/report; its README pages in docs/images

@@ -1,11 +1,18 @@
 """End-to-end ingest benchmark: publish → Mosquitto → ingest → InfluxDB, against Node-RED on the same run.
 
-One command (``make bench-ingest``) starts its own Mosquitto and InfluxDB on free ports under ``.bench/``,
-installs Node-RED when missing, and prints a Markdown table. Every figure counts points in InfluxDB: a run
-"has zero loss" when InfluxDB holds exactly the uplinks published.
+One command (``make bench-ingest``) starts its own InfluxDB and, for every row, a fresh Mosquitto on free ports
+under ``.bench/`` (so no persistent session of an earlier row makes the broker queue messages for it), installs
+Node-RED when missing, builds the compiled publisher (``bench/cpub``), and prints a Markdown table. Every
+figure counts points in InfluxDB: a run "has zero loss" when InfluxDB holds exactly the uplinks published.
+
+Each round measures, one after another on the same InfluxDB: the publisher alone against an idle broker (its raw
+rate: the machine's speed in that hour), Stadtpuls ingest, the straightforward paho + orjson + httpx peer
+(``bench/peer_pipeline.py``) and Node-RED's tuned flow, each live (the compiled publisher as fast as it goes)
+and queued (published while the system is stopped, then drained).
 
     .venv/bin/python bench/bench_ingest.py [--count 150000] [--repeat 3] [--soak-seconds 600] [--backlog-minutes 60]
-        [--skip throughput,qos0,nodered,latency,soak,backlog] [--python LABEL=PATH ...]
+        [--workers 1,2] [--publishers 1] [--broker-inflight 1000]
+        [--skip throughput,qos0,peer,nodered,obvious,latency,soak,backlog] [--python LABEL=PATH ...]
 
 ``--python`` runs the ingest of other checkouts (each given by its virtualenv's Python) side by side in the same
 run: every throughput round and every latency run takes the systems in turn (their order alternating from round
@@ -26,6 +33,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,10 +42,17 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import fastpub  # noqa: E402
 from bench.nodered import runner as nodered  # noqa: E402
 from devices.registry import DeviceRegistry  # noqa: E402
 from devtools.loadgen import MODEL, Stream, device_eui, publish_parallel, uplink  # noqa: E402
-from devtools.localstack import InfluxServer, MosquittoServer, create_database, free_port  # noqa: E402
+from devtools.localstack import (  # noqa: E402
+    InfluxServer,
+    MosquittoServer,
+    create_database,
+    drop_database,
+    free_port,
+)
 from ingest.dedup import DEDUP_WINDOW  # noqa: E402
 
 RUN_DIR = ROOT / ".bench" / "ingest"
@@ -50,6 +65,8 @@ LIVE_BASE_NS = 1_730_000_000_000_000_000  # server times of the live traffic alo
 BACKLOG_CHUNK = 600_000  # uplinks prepared and published at a time
 OBVIOUS_COUNT = 30_000  # uplinks per run for the obvious Node-RED flow (~500/s: 150,000 would take minutes)
 SPOOL_MAX_MB = 16_384  # per process: a one-hour backlog at 2,000/s is ~3.3 GB of spool in all
+PEER = ROOT / "bench" / "peer_pipeline.py"
+BROKER_INFLIGHT = 1000  # the broker's max_inflight_messages (--broker-inflight)
 
 
 @dataclass
@@ -163,36 +180,123 @@ class Stadtpuls:
             self.process.wait(timeout=120)
 
 
+class Peer:
+    """The paho + orjson + httpx pipeline of ``bench/peer_pipeline.py`` as a child process."""
+
+    def __init__(self, broker: MosquittoServer, influx: InfluxServer, db: str) -> None:
+        create_database(influx.url, db)
+        self.client_id = f"peer-{db}"
+        self.args = [sys.executable, str(PEER), "--port", str(broker.port), "--influx", influx.url, "--db", db,
+                     "--client-id", self.client_id]
+        self.log = RUN_DIR / f"peer-{db}.log"
+        self.broker = broker
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT)
+        wait_connected(self.broker, self.client_id)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=120)
+
+
+System = Stadtpuls | Peer | nodered.NodeRed
+
+
+_CONNECTIONS: dict[tuple[int, str], int] = {}  # (broker port, client id): connections seen in the broker's log
+
+
 def wait_connected(broker: MosquittoServer, client_id: str) -> None:
+    """Wait until the broker logs one more connection of ``client_id`` than it had."""
+    key = (broker.port, client_id)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if f" as {client_id} " in broker.log_path.read_text(errors="replace"):
+        now = broker.log_path.read_text(errors="replace").count(f" as {client_id} ")
+        if now > _CONNECTIONS.get(key, 0):
+            _CONNECTIONS[key] = now
             time.sleep(1.0)
             return
         time.sleep(0.1)
     raise RuntimeError(f"{client_id} did not connect to the broker")
 
 
+def fresh_broker(name: str) -> MosquittoServer:
+    """A new Mosquitto for one row, with limits that lose nothing (MEASURED.md: the stock queue limit drops
+    QoS 1 messages) and a large in-flight window; its folder must not exist yet, so it starts with no session.
+    """
+    run_dir = RUN_DIR / "brokers" / name
+    if run_dir.exists():
+        raise RuntimeError(f"{run_dir} exists: a row must start from a clean broker")
+    return MosquittoServer(run_dir, max_queued_messages=20_000_000, max_queued_bytes=16 * 2**30,
+                           max_inflight_messages=BROKER_INFLIGHT)
+
+
+def end_row(broker: MosquittoServer, influx: InfluxServer, dbs: list[str]) -> None:
+    """Stop the row's broker and throw away its sessions and persistence; drop the row's databases."""
+    broker.stop()
+    shutil.rmtree(broker.run_dir, ignore_errors=True)
+    for db in dbs:
+        drop_database(influx.url, db, timeout=120)
+
+
+def publish(broker: MosquittoServer, stream: Stream, *, qos: int, publishers: int, rate: float = 0.0
+            ) -> tuple[float, float]:
+    """Publish ``stream`` with the compiled publisher (messages prepared first); returns (start, seconds)."""
+    folder = RUN_DIR / "messages"
+    folder.mkdir(exist_ok=True)
+    files = []
+    for k in range(publishers):
+        path = folder / f"{stream.name}-{k}.bin"
+        fastpub.write_messages(path, stream.messages(range(k, stream.count, publishers)))
+        files.append(path)
+    try:
+        published = fastpub.publish_files(broker.host, broker.port, files, qos=qos, rate=rate)
+    finally:
+        for path in files:
+            path.unlink()
+    return published.started, published.seconds
+
+
+def raw_publisher(n: int, *, publishers: int, round_no: int) -> dict[str, float]:
+    """The compiled publisher alone, QoS 1, against a fresh broker nobody subscribes to: the machine's speed."""
+    broker = fresh_broker(f"raw-r{round_no}")
+    with broker:
+        _, seconds = publish(broker, Stream(n, devices=DEVICES, name=f"raw-r{round_no}"), qos=1,
+                             publishers=publishers)
+    shutil.rmtree(broker.run_dir, ignore_errors=True)
+    return {"published/s": n / seconds}
+
+
 # --- measurements --------------------------------------------------------------------------------------------
-def throughput(broker: MosquittoServer, influx: InfluxServer, system: Stadtpuls | nodered.NodeRed, db: str,
-               n: int, *, qos: int, publishers: int) -> dict[str, float]:
+def throughput(broker: MosquittoServer, influx: InfluxServer, system: System, db: str, n: int, *, qos: int,
+               publishers: int) -> dict[str, float]:
     """Two runs of ``n`` uplinks each.
 
-    live: publish as fast as the publishers go while the system runs; time until InfluxDB holds them all
-    (on two cores the publishers compete with the system for CPU and often set the pace).
+    live: publish with the compiled publisher as fast as it goes while the system runs; time from the first
+    publish until InfluxDB holds them all (the publisher reaches at least twice what the systems sustain, so
+    the system sets the pace).
     queued: publish while the system is stopped (its persistent session queues them at the broker), then
     start it and time from its first stored point until InfluxDB holds them all: what the system can sustain
-    by itself. Node-RED's ``mqtt in`` node unsubscribes when its flow stops, so before the queued run its
-    session is set up again the way Node-RED resumes it (same client id, clean session off, subscribed at QoS 1).
+    by itself, with the CPU it used over that time. Node-RED's ``mqtt in`` node unsubscribes when its flow
+    stops, so before the queued run its session is set up again the way Node-RED resumes it (same client id,
+    clean session off, subscribed at QoS 1).
     """
     stream = Stream(n, devices=DEVICES, name=f"tp-{db}", step_ns=1_000_000, base_ns=1_700_000_000_000_000_000)
     system.start()
     cpu0 = cpu_seconds(system.pid)
-    started, publish_s = publish_parallel(broker.host, broker.port, stream, processes=publishers, qos=qos)
+    started, publish_s = publish(broker, stream, qos=qos, publishers=publishers)
     stored, reached = wait_count(influx, db, n)
     cpu = cpu_seconds(system.pid) - cpu0
     figures = {"live: uplinks/s end to end": n / (reached - started), "live: published/s": n / publish_s,
-               "live: lost": n - stored, "CPU s / 10k uplinks": cpu / n * 10_000}
+               "live: lost": n - stored, "live: CPU s / 10k uplinks": cpu / n * 10_000}
     system.stop()
     if qos == 0:  # a QoS 0 message published while nobody is connected is not kept: no queued run
         return figures
@@ -200,16 +304,19 @@ def throughput(broker: MosquittoServer, influx: InfluxServer, system: Stadtpuls 
         resume_session(broker, system.client_id, nodered.TOPIC)
     before = count(influx, db)
     second = Stream(n, devices=DEVICES, name=f"tq-{db}", step_ns=1_000_000, base_ns=1_705_000_000_000_000_000)
-    publish_parallel(broker.host, broker.port, second, processes=publishers, qos=qos)
+    publish(broker, second, qos=qos, publishers=publishers)
     system.start()
     first, deadline = before, time.monotonic() + STALL
     while first <= before and time.monotonic() < deadline:  # timed from the first stored batch on
         time.sleep(0.05)
         first = count(influx, db)
-    started = time.time()
+    started, cpu0 = time.time(), cpu_seconds(system.pid)
     stored, reached = wait_count(influx, db, before + n)
+    cpu = cpu_seconds(system.pid) - cpu0
     # timed over what was stored after the first batch; if that is most of the run, there is nothing to time
-    figures["queued: uplinks/s"] = (stored - first) / (reached - started) if stored - first >= n / 2 else math.nan
+    timed = stored - first >= n / 2
+    figures["queued: uplinks/s"] = (stored - first) / (reached - started) if timed else math.nan
+    figures["queued: CPU s / 10k uplinks"] = cpu / (stored - first) * 10_000 if timed else math.nan
     figures["queued: lost"] = before + n - stored
     system.stop()
     return figures
@@ -446,62 +553,80 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="throughput runs per system (medians reported)")
     parser.add_argument("--soak-seconds", type=int, default=600)
     parser.add_argument("--backlog-minutes", type=float, default=60.0)
-    parser.add_argument("--skip", default="", help="comma-separated: throughput,qos0,nodered,latency,soak,backlog")
+    parser.add_argument("--workers", default="1,2", help="comma-separated ingest worker counts to measure")
+    parser.add_argument("--publishers", type=int, default=1, help="compiled publisher processes")
+    parser.add_argument("--broker-inflight", type=int, default=1000,
+                        help="the broker's max_inflight_messages: unacknowledged QoS 1 messages per client")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated: throughput,qos0,peer,nodered,obvious,latency,soak,backlog")
     parser.add_argument("--python", action="append", default=[], metavar="LABEL=PATH",
                         help="compare: run the ingest of this virtualenv's Python too, labelled LABEL (repeatable)")
     args = parser.parse_args()
+    global BROKER_INFLIGHT  # one setting for every row's broker
+    BROKER_INFLIGHT = args.broker_inflight
     skip = set(filter(None, args.skip.split(",")))
     systems = dict(item.split("=", 1) for item in args.python) or {"": sys.executable}
+    worker_counts = [int(w) for w in args.workers.split(",")]
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     RUN_DIR.mkdir(parents=True)
+    fastpub.build()
+    flows = [] if "nodered" in skip else ["tuned"] if "obvious" in skip else ["obvious", "tuned"]
+    if flows:
+        nodered.ensure_installed()  # before anything asks for its version
     rows: list[Row] = []
-    broker = MosquittoServer(RUN_DIR / "mosquitto", max_queued_messages=20_000_000, max_queued_bytes=16 * 2**30,
-                             max_inflight_messages=1000)
-    with broker, InfluxServer(RUN_DIR / "influxdb") as influx:
+    with InfluxServer(RUN_DIR / "influxdb") as influx:
         def report(row: Row) -> None:
             rows.append(row)
             print(f"{row.name}: {row.figures}", flush=True)
 
+        def run_row(name: str, db: str, make: Callable[[MosquittoServer], System], n: int, qos: int) -> None:
+            broker = fresh_broker(db)
+            with broker:
+                system = make(broker)
+                try:
+                    measure(results, name, throughput(broker, influx, system, db, n, qos=qos,
+                                                      publishers=args.publishers))
+                finally:
+                    system.stop()
+                    end_row(broker, influx, [db])
+
         results: dict[str, list[dict[str, float]]] = {}
         for k in range(args.repeat):
-            order = list(systems.items()) if k % 2 == 0 else list(reversed(systems.items()))
-            for label, python in order:
+            print(f"round {k + 1}: load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+            measure(results, f"compiled publisher alone, QoS 1, {args.publishers} process(es)",
+                    raw_publisher(args.count, publishers=args.publishers, round_no=k))
+            entries: list[tuple[str, Callable[[], None]]] = []
+            for label, python in systems.items():
                 tag = f"{label}_" if label else ""
-                for workers, qos in [(1, 1), (2, 1), (1, 0), (2, 0)]:
+                for workers, qos in [(w, q) for q in (1, 0) for w in worker_counts]:
                     if "throughput" in skip or (qos == 0 and "qos0" in skip):
                         continue
                     db = f"sp_{tag}w{workers}_q{qos}_r{k}"
-                    system = Stadtpuls(broker, influx, db, workers=workers, qos=qos, python=python)
                     name = f"Stadtpuls ingest{' ' + label if label else ''}, {workers} worker(s), QoS {qos}"
-                    try:
-                        measure(results, name, throughput(broker, influx, system, db, args.count, qos=qos,
-                                                          publishers=2))
-                    finally:
-                        system.stop()
+                    entries.append((name, lambda name=name, db=db, workers=workers, qos=qos, python=python: run_row(
+                        name, db, lambda b: Stadtpuls(b, influx, db, workers=workers, qos=qos, python=python),
+                        args.count, qos)))
                 if len(systems) > 1 and "latency" not in skip:
-                    db = f"sp_{tag}latency_r{k}"
-                    system = Stadtpuls(broker, influx, db, workers=1, qos=1, python=python)
-                    system.start()
-                    try:
-                        figures = latency(broker, influx, db, rate=1000, seconds=30)
-                    finally:
-                        system.stop()
-                    measure(results, f"Stadtpuls ingest {label}, 1,000 uplinks/s, publish → queryable",
-                            {k2: float(v) if v != "-" else math.nan for k2, v in figures.items()})
-            for kind in ("obvious", "tuned"):
-                if "nodered" in skip:
-                    continue
+                    entries.append((label, lambda label=label, tag=tag, python=python, k=k: latency_row(
+                        results, influx, label, tag, python, k)))
+            if "peer" not in skip:
+                db = f"peer_r{k}"
+                entries.append(("peer", lambda db=db: run_row(
+                    "paho + orjson + httpx peer, QoS 1", db, lambda b: Peer(b, influx, db), args.count, 1)))
+            for kind in flows:
                 db = f"nodered_{kind}_r{k}"
-                create_database(influx.url, db)
-                red = nodered.NodeRed(RUN_DIR / f"nodered-{kind}-r{k}", nodered.flow(
-                    kind, broker_port=broker.port, influx_port=influx.http_port, database=db,
-                    client_id=f"nodered-{kind}-r{k}"), free_port(), broker)
                 n = args.count if kind == "tuned" else min(args.count, OBVIOUS_COUNT)
-                try:
-                    measure(results, f"Node-RED {nodered.version()}, {kind} flow, QoS 1, {n:,} uplinks",
-                            throughput(broker, influx, red, db, n, qos=1, publishers=2))
-                finally:
-                    red.stop()
+
+                def make(broker: MosquittoServer, kind: str = kind, db: str = db) -> System:
+                    create_database(influx.url, db)
+                    return nodered.NodeRed(RUN_DIR / f"nodered-{db}", nodered.flow(
+                        kind, broker_port=broker.port, influx_port=influx.http_port, database=db,
+                        client_id=f"nodered-{db}"), free_port(), broker)
+
+                entries.append((kind, lambda kind=kind, db=db, n=n, make=make: run_row(
+                    f"Node-RED {nodered.version()}, {kind} flow, QoS 1, {n:,} uplinks", db, make, n, 1)))
+            for _, run in entries if k % 2 == 0 else reversed(entries):  # alternate the order from round to round
+                run()
         for name, runs in results.items():
             rows.append(Row(f"{name} (median of {len(runs)})", summary(runs)))
         (RUN_DIR / "results.json").write_text(json.dumps(results, indent=1))
@@ -510,20 +635,24 @@ def main() -> None:
             if name in skip or len(systems) > 1:
                 continue
             db = f"sp_{name}"
-            system = Stadtpuls(broker, influx, db, workers=2 if name == "backlog" else 1, qos=1)
-            system.start()
-            try:
-                if name == "latency":
-                    report(Row("Stadtpuls, 1,000 uplinks/s, publish → queryable",
-                               latency(broker, influx, db, rate=1000, seconds=30)))
-                elif name == "soak":
-                    report(Row(f"Stadtpuls, {2 * DESIGN_RATE:,} uplinks/s for {args.soak_seconds} s",
-                               soak(broker, influx, system, db, rate=2 * DESIGN_RATE, seconds=args.soak_seconds)))
-                else:
-                    report(Row(f"Stadtpuls 2 workers, {args.backlog_minutes:g} min backlog at 2,000/s",
-                               backlog(broker, influx, system, db, rate=2000, minutes=args.backlog_minutes)))
-            finally:
-                system.stop()
+            broker = fresh_broker(db)
+            with broker:
+                system = Stadtpuls(broker, influx, db, workers=2 if name == "backlog" else 1, qos=1)
+                system.start()
+                try:
+                    if name == "latency":
+                        report(Row("Stadtpuls, 1,000 uplinks/s, publish → queryable",
+                                   latency(broker, influx, db, rate=1000, seconds=30)))
+                    elif name == "soak":
+                        report(Row(f"Stadtpuls, {2 * DESIGN_RATE:,} uplinks/s for {args.soak_seconds} s",
+                                   soak(broker, influx, system, db, rate=2 * DESIGN_RATE,
+                                        seconds=args.soak_seconds)))
+                    else:
+                        report(Row(f"Stadtpuls 2 workers, {args.backlog_minutes:g} min backlog at 2,000/s",
+                                   backlog(broker, influx, system, db, rate=2000, minutes=args.backlog_minutes)))
+                finally:
+                    system.stop()
+                    end_row(broker, influx, [db])
     print()
     print(table([r for r in rows if "median" in r.name]))
     print()
@@ -531,6 +660,23 @@ def main() -> None:
     for r in rows:
         if "median" not in r.name:
             print(f"| {r.name} | " + "; ".join(f"{k}: {v}" for k, v in r.figures.items()) + " |")
+
+
+def latency_row(results: dict[str, list[dict[str, float]]], influx: InfluxServer, label: str, tag: str,
+                python: str, k: int) -> None:
+    """One latency run of one checkout's ingest (1,000 uplinks/s for 30 s), on a fresh broker."""
+    db = f"sp_{tag}latency_r{k}"
+    broker = fresh_broker(db)
+    with broker:
+        system = Stadtpuls(broker, influx, db, workers=1, qos=1, python=python)
+        system.start()
+        try:
+            figures = latency(broker, influx, db, rate=1000, seconds=30)
+        finally:
+            system.stop()
+            end_row(broker, influx, [db])
+    measure(results, f"Stadtpuls ingest {label}, 1,000 uplinks/s, publish → queryable",
+            {k2: float(v) if v != "-" else math.nan for k2, v in figures.items()})
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ has a default. Legacy shapes (TTN v2, ChirpStack v3) are recognised and refused 
 from __future__ import annotations
 
 import binascii
+import functools
 import hashlib
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,22 +25,22 @@ class EnvelopeError(ValueError):
 
 
 # --- The Things Stack v3 -------------------------------------------------------------------------------------
-class _TtsAppIds(msgspec.Struct):
+class _TtsAppIds(msgspec.Struct, gc=False):
     application_id: str = ""
 
 
-class _TtsIds(msgspec.Struct):
+class _TtsIds(msgspec.Struct, gc=False):
     device_id: str = ""
     dev_eui: str = ""
     application_ids: _TtsAppIds = msgspec.field(default_factory=_TtsAppIds)
 
 
-class _Rx(msgspec.Struct):
+class _Rx(msgspec.Struct, gc=False):
     rssi: float | None = None
     snr: float | None = None
 
 
-class _TtsMessage(msgspec.Struct):
+class _TtsMessage(msgspec.Struct, gc=False):
     session_key_id: str = ""
     f_port: int = 0
     f_cnt: int = 0
@@ -47,7 +49,7 @@ class _TtsMessage(msgspec.Struct):
     received_at: str = ""
 
 
-class _TtsEnvelope(msgspec.Struct):
+class _TtsEnvelope(msgspec.Struct, gc=False):
     end_device_ids: _TtsIds
     uplink_message: _TtsMessage
     correlation_ids: list[str] = []
@@ -55,13 +57,13 @@ class _TtsEnvelope(msgspec.Struct):
 
 
 # --- ChirpStack v4 -------------------------------------------------------------------------------------------
-class _CsDeviceInfo(msgspec.Struct, rename="camel"):
+class _CsDeviceInfo(msgspec.Struct, rename="camel", gc=False):
     dev_eui: str = ""
     device_name: str = ""
     application_id: str = ""
 
 
-class _CsEnvelope(msgspec.Struct, rename="camel"):
+class _CsEnvelope(msgspec.Struct, rename="camel", gc=False):
     device_info: _CsDeviceInfo
     deduplication_id: str = ""
     time: str = ""
@@ -71,8 +73,11 @@ class _CsEnvelope(msgspec.Struct, rename="camel"):
     rx_info: list[_Rx] = []
 
 
+# The structs hold only strings, numbers and lists of such structs, never a cycle: ``gc=False`` keeps the
+# garbage collector from tracking (and scanning) the thousands of them alive between two collections.
 _TTS = msgspec.json.Decoder(_TtsEnvelope)
 _CS = msgspec.json.Decoder(_CsEnvelope)
+_EUI = re.compile(r"[0-9A-Fa-f]{16}").fullmatch
 _MAX_ENVELOPE = 16 * 1024**2  # bytes; a last guard: the pipeline caps payloads first (STADTPULS_MAX_PAYLOAD_BYTES)
 
 
@@ -190,10 +195,9 @@ def _content_key(f_port: int, data: str) -> str:
 
 
 def _check_eui(value: str, where: str) -> str:
-    eui = value.upper()
-    if len(eui) != 16 or any(c not in "0123456789ABCDEF" for c in eui):
+    if _EUI(value) is None:
         raise EnvelopeError(f"{where} must be 16 hex digits, got {value!r}")
-    return eui
+    return value.upper()
 
 
 def _b64(text: str, where: str) -> bytes:
@@ -204,6 +208,9 @@ def _b64(text: str, where: str) -> bytes:
 
 
 def _best_signal(rx: list[_Rx]) -> tuple[float | None, float | None]:
+    if len(rx) == 1:  # the common case: one gateway heard it
+        only = rx[0]
+        return (only.rssi, only.snr) if only.rssi is not None else (None, None)
     best = max((r for r in rx if r.rssi is not None), key=lambda r: r.rssi or 0.0, default=None)
     return (best.rssi, best.snr) if best else (None, None)
 
@@ -220,6 +227,8 @@ def _rfc3339_ns(text: str, fallback_ns: int) -> int:
 
 def _parse_rfc3339(text: str) -> int:
     head, dot, rest = text.partition(".")
+    if len(rest) == 10 and rest[9] == "Z" and rest[:9].isdigit():  # the network servers' own form: 9 digits, Z
+        return _utc_seconds(head) * 1_000_000_000 + int(rest[:9])
     if not dot:
         moment = datetime.fromisoformat(text)
         if moment.tzinfo is None:  # no zone: the network servers mean UTC, never the host's zone
@@ -234,3 +243,9 @@ def _parse_rfc3339(text: str) -> int:
     zone = rest[digits:] or "Z"  # no zone: UTC
     seconds = datetime.fromisoformat(head + zone).timestamp()
     return int(seconds) * 1_000_000_000 + fraction
+
+
+@functools.lru_cache(maxsize=4096)
+def _utc_seconds(head: str) -> int:
+    """``2024-05-04T10:15:02`` (UTC) → s since the epoch; remembered, as a second's uplinks share it."""
+    return int(datetime.fromisoformat(head + "Z").timestamp())

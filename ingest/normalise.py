@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from devices.catalog import DeviceModel, QuantityRule
@@ -21,24 +21,40 @@ from ingest import metrics
 from stadtpuls.schema import QUANTITIES, Measurement
 
 _MEMO_LIMIT = 4096  # resolved keys kept per model
+_VALUES_LIMIT = 1024  # outcomes of distinct raw numbers kept per resolved key
 _UNMATCHED_LIMIT = 100  # unmatched keys counted by name per model; the rest together
 _OTHER_KEYS = "(other)"
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
 class _Resolved:
-    rule: QuantityRule
-    channel: str
+    """A decoded key's rule, with the outcomes of the raw numbers seen under that key.
+
+    Sensors repeat their readings (a temperature in tenths of a degree takes a few hundred values a year), so
+    the outcome of a raw number (its :class:`Measurement`, or the text saying why it is implausible) is kept;
+    ``Measurement`` is immutable, so one object can stand for every occurrence.
+    """
+
+    __slots__ = ("channel", "outcomes", "rule")
+
+    def __init__(self, rule: QuantityRule, channel: str) -> None:
+        self.rule = rule
+        self.channel = channel
+        self.outcomes: dict[float, Measurement | str] = {}
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Normalised:
     """The outcome of normalising one decoded payload."""
 
-    measurements: list[Measurement] = field(default_factory=list)
-    implausible: list[str] = field(default_factory=list)  # one text per refused value
+    measurements: list[Measurement]
+    implausible: list[str]  # one text per refused value
+
+    def __init__(self, measurements: list[Measurement] | None = None, implausible: list[str] | None = None) -> None:
+        # written out: a dataclass's default factories cost a call each, once per uplink
+        self.measurements = [] if measurements is None else measurements
+        self.implausible = [] if implausible is None else implausible
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -94,27 +110,68 @@ class Normaliser:
     def normalise(self, data: dict[str, Any]) -> Normalised:
         """Map decoded ``data`` to canonical measurements."""
         out = Normalised()
-        for key, raw in flatten(data):
-            resolved = self._resolve(key)
-            if resolved is None or isinstance(raw, str) or raw is None:
-                if resolved is None and isinstance(raw, int | float):  # a number no rule takes: it vanishes
-                    self._count_unmatched(key)
+        memo = self._memo
+        for key, raw in data.items():
+            kind = type(raw)
+            if kind is not float and kind is not int:  # nested, text, booleans, None: the general path
+                if kind is dict or kind is list:
+                    for path, leaf in flatten({key: raw}):
+                        self._one(out, path, leaf)
+                else:
+                    self._one(out, key, raw)
                 continue
-            value = _number(raw)
-            if value is None:
-                out.implausible.append(f"{key}={raw!r} is not a number")
+            resolved = memo[key] if key in memo else self._resolve(key)
+            if resolved is None:
+                self._count_unmatched(key)
                 continue
-            rule = resolved.rule
-            value = value * rule.scale + rule.offset
-            quantity = QUANTITIES[rule.quantity]
-            if not quantity.low <= value <= quantity.high:
-                out.implausible.append(
-                    f"{rule.quantity}={value:g} {quantity.unit} outside plausible range "
-                    f"{quantity.low:g}..{quantity.high:g} (from {key})"
-                )
-                continue
-            out.measurements.append(Measurement(rule.quantity, value, resolved.channel))
+            outcome = resolved.outcomes.get(raw)
+            if outcome is None:
+                outcome = _outcome(resolved, key, raw)
+            if type(outcome) is str:
+                out.implausible.append(outcome)
+            else:
+                out.measurements.append(outcome)  # type: ignore[arg-type]
         return out
+
+    def _one(self, out: Normalised, key: str, raw: Any) -> None:
+        """Normalise one flattened key and its value into ``out``."""
+        resolved = self._resolve(key)
+        if resolved is None or isinstance(raw, str) or raw is None:
+            if resolved is None and isinstance(raw, int | float):  # a number no rule takes: it vanishes
+                self._count_unmatched(key)
+            return
+        value = _number(raw)
+        if value is None:
+            out.implausible.append(f"{key}={raw!r} is not a number")
+            return
+        outcome = _outcome(resolved, key, value)
+        if isinstance(outcome, str):
+            out.implausible.append(outcome)
+        else:
+            out.measurements.append(outcome)
+
+
+def _outcome(resolved: _Resolved, key: str, raw: float) -> Measurement | str:
+    """The measurement of one plain number under a resolved key, or why it is implausible; remembered."""
+    value = float(raw)
+    if not math.isfinite(value):
+        return f"{key}={raw!r} is not a number"  # not remembered: NaN is not equal to itself
+    rule = resolved.rule
+    value = value * rule.scale + rule.offset
+    quantity = QUANTITIES[rule.quantity]
+    outcome: Measurement | str
+    if not quantity.low <= value <= quantity.high:
+        outcome = (
+            f"{rule.quantity}={value:g} {quantity.unit} outside plausible range "
+            f"{quantity.low:g}..{quantity.high:g} (from {key})"
+        )
+    else:
+        outcome = Measurement(rule.quantity, value, resolved.channel)
+    outcomes = resolved.outcomes
+    if len(outcomes) >= _VALUES_LIMIT:
+        outcomes.clear()
+    outcomes[raw] = outcome
+    return outcome
 
 
 def _number(raw: Any) -> float | None:

@@ -10,6 +10,7 @@ stops right after its envelope is parsed, before the device lookup and the decod
 from __future__ import annotations
 
 import base64
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ class Pipeline:
         self._contexts: dict[str, _DeviceContext] = {}
         self._codecs: dict[str, tuple[Codec, Normaliser]] = {}
         self._lines = LineBuilder("channel")
+        self._uplink_prefix = self._lines.prefix(UPLINK_MEASUREMENT)
 
     def forget(self, dev_eui: str | None = None) -> None:
         """Drop cached device contexts (all, or one) after the registry changed."""
@@ -160,14 +162,20 @@ class Pipeline:
         return out
 
     def _uplink_line(self, uplink: Uplink, tags: str) -> str:
-        fields = (
-            ("f_cnt", float(uplink.f_cnt)),
-            ("f_port", float(uplink.f_port)),
-            ("gateways", float(uplink.gateways)),
-            ("rssi", uplink.rssi),
-            ("snr", uplink.snr),
+        """The radio record: what :meth:`LineBuilder.fields_line` makes of its five fields, written out.
+
+        Frame counter, port and gateway count are integers, so always finite; only the signal values are checked.
+        """
+        line = (
+            f"{self._uplink_prefix}{tags} f_cnt={float(uplink.f_cnt)!r},f_port={float(uplink.f_port)!r},"
+            f"gateways={float(uplink.gateways)!r}"
         )
-        return self._lines.fields_line(UPLINK_MEASUREMENT, tags, fields, uplink.received_ns)
+        rssi, snr = uplink.rssi, uplink.snr
+        if rssi is not None:
+            line += f",rssi={_finite('rssi', rssi)!r}"
+        if snr is not None:
+            line += f",snr={_finite('snr', snr)!r}"
+        return f"{line} {uplink.received_ns}"
 
     def _context(self, dev_eui: str) -> _DeviceContext | None:
         ctx = self._contexts.get(dev_eui)
@@ -192,6 +200,13 @@ class Pipeline:
         ctx = _DeviceContext(info, entry, codec, normaliser, tags, self._defer_js and entry.codec_js is not None)
         self._contexts[dev_eui] = ctx
         return ctx
+
+
+def _finite(key: str, value: float) -> float:
+    value = float(value)
+    if not math.isfinite(value):
+        raise LineProtocolError(f"field {key!r}: value {value!r} is not a finite number")
+    return value
 
 
 def _future(message: Message, uplink: Uplink, window_ns: int) -> Rejection:

@@ -12,7 +12,7 @@ a connection and an MQTT packet id; a replay's token names a quarantine row).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -62,14 +62,33 @@ class Deferred:
     complete: Callable[[DecodeResult], object]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Outcome:
     """What became of one message: lines to write and/or a rejection to keep, or nothing (a duplicate)."""
 
     message: Message
-    lines: list[str] = field(default_factory=list)
-    rejection: Rejection | None = None
-    uplink: Uplink | None = None
-    model: str = ""
-    duplicate: bool = False  # an uplink stored already (gateway copy, redelivery): nothing to store
-    deferred: Deferred | None = None  # not complete until its sandboxed codec has answered (ingest.codecpool)
+    lines: list[str]
+    rejection: Rejection | None
+    uplink: Uplink | None
+    model: str
+    duplicate: bool  # an uplink stored already (gateway copy, redelivery): nothing to store
+    deferred: Deferred | None  # not complete until its sandboxed codec has answered (ingest.codecpool)
+
+    def __init__(
+        self,
+        message: Message,
+        lines: list[str] | None = None,
+        rejection: Rejection | None = None,
+        uplink: Uplink | None = None,
+        model: str = "",
+        duplicate: bool = False,
+        deferred: Deferred | None = None,
+    ) -> None:
+        # written out: a dataclass's default factory costs a call, once per message on the hot path
+        self.message = message
+        self.lines = [] if lines is None else lines
+        self.rejection = rejection
+        self.uplink = uplink
+        self.model = model
+        self.duplicate = duplicate
+        self.deferred = deferred

@@ -23,6 +23,7 @@ ENVELOPE = json.loads(
     (Path(__file__).resolve().parents[1] / "vectors" / "envelopes" / "ttn-v3-up.json").read_text(encoding="utf-8")
 )
 DEV_EUI = ENVELOPE["payload"]["end_device_ids"]["dev_eui"]
+ARRIVAL = 1_800_000_000_000_000_000
 HOSTILE_CHANNELS = ["Markt Platz", "a,b=c", 'quote"double', "back\\slash", "x=y z,w"]
 
 
@@ -137,3 +138,30 @@ def test_the_pipeline_and_the_storage_path_import_no_orm_and_no_mqtt_client() ->
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("rx", "f_cnt"),
+    [
+        ([{"rssi": -71, "snr": 9.25}], 4711),
+        ([{"rssi": -71}], 0),
+        ([], 2**32 - 1),
+        ([{"rssi": -120.5, "snr": -7}, {"rssi": -64, "snr": 1.5}], 12),
+        ([{"snr": 3}], 99),
+    ],
+)
+def test_the_radio_record_is_what_the_line_builder_writes(rx: list[dict[str, float]], f_cnt: int) -> None:
+    from stadtpuls.lineprotocol import LineBuilder
+
+    payload = json.loads(json.dumps(ENVELOPE["payload"]))
+    payload["uplink_message"]["f_cnt"] = f_cnt
+    payload["uplink_message"]["rx_metadata"] = rx
+    out = Pipeline(CountingLookup()).handle(Message(ENVELOPE["topic"], json.dumps(payload).encode(), ARRIVAL))
+    uplink = out.uplink
+    assert uplink is not None
+    assert out.rejection is None
+    tags = out.lines[0].split(" ", 1)[0].removeprefix("uplink")
+    fields = (("f_cnt", float(uplink.f_cnt)), ("f_port", float(uplink.f_port)),
+              ("gateways", float(uplink.gateways)), ("rssi", uplink.rssi), ("snr", uplink.snr))
+    assert out.lines[0] == LineBuilder("channel").fields_line("uplink", tags, fields, uplink.received_ns)
+
