@@ -274,7 +274,7 @@ def live(run_dir: Path, seconds: float, speed: float = 60.0, interval: float = 3
     """Ingest and the simulator as their own processes, the simulator at ``speed`` replaying the recent past so
     that it reaches the wall clock when the run ends; processing passes every ``interval`` s in this process.
 
-    After each pass: does the newest 1-minute rollup of the parking state cover the newest raw reading that
+    After each pass: does the newest 15-minute lot occupancy cover the newest raw parking reading that
     was there when the pass began, and how long after the previous pass began did this one end (the longest
     any reading waits for its outputs)?
     """
@@ -304,7 +304,7 @@ def live(run_dir: Path, seconds: float, speed: float = 60.0, interval: float = 3
                 raw, report, rollup = asyncio.run(_live_pass(settings, service))
                 pass_end = time.monotonic()
                 waited = pass_end - (previous_start if previous_start is not None else pass_start)
-                covered = raw is None or (rollup is not None and rollup >= raw - raw % (60 * NS))
+                covered = raw is None or (rollup is not None and rollup >= raw - raw % (15 * 60 * NS))
                 rows.append((pass_end - pass_start, waited, covered, report.points))
                 print(f"  pass at {pass_start - began:5.0f} s: {pass_end - pass_start:5.1f} s, "
                       f"{report.points:,} points, "
@@ -335,7 +335,7 @@ async def _live_pass(settings: Settings, service: ProcessingService) -> tuple[in
         raw = await _newest(client, 'SELECT last("value") FROM "occupied"')
     report = await service.run_pass()
     async with InfluxClient.from_settings(settings.influx) as client:
-        rollup = await _newest(client, 'SELECT last("count") FROM "r1m"."occupied_site"')
+        rollup = await _newest(client, 'SELECT last("occupancy") FROM "r15m"."lot_occupancy"')
     return raw, report, rollup
 
 

@@ -7,7 +7,9 @@ The stored schema is a public interface (README, "Processed data"):
 * **rollups** keep the quantity's measurement name (``"r1h"."pm2_5"``) with the fields ``count``, ``mean``,
   ``min``, ``max``, ``last``, ``coverage`` (and ``sum`` for counts) and the raw tags ``municipality``, ``site``,
   ``class``, ``model``, ``dev_eui`` (and ``channel``); per-site rollups are ``<quantity>_site`` with the tags
-  ``municipality``, ``site``, ``class``;
+  ``municipality``, ``site``, ``class``; a device's quantities are rolled up at the resolutions coarser than its
+  model's reporting interval (event-driven models: coarser than a minute), and the quantities in
+  :data:`NOT_ROLLED_UP` not at all;
 * derived measurements: ``occupancy`` (per bay) and ``lot_occupancy`` (per lot), ``footfall`` (per counter,
   line and ``direction``) and ``footfall_site``, ``eaqi`` (per station and hour), ``air_limits`` (per station
   and day), and ``lot_availability`` (live, in the default policy);
@@ -59,6 +61,9 @@ RESOLUTIONS = (
     Resolution("1d", DAY, "r1d", "INF"),
 )
 BY_NAME = {r.name: r for r in RESOLUTIONS}
+# raw quantities without rollups: their processed form is another measurement (the parking state → ``occupancy``,
+# the running totals → ``footfall``), and a mean or maximum of a running total or of 0/1 events says nothing
+NOT_ROLLED_UP = frozenset({"occupied", "people_in_total", "people_out_total"})
 STATE_MEASUREMENT = "processing_state"  # the watermark of each site, in the default policy
 WRITE_BATCH = 5000  # lines per /write
 WRITE_CONCURRENCY = 2  # /write requests in flight
