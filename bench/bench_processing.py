@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import platform
 import subprocess
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -68,6 +70,17 @@ def best(fn: Callable[[], object], repeat: int) -> float:
     return min(times)
 
 
+@njit("float64(float64[::1])", nogil=True)
+def sequential_sum(values: np.ndarray) -> float:
+    """The sum of the non-missing values, one addition after another (no reordering, so no SIMD)."""
+    total = 0.0
+    for i in range(values.shape[0]):
+        value = values[i]
+        if not math.isnan(value):
+            total += value
+    return total
+
+
 def kernels(n: int, repeat: int) -> None:
     rng = np.random.default_rng(1)
     t = np.cumsum(rng.integers(1, 2 * NS, n)).astype(np.int64)  # about one reading a second
@@ -98,6 +111,11 @@ def kernels(n: int, repeat: int) -> None:
     sum_rate = n / sum_s
     sum_gbs = v.nbytes / sum_s / 1e9
     print(f"numpy sum (bandwidth reference): {sum_rate / 1e6:,.0f} M values/s, {sum_gbs:.1f} GB/s")
+    sequential_sum(v)  # compiles
+    seq_s = best(lambda: sequential_sum(v), repeat)
+    seq_gbs = v.nbytes / seq_s / 1e9
+    print(f"sequential sum (a numba loop adding one value after another, as the kernels must for the same results): "
+          f"{n / seq_s / 1e6:,.0f} M values/s, {seq_gbs:.1f} GB/s")
 
     def pandas_rollup() -> object:
         return series.resample("1min").agg(["count", "sum", "min", "max", "last"])
@@ -127,15 +145,17 @@ def kernels(n: int, repeat: int) -> None:
          lambda: spread_counts(t, deltas, 0, start, step, out[0], covered, gap), None),
     ]
     print(f"\n{n:,} values, best of {repeat}\n")
-    print("| kernel | numba values/s | pandas values/s | numba / pandas | GB/s read | share of numpy-sum GB/s |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| kernel | numba values/s | pandas values/s | numba / pandas | GB/s read | share of numpy-sum GB/s "
+          "| share of sequential-sum GB/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name, nbytes, kernel, pandas_fn in rows:
         k = best(kernel, repeat)
         p = best(pandas_fn, max(1, repeat // 2)) if pandas_fn else None
         ratio = f"{p / k:.1f}×" if p else "—"
         pandas_rate = f"{n / p / 1e6:,.1f} M" if p else "—"
         gbs = nbytes / k / 1e9
-        print(f"| {name} | {n / k / 1e6:,.1f} M | {pandas_rate} | {ratio} | {gbs:.2f} | {gbs / sum_gbs:.0%} |")
+        print(f"| {name} | {n / k / 1e6:,.1f} M | {pandas_rate} | {ratio} | {gbs:.2f} | {gbs / sum_gbs:.0%} "
+              f"| {gbs / seq_gbs:.0%} |")
 
 
 async def _write_town_day(settings: Settings, day: int, lots: int, bays: int, counter_sites: int,

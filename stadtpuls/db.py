@@ -78,7 +78,8 @@ def head_revisions() -> frozenset[str]:
     revisions: set[str] = set()
     revised: set[str] = set()
     for path in sorted((MIGRATIONS / "versions").glob("*.py")):
-        found = dict(match.groups() for match in _REVISION_LINE.finditer(path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+        found = {match.group(1): match.group(2) for match in _REVISION_LINE.finditer(text)}
         try:
             revision = ast.literal_eval(found["revision"])
             down = ast.literal_eval(found.get("down_revision", "None"))

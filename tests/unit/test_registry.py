@@ -13,8 +13,8 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, text
 
-from devices.registry import DeviceRegistry, NotFoundError, RegistryError, check_device
 import stadtpuls.db
+from devices.registry import DeviceRegistry, NotFoundError, RegistryError, check_device
 from stadtpuls.db import alembic_config, head_revisions, is_current, make_engine, open_database
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -261,7 +261,8 @@ def test_a_current_database_opens_without_migrating(sqlite_url: str, monkeypatch
     original = stadtpuls.db.upgrade
     monkeypatch.setattr(stadtpuls.db, "upgrade", lambda e: (calls.append(e), original(e)))
     open_database(sqlite_url)  # behind: migrated
-    assert len(calls) == 1 and is_current(calls[0])
+    assert len(calls) == 1
+    assert is_current(calls[0])
     open_database.cache_clear()
     open_database(sqlite_url)  # current: one query, no migration
     assert len(calls) == 1
