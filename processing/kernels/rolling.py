@@ -22,22 +22,14 @@ def rolling_mean(values: npt.NDArray[np.float64], window: int, min_count: int, o
     """
     total = 0.0
     valid = 0
-    n = values.shape[0]
-    need = max(min_count, 1)
-    head = min(window, n)
-    for i in range(head):  # the first window fills up
+    for i in range(values.shape[0]):
         value = values[i]
         if not math.isnan(value):
             total += value
             valid += 1
-        out[i] = total / valid if valid >= need else math.nan
-    for i in range(head, n):  # then one value enters and one leaves
-        value = values[i]
-        if not math.isnan(value):
-            total += value
-            valid += 1
-        old = values[i - window]
-        if not math.isnan(old):
-            total -= old
-            valid -= 1
-        out[i] = total / valid if valid >= need else math.nan
+        if i >= window:
+            old = values[i - window]
+            if not math.isnan(old):
+                total -= old
+                valid -= 1
+        out[i] = total / valid if valid >= min_count and valid > 0 else math.nan
