@@ -19,6 +19,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from processing.store import NOT_ROLLED_UP
 from stadtpuls.lineprotocol import LineProtocolError, check_name, quote_identifier, quote_string
 from stadtpuls.schema import QUANTITIES, UPLINK_MEASUREMENT
 
@@ -33,8 +34,10 @@ MAX_TEXT = 200  # characters of a site or municipality name
 TIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 TIME_MAX = datetime(2200, 1, 1, tzinfo=UTC)
 
-# processing's rollups: every → (retention policy, step); the fields of each aggregate
-ROLLUPS = {"1m": "r1m", "15m": "r15m", "1h": "r1h", "1d": "r1d"}
+# processing's rollups: every → retention policy; the fields of each aggregate. Minutes are aggregated from the raw
+# data (processing rolls up at 1 minute only what reports more often, where the raw aggregate is the same), as are
+# the quantities processing does not roll up (the parking state, running totals)
+ROLLUPS = {"15m": "r15m", "1h": "r1h", "1d": "r1d"}
 ROLLUP_FIELD = {"mean": "mean", "min": "min", "max": "max", "sum": "sum", "count": "count", "last": "last"}
 # re-aggregating hourly rollups into local days: the aggregate of each field
 DAY_FROM_HOURS = {"mean": "mean", "min": "min", "max": "max", "sum": "sum", "count": "sum", "last": "last"}
@@ -173,7 +176,7 @@ class SeriesRequest:
 
     def _rollup(self) -> tuple[str, str | None, str | None]:
         """(measurement, policy, select expression) of the processed data to read, or policy None for raw."""
-        if not (self.rollups and self.every in ROLLUPS and self.agg):
+        if not (self.rollups and self.every in ROLLUPS and self.agg) or self.quantity in NOT_ROLLED_UP:
             return self.quantity, None, None
         if self.agg == "sum" and self.quantity not in SUMMABLE:
             return self.quantity, None, None

@@ -22,11 +22,11 @@ from processing.csvio import (
     parse_time,
     read_table,
 )
+from processing.shard import Shard
 from processing.timeseries import SeriesError
 
 if TYPE_CHECKING:
     from processing.engine import Options
-    from processing.service import Shard
 
 CSV_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -53,8 +53,6 @@ def _emit(compute: Callable[[], list[dict[str, Any]]]) -> None:
 
 
 def _shard(_ctx: click.Context, _param: click.Parameter, value: str) -> Shard:
-    from processing.service import Shard
-
     try:
         return Shard.parse(value)
     except ValueError as exc:

@@ -17,7 +17,7 @@ from devices.catalog import get_model
 from devices.registry import DeviceInfo
 from processing.airquality import BandTable, PmMean, daily_means, eaqi, hourly_means, pm_running_24h
 from processing.counters import counter_bits
-from processing.store import BY_NAME, DAY, HOUR, NS, RESOLUTIONS, Points, Series
+from processing.store import BY_NAME, DAY, HOUR, MINUTE, NOT_ROLLED_UP, NS, RESOLUTIONS, Points, Series
 from processing.timeseries import F64, Grid, counts_from_totals, rollup, time_weighted
 
 CONTEXT = DAY  # ns of raw data read before the first output interval
@@ -94,7 +94,8 @@ def compute_site(
     points = Points()
     for quantity, series_list in raw.items():
         known = [(devices[s.tags["dev_eui"]], s) for s in series_list if s.tags.get("dev_eui") in devices]
-        _rollups(points, site, quantity, known, start=start, end=end, horizon=horizon)
+        if quantity not in NOT_ROLLED_UP:
+            _rollups(points, site, quantity, known, start=start, end=end, horizon=horizon)
         if quantity == "occupied":
             _parking(points, site, known, start=start, end=end, horizon=horizon, live=options.live)
         if quantity in DIRECTIONS:
@@ -103,13 +104,21 @@ def compute_site(
     return points
 
 
+def _finest_step(model: str) -> int:
+    """ns, the resolution a model's rollups must be coarser than: its reporting interval, or a minute for
+    event-driven models (a minute of a sensor that reports on events almost always holds one reading, the raw one).
+    """
+    interval = get_model(model).report_interval
+    return interval * NS if interval > 0 else MINUTE
+
+
 def _rollups(points: Points, site: Site, quantity: str, all_series: list[tuple[DeviceInfo, Series]], *,
              start: int, end: int, horizon: int) -> None:
     """Rollups at each resolution coarser than the device's reporting interval (a finer one would repeat the
     raw readings).
     """
     for resolution in RESOLUTIONS:
-        series = [(d, s) for d, s in all_series if resolution.step > get_model(d.model).report_interval * NS]
+        series = [(d, s) for d, s in all_series if resolution.step > _finest_step(d.model)]
         grid = _grid(start, end, resolution.step)
         total = np.zeros(grid.intervals)
         count = np.zeros(grid.intervals, dtype=np.int64)

@@ -17,7 +17,6 @@ import contextlib
 import logging
 import signal
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -28,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from devices.registry import DeviceRegistry
 from processing.engine import CONTEXT, FOOTFALL_MAX_GAP, Options, Site, compute_site
 from processing.fleet import FLEET_EVERY, FleetReport, FleetSummary, FleetWriter
+from processing.shard import Shard
 from processing.store import DAY, NS, Points, ProcessingStore
 from stadtpuls.influx import InfluxClient, InfluxError
 from stadtpuls.settings import Settings
@@ -39,35 +39,7 @@ log = logging.getLogger(__name__)
 
 ANOMALY_EVERY = 600.0  # s between anomaly detection runs of the service (each re-reads weeks of history)
 ANOMALY_FIRST = 86400.0  # s looked at by the first detection run after a start
-
-
-@dataclass(frozen=True)
-class Shard:
-    """Worker ``index`` of ``count``."""
-
-    index: int = 0
-    count: int = 1
-
-    def __post_init__(self) -> None:
-        if self.count < 1 or not 0 <= self.index < self.count:
-            raise ValueError(f"shard must be i/n with 0 <= i < n, got {self.index}/{self.count}")
-
-    @classmethod
-    def parse(cls, text: str) -> Shard:
-        """``"1/4"`` → Shard(1, 4).
-
-        Raises:
-            ValueError: not of the form i/n with 0 <= i < n.
-        """
-        index, _, count = text.partition("/")
-        try:
-            return cls(int(index), int(count))
-        except ValueError as exc:
-            raise ValueError(f"shard must be i/n with 0 <= i < n, got {text!r}") from exc
-
-    def owns(self, key: str) -> bool:
-        """Whether this worker owns the site with this key (a stable CRC-32 hash, the same on every machine)."""
-        return zlib.crc32(key.encode()) % self.count == self.index
+EVERY_SITE = Shard()  # one worker owns every site
 
 
 @dataclass
@@ -101,7 +73,7 @@ def day_floor(ns: int) -> int:
 class ProcessingService:
     """Computes and writes the processed measurements of the sites one worker owns."""
 
-    def __init__(self, settings: Settings, options: Options, *, shard: Shard = Shard(), late: int = 2 * 3600 * NS,
+    def __init__(self, settings: Settings, options: Options, *, shard: Shard = EVERY_SITE, late: int = 2 * 3600 * NS,
                  first_days: int = 1, anomaly_every: float = ANOMALY_EVERY, fleet_every: float = FLEET_EVERY) -> None:
         self.settings = settings
         self.options = options

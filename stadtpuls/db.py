@@ -1,22 +1,30 @@
 """The relational store (device registry, quarantine): SQLAlchemy 2 engine, declarative base, migrations.
 
 SQLite by default, PostgreSQL in production. The schema is managed by Alembic (``stadtpuls/migrations``);
-:func:`open_database` brings a database to the newest revision before it is used.
+:func:`open_database` brings a database to the newest revision before it is used. A database already at the
+newest revision is recognised without loading Alembic (its version table against the revisions named in the
+migration scripts), so a start with a current database costs one query.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import ast
+import re
+from functools import cache, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 CONNECT_TIMEOUT = 10  # s to reach a database server at most (an unreachable host must not hang a retry loop)
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
 
 
 class Base(DeclarativeBase):
@@ -46,6 +54,8 @@ def make_engine(url: str) -> Engine:
 
 def alembic_config(url: str) -> Config:
     """The Alembic configuration for ``url`` (no ini file needed)."""
+    from alembic.config import Config  # Alembic loads only when a database is migrated
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -54,15 +64,51 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Bring the database behind ``engine`` to the newest schema revision."""
+    from alembic import command
+
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
 
+@cache
+def head_revisions() -> frozenset[str]:
+    """The newest revision(s) of the migration scripts, read from their ``revision`` and ``down_revision`` lines
+    (as Alembic finds them: the revisions no other script revises). Empty when a script cannot be read so.
+    """
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        found = {match.group(1): match.group(2) for match in _REVISION_LINE.finditer(text)}
+        try:
+            revision = ast.literal_eval(found["revision"])
+            down = ast.literal_eval(found.get("down_revision", "None"))
+        except (KeyError, ValueError, SyntaxError):
+            return frozenset()
+        if not isinstance(revision, str):
+            return frozenset()
+        revisions.add(revision)
+        revised.update([down] if isinstance(down, str) else (down or ()))
+    return frozenset(revisions - revised)
+
+
+def is_current(engine: Engine) -> bool:
+    """Whether the database behind ``engine`` is at the newest revision (False when it has no version table)."""
+    heads = head_revisions()
+    try:
+        with engine.connect() as connection:
+            stored = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except SQLAlchemyError:
+        return False
+    return bool(heads) and set(stored) == heads
+
+
 @lru_cache(maxsize=8)
 def open_database(url: str) -> sessionmaker:  # type: ignore[type-arg]
     """A session factory for ``url``, migrated to the newest revision (once per process and URL)."""
     engine = make_engine(url)
-    upgrade(engine)
+    if not is_current(engine):
+        upgrade(engine)
     return sessionmaker(engine, expire_on_commit=False)

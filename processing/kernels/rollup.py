@@ -42,27 +42,47 @@ def bin_stats(  # noqa: D417 - the five outputs share one entry
         low[k] = math.nan
         high[k] = math.nan
         last[k] = math.nan
-    if m == 0:
-        return
-    k = 0
-    edge = start + step  # end of interval k; times are sorted, so k only moves forward
+    n = times.shape[0]
     stop = start + m * step
-    for i in range(times.shape[0]):
-        t = times[i]
-        value = values[i]
-        if t < start or math.isnan(value):
+    # the open interval's statistics stay in registers and are stored once, when the next interval begins
+    k = -1
+    edge = start  # end of interval k: the first value at or after it opens a new interval
+    c = 0
+    s = 0.0
+    lo = 0.0
+    hi = 0.0
+    la = 0.0
+    i = 0
+    while i < n and times[i] < start:
+        i += 1
+    for j in range(i, n):
+        value = values[j]
+        if math.isnan(value):
             continue
+        t = times[j]
         if t >= stop:
             break
         if t >= edge:
+            if c > 0:
+                count[k] = c
+                total[k] = s
+                low[k] = lo
+                high[k] = hi
+                last[k] = la
             k = (t - start) // step
             edge = start + (k + 1) * step
-        if count[k] == 0:
-            low[k] = value
-            high[k] = value
-        else:
-            low[k] = min(low[k], value)
-            high[k] = max(high[k], value)
-        count[k] += 1
-        total[k] += value
-        last[k] = value
+            c = 0
+            s = 0.0
+            lo = value
+            hi = value
+        c += 1
+        s += value
+        lo = min(lo, value)
+        hi = max(hi, value)
+        la = value
+    if c > 0:
+        count[k] = c
+        total[k] = s
+        low[k] = lo
+        high[k] = hi
+        last[k] = la

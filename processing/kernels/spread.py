@@ -40,23 +40,57 @@ def spread_counts(
         covered[k] = 0
         gap[k] = 0
     stop = start + m * step
+    # spans come in time order, so the intervals they touch only move forward: the open interval's sums stay in
+    # registers and are stored once, when a span reaches the next interval
     k = 0
-    for i in range(1, times.shape[0]):
-        a0 = times[i - 1]
-        b = min(times[i], stop)
-        a = max(a0, start)
-        if b <= a or math.isnan(deltas[i]):
+    upper = start + step  # end of interval k
+    kc = 0.0
+    kv = 0
+    n = times.shape[0]
+    for i in range(1, n):
+        delta = deltas[i]
+        if math.isnan(delta):
             continue
-        span = times[i] - a0
-        too_long = max_gap > 0 and span > max_gap
-        rate = deltas[i] / span
-        k = interval_of(a, start, step, k)
-        while a < b:
-            edge = min(b, start + (k + 1) * step)
-            if too_long:
+        a0 = times[i - 1]
+        t = times[i]
+        b = min(t, stop)
+        a = max(a0, start)
+        if b <= a:
+            continue
+        span = t - a0
+        if a >= upper:
+            count[k] += kc
+            covered[k] += kv
+            kc = 0.0
+            kv = 0
+            k = interval_of(a, start, step, k)
+            upper = start + (k + 1) * step
+        if max_gap > 0 and span > max_gap:
+            while True:  # a gap: flag the intervals it touches, count nothing
                 gap[k] = 1
-            else:
-                count[k] += rate * (edge - a)
-                covered[k] += edge - a
+                if b <= upper:
+                    break
+                count[k] += kc
+                covered[k] += kv
+                kc = 0.0
+                kv = 0
+                k += 1
+                upper += step
+            continue
+        rate = delta / span
+        while True:
+            edge = min(b, upper)
+            kc += rate * (edge - a)
+            kv += edge - a
+            if edge >= b:
+                break
+            count[k] += kc
+            covered[k] += kv
+            kc = 0.0
+            kv = 0
             a = edge
             k += 1
+            upper += step
+    if m > 0:
+        count[k] += kc
+        covered[k] += kv

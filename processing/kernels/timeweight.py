@@ -58,26 +58,49 @@ def hold_integrate(
         weighted[k] = 0.0
     stop = start + m * step
     n = times.shape[0]
+    # readings come in time order, so the intervals they touch only move forward: the open interval's sums stay
+    # in registers and are stored once, when a reading reaches the next interval
     k = 0
+    lower = start  # start of interval k
+    upper = start + step  # end of interval k
+    kn = 0
+    kw = 0.0
     for i in range(n):
         value = values[i]
         if math.isnan(value):
             continue
+        a = times[i]
         b = horizon
         if i + 1 < n:
             b = min(b, times[i + 1])
         if stale > 0:
-            b = min(b, times[i] + stale)
-        a = max(times[i], start)
+            b = min(b, a + stale)
+        a = max(a, start)
         b = min(b, stop)
         if b <= a:
             continue
-        k = interval_of(a, start, step, k)
+        if a >= upper:
+            known[k] += kn
+            weighted[k] += kw
+            kn = 0
+            kw = 0.0
+            k = interval_of(a, start, step, k)
+            lower = start + k * step
+            upper = lower + step
         while True:
-            edge = min(b, start + (k + 1) * step)
-            known[k] += edge - a
-            weighted[k] += value * (edge - a)
+            edge = min(b, upper)
+            kn += edge - a
+            kw += value * (edge - a)
             if edge >= b:
                 break
+            known[k] += kn
+            weighted[k] += kw
+            kn = 0
+            kw = 0.0
             a = edge
             k += 1
+            lower = upper
+            upper += step
+    if m > 0:
+        known[k] += kn
+        weighted[k] += kw

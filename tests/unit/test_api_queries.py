@@ -174,6 +174,9 @@ def test_rollups_are_read_where_processing_keeps_them() -> None:
     assert request(quantity="people_in", every="1h", agg="sum", rollups=True).source == "r1h.people_in_site"
     assert request(every="1h", agg="last", rollups=True).source == "raw"  # site rollups keep no last
     assert request(every="1h", agg="mean").source == "raw"  # rollups switched off
+    assert request(every="1m", agg="mean", rollups=True).source == "raw"  # minutes come from the raw data
+    for quantity in ("occupied", "people_in_total"):  # processing keeps no rollups of these
+        assert request(quantity=quantity, every="1h", agg="max", rollups=True).source == "raw"
 
 
 def test_cursors_are_tied_to_their_request() -> None:

@@ -41,6 +41,20 @@ def test_lot_occupancy_and_availability() -> None:
         "free": 1.0, "occupied": 1.0, "unknown": 0.0, "capacity": 2.0}
     day = fields_of(points.by_policy["r1d"], "lot_occupancy", START)
     assert day["coverage"] == 13 / 24  # known up to the horizon only
+    # the parking state itself is not rolled up: its processed form is occupancy
+    written = [x for lines in points.by_policy.values() for x in lines]
+    assert not [x for x in written if x.startswith(("occupied,", "occupied_site,"))]
+
+
+def test_event_driven_sensors_are_rolled_up_from_15_minutes() -> None:
+    bay = device("A", "nwave-nps405", "parking", "lot")
+    times = START + 7 * MINUTE * np.arange(100)
+    raw = {"temperature": [Series({"dev_eui": "A"}, times, np.linspace(5.0, 9.0, times.size))]}
+    points = compute_site(Site("Teststadt", "lot", (bay,)), raw, start=START, end=START + DAY, horizon=START + DAY,
+                          options=Options(load_bands()))
+    assert "r1m" not in points.by_policy  # a minute of an event-driven sensor holds the raw reading
+    assert fields_of(points.by_policy["r15m"], "temperature", START)["count"] == 3.0
+    assert fields_of(points.by_policy["r1h"], "temperature_site", START)["count"] == 9.0
 
 
 def test_people_per_hour_and_site_rollups() -> None:
@@ -62,3 +76,4 @@ def test_people_per_hour_and_site_rollups() -> None:
     assert (rollup["count"], rollup["sum"], rollup["coverage"]) == (6.0, 60.0, 1.0)
     assert fields_of(hourly, "people_in_site", START + 5 * HOUR)["sum"] == 60.0
     assert not any(x.startswith("people_in,") for x in points.by_policy.get("r1m", []))  # 10-min sensor
+    assert not [x for lines in points.by_policy.values() for x in lines if x.startswith("people_in_total")]

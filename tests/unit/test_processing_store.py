@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
 from processing import store as store_module
 from processing.store import Points, ProcessingStore
+from stadtpuls.influx import InfluxClient
 
 NAN = float("nan")
 
@@ -67,10 +69,12 @@ class _FakeClient:
     def __init__(self, answer: list[dict[str, Any]] | None = None) -> None:
         self.answer = answer or []
         self.queries: list[str] = []
+        self.compressed: list[bool] = []
         self.writes: list[tuple[str, bytes]] = []
 
-    async def query(self, influxql: str, *, epoch: str = "ns") -> list[dict[str, Any]]:
+    async def query(self, influxql: str, *, epoch: str = "ns", compressed: bool = True) -> list[dict[str, Any]]:
         self.queries.append(influxql)
+        self.compressed.append(compressed)
         return self.answer
 
     async def write(self, body: bytes, *, retention_policy: str = "") -> None:
@@ -89,6 +93,7 @@ async def test_one_query_reads_every_quantity_grouped_by_measurement() -> None:
     ])
     raw = await _store(client).read(["no2", "pm2_5"], municipality="M", site="S'1", start=0, end=100)
     assert len(client.queries) == 1
+    assert client.compressed == [False]  # raw windows come without gzip
     assert 'FROM "no2","pm2_5" WHERE' in client.queries[0]
     assert "'S\\'1'" in client.queries[0]
     assert list(raw) == ["no2", "pm2_5"]
@@ -114,3 +119,20 @@ async def test_writes_are_batched_per_policy_and_all_sent(monkeypatch: pytest.Mo
     sent = b"\n".join(body for policy, body in client.writes if policy == "r1h").decode().splitlines()
     assert sorted(sent) == sorted(points.by_policy["r1h"])
 
+
+
+async def test_an_answer_without_gzip_is_asked_for_on_request() -> None:
+    asked: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.headers.get("accept-encoding"))
+        return httpx.Response(200, json={"results": [{"series": [{"name": "x", "values": [[1, 2.0]]}]}]})
+
+    client = InfluxClient("http://127.0.0.1:9", "db")
+    await client.close()
+    client._http = httpx.AsyncClient(base_url=client.url, transport=httpx.MockTransport(answer))
+    async with client:
+        assert await client.query("SELECT 1", compressed=False) == [{"name": "x", "values": [[1, 2.0]]}]
+        await client.query("SELECT 1")
+    assert asked[0] == "identity"
+    assert "gzip" in (asked[1] or "")

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, text
 
+import stadtpuls.db
 from devices.registry import DeviceRegistry, NotFoundError, RegistryError, check_device
-from stadtpuls.db import alembic_config, make_engine, open_database
+from stadtpuls.db import alembic_config, head_revisions, is_current, make_engine, open_database
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "STADTPULS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -238,3 +240,29 @@ def test_the_newest_revision_downgrades_to_0001_and_back(url: str) -> None:
         command.upgrade(config, "head")
     engine.dispose()
     assert DeviceRegistry(url).get("70B3D5E75E000001").site == "S"  # type: ignore[union-attr]
+
+
+def test_the_cheap_head_is_alembics_head() -> None:
+    assert head_revisions() == frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def test_a_current_database_opens_without_migrating(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = make_engine(sqlite_url)
+    assert not is_current(engine)  # no version table yet
+    stadtpuls.db.upgrade(engine)
+    assert is_current(engine)
+    config = alembic_config(sqlite_url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002_api_keys")
+    assert not is_current(engine)
+    engine.dispose()
+    calls: list[Engine] = []
+    original = stadtpuls.db.upgrade
+    monkeypatch.setattr(stadtpuls.db, "upgrade", lambda e: (calls.append(e), original(e)))
+    open_database(sqlite_url)  # behind: migrated
+    assert len(calls) == 1
+    assert is_current(calls[0])
+    open_database.cache_clear()
+    open_database(sqlite_url)  # current: one query, no migration
+    assert len(calls) == 1
