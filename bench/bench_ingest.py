@@ -44,7 +44,6 @@ sys.path.insert(0, str(ROOT))
 
 from bench import fastpub  # noqa: E402
 from bench.nodered import runner as nodered  # noqa: E402
-from devices.registry import DeviceRegistry  # noqa: E402
 from devtools.loadgen import MODEL, Stream, device_eui, publish_parallel, uplink  # noqa: E402
 from devtools.localstack import (  # noqa: E402
     InfluxServer,
@@ -139,6 +138,21 @@ def wait_count(influx: InfluxServer, db: str, expected: int) -> tuple[int, float
 
 
 # --- the systems under test ----------------------------------------------------------------------------------
+_REGISTER = """
+import json, sys
+from devices.registry import DeviceRegistry
+registry = DeviceRegistry("sqlite:///" + sys.argv[1])
+for i, eui in enumerate(json.loads(sys.argv[2])):
+    registry.upsert(eui, model=sys.argv[3], name=f"s{i}", site="Marktplatz", municipality="Benchstadt")
+"""
+
+
+def _register_devices(python: str, checkout: Path | None, path: Path) -> None:
+    """Register the benchmark's devices with the system's own code, so its registry has that code's schema."""
+    euis = json.dumps([device_eui(i) for i in range(DEVICES)])
+    subprocess.run([python, "-c", _REGISTER, str(path), euis, MODEL], check=True, cwd=checkout)
+
+
 class Stadtpuls:
     def __init__(self, broker: MosquittoServer, influx: InfluxServer, db: str, *, workers: int, qos: int,
                  python: str = sys.executable) -> None:
@@ -150,9 +164,7 @@ class Stadtpuls:
         self.env = dict(os.environ, STADTPULS_MQTT_URL=broker.url, STADTPULS_INFLUX_URL=influx.url,
                         STADTPULS_INFLUX_DB=db, STADTPULS_DATA_DIR=str(self.data_dir),
                         STADTPULS_SPOOL_MAX_MB=str(SPOOL_MAX_MB))
-        registry = DeviceRegistry(f"sqlite:///{self.data_dir / 'stadtpuls.sqlite3'}")
-        for i in range(DEVICES):
-            registry.upsert(device_eui(i), model=MODEL, name=f"s{i}", site="Marktplatz", municipality="Benchstadt")
+        _register_devices(python, self.checkout, self.data_dir / "stadtpuls.sqlite3")
         self.client_id = f"bench-{db}"
         # a group of its own: a persistent session of an earlier run still in a shared group keeps its share
         self.args = ["--client-id", self.client_id, "--qos", str(qos), "--workers", str(workers),
