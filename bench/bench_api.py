@@ -18,8 +18,17 @@ It prints the medians over the rounds side by side, with the load average before
 runs schemathesis against ``/openapi.json`` with a key of each role (N examples per operation and role) and
 fails on any 5xx or answer that does not match the schema.
 
+``--town default`` builds the data set the way a town gets it instead, in ``.bench/api-town``: the simulated
+town for a year (local days 2025-01-01 to 2025-12-31, ``--town-days``) through ``stadtpuls simulate backfill``
+(the simulator's firmware, codecs and the ingest pipeline), then ``stadtpuls process backfill`` a month at a time
+(the processing policies and outputs as the service writes them); each finished step is noted, so an
+interrupted build goes on where it stopped and later runs reuse it. The questions are asked of the town's own
+devices, sites and stations (and of its newest complete day and week); ``--partial`` measures what is processed
+so far without building further, ``--with-synthetic`` measures the synthetic data set too, alternating.
+
     .venv/bin/python bench/bench_api.py [--requests 300] [--rounds 3] [--wrk-seconds 15] [--connections 32]
         [--baseline DIR] [--baseline-server asyncio] [--fuzz 300] [--fresh]
+    .venv/bin/python bench/bench_api.py --town default [--build-only | --partial] [--with-synthetic] [--fuzz 20]
 
 Prerequisites: ``make venv``, InfluxDB 1.x (``make deps``) and wrk (Debian's package ``wrk``).
 """
@@ -36,7 +45,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -571,35 +580,51 @@ def main() -> None:
     parser.add_argument("--partial", action="store_true",
                         help="with --town: measure what is processed so far, without building further")
     parser.add_argument("--build-only", action="store_true", help="with --town: build the data set and stop")
+    parser.add_argument("--with-synthetic", action="store_true",
+                        help="with --town: measure the synthetic data set too, alternating, side by side")
     args = parser.parse_args()
+    datasets: dict[str, DataSet] = {}
     if args.town:
-        if args.baseline:
-            raise SystemExit("--baseline needs the synthetic data set (its weekly shards)")
         end = town_processed_until() if args.partial else town_prepare(args.town, args.town_days, args.fresh,
                                                                          args.chunk_days)
-        data = town_dataset(args.town, end)
         if args.build_only:
             return
-    else:
-        prepare(args.fresh)
-        data = synthetic()
-    run(args, data)
+        datasets["town"] = town_dataset(args.town, end)
+    if not args.town or args.with_synthetic or args.baseline:
+        prepare(args.fresh and not args.town)
+        datasets["synthetic" if args.town else "after"] = synthetic()
+    run(args, datasets)
 
 
-def run(args: argparse.Namespace, data: DataSet) -> None:
-    """The rounds, the report and the fuzz run against the data set ``data``."""
-    print(f"data set: {data.label}", flush=True)
-    for name, path in data.cases.items():
-        print(f"  {name}: GET {path}", flush=True)
-    registry = registry_url(data.run_dir)
-    db = TOWN_DB if data.run_dir == TOWN_DIR else DB
-    with InfluxServer(data.run_dir / "influx") as influx:
-        store = KeyStore(registry)
-        key = store.create(Role.READER, municipality=data.municipality, name="bench")[1]
-        trees: dict[str, tuple[Path, str, list[str]]] = {"after": (ROOT, db, [])}
-        if args.baseline:
-            before = ["--loop", "asyncio", "--http", "h11"] if args.baseline_server == "asyncio" else []
-            trees = {"before": (args.baseline.resolve(), DB_WEEKLY, before), **trees}
+@dataclass(frozen=True)
+class Tree:
+    """One API to measure: a code tree over a database of a data set."""
+
+    tree: Path
+    db: str
+    server_args: list[str]
+    data: DataSet
+    influx_url: str
+    key: str
+
+
+def run(args: argparse.Namespace, datasets: dict[str, DataSet]) -> None:
+    """The rounds, the report and the fuzz run against the data sets (by column name; the first is fuzzed)."""
+    for label, data in datasets.items():
+        print(f"{label}: {data.label}", flush=True)
+        for name, path in data.cases.items():
+            print(f"  {name}: GET {path}", flush=True)
+    with ExitStack() as stack:
+        trees: dict[str, Tree] = {}
+        for label, data in datasets.items():
+            influx = stack.enter_context(InfluxServer(data.run_dir / "influx"))
+            key = KeyStore(registry_url(data.run_dir)).create(Role.READER, municipality=data.municipality,
+                                                               name="bench")[1]
+            if args.baseline and data.run_dir == RUN_DIR:
+                before = ["--loop", "asyncio", "--http", "h11"] if args.baseline_server == "asyncio" else []
+                trees["before"] = Tree(args.baseline.resolve(), DB_WEEKLY, before, data, influx.url, key)
+            db = TOWN_DB if data.run_dir == TOWN_DIR else DB
+            trees[label] = Tree(ROOT, db, [], data, influx.url, key)
         figures = {name: Figures() for name in trees}
         loads = []
         if args.rounds and (args.requests or args.wrk_seconds):
@@ -607,16 +632,19 @@ def run(args: argparse.Namespace, data: DataSet) -> None:
                 loads.append(load_average())
                 order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
                 for name in order:
-                    tree, tree_db, server_args = trees[name]
-                    with api_server(tree, influx.url, tree_db, server_args, registry) as server:
-                        measure(server, key, args, figures[name], data)
+                    t = trees[name]
+                    with api_server(t.tree, t.influx_url, t.db, t.server_args, registry_url(t.data.run_dir)) as server:
+                        measure(server, t.key, args, figures[name], t.data)
                     print(f"round {round_ + 1} {name}: done, load {load_average()}", flush=True)
-            report(figures, loads, data.cases)
+            report(figures, loads, next(iter(datasets.values())).cases)
         if args.fuzz:
-            keys = {"reader": key,
-                    "technician": store.create(Role.TECHNICIAN, municipality=data.neighbour, name="bench fuzz")[1],
+            first = next(t for t in trees.values() if t.tree == ROOT)
+            store = KeyStore(registry_url(first.data.run_dir))
+            keys = {"reader": first.key,
+                    "technician": store.create(Role.TECHNICIAN, municipality=first.data.neighbour,
+                                               name="bench fuzz")[1],
                     "admin": store.create(Role.ADMIN, name="bench fuzz")[1]}
-            with api_server(ROOT, influx.url, db, [], registry) as server:
+            with api_server(ROOT, first.influx_url, first.db, [], registry_url(first.data.run_dir)) as server:
                 if not fuzz(server.base, keys, args.fuzz):
                     raise SystemExit("schemathesis found answers that break the documented schema")
 
