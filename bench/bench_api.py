@@ -325,7 +325,7 @@ def town_prepare(name: str, days: int, fresh: bool, chunk_days: int) -> date:
         state = dict(wanted)
     end = TOWN_FIRST + timedelta(days=days)
     processed = date.fromisoformat(state.get("processed_until", TOWN_FIRST.isoformat()))
-    if state.get("backfilled") and processed >= end:
+    if state.get("backfilled") and processed >= end and state.get("live_pass"):
         print(f"reusing the simulated town in {TOWN_DIR} ({days} days, processed)", flush=True)
         return end
     log = TOWN_DIR / "build.log"
@@ -343,7 +343,34 @@ def town_prepare(name: str, days: int, fresh: bool, chunk_days: int) -> date:
             processed = stop
             state["processed_until"] = processed.isoformat()
             marker.write_text(json.dumps(state))
+        if not state.get("live_pass"):
+            live_pass(env, datetime.combine(end, datetime.min.time(), tzinfo=BERLIN))
+            state["live_pass"] = True
+            marker.write_text(json.dumps(state))
     return end
+
+
+def live_pass(env: dict[str, str], now: datetime) -> None:
+    """What the running service writes at ``now`` (the end of the simulated days): a processing pass (the live
+    lot availability; a backfill leaves it out) and the fleet summary (the lots' locations, health).
+    """
+    import asyncio
+
+    from processing.airquality import load_bands
+    from processing.engine import Options
+    from processing.service import ProcessingService
+    from stadtpuls.settings import InfluxSettings, RegistrySettings, Settings
+
+    settings = Settings(influx=InfluxSettings(url=env["STADTPULS_INFLUX_URL"], db=env["STADTPULS_INFLUX_DB"]),
+                        registry=RegistrySettings(database_url=env["STADTPULS_DATABASE_URL"]),
+                        data_dir=Path(env["STADTPULS_DATA_DIR"]))
+    service = ProcessingService(settings, Options(load_bands()))
+    stamp = int(now.timestamp()) * NS
+    began = time.perf_counter()
+    passed = asyncio.run(service.run_pass(stamp))
+    fleet = asyncio.run(service.summarise_fleet(stamp))
+    print(f"processing pass and fleet summary at {now.isoformat()}: {passed.sites} sites, {passed.points:,} points, "
+          f"{fleet.sites} sites summarised, in {time.perf_counter() - began:.0f} s", flush=True)
 
 
 def town_processed_until() -> date:
@@ -608,6 +635,15 @@ class Tree:
     key: str
 
 
+def show_answers(server: Server, key: str, name: str, data: DataSet) -> None:
+    """Print the size and the beginning of each question's answer, to see that there is data behind it."""
+    with httpx.Client(base_url=server.base, headers={"X-API-Key": key}, timeout=60) as client:
+        for question, path in data.cases.items():
+            answer = client.get(path)
+            print(f"{name}: {question}: {answer.status_code}, {len(answer.content):,} bytes: "
+                  f"{answer.text[:160]}", flush=True)
+
+
 def run(args: argparse.Namespace, datasets: dict[str, DataSet]) -> None:
     """The rounds, the report and the fuzz run against the data sets (by column name; the first is fuzzed)."""
     for label, data in datasets.items():
@@ -626,6 +662,9 @@ def run(args: argparse.Namespace, datasets: dict[str, DataSet]) -> None:
             db = TOWN_DB if data.run_dir == TOWN_DIR else DB
             trees[label] = Tree(ROOT, db, [], data, influx.url, key)
         figures = {name: Figures() for name in trees}
+        for name, t in trees.items():
+            with api_server(t.tree, t.influx_url, t.db, t.server_args, registry_url(t.data.run_dir)) as server:
+                show_answers(server, t.key, name, t.data)
         loads = []
         if args.rounds and (args.requests or args.wrk_seconds):
             for round_ in range(args.rounds):
