@@ -24,7 +24,8 @@ town for a year (local days 2025-01-01 to 2025-12-31, ``--town-days``) through `
 (the processing policies and outputs as the service writes them); each finished step is noted, so an
 interrupted build goes on where it stopped and later runs reuse it. The questions are asked of the town's own
 devices, sites and stations (and of its newest complete day and week); ``--partial`` measures what is processed
-so far without building further, ``--with-synthetic`` measures the synthetic data set too, alternating.
+so far without building further (before the build's last step there is no live lot availability, so parking
+availability now answers no lots), ``--with-synthetic`` measures the synthetic data set too, alternating.
 
     .venv/bin/python bench/bench_api.py [--requests 300] [--rounds 3] [--wrk-seconds 15] [--connections 32]
         [--baseline DIR] [--baseline-server asyncio] [--fuzz 300] [--fresh]
