@@ -18,8 +18,18 @@ It prints the medians over the rounds side by side, with the load average before
 runs schemathesis against ``/openapi.json`` with a key of each role (N examples per operation and role) and
 fails on any 5xx or answer that does not match the schema.
 
+``--town default`` builds the data set the way a town gets it instead, in ``.bench/api-town``: the simulated
+town for a year (local days 2025-01-01 to 2025-12-31, ``--town-days``) through ``stadtpuls simulate backfill``
+(the simulator's firmware, codecs and the ingest pipeline), then ``stadtpuls process backfill`` a month at a time
+(the processing policies and outputs as the service writes them); each finished step is noted, so an
+interrupted build goes on where it stopped and later runs reuse it. The questions are asked of the town's own
+devices, sites and stations (and of its newest complete day and week); ``--partial`` measures what is processed
+so far without building further (before the build's last step there is no live lot availability, so parking
+availability now answers no lots), ``--with-synthetic`` measures the synthetic data set too, alternating.
+
     .venv/bin/python bench/bench_api.py [--requests 300] [--rounds 3] [--wrk-seconds 15] [--connections 32]
         [--baseline DIR] [--baseline-server asyncio] [--fuzz 300] [--fresh]
+    .venv/bin/python bench/bench_api.py --town default [--build-only | --partial] [--with-synthetic] [--fuzz 20]
 
 Prerequisites: ``make venv``, InfluxDB 1.x (``make deps``) and wrk (Debian's package ``wrk``).
 """
@@ -36,11 +46,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -61,6 +72,7 @@ NEIGHBOUR = "Nachbarort"  # a second municipality, for the isolation checks of t
 DB = "stadtpuls"  # shard groups as processing creates them
 DB_WEEKLY = "stadtpuls_weekly"  # the same data in shard groups of a week, as before (for --baseline)
 YEAR = datetime(2025, 1, 1, tzinfo=UTC)
+BERLIN = ZoneInfo("Europe/Berlin")
 NS = 10**9
 HOUR = 3600 * NS
 DAY = 24 * HOUR
@@ -186,8 +198,9 @@ def prepare(fresh: bool) -> None:
     marker.write_text(json.dumps({"version": DATASET, "points": points}))
 
 
-def registry_url() -> str:
-    return f"sqlite:///{RUN_DIR / 'stadtpuls.sqlite3'}"
+def registry_url(run_dir: Path = RUN_DIR) -> str:
+    """The registry (devices and keys) of the data set in ``run_dir``."""
+    return f"sqlite:///{run_dir / 'stadtpuls.sqlite3'}"
 
 
 @dataclass(frozen=True)
@@ -204,11 +217,12 @@ class Server:
 
 
 @contextmanager
-def api_server(tree: Path, influx_url: str, db: str, server_args: list[str]) -> Iterator[Server]:
-    """One uvicorn worker serving the API of the code in ``tree`` over database ``db``."""
+def api_server(tree: Path, influx_url: str, db: str, server_args: list[str],
+               registry: str | None = None) -> Iterator[Server]:
+    """One uvicorn worker serving the API of the code in ``tree`` over database ``db`` (and ``registry``)."""
     port = free_port()
     env = {**os.environ, "STADTPULS_INFLUX_URL": influx_url, "STADTPULS_INFLUX_DB": db,
-           "STADTPULS_DATABASE_URL": registry_url(), "STADTPULS_API_RATE_LIMIT": "1000000",
+           "STADTPULS_DATABASE_URL": registry or registry_url(), "STADTPULS_API_RATE_LIMIT": "1000000",
            "STADTPULS_API_RATE_BURST": "1000000", "STADTPULS_API_ROLLUPS": "true",
            "PYTHONPATH": str(tree)}  # the tree's packages before the installed ones
     server = subprocess.Popen(
@@ -247,6 +261,164 @@ CASES = {
 }
 
 
+@dataclass(frozen=True)
+class DataSet:
+    """Where a data set lives and what is asked of it."""
+
+    run_dir: Path
+    municipality: str  # the reader key's
+    neighbour: str  # another municipality, for the technician key of the fuzz run
+    cases: dict[str, str]  # question -> path
+    wrk_paths: list[str]  # latest values of devices, asked in turn by wrk
+    label: str  # how the data set is named in the output
+
+
+def synthetic() -> DataSet:
+    """The data set written directly in the processed schema (``prepare``)."""
+    return DataSet(RUN_DIR, TOWN, NEIGHBOUR, CASES, WRK_PATHS, f"synthetic, {RUN_DIR.relative_to(ROOT)}")
+
+
+TOWN_DIR = ROOT / ".bench" / "api-town"
+TOWN_DATASET = "1"  # bump when town_prepare() changes
+TOWN_DB = "stadtpuls"
+TOWN_FIRST = date(2025, 1, 1)  # the simulated year: local days 2025-01-01 to 2025-12-31
+TOWN_SEED = 1
+
+
+def _cli(args: list[str], env: dict[str, str], log: Path) -> None:
+    """Run ``stadtpuls ARGS`` with ``env``; its output goes to ``log`` and its last line to the console."""
+    began = time.perf_counter()
+    with log.open("a") as out:
+        out.write(f"$ stadtpuls {' '.join(args)}\n")
+        out.flush()
+        done = subprocess.run([str(ROOT / ".venv" / "bin" / "stadtpuls"), *args], env=env, stdout=out,
+                              stderr=subprocess.STDOUT, check=False)
+    tail = log.read_text().strip().splitlines()[-1:] or [""]
+    if done.returncode:
+        raise SystemExit(f"stadtpuls {' '.join(args)} failed ({done.returncode}): {tail[0]}; see {log}")
+    print(f"stadtpuls {' '.join(args)}: {time.perf_counter() - began:.0f} s; {tail[0][-300:]}", flush=True)
+
+
+def _town_state(marker: Path) -> dict[str, Any]:
+    if marker.exists():
+        state: dict[str, Any] = json.loads(marker.read_text())
+        if state.get("version") == TOWN_DATASET:
+            return state
+    return {}
+
+
+def town_prepare(name: str, days: int, fresh: bool, chunk_days: int) -> date:
+    """Build the data set as a town gets it, in ``TOWN_DIR``; returns the end (exclusive) of the processed days.
+
+    ``stadtpuls simulate backfill`` writes ``days`` local days of the town from ``TOWN_FIRST`` through the ingest
+    pipeline, then ``stadtpuls process backfill`` computes the processed outputs, ``chunk_days`` UTC days per
+    call. Each finished step is noted in ``dataset.json``, so an interrupted build goes on where it stopped.
+    """
+    marker = TOWN_DIR / "dataset.json"
+    state = {} if fresh else _town_state(marker)
+    wanted = {"version": TOWN_DATASET, "town": name, "days": days, "first": TOWN_FIRST.isoformat()}
+    if any(state.get(k) != v for k, v in wanted.items()):
+        state = {}
+    if not state:
+        if TOWN_DIR.exists():
+            shutil.rmtree(TOWN_DIR)
+        TOWN_DIR.mkdir(parents=True)
+        state = dict(wanted)
+    end = TOWN_FIRST + timedelta(days=days)
+    processed = date.fromisoformat(state.get("processed_until", TOWN_FIRST.isoformat()))
+    if state.get("backfilled") and processed >= end and state.get("live_pass"):
+        print(f"reusing the simulated town in {TOWN_DIR} ({days} days, processed)", flush=True)
+        return end
+    log = TOWN_DIR / "build.log"
+    with InfluxServer(TOWN_DIR / "influx") as influx:
+        env = {**os.environ, "STADTPULS_INFLUX_URL": influx.url, "STADTPULS_INFLUX_DB": TOWN_DB,
+               "STADTPULS_DATABASE_URL": registry_url(TOWN_DIR), "STADTPULS_DATA_DIR": str(TOWN_DIR / "data")}
+        if not state.get("backfilled"):
+            _cli(["simulate", "backfill", "--town", name, "--days", str(days), "--start", TOWN_FIRST.isoformat(),
+                  "--seed", str(TOWN_SEED)], env, log)
+            state["backfilled"] = True
+            marker.write_text(json.dumps(state))
+        while processed < end:
+            stop = min(processed + timedelta(days=chunk_days), end)
+            _cli(["process", "backfill", "--start", processed.isoformat(), "--end", stop.isoformat()], env, log)
+            processed = stop
+            state["processed_until"] = processed.isoformat()
+            marker.write_text(json.dumps(state))
+        if not state.get("live_pass"):
+            live_pass(env, datetime.combine(end, datetime.min.time(), tzinfo=BERLIN))
+            state["live_pass"] = True
+            marker.write_text(json.dumps(state))
+    return end
+
+
+def live_pass(env: dict[str, str], now: datetime) -> None:
+    """What the running service writes at ``now`` (the end of the simulated days): a processing pass (the live
+    lot availability; a backfill leaves it out) and the fleet summary (the lots' locations, health).
+    """
+    import asyncio
+
+    from processing.airquality import load_bands
+    from processing.engine import Options
+    from processing.service import ProcessingService
+    from stadtpuls.settings import InfluxSettings, RegistrySettings, Settings
+
+    settings = Settings(influx=InfluxSettings(url=env["STADTPULS_INFLUX_URL"], db=env["STADTPULS_INFLUX_DB"]),
+                        registry=RegistrySettings(database_url=env["STADTPULS_DATABASE_URL"]),
+                        data_dir=Path(env["STADTPULS_DATA_DIR"]))
+    service = ProcessingService(settings, Options(load_bands()))
+    stamp = int(now.timestamp()) * NS
+    began = time.perf_counter()
+    passed = asyncio.run(service.run_pass(stamp))
+    fleet = asyncio.run(service.summarise_fleet(stamp))
+    print(f"processing pass and fleet summary at {now.isoformat()}: {passed.sites} sites, {passed.points:,} points, "
+          f"{fleet.sites} sites summarised, in {time.perf_counter() - began:.0f} s", flush=True)
+
+
+def town_processed_until() -> date:
+    """The end (exclusive) of the days processed so far in ``TOWN_DIR`` (for a measurement of a partial build)."""
+    state = _town_state(TOWN_DIR / "dataset.json")
+    if not state.get("backfilled") or "processed_until" not in state:
+        raise SystemExit(f"no processed days in {TOWN_DIR}: build it first")
+    return date.fromisoformat(state["processed_until"])
+
+
+def _stamp(day: date) -> str:
+    """Local midnight of ``day`` in Europe/Berlin, RFC 3339, escaped for a query string."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=BERLIN).isoformat().replace("+", "%2B")
+
+
+def town_dataset(name: str, end: date) -> DataSet:
+    """The questions about the simulated town ``name``, processed up to ``end`` (exclusive), with its devices,
+    sites and stations: the newest complete local day and ISO week, the year (or what of it is processed).
+    """
+    from firmware_sim.town import load_town
+
+    town = load_town(name)
+    ours = [d for d in town.devices if d.municipality == town.municipality]
+    others = sorted({d.municipality for d in town.devices} - {town.municipality})
+    parking = [d for d in ours if d.kind == "parking"]
+    stations = [d for d in ours if d.model == "decentlab-dl-pm"] or [d for d in ours if d.model.startswith("decentlab")]
+    footfall = sorted({d.site for d in ours if d.kind == "footfall"})
+    station = stations[0]
+    day = end - timedelta(days=1)
+    monday = end - timedelta(days=end.weekday())
+    week = f"start={_stamp(monday - timedelta(days=7))}&end={_stamp(monday)}"
+    cases = {
+        "latest values of one device": f"/v1/devices/{parking[len(parking) // 2].dev_eui}/latest",
+        "one day of 15-min rollups, one device": f"/v1/timeseries?dev_eui={station.dev_eui}&quantity=pm10"
+                                                 f"&start={_stamp(day)}&end={_stamp(end)}&every=15m&agg=mean",
+        "one week of footfall per site (hourly, with comparisons)": f"/v1/footfall/{footfall[0]}?{week}"
+                                                                    "&every=1h&compare=true",
+        "parking availability now": "/v1/parking",
+        "a year of daily EAQI, one station": f"/v1/air/stations/{station.dev_eui}/eaqi?every=1d"
+                                             f"&start={_stamp(TOWN_FIRST)}&end={_stamp(end)}",
+        "PM10 exceedance days in a year": f"/v1/air/exceedances?year={TOWN_FIRST.year}&site={station.site}",
+    }
+    paths = [f"/v1/devices/{d.dev_eui}/latest" for d in ours[::7]]
+    return DataSet(TOWN_DIR, town.municipality, others[0] if others else NEIGHBOUR, cases, paths,
+                   f"town {name!r} simulated {TOWN_FIRST} to {end - timedelta(days=1)}, {TOWN_DIR.relative_to(ROOT)}")
+
+
 def latencies(server: Server, key: str, path: str, count: int) -> tuple[float, float, float]:
     """p50 and p99 (ms) of ``count`` sequential requests of ``path`` after 20 to warm up, and the API process's
     CPU time per request (ms; InfluxDB's not included): on a loaded machine the least disturbed of the three.
@@ -283,14 +455,17 @@ def _ms(text: str) -> float:
     raise ValueError(f"not a wrk duration: {text!r}")
 
 
-def wrk(server: Server, key: str, seconds: int, connections: int) -> Wrk:
-    """Requests/s of latest values over 86 devices in turn, from wrk in a process of its own."""
+WRK_PATHS = [f"/v1/devices/{eui(k)}/latest" for k in range(0, DEVICES, 7)]  # 86 devices
+
+
+def wrk(server: Server, key: str, seconds: int, connections: int, paths: list[str]) -> Wrk:
+    """Requests/s of ``paths`` (latest values of devices) in turn, from wrk in a process of its own."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
     script = Path(tempfile.mkdtemp()) / "latest.lua"
-    paths = ", ".join(f'"/v1/devices/{eui(k)}/latest"' for k in range(0, DEVICES, 7))
+    listed = ", ".join(f'"{path}"' for path in paths)
     script.write_text(
-        f"local paths = {{{paths}}}\nlocal i = 0\n"
+        f"local paths = {{{listed}}}\nlocal i = 0\n"
         f'wrk.headers["X-API-Key"] = "{key}"\n'
         "request = function()\n  i = i % #paths + 1\n  return wrk.format(\"GET\", paths[i])\nend\n"
     )
@@ -326,24 +501,24 @@ class Figures:
     wrk: list[Wrk] = field(default_factory=list)
 
 
-def measure(server: Server, key: str, args: argparse.Namespace, figures: Figures) -> None:
+def measure(server: Server, key: str, args: argparse.Namespace, figures: Figures, data: DataSet) -> None:
     """One round against one server."""
-    for name, path in CASES.items():
+    for name, path in data.cases.items():
         p50, p99, cpu = latencies(server, key, path, args.requests)
         figures.p50.setdefault(name, []).append(p50)
         figures.p99.setdefault(name, []).append(p99)
         figures.cpu.setdefault(name, []).append(cpu)
     if args.wrk_seconds:
-        figures.wrk.append(wrk(server, key, args.wrk_seconds, args.connections))
+        figures.wrk.append(wrk(server, key, args.wrk_seconds, args.connections, data.wrk_paths))
 
 
-def report(trees: dict[str, Figures], loads: list[str]) -> None:
+def report(trees: dict[str, Figures], loads: list[str], cases: dict[str, str]) -> None:
     """The medians over the rounds, the trees side by side, as a Markdown table."""
     names = list(trees)
     print(f"\nload average (1, 5, 15 min) before each round: {'; '.join(loads)}")
     print("| request | " + " | ".join(f"{n} p50 ms | {n} p99 ms | {n} CPU ms" for n in names) + " |")
     print("|---|" + "---:|---:|---:|" * len(names))
-    for case in CASES:
+    for case in cases:
         cells = " | ".join(f"{statistics.median(trees[n].p50[case]):.1f} | {statistics.median(trees[n].p99[case]):.1f}"
                            f" | {statistics.median(trees[n].cpu[case]):.2f}" for n in names)
         print(f"| {case} | {cells} |")
@@ -426,32 +601,90 @@ def main() -> None:
                              "uvloop and httptools runs), or uvicorn's auto choice")
     parser.add_argument("--fuzz", type=int, default=0, help="schemathesis examples per operation and role; 0: none")
     parser.add_argument("--fresh", action="store_true", help="write the data set again")
+    parser.add_argument("--town", help="instead of the synthetic data set: this simulated town (e.g. default), "
+                                       "a year through the simulator's backfill and ingest, then processed")
+    parser.add_argument("--town-days", type=int, default=365, help="local days of the town from 2025-01-01")
+    parser.add_argument("--chunk-days", type=int, default=31, help="UTC days per `stadtpuls process backfill`")
+    parser.add_argument("--partial", action="store_true",
+                        help="with --town: measure what is processed so far, without building further")
+    parser.add_argument("--build-only", action="store_true", help="with --town: build the data set and stop")
+    parser.add_argument("--with-synthetic", action="store_true",
+                        help="with --town: measure the synthetic data set too, alternating, side by side")
     args = parser.parse_args()
-    prepare(args.fresh)
-    with InfluxServer(RUN_DIR / "influx") as influx:
-        store = KeyStore(registry_url())
-        key = store.create(Role.READER, municipality=TOWN, name="bench")[1]
-        trees = {"after": (ROOT, DB, [])}
-        if args.baseline:
-            before = ["--loop", "asyncio", "--http", "h11"] if args.baseline_server == "asyncio" else []
-            trees = {"before": (args.baseline.resolve(), DB_WEEKLY, before), **trees}
+    datasets: dict[str, DataSet] = {}
+    if args.town:
+        end = town_processed_until() if args.partial else town_prepare(args.town, args.town_days, args.fresh,
+                                                                         args.chunk_days)
+        if args.build_only:
+            return
+        datasets["town"] = town_dataset(args.town, end)
+    if not args.town or args.with_synthetic or args.baseline:
+        prepare(args.fresh and not args.town)
+        datasets["synthetic" if args.town else "after"] = synthetic()
+    run(args, datasets)
+
+
+@dataclass(frozen=True)
+class Tree:
+    """One API to measure: a code tree over a database of a data set."""
+
+    tree: Path
+    db: str
+    server_args: list[str]
+    data: DataSet
+    influx_url: str
+    key: str
+
+
+def show_answers(server: Server, key: str, name: str, data: DataSet) -> None:
+    """Print the size and the beginning of each question's answer, to see that there is data behind it."""
+    with httpx.Client(base_url=server.base, headers={"X-API-Key": key}, timeout=60) as client:
+        for question, path in data.cases.items():
+            answer = client.get(path)
+            print(f"{name}: {question}: {answer.status_code}, {len(answer.content):,} bytes: "
+                  f"{answer.text[:160]}", flush=True)
+
+
+def run(args: argparse.Namespace, datasets: dict[str, DataSet]) -> None:
+    """The rounds, the report and the fuzz run against the data sets (by column name; the first is fuzzed)."""
+    for label, data in datasets.items():
+        print(f"{label}: {data.label}", flush=True)
+        for name, path in data.cases.items():
+            print(f"  {name}: GET {path}", flush=True)
+    with ExitStack() as stack:
+        trees: dict[str, Tree] = {}
+        for label, data in datasets.items():
+            influx = stack.enter_context(InfluxServer(data.run_dir / "influx"))
+            key = KeyStore(registry_url(data.run_dir)).create(Role.READER, municipality=data.municipality,
+                                                               name="bench")[1]
+            if args.baseline and data.run_dir == RUN_DIR:
+                before = ["--loop", "asyncio", "--http", "h11"] if args.baseline_server == "asyncio" else []
+                trees["before"] = Tree(args.baseline.resolve(), DB_WEEKLY, before, data, influx.url, key)
+            db = TOWN_DB if data.run_dir == TOWN_DIR else DB
+            trees[label] = Tree(ROOT, db, [], data, influx.url, key)
         figures = {name: Figures() for name in trees}
+        for name, t in trees.items():
+            with api_server(t.tree, t.influx_url, t.db, t.server_args, registry_url(t.data.run_dir)) as server:
+                show_answers(server, t.key, name, t.data)
         loads = []
         if args.rounds and (args.requests or args.wrk_seconds):
             for round_ in range(args.rounds):
                 loads.append(load_average())
                 order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
                 for name in order:
-                    tree, db, server_args = trees[name]
-                    with api_server(tree, influx.url, db, server_args) as server:
-                        measure(server, key, args, figures[name])
+                    t = trees[name]
+                    with api_server(t.tree, t.influx_url, t.db, t.server_args, registry_url(t.data.run_dir)) as server:
+                        measure(server, t.key, args, figures[name], t.data)
                     print(f"round {round_ + 1} {name}: done, load {load_average()}", flush=True)
-            report(figures, loads)
+            report(figures, loads, next(iter(datasets.values())).cases)
         if args.fuzz:
-            keys = {"reader": key,
-                    "technician": store.create(Role.TECHNICIAN, municipality=NEIGHBOUR, name="bench fuzz")[1],
+            first = next(t for t in trees.values() if t.tree == ROOT)
+            store = KeyStore(registry_url(first.data.run_dir))
+            keys = {"reader": first.key,
+                    "technician": store.create(Role.TECHNICIAN, municipality=first.data.neighbour,
+                                               name="bench fuzz")[1],
                     "admin": store.create(Role.ADMIN, name="bench fuzz")[1]}
-            with api_server(ROOT, influx.url, DB, []) as server:
+            with api_server(ROOT, first.influx_url, first.db, [], registry_url(first.data.run_dir)) as server:
                 if not fuzz(server.base, keys, args.fuzz):
                     raise SystemExit("schemathesis found answers that break the documented schema")
 

@@ -73,6 +73,10 @@ class InfluxAccessError(ConfigError):
 _DATA_ERRORS = ("partial write", "unable to parse", "field type conflict", "invalid field", "bad timestamp")
 
 
+# what InfluxDB answers (HTTP 200) for a query in flight when it stops or the query is killed: not the query's fault
+STOPPING = frozenset({"query engine shutdown", "query interrupted"})
+
+
 class InfluxClient:
     """A connection pool to one InfluxDB database."""
 
@@ -251,6 +255,8 @@ class InfluxClient:
             return []
         first = results[0]
         if "error" in first:
+            if str(first["error"]) in STOPPING:
+                raise InfluxUnavailable(f"InfluxDB at {self.url} cut the query off: {first['error']}")
             raise InfluxRejected(400, str(first["error"]))
         return list(first.get("series", []))
 
