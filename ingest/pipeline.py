@@ -10,7 +10,6 @@ stops right after its envelope is parsed, before the device lookup and the decod
 from __future__ import annotations
 
 import base64
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from ingest.envelopes import EnvelopeError, parse_envelope
 from ingest.guard import internal_rejection, oversized_rejection
 from ingest.normalise import Normaliser
 from ingest.records import Deferred, Message, Outcome, Rejection
-from stadtpuls.lineprotocol import LineBuilder, LineProtocolError, tag_set
+from stadtpuls.lineprotocol import LineBuilder, LineProtocolError, format_float, tag_set
 from stadtpuls.schema import UPLINK_MEASUREMENT, Uplink
 
 DeviceLookup = Callable[[str], DeviceInfo | None]
@@ -172,9 +171,9 @@ class Pipeline:
         )
         rssi, snr = uplink.rssi, uplink.snr
         if rssi is not None:
-            line += f",rssi={_finite('rssi', rssi)!r}"
+            line += f",rssi={format_float(rssi, 'rssi')}"
         if snr is not None:
-            line += f",snr={_finite('snr', snr)!r}"
+            line += f",snr={format_float(snr, 'snr')}"
         return f"{line} {uplink.received_ns}"
 
     def _context(self, dev_eui: str) -> _DeviceContext | None:
@@ -200,13 +199,6 @@ class Pipeline:
         ctx = _DeviceContext(info, entry, codec, normaliser, tags, self._defer_js and entry.codec_js is not None)
         self._contexts[dev_eui] = ctx
         return ctx
-
-
-def _finite(key: str, value: float) -> float:
-    value = float(value)
-    if not math.isfinite(value):
-        raise LineProtocolError(f"field {key!r}: value {value!r} is not a finite number")
-    return value
 
 
 def _future(message: Message, uplink: Uplink, window_ns: int) -> Rejection:

@@ -36,7 +36,7 @@ from ingest.pending import PendingQuarantine
 from ingest.pipeline import Pipeline
 from ingest.quarantine import QuarantineStore
 from ingest.receiver import BulkAckClient
-from ingest.records import AckToken, Message, Outcome, Rejection
+from ingest.records import AckToken, Message, Outcome
 from ingest.spool import Spool, SpoolInUse
 from ingest.store import BatchStore, Quarantine
 from stadtpuls.errors import StadtpulsError, UnavailableError
@@ -163,9 +163,6 @@ class IngestService:
         else:
             self._client.resume()
 
-    def _store_pending(self, source: str, batch: str, rejections: list[Rejection]) -> bool:
-        return self.quarantine.store_pending(source, batch, rejections)
-
     def _maintain_quarantine(self) -> None:
         limits = self.settings.quarantine
         expired, capped = self.quarantine.enforce_limits(
@@ -252,7 +249,7 @@ class IngestService:
         self._spool = spool
         try:
             pending = await asyncio.to_thread(
-                PendingQuarantine, self.pending_dir, self._store_pending,
+                PendingQuarantine, self.pending_dir, self.quarantine.store_pending,
                 max_bytes=self.settings.quarantine.pending_max_mb * 2**20, maintain=self._maintain_quarantine,
             )
         except SpoolInUse as exc:

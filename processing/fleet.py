@@ -34,10 +34,11 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from devices.alarms import Kind
 from devices.registry import DeviceRegistry
 from processing.engine import Site
-from processing.store import MINUTE, NS, STATE_MEASUREMENT, Points, ProcessingStore
+from processing.store import MINUTE, NS, Points, ProcessingStore
 from stadtpuls.db import open_database
 from stadtpuls.influx import InfluxClient
 from stadtpuls.lineprotocol import quote_identifier
+from stadtpuls.schema import UPLINK_MEASUREMENT
 from stadtpuls.tables import Alarm, AnomalyEvent, Device, Municipality, QuarantinedMessage
 from stadtpuls.tables import Site as SiteRow
 
@@ -202,7 +203,7 @@ class FleetSummary:
     async def lag_points(self, client: InfluxClient, now: int) -> Points:
         """Seconds since each owned site's newest stored uplink (up to ``now``) and since its watermark."""
         newest = await newest_uplinks(client, start=now - LAG_LOOKBACK, end=now)
-        marks = await watermarks(client)
+        marks = await ProcessingStore(client).watermarks()
         points = Points()
         stamp = minute_floor(now)
         for municipality, site in self._owned:
@@ -240,7 +241,7 @@ class FleetSummary:
 async def newest_uplinks(client: InfluxClient, *, start: int, end: int) -> dict[PlaceKey, int]:
     """The time (ns) of the newest stored uplink of every (municipality, site) in [start, end]."""
     query = (
-        f"SELECT last({quote_identifier('f_cnt')}) FROM {quote_identifier('uplink')} "
+        f"SELECT last({quote_identifier('f_cnt')}) FROM {quote_identifier(UPLINK_MEASUREMENT)} "
         f"WHERE time >= {int(start)} AND time <= {int(end)} "
         f"GROUP BY {quote_identifier('municipality')}, {quote_identifier('site')}"
     )
@@ -250,21 +251,6 @@ async def newest_uplinks(client: InfluxClient, *, start: int, end: int) -> dict[
         rows = series.get("values") or []
         if rows and tags.get("municipality") and tags.get("site"):
             out[(tags["municipality"], tags["site"])] = int(rows[0][0])
-    return out
-
-
-async def watermarks(client: InfluxClient) -> dict[PlaceKey, int]:
-    """The processing watermark (ns) of every (municipality, site), in one query."""
-    query = (
-        f"SELECT last({quote_identifier('watermark')}) FROM {quote_identifier(STATE_MEASUREMENT)} "
-        f"GROUP BY {quote_identifier('municipality')}, {quote_identifier('site')}"
-    )
-    out: dict[PlaceKey, int] = {}
-    for series in await client.query(query, epoch="ns"):
-        tags = series.get("tags") or {}
-        rows = series.get("values") or []
-        if rows and rows[0][1] is not None and tags.get("municipality") and tags.get("site"):
-            out[(tags["municipality"], tags["site"])] = round(float(rows[0][1]) * NS)
     return out
 
 

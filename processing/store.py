@@ -67,6 +67,7 @@ BY_NAME = {r.name: r for r in RESOLUTIONS}
 # the running totals → ``footfall``), and a mean or maximum of a running total or of 0/1 events says nothing
 NOT_ROLLED_UP = frozenset({"occupied", "people_in_total", "people_out_total"})
 STATE_MEASUREMENT = "processing_state"  # the watermark of each site, in the default policy
+_WATERMARK = f"SELECT last({quote_identifier('watermark')}) FROM {quote_identifier(STATE_MEASUREMENT)}"
 WRITE_BATCH = 5000  # lines per /write
 WRITE_CONCURRENCY = 4  # /write requests in flight (measured best of 1, 2, 4 and 8 with InfluxDB on 2 cores)
 # raw windows are read without gzip: processing runs beside InfluxDB (same host or network), where compressing a
@@ -190,14 +191,24 @@ class ProcessingStore:
     async def watermark(self, municipality: str, site: str) -> int | None:
         """The time (ns) up to which the site's outputs are computed, None before its first pass."""
         query = (
-            f"SELECT last({quote_identifier('watermark')}) FROM {quote_identifier(STATE_MEASUREMENT)} "
-            f"WHERE {quote_identifier('municipality')} = {quote_string(municipality)} "
+            f"{_WATERMARK} WHERE {quote_identifier('municipality')} = {quote_string(municipality)} "
             f"AND {quote_identifier('site')} = {quote_string(site)}"
         )
         series = await self.client.query(query, epoch="ns")
         if not series or not series[0].get("values"):
             return None
         return round(float(series[0]["values"][0][1]) * NS)
+
+    async def watermarks(self) -> dict[tuple[str, str], int]:
+        """The watermark (ns) of every (municipality, site) that has one, in one query."""
+        query = f"{_WATERMARK} GROUP BY {quote_identifier('municipality')}, {quote_identifier('site')}"
+        out: dict[tuple[str, str], int] = {}
+        for series in await self.client.query(query, epoch="ns"):
+            tags = series.get("tags") or {}
+            rows = series.get("values") or []
+            if rows and rows[0][1] is not None and tags.get("municipality") and tags.get("site"):
+                out[(tags["municipality"], tags["site"])] = round(float(rows[0][1]) * NS)
+        return out
 
     def mark(self, points: Points, municipality: str, site: str, until: int) -> None:
         """Queue the site's new watermark (s since the epoch, stamped at itself: the latest point is the highest)."""

@@ -54,14 +54,15 @@ def tag_set(tags: Mapping[str, str]) -> str:
     return "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(tags.items()) if v)
 
 
-def format_float(value: float) -> str:
-    """A float field value; NaN and infinities have no line-protocol form.
+def format_float(value: float, key: str | None = None) -> str:
+    """A float field value; NaN and infinities have no line-protocol form. ``key`` names the field in the error.
 
     Raises:
         LineProtocolError: the value is not finite.
     """
     if not math.isfinite(value):
-        raise LineProtocolError(f"value {value!r} is not a finite number")
+        where = f"field {key!r}: " if key is not None else ""
+        raise LineProtocolError(f"{where}value {value!r} is not a finite number")
     return repr(float(value))
 
 
