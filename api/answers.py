@@ -10,13 +10,27 @@ model (:mod:`api.models`) and answer with :func:`json_answer`; the model stays t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import Response
 from pydantic import BaseModel
 
 JSON = "application/json"
+
+T = TypeVar("T")
+
+
+def first_accepted(accept: str | None, offered: Mapping[str, T], default: T) -> T:
+    """What the first media type of an ``Accept`` header that ``offered`` knows maps to, else ``default``.
+
+    The header's order decides (quality values are not weighed); ``*/*`` and unknown types are passed over.
+    """
+    for part in (accept or "").split(","):
+        media = part.split(";")[0].strip().lower()
+        if media in offered:
+            return offered[media]
+    return default
 
 
 def json_answer(content: BaseModel | Mapping[str, Any], *, headers: Mapping[str, str] | None = None) -> Response:

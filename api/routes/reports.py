@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 from pydantic import StringConstraints
 
+from api.answers import first_accepted
 from api.deps import InfluxDep, PrincipalDep, RegistryDep, SettingsDep
 from api.lookups import visible_devices
 from api.problems import Problem, responses
@@ -48,9 +49,7 @@ def choose_format(fmt: str | None, accept: str | None) -> str:
     """The format asked for, else the one the Accept header names first (PDF unless it names HTML before)."""
     if fmt is not None:
         return fmt
-    text = (accept or "").lower()
-    html, pdf = text.find("text/html"), text.find("application/pdf")
-    return "html" if html >= 0 and (pdf < 0 or html < pdf) else "pdf"
+    return first_accepted(accept, {"text/html": "html", "application/pdf": "pdf"}, "pdf")
 
 
 def check_week(text: str, now_ns: int) -> IsoWeek:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
-from api.answers import json_answer
+from api.answers import first_accepted, json_answer
 from api.deps import InfluxDep, PrincipalDep, RegistryDep, SettingsDep
 from api.lookups import visible_device
 from api.models import TimeseriesPage
@@ -68,11 +68,7 @@ SERIES_CONTENT = {
 def _media_type(request: Request, fmt: str | None) -> str:
     if fmt is not None:
         return FORMATS[fmt]
-    for part in request.headers.get("accept", "").split(","):
-        media = part.split(";")[0].strip().lower()
-        if media in _ACCEPTED:
-            return _ACCEPTED[media]
-    return JSON
+    return first_accepted(request.headers.get("accept"), _ACCEPTED, JSON)
 
 
 def _next_link(request: Request, cursor: str) -> str:
