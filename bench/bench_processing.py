@@ -297,13 +297,10 @@ def default_town(run_dir: Path, days: int) -> None:
               + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
 
 
-def _median_run(command: list[str]) -> float:
-    times = []
-    for _ in range(5):
-        began = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True)
-        times.append(time.perf_counter() - began)
-    return sorted(times)[2]
+def _median_run(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Median wall-clock and CPU seconds (user+system of the process) of 5 runs of ``command``."""
+    runs = sorted(_cpu_seconds(command, env or dict(os.environ)) for _ in range(5))
+    return runs[2][0], sorted(cpu for _, cpu in runs)[2]
 
 
 def _cpu_seconds(command: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -316,25 +313,59 @@ def _cpu_seconds(command: list[str], env: dict[str, str]) -> tuple[float, float]
     return time.perf_counter() - began, cpu
 
 
-def cold_start(run_dir: Path) -> None:
+def _compile_bytecode() -> None:
+    """Write the project's bytecode, as an installation does (an editable install run with
+    ``PYTHONDONTWRITEBYTECODE`` would otherwise compile every module of the project at every start).
+    """
+    packages = [str(ROOT / name) for name in ("stadtpuls", "processing", "devices", "firmware_sim")]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *packages], check=True, capture_output=True)
+
+
+def cold_start(run_dir: Path, town_day: bool) -> None:
+    """Whole processes with a warm numba cache: a CSV command, and the service from its start to the end of its
+    first pass (``process --once``; without anomaly detection and fleet summary, which the service runs after
+    its first pass) over the default town registered in a local InfluxDB: without raw data (start-up and a pass
+    that finds nothing to compute), and with ``town_day`` also with one simulated day, processed once before, so
+    that the measured pass brings an up-to-date town up to date (it recomputes the UTC day so far).
+    """
+    _compile_bytecode()
     csv = run_dir / "bay.csv"
     csv.write_text("timestamp,value\n2025-03-08T10:00:00Z,0\n2025-03-08T10:10:00Z,1\n2025-03-08T11:00:00Z,0\n")
-    command = [str(ROOT / ".venv/bin/stadtpuls"), "process", "occupancy", str(csv)]
+    cli = str(ROOT / ".venv/bin/stadtpuls")
+    command = [cli, "process", "occupancy", str(csv)]
     subprocess.run(command, check=True, capture_output=True)  # warms the numba cache
-    took = _median_run(command)
-    baseline = _median_run([str(ROOT / ".venv/bin/stadtpuls"), "--version"])
-    print(f"\ncold start with a warm numba cache (`stadtpuls process occupancy`, whole process): "
-          f"median {took:.2f} s of 5; `stadtpuls --version` on the same machine: {baseline:.2f} s")
+    wall, cpu = _median_run(command)
+    baseline, baseline_cpu = _median_run([cli, "--version"])
+    print(f"\ncold start with a warm numba cache, whole processes, medians of 5 (wall, CPU = user+system):\n"
+          f"  `stadtpuls process occupancy` (3-row CSV): {wall:.2f} s, {cpu:.2f} s CPU; "
+          f"`stadtpuls --version`: {baseline:.2f} s, {baseline_cpu:.2f} s CPU")
     from firmware_sim.town import load_town, register_town
 
     with InfluxServer(run_dir / "cold") as influx:
-        env = {**os.environ, "STADTPULS_INFLUX_URL": influx.url, "STADTPULS_DATA_DIR": str(run_dir / "cold")}
+        env = {**os.environ, "STADTPULS_INFLUX_URL": influx.url, "STADTPULS_DATA_DIR": str(run_dir / "cold"),
+               "STADTPULS_INFLUX_DB": "cold"}
         register_town(load_town("default"), f"sqlite:///{run_dir / 'cold' / 'stadtpuls.sqlite3'}")
-        once = [str(ROOT / ".venv/bin/stadtpuls"), "process", "--once"]
+        once = [cli, "process", "--once"]
+        first_pass = [*once, "--anomalies-every", "0", "--fleet-every", "0"]
         subprocess.run(once, check=True, capture_output=True, env=env)  # migrates the registry, makes policies
-        runs = sorted(_cpu_seconds(once, env) for _ in range(5))
-        print(f"`stadtpuls process --once` (default town registered, no data: start-up and one pass of 10 sites): "
-              f"median {runs[2][0]:.2f} s wall, {runs[2][1]:.2f} s CPU; load average {os.getloadavg()[0]:.1f}")
+        wall, cpu = _median_run(first_pass, env)
+        print(f"  `stadtpuls process --once --anomalies-every 0 --fleet-every 0`, default town registered, no data "
+              f"(start-up and a pass over 10 sites): {wall:.2f} s, {cpu:.2f} s CPU")
+        wall, cpu = _median_run(once, env)
+        print(f"  `stadtpuls process --once` (with the anomaly detection and the fleet summary), no data: "
+              f"{wall:.2f} s, {cpu:.2f} s CPU")
+        if town_day:
+            from firmware_sim.backfill import run_backfill
+
+            settings = Settings(influx=InfluxSettings(url=influx.url, db="day"), data_dir=run_dir / "day")
+            yesterday = datetime.now(UTC).date().toordinal() - 1
+            run_backfill(settings, town="default", days=1, start=date.fromordinal(yesterday), seed=1)
+            env_day = {**env, "STADTPULS_DATA_DIR": str(run_dir / "day"), "STADTPULS_INFLUX_DB": "day"}
+            subprocess.run(first_pass, check=True, capture_output=True, env=env_day)  # up to date
+            wall, cpu = _median_run(first_pass, env_day)
+            print(f"  the same first pass over the default town up to date (the simulated day before, processed "
+                  f"once before): {wall:.2f} s, {cpu:.2f} s CPU")
+    print(f"  load average {os.getloadavg()[0]:.1f}")
 
 
 async def _newest(client: InfluxClient, query: str) -> int | None:
@@ -422,6 +453,8 @@ def main() -> None:
     parser.add_argument("--live", type=float, default=0.0, metavar="SECONDS",
                         help="also run the simulator live at ×60 for SECONDS with processing passes beside it")
     parser.add_argument("--skip-cold", action="store_true")
+    parser.add_argument("--cold-town", action="store_true",
+                        help="also time the service's first pass over the default town with a simulated day")
     args = parser.parse_args()
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}; numba, numpy {np.__version__}, "
           f"pandas {pd.__version__}")
@@ -431,7 +464,7 @@ def main() -> None:
         kernels_out_of_cache(args.out_of_cache_mb, args.repeat)
     with tempfile.TemporaryDirectory(prefix="bench-processing-") as folder:
         if not args.skip_cold:
-            cold_start(Path(folder))
+            cold_start(Path(folder), args.cold_town)
         if not args.skip_town:
             town(Path(folder))
         if args.town_days:

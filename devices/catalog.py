@@ -17,7 +17,6 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from devices.codecs import codec_for
 from devices.specfile import read_yaml, validate
 from stadtpuls.errors import ConfigError
 from stadtpuls.schema import QUANTITIES, DeviceClass
@@ -154,6 +153,7 @@ def _entry(spec: _ModelSpec, path: Path) -> DeviceModel:
 
 def _resolve_codec(entry: DeviceModel, path: Path) -> None:
     """Find or compile the entry's codec now, so that a broken one stops the start, not the first uplink."""
+    from devices.codecs import codec_for  # the codecs load only when the catalog is checked
     from devices.jscodec import JsCodecError  # the JavaScript engine loads only when a catalog names JS codecs
 
     try:
