@@ -10,6 +10,7 @@ so once).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -23,21 +24,23 @@ class LazyKernel:
         self.function = function
         self.signature = signature
         self._compiled: Callable[..., object] | None = None
+        self._loading = threading.Lock()  # one load even when two threads call first
         self.__doc__ = function.__doc__
         self.__name__ = function.__name__
 
     def load(self) -> Callable[..., object]:
         """The compiled kernel; the kernels it calls are loaded first and bound in its module in their place."""
-        if self._compiled is None:
-            namespace = self.function.__globals__
-            for name in self.function.__code__.co_names:
-                callee = namespace.get(name)
-                if isinstance(callee, LazyKernel):
-                    namespace[name] = callee.load()
-            from numba import njit  # numba loads with the first kernel that is called
+        with self._loading:
+            if self._compiled is None:
+                namespace = self.function.__globals__
+                for name in self.function.__code__.co_names:
+                    callee = namespace.get(name)
+                    if isinstance(callee, LazyKernel):
+                        namespace[name] = callee.load()
+                from numba import njit  # numba loads with the first kernel that is called
 
-            self._compiled = njit(self.signature, cache=True, nogil=True)(self.function)
-        return self._compiled
+                self._compiled = njit(self.signature, cache=True, nogil=True)(self.function)
+            return self._compiled
 
     def __call__(self, *args: Any) -> object:
         """Run the kernel (loading it on the first call)."""
