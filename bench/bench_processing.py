@@ -60,10 +60,12 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}"
 
 
-def best(fn: Callable[[], object], repeat: int) -> float:
-    """The fastest of ``repeat`` runs, in seconds."""
+def best(fn: Callable[[], object], repeat: int, between: Callable[[], object] | None = None) -> float:
+    """The fastest of ``repeat`` runs, in seconds; ``between`` runs untimed before each one."""
     times = []
     for _ in range(repeat):
+        if between is not None:
+            between()
         began = time.perf_counter()
         fn()
         times.append(time.perf_counter() - began)
@@ -81,49 +83,57 @@ def sequential_sum(values: np.ndarray) -> float:
     return total
 
 
-def kernels(n: int, repeat: int) -> None:
-    rng = np.random.default_rng(1)
-    t = np.cumsum(rng.integers(1, 2 * NS, n)).astype(np.int64)  # about one reading a second
-    v = rng.normal(20, 5, n)
-    v[rng.random(n) < 0.02] = np.nan
-    states = (rng.random(n) < 0.5).astype(np.float64)
-    deltas = rng.integers(0, 5, n).astype(np.float64)
-    series = pd.Series(v, index=pd.to_datetime(t))
-    step = 60 * NS
-    m = int((t[-1] - t[0]) // step) + 1
-    start = int(t[0] - t[0] % step)
+class KernelData:
+    """Inputs and outputs of the four streaming kernels on ``n`` readings, about one a second, 2 % NaN."""
 
-    out_i, out = np.empty(m, dtype=np.int64), [np.empty(m) for _ in range(4)]
-    known, weighted = np.empty(m, dtype=np.int64), np.empty(m)
-    covered, gap = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.uint8)
-    hourly = rng.normal(20, 5, n)
-    hourly[rng.random(n) < 0.05] = np.nan
-    roll_out = np.empty(n)
-    hourly_series = pd.Series(hourly)
+    def __init__(self, n: int, seed: int = 1) -> None:
+        rng = np.random.default_rng(seed)
+        self.n = n
+        self.t = np.cumsum(rng.integers(1, 2 * NS, n)).astype(np.int64)
+        self.v = rng.normal(20, 5, n)
+        self.v[rng.random(n) < 0.02] = np.nan
+        self.states = (rng.random(n) < 0.5).astype(np.float64)
+        self.deltas = rng.integers(0, 5, n).astype(np.float64)
+        self.hourly = rng.normal(20, 5, n)
+        self.hourly[rng.random(n) < 0.05] = np.nan
+        self.step = 60 * NS
+        self.m = m = int((self.t[-1] - self.t[0]) // self.step) + 1
+        self.start = int(self.t[0] - self.t[0] % self.step)
+        self.count, self.stats = np.empty(m, dtype=np.int64), [np.empty(m) for _ in range(4)]
+        self.known, self.weighted = np.empty(m, dtype=np.int64), np.empty(m)
+        self.covered, self.gap = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.uint8)
+        self.spread = np.empty(m)
+        self.rolled = np.empty(n)
 
-    # warm up (compiles or loads the cache)
-    bin_stats(t, v, start, step, out_i, *out)
-    hold_integrate(t, states, 0, int(t[-1]), start, step, known, weighted)
-    spread_counts(t, deltas, 0, start, step, out[0], covered, gap)
-    rolling_mean(hourly, 24, 18, roll_out)
+    def runs(self) -> list[tuple[str, int, Callable[[], object]]]:
+        """(name, bytes the kernel reads and writes, run) per kernel."""
+        t, start, step = self.t, self.start, self.step
+        stats_out = self.count.nbytes + sum(a.nbytes for a in self.stats)
+        return [
+            ("interval statistics (1 min: count, sum, min, max, last)", t.nbytes + self.v.nbytes + stats_out,
+             lambda: bin_stats(t, self.v, start, step, self.count, *self.stats)),
+            ("running mean (24 values, min 18)", self.hourly.nbytes + self.rolled.nbytes,
+             lambda: rolling_mean(self.hourly, 24, 18, self.rolled)),
+            ("time-weighted state (1 min)", t.nbytes + self.states.nbytes + self.known.nbytes + self.weighted.nbytes,
+             lambda: hold_integrate(t, self.states, 0, int(t[-1]), start, step, self.known, self.weighted)),
+            ("spread counts (1 min)",
+             t.nbytes + self.deltas.nbytes + self.spread.nbytes + self.covered.nbytes + self.gap.nbytes,
+             lambda: spread_counts(t, self.deltas, 0, start, step, self.spread, self.covered, self.gap)),
+        ]
 
-    sum_s = best(lambda: np.sum(v), repeat)
-    sum_rate = n / sum_s
-    sum_gbs = v.nbytes / sum_s / 1e9
-    print(f"numpy sum (bandwidth reference): {sum_rate / 1e6:,.0f} M values/s, {sum_gbs:.1f} GB/s")
-    sequential_sum(v)  # compiles
-    seq_s = best(lambda: sequential_sum(v), repeat)
-    seq_gbs = v.nbytes / seq_s / 1e9
-    print(f"sequential sum (a numba loop adding one value after another, as the kernels must for the same results): "
-          f"{n / seq_s / 1e6:,.0f} M values/s, {seq_gbs:.1f} GB/s")
+
+def pandas_runs(data: KernelData) -> list[Callable[[], object] | None]:
+    """The idiomatic pandas code for each kernel of :meth:`KernelData.runs` (None: no pandas equivalent)."""
+    series = pd.Series(data.v, index=pd.to_datetime(data.t))
+    hourly_series = pd.Series(data.hourly)
+    frame = pd.DataFrame({"t": data.t, "s": data.states})
+    start, step, m = data.start, data.step, data.m
 
     def pandas_rollup() -> object:
         return series.resample("1min").agg(["count", "sum", "min", "max", "last"])
 
     def pandas_rolling() -> object:
         return hourly_series.rolling(24, min_periods=18).mean()
-
-    frame = pd.DataFrame({"t": t, "s": states})
 
     def pandas_timeweight() -> object:
         # each state holds until the next reading; split at minute edges by adding the edges as points
@@ -134,21 +144,29 @@ def kernels(n: int, repeat: int) -> None:
         merged["w"] = merged["s"] * merged["dt"]
         return merged.groupby((merged["t"] - start) // step)[["dt", "w"]].sum()
 
-    rows = [
-        ("interval statistics (1 min: count, sum, min, max, last)", t.nbytes + v.nbytes,
-         lambda: bin_stats(t, v, start, step, out_i, *out), pandas_rollup),
-        ("running mean (24 values, min 18)", hourly.nbytes,
-         lambda: rolling_mean(hourly, 24, 18, roll_out), pandas_rolling),
-        ("time-weighted state (1 min)", t.nbytes + states.nbytes,
-         lambda: hold_integrate(t, states, 0, int(t[-1]), start, step, known, weighted), pandas_timeweight),
-        ("spread counts (1 min)", t.nbytes + deltas.nbytes,
-         lambda: spread_counts(t, deltas, 0, start, step, out[0], covered, gap), None),
-    ]
+    return [pandas_rollup, pandas_rolling, pandas_timeweight, None]
+
+
+def kernels(n: int, repeat: int) -> None:
+    """In cache: the kernels on ``n`` values against pandas, numpy's sum of the same values as the reference."""
+    data = KernelData(n)
+    for _name, _nbytes, run in data.runs():
+        run()  # warm up (compiles or loads the cache)
+    v = data.v
+    sum_s = best(lambda: np.sum(v), repeat)
+    sum_gbs = v.nbytes / sum_s / 1e9
+    print(f"numpy sum of the same {v.nbytes / 1e6:.0f} MB, repeated (mostly the caches' bandwidth): "
+          f"{n / sum_s / 1e6:,.0f} M values/s, {sum_gbs:.1f} GB/s")
+    sequential_sum(v)  # compiles
+    seq_s = best(lambda: sequential_sum(v), repeat)
+    seq_gbs = v.nbytes / seq_s / 1e9
+    print(f"sequential sum (a numba loop adding one value after another): "
+          f"{n / seq_s / 1e6:,.0f} M values/s, {seq_gbs:.1f} GB/s")
     print(f"\n{n:,} values, best of {repeat}\n")
-    print("| kernel | numba values/s | pandas values/s | numba / pandas | GB/s read | share of numpy-sum GB/s "
+    print("| kernel | numba values/s | pandas values/s | numba / pandas | GB/s moved | share of numpy-sum GB/s "
           "| share of sequential-sum GB/s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, nbytes, kernel, pandas_fn in rows:
+    for (name, nbytes, kernel), pandas_fn in zip(data.runs(), pandas_runs(data), strict=True):
         k = best(kernel, repeat)
         p = best(pandas_fn, max(1, repeat // 2)) if pandas_fn else None
         ratio = f"{p / k:.1f}×" if p else "—"
@@ -156,6 +174,40 @@ def kernels(n: int, repeat: int) -> None:
         gbs = nbytes / k / 1e9
         print(f"| {name} | {n / k / 1e6:,.1f} M | {pandas_rate} | {ratio} | {gbs:.2f} | {gbs / sum_gbs:.0%} "
               f"| {gbs / seq_gbs:.0%} |")
+
+
+def memory_bandwidth(nbytes: int, repeat: int) -> float:
+    """GB/s of ``np.sum`` over a float64 array of ``nbytes``, far beyond the last-level cache, with another
+    array of the same size read between repeats so that none of it is left in a cache.
+    """
+    values = np.random.default_rng(3).random(nbytes // 8)
+    flush = np.ones(nbytes // 8)
+    took = best(lambda: np.sum(values), repeat, between=lambda: np.sum(flush))
+    return values.nbytes / took / 1e9
+
+
+def kernels_out_of_cache(megabytes: int, repeat: int) -> None:
+    """Out of cache: memory bandwidth (numpy's sum over ``megabytes``) and the kernels on readings of the same
+    size (``megabytes`` of timestamps and values), each rate against its bandwidth-bound rate.
+    """
+    nbytes = megabytes * 1_000_000
+    bandwidth = memory_bandwidth(nbytes, repeat)
+    print(f"\nmemory bandwidth: numpy sum over {megabytes:,} MB, another {megabytes:,} MB read between repeats, "
+          f"best of {repeat}: {bandwidth:.1f} GB/s")
+    data = KernelData(nbytes // 16, seed=4)
+    flush = np.ones(nbytes // 8)
+    print(f"\n{data.n:,} readings ({data.t.nbytes + data.v.nbytes:,} bytes of timestamps and values), best of "
+          f"{repeat}, {megabytes:,} MB read between repeats; bandwidth-bound rate = memory bandwidth / bytes "
+          f"moved per value (inputs read + outputs written)\n")
+    print("| kernel | bytes per value | bandwidth-bound values/s | numba values/s | share of bandwidth-bound |")
+    print("|---|---:|---:|---:|---:|")
+    for name, moved, kernel in data.runs():
+        kernel()
+        took = best(kernel, repeat, between=lambda: np.sum(flush))
+        per_value = moved / data.n
+        bound = bandwidth * 1e9 / per_value
+        rate = data.n / took
+        print(f"| {name} | {per_value:.1f} | {bound / 1e6:,.0f} M | {rate / 1e6:,.0f} M | {rate / bound:.0%} |")
 
 
 async def _write_town_day(settings: Settings, day: int, lots: int, bays: int, counter_sites: int,
@@ -245,13 +297,10 @@ def default_town(run_dir: Path, days: int) -> None:
               + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
 
 
-def _median_run(command: list[str]) -> float:
-    times = []
-    for _ in range(5):
-        began = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True)
-        times.append(time.perf_counter() - began)
-    return sorted(times)[2]
+def _median_run(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Median wall-clock and CPU seconds (user+system of the process) of 5 runs of ``command``."""
+    runs = sorted(_cpu_seconds(command, env or dict(os.environ)) for _ in range(5))
+    return runs[2][0], sorted(cpu for _, cpu in runs)[2]
 
 
 def _cpu_seconds(command: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -264,25 +313,59 @@ def _cpu_seconds(command: list[str], env: dict[str, str]) -> tuple[float, float]
     return time.perf_counter() - began, cpu
 
 
-def cold_start(run_dir: Path) -> None:
+def _compile_bytecode() -> None:
+    """Write the project's bytecode, as an installation does (an editable install run with
+    ``PYTHONDONTWRITEBYTECODE`` would otherwise compile every module of the project at every start).
+    """
+    packages = [str(ROOT / name) for name in ("stadtpuls", "processing", "devices", "firmware_sim")]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *packages], check=True, capture_output=True)
+
+
+def cold_start(run_dir: Path, town_day: bool) -> None:
+    """Whole processes with a warm numba cache: a CSV command, and the service from its start to the end of its
+    first pass (``process --once``; without anomaly detection and fleet summary, which the service runs after
+    its first pass) over the default town registered in a local InfluxDB: without raw data (start-up and a pass
+    that finds nothing to compute), and with ``town_day`` also with one simulated day, processed once before, so
+    that the measured pass brings an up-to-date town up to date (it recomputes the UTC day so far).
+    """
+    _compile_bytecode()
     csv = run_dir / "bay.csv"
     csv.write_text("timestamp,value\n2025-03-08T10:00:00Z,0\n2025-03-08T10:10:00Z,1\n2025-03-08T11:00:00Z,0\n")
-    command = [str(ROOT / ".venv/bin/stadtpuls"), "process", "occupancy", str(csv)]
+    cli = str(ROOT / ".venv/bin/stadtpuls")
+    command = [cli, "process", "occupancy", str(csv)]
     subprocess.run(command, check=True, capture_output=True)  # warms the numba cache
-    took = _median_run(command)
-    baseline = _median_run([str(ROOT / ".venv/bin/stadtpuls"), "--version"])
-    print(f"\ncold start with a warm numba cache (`stadtpuls process occupancy`, whole process): "
-          f"median {took:.2f} s of 5; `stadtpuls --version` on the same machine: {baseline:.2f} s")
+    wall, cpu = _median_run(command)
+    baseline, baseline_cpu = _median_run([cli, "--version"])
+    print(f"\ncold start with a warm numba cache, whole processes, medians of 5 (wall, CPU = user+system):\n"
+          f"  `stadtpuls process occupancy` (3-row CSV): {wall:.2f} s, {cpu:.2f} s CPU; "
+          f"`stadtpuls --version`: {baseline:.2f} s, {baseline_cpu:.2f} s CPU")
     from firmware_sim.town import load_town, register_town
 
     with InfluxServer(run_dir / "cold") as influx:
-        env = {**os.environ, "STADTPULS_INFLUX_URL": influx.url, "STADTPULS_DATA_DIR": str(run_dir / "cold")}
+        env = {**os.environ, "STADTPULS_INFLUX_URL": influx.url, "STADTPULS_DATA_DIR": str(run_dir / "cold"),
+               "STADTPULS_INFLUX_DB": "cold"}
         register_town(load_town("default"), f"sqlite:///{run_dir / 'cold' / 'stadtpuls.sqlite3'}")
-        once = [str(ROOT / ".venv/bin/stadtpuls"), "process", "--once"]
+        once = [cli, "process", "--once"]
+        first_pass = [*once, "--anomalies-every", "0", "--fleet-every", "0"]
         subprocess.run(once, check=True, capture_output=True, env=env)  # migrates the registry, makes policies
-        runs = sorted(_cpu_seconds(once, env) for _ in range(5))
-        print(f"`stadtpuls process --once` (default town registered, no data: start-up and one pass of 10 sites): "
-              f"median {runs[2][0]:.2f} s wall, {runs[2][1]:.2f} s CPU; load average {os.getloadavg()[0]:.1f}")
+        wall, cpu = _median_run(first_pass, env)
+        print(f"  `stadtpuls process --once --anomalies-every 0 --fleet-every 0`, default town registered, no data "
+              f"(start-up and a pass over 10 sites): {wall:.2f} s, {cpu:.2f} s CPU")
+        wall, cpu = _median_run(once, env)
+        print(f"  `stadtpuls process --once` (with the anomaly detection and the fleet summary), no data: "
+              f"{wall:.2f} s, {cpu:.2f} s CPU")
+        if town_day:
+            from firmware_sim.backfill import run_backfill
+
+            settings = Settings(influx=InfluxSettings(url=influx.url, db="day"), data_dir=run_dir / "day")
+            yesterday = datetime.now(UTC).date().toordinal() - 1
+            run_backfill(settings, town="default", days=1, start=date.fromordinal(yesterday), seed=1)
+            env_day = {**env, "STADTPULS_DATA_DIR": str(run_dir / "day"), "STADTPULS_INFLUX_DB": "day"}
+            subprocess.run(first_pass, check=True, capture_output=True, env=env_day)  # up to date
+            wall, cpu = _median_run(first_pass, env_day)
+            print(f"  the same first pass over the default town up to date (the simulated day before, processed "
+                  f"once before): {wall:.2f} s, {cpu:.2f} s CPU")
+    print(f"  load average {os.getloadavg()[0]:.1f}")
 
 
 async def _newest(client: InfluxClient, query: str) -> int | None:
@@ -363,19 +446,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--values", type=int, default=5_000_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--out-of-cache-mb", type=int, default=512, metavar="MB",
+                        help="memory bandwidth and the kernels on data of this size (0: leave out)")
     parser.add_argument("--skip-town", action="store_true")
     parser.add_argument("--town-days", type=int, default=0, help="also process N days of the default town")
     parser.add_argument("--live", type=float, default=0.0, metavar="SECONDS",
                         help="also run the simulator live at ×60 for SECONDS with processing passes beside it")
     parser.add_argument("--skip-cold", action="store_true")
+    parser.add_argument("--cold-town", action="store_true",
+                        help="also time the service's first pass over the default town with a simulated day")
     args = parser.parse_args()
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}; numba, numpy {np.__version__}, "
           f"pandas {pd.__version__}")
     if args.values:
         kernels(args.values, args.repeat)
+    if args.out_of_cache_mb:
+        kernels_out_of_cache(args.out_of_cache_mb, args.repeat)
     with tempfile.TemporaryDirectory(prefix="bench-processing-") as folder:
         if not args.skip_cold:
-            cold_start(Path(folder))
+            cold_start(Path(folder), args.cold_town)
         if not args.skip_town:
             town(Path(folder))
         if args.town_days:

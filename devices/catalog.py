@@ -3,7 +3,8 @@
 The catalog is data: the built-in ``catalog.yaml`` and, when the setting ``STADTPULS_CATALOG`` names one, a
 town's own catalog file of the same form. This module loads and checks them once, before anything connects:
 every entry is validated, every codec is resolved (a native module found, a JavaScript file read and compiled
-in the sandbox), and a model id defined twice is refused.
+in the sandbox), and a model id defined twice is refused. Code that only reads what the models are
+(processing, the registry) asks :func:`models` or :func:`get_model`, which do not compile codecs.
 """
 
 from __future__ import annotations
@@ -11,13 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from devices.codecs import codec_for
 from devices.specfile import read_yaml, validate
 from stadtpuls.errors import ConfigError
 from stadtpuls.schema import QUANTITIES, DeviceClass
@@ -154,6 +153,7 @@ def _entry(spec: _ModelSpec, path: Path) -> DeviceModel:
 
 def _resolve_codec(entry: DeviceModel, path: Path) -> None:
     """Find or compile the entry's codec now, so that a broken one stops the start, not the first uplink."""
+    from devices.codecs import codec_for  # the codecs load only when the catalog is checked
     from devices.jscodec import JsCodecError  # the JavaScript engine loads only when a catalog names JS codecs
 
     try:
@@ -164,10 +164,15 @@ def _resolve_codec(entry: DeviceModel, path: Path) -> None:
         raise CatalogError(f"{path}: model {entry.model!r}: codec_js: {exc}") from exc
 
 
-def load_catalog(path: Path = CATALOG_FILE) -> dict[str, DeviceModel]:
+def load_catalog(path: Path = CATALOG_FILE, *, codecs: bool = True) -> dict[str, DeviceModel]:
     """Load and check one catalog file, resolving every entry's codec.
 
     ``codec_js`` paths are relative to the file.
+
+    Args:
+        path: the catalog file.
+        codecs: resolve (find or compile) every entry's codec; without, only the entries are checked, for
+            callers that read the models' metadata and decode nothing.
 
     Raises:
         CatalogError: the file cannot be read, an entry is malformed (the message names the file, the entry
@@ -181,20 +186,25 @@ def load_catalog(path: Path = CATALOG_FILE) -> dict[str, DeviceModel]:
         if spec.model in models:
             raise CatalogError(f"{path}: model {spec.model!r} appears twice")
         entry = _entry(spec, path)
-        _resolve_codec(entry, path)
+        if codecs:
+            _resolve_codec(entry, path)
         models[entry.model] = entry
     return models
 
 
-def merge_catalogs(paths: Iterable[Path]) -> dict[str, DeviceModel]:
+def merge_catalogs(paths: Iterable[Path], *, codecs: bool = True) -> dict[str, DeviceModel]:
     """The catalogs of ``paths`` loaded and merged, in order.
+
+    Args:
+        paths: the catalog files.
+        codecs: resolve every entry's codec (see :func:`load_catalog`).
 
     Raises:
         CatalogError: as :func:`load_catalog`, or a model id is defined in two files (both are named).
     """
     merged: dict[str, DeviceModel] = {}
     for path in paths:
-        for model_id, entry in load_catalog(path).items():
+        for model_id, entry in load_catalog(path, codecs=codecs).items():
             earlier = merged.get(model_id)
             if earlier is not None:
                 raise CatalogError(f"model {model_id!r} is defined twice: in {earlier.source} and in {path}")
@@ -210,25 +220,67 @@ def catalog_files() -> list[Path]:
     return [CATALOG_FILE] if town is None else [CATALOG_FILE, town]
 
 
-@lru_cache(maxsize=1)
-def catalog() -> dict[str, DeviceModel]:
-    """The catalog in use (built-in plus the town's own), loaded and checked once.
+class _Catalog:
+    """The catalog in use (built-in plus the town's own), loaded once: checked with its codecs resolved when
+    called, or only its entries (:meth:`models`) for code that decodes nothing.
+    """
+
+    def __init__(self) -> None:
+        self._checked: dict[str, DeviceModel] | None = None
+        self._entries: dict[str, DeviceModel] | None = None
+
+    def __call__(self) -> dict[str, DeviceModel]:
+        """The catalog in use, loaded and checked once, codecs resolved.
+
+        Raises:
+            CatalogError: a catalog file cannot be used (see :func:`merge_catalogs`).
+        """
+        if self._checked is None:
+            self._checked = merge_catalogs(catalog_files())
+        return self._checked
+
+    def models(self) -> dict[str, DeviceModel]:
+        """The same entries without resolving the codecs when the catalog has not been checked yet.
+
+        Raises:
+            CatalogError: an entry of a catalog file cannot be used (codecs are not looked at).
+        """
+        if self._checked is not None:
+            return self._checked
+        if self._entries is None:
+            self._entries = merge_catalogs(catalog_files(), codecs=False)
+        return self._entries
+
+    def cache_clear(self) -> None:
+        """Forget what was loaded: the next call loads the catalog files again."""
+        self._checked = None
+        self._entries = None
+
+
+catalog = _Catalog()
+
+
+def models() -> dict[str, DeviceModel]:
+    """The catalog in use as :func:`catalog` gives it, but without resolving the codecs when it has not been
+    checked yet: for code that reads what models are (processing, the registry) and decodes nothing. Commands
+    that decode, and every command's start-up check (:func:`check_catalog`), use :func:`catalog`.
 
     Raises:
-        CatalogError: a catalog file cannot be used (see :func:`merge_catalogs`).
+        CatalogError: an entry of a catalog file cannot be used (codecs are not looked at).
     """
-    return merge_catalogs(catalog_files())
+    return catalog.models()
 
 
 def get_model(model: str) -> DeviceModel:
-    """The catalog entry for ``model``.
+    """The catalog entry for ``model`` (its metadata; the codec is resolved by :func:`catalog`).
 
     Raises:
         KeyError: the model is not in the catalog.
     """
-    entry = catalog().get(model)
+    known = models()
+    entry = known.get(model)
     if entry is None:
-        raise KeyError(f"unknown device model {model!r}; known: {', '.join(sorted(catalog()))}")
+        raise KeyError(f"unknown device model {model!r}; known: {', '.join(sorted(known))}")
     return entry
 
 

@@ -47,7 +47,7 @@ from itertools import groupby
 import numpy as np
 import numpy.typing as npt
 
-from devices.catalog import DeviceModel, catalog
+from devices.catalog import DeviceModel, models
 from devices.records import DeviceInfo
 from devices.registry import DeviceRegistry
 from processing import detect as det
@@ -552,8 +552,8 @@ class Site:
         self.municipality = municipality
         self.name = name
         self.devices = {d.dev_eui: d for d in devices}
-        models = catalog()
-        self.models = {d.dev_eui: models.get(d.model) for d in devices}
+        known = models()
+        self.models = {d.dev_eui: known.get(d.model) for d in devices}
 
     def quantities(self, family: Collection[str], *, max_interval: float = float("inf")) -> list[str]:
         """The quantities of ``family`` that some device of the site yields (reporting at least every

@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from devices.catalog import CATALOG_FILE, CatalogError, catalog, get_model, load_catalog, merge_catalogs
+from devices.catalog import (
+    CATALOG_FILE,
+    CatalogError,
+    catalog,
+    check_catalog,
+    get_model,
+    load_catalog,
+    merge_catalogs,
+    models,
+)
 from devices.cli import devices_group
 from devices.codec_cli import codec_group
 from devices.codecs import codec_for
@@ -168,6 +177,35 @@ def test_a_broken_town_catalog_stops_every_command(
     assert result.exit_code == EX_CONFIG, result.output
     assert "the device catalog cannot be used" in result.output
     assert "acme-counter" in result.output
+
+
+def test_model_metadata_does_not_compile_codecs_but_the_check_still_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Processing reads what the models are and decodes nothing: a broken codec does not stop it, while the
+    start-up check of the commands that decode still refuses the catalog.
+    """
+    path = tmp_path / "town.yaml"
+    path.write_text(TOWN_ENTRY, encoding="utf-8")  # the codec file is missing
+    monkeypatch.setenv("STADTPULS_CATALOG", str(path))
+    assert get_model("acme-counter").report_interval == 900
+    assert set(models()) == set(load_catalog(CATALOG_FILE)) | {"acme-counter"}
+    with pytest.raises(CatalogError, match="cannot read codec file"):
+        check_catalog()
+    with pytest.raises(CatalogError, match="cannot read codec file"):
+        load_catalog(path)
+    assert load_catalog(path, codecs=False)["acme-counter"].source == path
+
+
+def test_model_metadata_is_the_checked_catalog_once_it_is_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STADTPULS_CATALOG", str(town_catalog(tmp_path)))
+    metadata = models()
+    checked = catalog()
+    assert metadata == checked
+    assert models() is checked
+    assert get_model("acme-counter") is checked["acme-counter"]
 
 
 # Validation names file, entry and field ----------------------------------------------------------------------

@@ -246,12 +246,12 @@ def test_the_cheap_head_is_alembics_head() -> None:
     assert head_revisions() == frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 
-def test_a_current_database_opens_without_migrating(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = make_engine(sqlite_url)
+def test_a_current_database_opens_without_migrating(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = make_engine(url)
     assert not is_current(engine)  # no version table yet
     stadtpuls.db.upgrade(engine)
     assert is_current(engine)
-    config = alembic_config(sqlite_url)
+    config = alembic_config(url)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0002_api_keys")
@@ -260,9 +260,10 @@ def test_a_current_database_opens_without_migrating(sqlite_url: str, monkeypatch
     calls: list[Engine] = []
     original = stadtpuls.db.upgrade
     monkeypatch.setattr(stadtpuls.db, "upgrade", lambda e: (calls.append(e), original(e)))
-    open_database(sqlite_url)  # behind: migrated
+    open_database(url)  # behind: migrated
     assert len(calls) == 1
     assert is_current(calls[0])
+    calls[0].dispose()
     open_database.cache_clear()
-    open_database(sqlite_url)  # current: one query, no migration
+    open_database(url)  # current: one query, no migration
     assert len(calls) == 1
