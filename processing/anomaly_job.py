@@ -75,6 +75,7 @@ HEARTBEAT_FACTOR = 2.5  # heartbeat intervals of silence before a device that re
 READ_SPAN = 7 * DAY  # one query reads at most this much of a site's quantity
 PAIR_TOLERANCE = 1.0  # µg/m³ an optical counter may put PM2.5 above PM10 from rounding and noise
 MAX_LEVEL_INTERVAL = 3600  # s: level detectors need readings at least this often
+SATURATION = {"humidity": 98.0}  # %: a value held at or above this is saturated air (fog), not a frozen sensor
 WEATHER = frozenset({"temperature", "humidity", "pressure"})  # no drift or spike test: weather, heating
 # drift judged against a co-located larger size fraction where the device measures one (pm10 is then the
 # reference and has no drift test of its own); alone, against its own past
@@ -88,6 +89,11 @@ SITE_MIN_COUNT = 20.0  # fewest counts the earlier weeks must show for a ratio
 COUNT_SPAN_PAD = 300.0  # s around an event's readings, so that counters reporting at other phases are included
 WEEK = 7 * DAY
 IDLE_SHARE = 0.1  # a frozen bay is not stuck while this share of its site's bays stood unchanged as long
+IDLE_CHANCE = 0.01  # a frozen bay is not stuck while this many of its lot's bays would stand as long by chance
+OCCUPANCY_STEP = 1800.0  # s: the lot's occupancy is sampled this often to judge a frozen bay
+OCCUPANCY_QUANTILE = 0.5  # of the lot's occupancy whenever the bay was taken (freed): its usual level
+OCCUPANCY_MIN_SAMPLES = 3  # times the bay was taken (freed) in its history that the level needs
+ALONE_SHARE = 1 / 3  # a drift is the sensor's when at least this share of its change is not the town's
 MIN_DAY_SHARE = 0.8  # a day enters the daily drift test with this share of the fullest day's readings
 # the detectors' parameters: spikes are short and return (a classroom filling with CO2 is no spike); a count
 # deviates from its hour of the week by six robust standard deviations
@@ -245,12 +251,23 @@ def level_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Co
     events = det.detect(raw.times, raw.values, kind="level", name=quantity, unit=known.unit, low=known.low,
                         high=known.high, interval=float(model.report_interval), settings=LEVEL)
     dropped = {"gap", "drift"} | ({"spike"} if quantity in WEATHER | WEEKLY else set())
-    events = [e for e in events if e.kind not in dropped]
+    events = [e for e in events if e.kind not in dropped and not saturated(e, raw, quantity)]
     if quantity not in WEATHER | WEEKLY | PARTICLES:
         events += daily_drift_events(raw, quantity)  # particles: see particle_drift_events
     if quantity in WEEKLY:
         events += weekly_events(raw, quantity, model, context)
     return keep(det.merge_events(events), float(np.nanmax(raw.times)), context)
+
+
+def saturated(event: det.Event, raw: Raw, quantity: str) -> bool:
+    """Whether a stuck value is the air's saturation, not the sensor's: relative humidity held at its top
+    (:data:`SATURATION`) through a night of fog or rain is what every station of the town reads then.
+    """
+    top = SATURATION.get(quantity)
+    if event.kind != "stuck" or top is None:
+        return False
+    at = raw.values[(raw.times >= event.began) & (raw.times <= event.end)]
+    return bool(at.size) and bool(np.nanmin(at) >= top)
 
 
 def weekly_events(raw: Raw, quantity: str, model: DeviceModel, context: Context) -> list[det.Event]:
@@ -399,13 +416,101 @@ def state_events(
         return []
     events = det.stuck_events(series, det.LEVEL)
     others = [changes(n) for n in neighbours if n.dev_eui != raw.dev_eui and n.times.size > 1]
+    lot = [n for n in neighbours if n.dev_eui != raw.dev_eui and n.times.size > 0]
     kept = []
     for event in events:
         idle = idle_share(others, event.began, event.start)
-        if idle < IDLE_SHARE:
-            share = f"; {100 * (1 - idle):.0f} % of the site's other bays changed state meanwhile" if others else ""
-            kept.append(replace(event, reason=event.reason + share))
+        if idle >= IDLE_SHARE:
+            continue
+        share = f"; {100 * (1 - idle):.0f} % of the site's other bays changed state meanwhile" if others else ""
+        busy = lot_busy_enough(raw, lot, event)
+        chance = idle_by_chance(raw, others, event)
+        if busy is None or (chance is not None and chance >= IDLE_CHANCE):
+            continue
+        odds = f"; bays of this lot stay unused this long by chance about {chance:.1g} times" if chance else ""
+        kept.append(replace(event, reason=event.reason + share + busy + odds))
     return keep(kept, float(series.times[-1]), context)
+
+
+def idle_by_chance(
+    raw: Raw, others: Sequence[tuple[float, float, npt.NDArray[np.float64]]], event: det.Event
+) -> float | None:
+    """How many of the lot's bays would stay unchanged as long as a frozen bay did, by chance.
+
+    The bay's share of the lot's changes in its history (at most an average bay's), applied to the lot's
+    changes while it stood frozen, is the number of changes it should have seen (a quiet lot in a cold week has
+    few). Half of those changes would have ended the frozen state (an arrival at a free bay, a departure from
+    an occupied one); by Poisson, the chance of none is ``exp(-expected / 2)``, times the lot's bays. None when
+    the history cannot tell.
+    """
+    began, detected = float(event.began), float(event.start)
+    order = np.argsort(raw.times, kind="stable")
+    present = ~np.isnan(raw.values[order])
+    times, values = raw.times[order][present], raw.values[order][present]
+    if times.size == 0:
+        return None
+    first = float(times[0])
+    own = int(np.count_nonzero(np.diff(values[times < began]) != 0))
+    heard = [(f, changed) for f, last, changed in others if f <= first and last >= detected]
+    if not heard or own == 0:
+        return None
+    before = sum(int(np.searchsorted(c, began, "left") - np.searchsorted(c, first, "right")) for _, c in heard)
+    during = sum(int(np.searchsorted(c, detected, "right") - np.searchsorted(c, began, "left")) for _, c in heard)
+    if before <= 0:
+        return None
+    # the bay's own rate or the lot's average per bay, whichever is lower (a bay used more than its lot in
+    # one month is no sure sign it will be the next), scaled by how busy the lot was meanwhile
+    expected = min(own, before / len(heard)) * during / before
+    return (len(heard) + 1) * math.exp(-expected / 2)  # half the changes would have ended the frozen state
+
+
+def state_at(raw: Raw, grid: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """A bay's state at each grid time: its last reading at or before it (NaN before its first)."""
+    order = np.argsort(raw.times, kind="stable")
+    times, values = raw.times[order], raw.values[order]
+    index = np.searchsorted(times, grid, "right") - 1
+    out = np.where(index >= 0, values[np.maximum(index, 0)], np.nan)
+    return np.asarray(out, dtype=np.float64)
+
+
+def lot_busy_enough(raw: Raw, lot: Sequence[Raw], event: det.Event) -> str | None:
+    """Whether the lot's occupancy while a bay stood frozen makes its state unusual, as a reason's tail.
+
+    A bay is taken once its lot is full enough (the far end of a car park only on busy days) and freed once it
+    empties. From the bay's own history, the lot's occupancy at which the bay is normally in the other state is
+    known (the median of the lot's occupancy at the moments the bay was taken, or freed); a bay frozen free is
+    stuck only if the lot was at least that full meanwhile, one frozen occupied only if the lot was at most
+    that empty. None when the lot never got there (the bay was simply not needed); an
+    empty string when the lot's history cannot tell (too few readings of the bay or the lot).
+    """
+    if not lot:
+        return ""
+    began = float(event.began)
+    grid = np.arange(float(np.nanmin(raw.times)) + OCCUPANCY_STEP, float(event.start) + 1.0, OCCUPANCY_STEP)
+    states = np.array([state_at(n, grid) for n in lot])
+    heard = (~np.isnan(states)).sum(axis=0)
+    occupancy = np.where(heard > 0, np.nansum(states, axis=0) / np.maximum(heard, 1), np.nan)
+    own = state_at(raw, grid)
+    frozen = float(state_at(raw, np.array([began]))[0])
+    before, during = grid < began, grid >= began
+    # the moments the bay changed to the other state: the lot's occupancy when it is usually taken (freed)
+    switched = np.zeros(grid.size, dtype=bool)
+    switched[1:] = (own[1:] == 1.0 - frozen) & (own[:-1] == frozen)
+    history = occupancy[before & switched & ~np.isnan(occupancy)]
+    meanwhile = occupancy[during & ~np.isnan(occupancy)]
+    if history.size < OCCUPANCY_MIN_SAMPLES or meanwhile.size == 0:
+        return ""
+    if frozen == 0.0:  # frozen free: was the lot as full as when this bay is normally taken?
+        level, extreme = float(np.quantile(history, OCCUPANCY_QUANTILE)), float(meanwhile.max())
+        if extreme < level:
+            return None
+        return (f"; the lot was up to {100 * extreme:.0f} % full meanwhile, and this bay is normally taken "
+                f"once it is {100 * level:.0f} % full")
+    level, extreme = float(np.quantile(history, 1.0 - OCCUPANCY_QUANTILE)), float(meanwhile.min())
+    if extreme > level:
+        return None
+    return (f"; the lot was down to {100 * extreme:.0f} % full meanwhile, and this bay is normally free "
+            f"once it is {100 * level:.0f} % full")
 
 
 def changes(raw: Raw) -> tuple[float, float, npt.NDArray[np.float64]]:
@@ -528,12 +633,66 @@ async def confirm_drifts(
             if times.size < 3:
                 kept.append(drift)
                 continue
-            series = det.Series(times, ratio, DAY, f"log ratio of {quantity} to the town", "")
-            median, spread = det.long_term(series, DAILY)
-            confirmed = confirmed_drift(drift, det.drift_events(series, DAILY, median, spread))
-            if confirmed is not None:
-                kept.append(confirmed)
+            confirmed = confirmed_drift(drift, ratio_drifts(times, ratio, quantity))
+            if confirmed is not None and len(others) > 1 and not against_each(confirmed, own, others):
+                continue
+            share = own_share(own, others, confirmed) if confirmed is not None else None
+            if confirmed is not None and (share is None or share >= ALONE_SHARE):
+                tail = f" ({100 * share:.0f} % of its change not shared by them)" if share is not None else ""
+                kept.append(replace(confirmed, reason=confirmed.reason + tail))
     return kept
+
+
+def ratio_drifts(times: npt.NDArray[np.float64], ratio: npt.NDArray[np.float64], quantity: str) -> list[det.Event]:
+    """Drifts of a log ratio of daily medians (the test :data:`DAILY` of the drift check)."""
+    series = det.Series(times, ratio, DAY, f"log ratio of {quantity} to the town", "")
+    median, spread = det.long_term(series, DAILY)
+    return det.drift_events(series, DAILY, median, spread)
+
+
+def against_each(drift: Detection, own: dict[int, float], others: Sequence[dict[int, float]]) -> bool:
+    """Whether a drift also shows against every other station on its own, the same way at the same time.
+
+    With two other stations their median is their mean: one of them drifting moves it by half, and a sound
+    station then seems to drift the other way against it. A sensor that drifts alone drifts against each.
+    """
+    for other in others:
+        times, ratio = town_ratio(own, [other])
+        if times.size >= 3 and confirmed_drift(drift, ratio_drifts(times, ratio, drift.quantity)) is None:
+            return False
+    return True
+
+
+def own_share(own: dict[int, float], others: Sequence[dict[int, float]], drift: Detection) -> float | None:
+    """Share of a station's change during a drift that the town's other stations did not share.
+
+    The station's change is the log of its mean daily median over the drift against its median over the
+    reference window before (the drift test's window, ``drift_lag`` before the onset); the town's the same for
+    the median of the other stations. A sensor drifting alone changes while the town does not (share near 1);
+    a station that parts from the others because its sources differ (heating at a school yard, traffic at a
+    ring road, as the season turns) changes mostly as the town does. None when the days cannot tell.
+    """
+    days = np.array(sorted(d for d in own if any(d in other for other in others)), dtype=np.float64)
+    if days.size == 0:
+        return None
+    mine = np.array([own[int(d)] for d in days])
+    town = np.array([float(np.median([o[int(d)] for o in others if int(d) in o])) for d in days])
+    ends = (days + 1) * DAY - 1
+    during = (ends >= drift.onset) & (ends <= drift.end)
+    before = (ends < drift.onset - DAILY.drift_lag) & (ends >= drift.onset - DAILY.drift_lag - DAILY.drift_window)
+    if during.sum() < 1 or before.sum() < DAILY.min_history:
+        return None
+    offset = 0.1 * max(float(np.median(np.abs(np.concatenate((mine, town))))), 1e-9)
+
+    def change(values: npt.NDArray[np.float64]) -> float:
+        now = float(np.mean(np.maximum(values[during], 0.0)))
+        usual = float(np.median(np.maximum(values[before], 0.0)))
+        return math.log(now + offset) - math.log(usual + offset)
+
+    station, rest = change(mine), change(town)
+    if station == 0.0:
+        return None
+    return (station - rest) / station
 
 
 def detections(events: Sequence[det.Event], device: DeviceInfo, quantity: str, channel: str) -> list[Detection]:

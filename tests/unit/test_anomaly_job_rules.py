@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -9,10 +11,16 @@ from processing import detect as det
 from processing.anomaly_job import (
     DAILY,
     DAY,
+    IDLE_CHANCE,
     Raw,
+    against_each,
     changes,
     confirmed_drift,
+    idle_by_chance,
     idle_share,
+    lot_busy_enough,
+    own_share,
+    saturated,
     shared_by_site,
     town_ratio,
     week_ratio,
@@ -121,3 +129,106 @@ def test_a_departure_the_site_shares_is_the_sites_own() -> None:
     dead = [counter("a", 0.0, seed=1), counter("b", 1.0, seed=2), counter("c", 1.0, seed=3)]
     assert not shared_by_site(event, dead[0], dead)
     assert not shared_by_site(event, busy[0], busy[:1])  # no other counter: the counter's own
+
+
+def lot(days: int, busy_until: int, *, bays: int = 10, taken_busy: int = 9, taken_quiet: int = 3) -> list[Raw]:
+    """Bays reporting every 30 minutes: on busy days (before ``busy_until``) ``taken_busy`` of them are occupied
+    10:00-16:00, on quiet days ``taken_quiet``; bay 0 is taken first, the last bay never.
+    """
+    times = np.arange(0.0, days * DAY, 1800.0)
+    hour = (times % DAY) / 3600
+    day = times // DAY
+    out = []
+    for i in range(bays):
+        taken = np.where(day < busy_until, taken_busy, taken_quiet)
+        values = ((hour >= 10) & (hour < 16) & (i < taken)).astype(np.float64)
+        out.append(Raw(f"bay{i}", "", times, values))
+    return out
+
+
+def far_bay(days: int, busy_until: int, frozen_from: int) -> Raw:
+    """A bay at the far end: taken only on busy days, 11:00-15:00; free from ``frozen_from`` on."""
+    times = np.arange(0.0, days * DAY, 1800.0)
+    hour, day = (times % DAY) / 3600, times // DAY
+    values = ((hour >= 11) & (hour < 15) & (day < busy_until) & (day < frozen_from)).astype(np.float64)
+    return Raw("far", "", times, values)
+
+
+def test_a_bay_left_free_while_its_lot_stayed_quiet_is_not_stuck() -> None:
+    event = det.Event(19 * DAY, 20 * DAY, "stuck", 2.0, "", onset=10 * DAY + 15 * 3600)
+    quiet = lot(20, busy_until=10)  # busy days only before the bay froze: the lot never filled meanwhile
+    assert lot_busy_enough(far_bay(20, 10, 10), quiet, event) is None
+    busy = lot(20, busy_until=20)  # the lot filled to 90 % every day and the bay stayed free: stuck
+    reason = lot_busy_enough(far_bay(20, 20, 10), busy, event)
+    assert reason is not None
+    assert "90 % full meanwhile" in reason
+    assert lot_busy_enough(far_bay(20, 20, 10), [], event) == ""  # no lot to compare with: as found
+    early = det.Event(1 * DAY, 2 * DAY, "stuck", 2.0, "", onset=0.5 * DAY)  # too little history to tell
+    assert lot_busy_enough(far_bay(20, 20, 0), busy, early) == ""
+
+
+def test_a_bay_idle_as_long_as_its_quiet_lot_makes_likely_is_not_stuck() -> None:
+    times = np.arange(0.0, 20 * DAY, 3600.0)
+    flips = (times // (6 * 3600)) % 2  # changes every 6 hours while it works
+    frozen = Raw("bay", "", times, np.where(times < 10 * DAY, flips, 0.0))
+    event = det.Event(18 * DAY, 20 * DAY, "stuck", 2.0, "", onset=10 * DAY)
+
+    def others(changes_meanwhile: int) -> list[tuple[float, float, np.ndarray]]:
+        before = np.arange(3600.0, 10 * DAY, 6 * 3600.0)  # as often as the bay used to change
+        after = np.linspace(10 * DAY + 1, 18 * DAY - 1, changes_meanwhile)
+        return [(0.0, 20 * DAY, np.concatenate((before, after))) for _ in range(50)]
+
+    busy = idle_by_chance(frozen, others(32), event)  # the lot kept changing: 32 expected, none seen
+    assert busy is not None
+    assert busy < IDLE_CHANCE
+    quiet = idle_by_chance(frozen, others(1), event)  # one change per bay in 8 days: idle by chance is likely
+    assert quiet is not None
+    assert quiet > 1.0
+    assert idle_by_chance(frozen, [], event) is None
+
+
+def test_humidity_held_at_saturation_is_fog_not_a_frozen_sensor() -> None:
+    times = np.arange(0.0, 10 * 3600.0, 600.0)
+    event = det.Event(8 * 3600.0, 9 * 3600.0, "stuck", 2.0, "", onset=3600.0)
+    fog = Raw("a", "", times, np.where(times >= 3600.0, 99.0, 90.0))
+    assert saturated(event, fog, "humidity")
+    frozen = Raw("a", "", times, np.where(times >= 3600.0, 71.0, 90.0))
+    assert not saturated(event, frozen, "humidity")
+    assert not saturated(event, fog, "pm2_5")  # only humidity saturates
+
+
+def drift_record(onset_day: int, end_day: int) -> Detection:
+    return Detection("a", "no2", "", "drift", (START_DAY + onset_day + 1) * DAY - 1,
+                     (START_DAY + onset_day + 1) * DAY - 1, (START_DAY + end_day + 1) * DAY - 1, 2.0, "",
+                     False, "Town", "site")
+
+
+def test_a_drift_is_the_stations_own_only_if_the_town_did_not_change_alike() -> None:
+    town = weather(40, seed=5)
+    others = [daily(town * 20), daily(town * 25)]
+    alone = town * 30
+    alone[30:] += np.arange(10) * 6.0  # the sensor's own drift from day 30
+    share = own_share(daily(alone), others, drift_record(30, 39))
+    assert share is not None
+    assert share > 0.8
+    season = town.copy() * 30
+    season[30:] *= 1.5
+    for other in others:  # every station rises alike: the station changed as the town did
+        for day in range(30, 40):
+            other[START_DAY + day] *= 1.5
+    shared = own_share(daily(season), others, drift_record(30, 39))
+    assert shared is not None
+    assert abs(shared) < 0.2
+    assert own_share(daily(alone), others, drift_record(3, 5)) is None  # no reference window before day 3
+
+
+def test_a_drift_must_show_against_each_other_station() -> None:
+    town = weather(40, seed=7)
+    ramp = np.zeros(40)
+    ramp[30:] = np.arange(10) * 0.08  # a drift of 8 % a day from day 30
+    drifting, sound_a, sound_b = town * 30 * np.exp(ramp), town * 20, town * 25
+    event = replace(drift_record(30, 39), reason="no2 drifting upward")
+    assert against_each(event, daily(drifting), [daily(sound_a), daily(sound_b)])
+    downward = replace(drift_record(30, 39), reason="no2 drifting downward")  # a sound station against
+    # a drifting one and a sound one: their mean rises, but against the sound one alone nothing moved
+    assert not against_each(downward, daily(sound_a), [daily(drifting), daily(sound_b)])
