@@ -18,7 +18,7 @@ import logging
 import signal
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import TYPE_CHECKING
@@ -43,6 +43,7 @@ ANOMALY_FIRST = 86400.0  # s looked at by the first detection run after a start
 EVERY_SITE = Shard()  # one worker owns every site
 # the stages overlap: while one window is computed (in a thread), the next ones are read and the points of the
 # previous ones written, so that InfluxDB and processing are busy at the same time
+Finish = Coroutine[None, None, None]  # what writes one window's points (and its watermark)
 READ_AHEAD = 2  # windows read ahead of the one being computed
 WRITES_BEHIND = 2  # windows whose points may still be in flight while the next one is computed
 
@@ -139,8 +140,8 @@ class ProcessingService:
         return written
 
     async def _pipeline(self, store: ProcessingStore, windows: Iterable[Awaitable[Window | None]],
-                        options: Options, report: PassReport,
-                        finish: Callable[[Window, Points], Awaitable[None]], *, skip_failed: bool = False) -> None:
+                        options: Options, report: PassReport, finish: Callable[[Window, Points], Finish], *,
+                        skip_failed: bool = False) -> None:
         """Read, compute and finish (write) windows in order, the three stages overlapping.
 
         ``windows`` yields awaitables of the windows to process (None: skip); up to ``READ_AHEAD`` of them are

@@ -159,11 +159,10 @@ class Points:
 
     def _stamps(self, times: np.ndarray) -> list[int]:
         ns = times.astype(np.int64)
-        if self._unit == 1:
-            return ns.tolist()
-        if (ns % self._unit).any():
+        if self._unit > 1 and (ns % self._unit).any():
             raise ValueError(f"times are not whole numbers of {self.precision}: {ns[ns % self._unit != 0][:3]}")
-        return (ns // self._unit).tolist()
+        stamps: list[int] = (ns // self._unit if self._unit > 1 else ns).tolist()
+        return stamps
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.by_policy.values())

@@ -135,9 +135,9 @@ async def test_points_in_seconds_are_stamped_and_written_in_seconds() -> None:
 
 def test_a_time_the_precision_cannot_express_is_refused() -> None:
     points = Points(precision="s")
-    with pytest.raises(ValueError, match="not (a )?whole numbers? of s"):
+    with pytest.raises(ValueError, match=r"not (a )?whole numbers? of s"):
         points.add_many("r1h", "x", {"site": "s"}, np.array([NS, NS + 1], dtype=np.int64), {"v": np.ones(2)})
-    with pytest.raises(ValueError, match="not (a )?whole numbers? of s"):
+    with pytest.raises(ValueError, match=r"not (a )?whole numbers? of s"):
         points.add("", "y", {"site": "s"}, {"v": 2.0}, NS + 5)
     with pytest.raises(ValueError, match="precision must be one of"):
         Points(precision="ms")
