@@ -6,11 +6,12 @@ Both run with this checkout's virtual environment, the other copy first on ``PYT
     .venv/bin/python bench/compare_processing.py --other /tmp/before town-day --rounds 3
     .venv/bin/python bench/compare_processing.py --other /tmp/before default-town --days 14 --rounds 3
     .venv/bin/python bench/compare_processing.py --other /tmp/before lines     # the town day's lines, compared
+    .venv/bin/python bench/compare_processing.py --other /tmp/before lines --dropped ""   # nothing dropped
 
 ``town-day`` and ``default-town`` print per run the wall-clock time, the processing process's CPU and InfluxDB's
 CPU (from ``/proc``), and the load average; ``lines`` computes (without writing) every line a backfill of the town
-day would write with each copy and compares the sorted lists, leaving out of the other copy's lines the
-measurements given with ``--dropped``.
+day would write with each copy and compares the sorted lists (timestamps in ns whatever precision a copy writes
+with), leaving out of the other copy's lines the measurements given with ``--dropped``.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ from pathlib import Path
 from processing.airquality import load_bands
 from processing.engine import Options
 from processing.service import PassReport, ProcessingService, Shard, load_sites
-from processing.store import ProcessingStore
+from processing.store import NS, ProcessingStore
 from stadtpuls.influx import InfluxClient
 from stadtpuls.settings import InfluxSettings, Settings
 url, db, data_dir, out = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[6]
@@ -76,9 +77,20 @@ async def main():
     async with InfluxClient.from_settings(settings.influx, timeout=300) as client:
         store = ProcessingStore(client)
         for site in load_sites(settings, Shard()):
-            points = await service._compute(store, site, start=start, end=end, horizon=end, options=options,
-                                            report=PassReport())
-            lines.extend(f"{policy}\\t{line}" for policy, found in points.by_policy.items() for line in found)
+            if hasattr(service, "_read"):  # reads and computations as separate stages
+                from processing.service import Window
+                window = Window(site, start, end, end)
+                raw = await service._read(store, window, PassReport())
+                points = await service._compute(window, raw, options, PassReport())
+            else:
+                points = await service._compute(store, site, start=start, end=end, horizon=end, options=options,
+                                                report=PassReport())
+            # timestamps in ns whatever the precision the copy writes with, so that lines compare by value
+            unit = {"s": NS}.get(getattr(points, "precision", "ns"), 1)
+            for policy, found in points.by_policy.items():
+                for text in found:
+                    head, stamp = text.rsplit(" ", 1)
+                    lines.append(f"{policy}\\t{head} {int(stamp) * unit}")
     Path(out).write_text("\\n".join(sorted(lines)) + "\\n")
 asyncio.run(main())
 """

@@ -89,9 +89,12 @@ def compute_site(
         end: ns.
         horizon: ns, nothing is known from here on (now, or the end of a backfill chunk).
         options: band table, PM averaging, live availability.
+
+    Returns:
+        The points, with timestamps in seconds (``Points.precision == "s"``).
     """
     devices = {d.dev_eui: d for d in site.devices}
-    points = Points()
+    points = Points(precision="s")  # every point is stamped with an interval's start, a whole second
     for quantity, series_list in raw.items():
         known = [(devices[s.tags["dev_eui"]], s) for s in series_list if s.tags.get("dev_eui") in devices]
         if quantity not in NOT_ROLLED_UP:

@@ -17,7 +17,8 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import TYPE_CHECKING
@@ -28,7 +29,7 @@ from devices.registry import DeviceRegistry
 from processing.engine import CONTEXT, FOOTFALL_MAX_GAP, Options, Site, compute_site
 from processing.fleet import FLEET_EVERY, FleetReport, FleetSummary, FleetWriter
 from processing.shard import Shard
-from processing.store import DAY, NS, Points, ProcessingStore
+from processing.store import DAY, NS, Points, ProcessingStore, Series
 from stadtpuls.influx import InfluxClient, InfluxError
 from stadtpuls.settings import Settings
 
@@ -40,6 +41,11 @@ log = logging.getLogger(__name__)
 ANOMALY_EVERY = 600.0  # s between anomaly detection runs of the service (each re-reads weeks of history)
 ANOMALY_FIRST = 86400.0  # s looked at by the first detection run after a start
 EVERY_SITE = Shard()  # one worker owns every site
+# the stages overlap: while one window is computed (in a thread), the next ones are read and the points of the
+# previous ones written, so that InfluxDB and processing are busy at the same time
+Finish = Coroutine[None, None, None]  # what writes one window's points (and its watermark)
+READ_AHEAD = 2  # windows read ahead of the one being computed
+WRITES_BEHIND = 2  # windows whose points may still be in flight while the next one is computed
 
 
 @dataclass
@@ -63,6 +69,16 @@ def load_sites(settings: Settings, shard: Shard) -> list[Site]:
         if shard.owns(site.key):
             sites.append(site)
     return sites
+
+
+@dataclass(frozen=True)
+class Window:
+    """One site's outputs to compute: the intervals in [start, end) that begin before ``horizon`` (ns)."""
+
+    site: Site
+    start: int
+    end: int
+    horizon: int
 
 
 def day_floor(ns: int) -> int:
@@ -99,16 +115,22 @@ class ProcessingService:
     def _client(self) -> InfluxClient:
         return InfluxClient.from_settings(self.settings.influx, timeout=300.0)
 
-    async def _compute(self, store: ProcessingStore, site: Site, *, start: int, end: int, horizon: int,
-                       options: Options, report: PassReport) -> Points:
-        """Read the site's raw window (one query) and compute its points."""
+    async def _read(self, store: ProcessingStore, window: Window, report: PassReport) -> dict[str, list[Series]]:
+        """The site's raw window (one query)."""
         began = time.perf_counter()
+        site = window.site
         raw = await store.read(sorted(site.quantities()), municipality=site.municipality, site=site.site,
-                               start=start - CONTEXT, end=end + FOOTFALL_MAX_GAP)
-        read = time.perf_counter()
-        points = compute_site(site, raw, start=start, end=end, horizon=horizon, options=options)
-        report.seconds["read"] += read - began
-        report.seconds["compute"] += time.perf_counter() - read
+                               start=window.start - CONTEXT, end=window.end + FOOTFALL_MAX_GAP)
+        report.seconds["read"] += time.perf_counter() - began
+        return raw
+
+    async def _compute(self, window: Window, raw: Mapping[str, list[Series]], options: Options,
+                       report: PassReport) -> Points:
+        """The window's points, computed in a thread so that reads and writes in flight go on meanwhile."""
+        began = time.perf_counter()
+        points = await asyncio.to_thread(compute_site, window.site, raw, start=window.start, end=window.end,
+                                         horizon=window.horizon, options=options)
+        report.seconds["compute"] += time.perf_counter() - began
         return points
 
     async def _write(self, store: ProcessingStore, points: Points, report: PassReport) -> int:
@@ -127,10 +149,66 @@ class ProcessingService:
         except InfluxError:
             return None
 
+    async def _pipeline(self, store: ProcessingStore, windows: Iterable[Awaitable[Window | None]],
+                        options: Options, report: PassReport, finish: Callable[[Window, Points], Finish], *,
+                        skip_failed: bool = False) -> None:
+        """Read, compute and finish (write) windows in order, the three stages overlapping.
+
+        ``windows`` yields awaitables of the windows to process (None: skip); up to ``READ_AHEAD`` of them are
+        awaited and read while the current window is computed, and up to ``WRITES_BEHIND`` finishes run while
+        the next is computed. With ``skip_failed``, a window whose read fails is named in ``report.errors`` and
+        skipped; otherwise an exception stops the pipeline after the finishes already started are done.
+        """
+
+        async def load(source: Awaitable[Window | None]) -> tuple[Window, dict[str, list[Series]]] | None:
+            window = await source
+            if window is None:
+                return None
+            try:
+                return window, await self._read(store, window, report)
+            except InfluxError as exc:
+                if not skip_failed:
+                    raise
+                report.errors.append(f"{window.site.municipality}/{window.site.site}: {exc}")
+                return None
+
+        sources = iter(windows)
+        reads: deque[asyncio.Task[tuple[Window, dict[str, list[Series]]] | None]] = deque()
+        finishes: deque[asyncio.Task[None]] = deque()
+
+        def read_ahead() -> None:
+            while len(reads) <= READ_AHEAD:
+                source = next(sources, None)
+                if source is None:
+                    return
+                reads.append(asyncio.create_task(load(source)))
+
+        try:
+            read_ahead()
+            while reads:
+                loaded = await reads.popleft()
+                read_ahead()
+                if loaded is None:
+                    continue
+                window, raw = loaded
+                points = await self._compute(window, raw, options, report)
+                finishes.append(asyncio.create_task(finish(window, points)))
+                while len(finishes) > WRITES_BEHIND:
+                    await finishes.popleft()
+        finally:
+            for task in reads:
+                task.cancel()
+            await asyncio.gather(*reads, return_exceptions=True)
+            outcomes = await asyncio.gather(*finishes, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
     async def run_pass(self, now: int | None = None) -> PassReport:
         """Bring every owned site up to ``now`` (ns, default the clock).
 
-        A site's points are written while the next site is read and computed; its watermark follows its points.
+        Sites are read, computed and written overlapping (:meth:`_pipeline`); a site's watermark follows its
+        points.
         """
         now = time.time_ns() if now is None else now
         report = PassReport()
@@ -138,39 +216,36 @@ class ProcessingService:
             store = ProcessingStore(client)
             await store.prepare()
 
-            async def finish(site: Site, points: Points) -> None:
+            marks = await self._watermarks(store)
+
+            async def window(site: Site) -> Window | None:
                 try:
-                    report.points += await self._write(store, points, report)
+                    if marks is None:
+                        mark = await store.watermark(site.municipality, site.site)
+                    else:
+                        mark = marks.get((site.municipality, site.site))
+                except InfluxError as exc:
+                    report.errors.append(f"{site.municipality}/{site.site}: {exc}")
+                    return None
+                since = now - self.first_days * DAY if mark is None else min(mark, now) - self.late
+                return Window(site, day_floor(since), now, now)
+
+            async def finish(window: Window, points: Points) -> None:
+                site = window.site
+                try:
+                    written = await self._write(store, points, report)  # then added: other sites' writes overlap
                 except InfluxError as exc:
                     report.errors.append(f"{site.municipality}/{site.site}: {exc}")
                     return
+                report.points += written
                 state = Points()
                 store.mark(state, site.municipality, site.site, now)
                 await store.write(state)
                 report.sites += 1
 
-            pending: asyncio.Task[None] | None = None
-            try:
-                sites = load_sites(self.settings, self.shard)
-                marks = await self._watermarks(store)
-                for site in sites:
-                    try:
-                        if marks is None:
-                            mark = await store.watermark(site.municipality, site.site)
-                        else:
-                            mark = marks.get((site.municipality, site.site))
-                        since = now - self.first_days * DAY if mark is None else min(mark, now) - self.late
-                        points = await self._compute(store, site, start=day_floor(since), end=now, horizon=now,
-                                                     options=self.options, report=report)
-                    except InfluxError as exc:
-                        report.errors.append(f"{site.municipality}/{site.site}: {exc}")
-                        continue
-                    if pending is not None:
-                        await pending
-                    pending = asyncio.create_task(finish(site, points))
-            finally:
-                if pending is not None:
-                    await pending
+            sites = load_sites(self.settings, self.shard)
+            await self._pipeline(store, (window(site) for site in sites), self.options, report, finish,
+                                 skip_failed=True)
         return report
 
     async def detect_anomalies(self, now: float | None = None) -> JobReport:
@@ -243,8 +318,9 @@ class ProcessingService:
                        progress: Callable[[int], None] | None = None) -> PassReport:
         """Recompute every owned site's outputs for the UTC days from ``start`` to ``end`` (ns).
 
-        Days are taken ``chunk_days`` at a time (each chunk reads one day of context before it); calls
-        ``progress(n)`` after each site and chunk with its number of site-days. Watermarks are left alone.
+        Days are taken ``chunk_days`` at a time (each chunk reads one day of context before it), the sites and
+        chunks read, computed and written overlapping (:meth:`_pipeline`); calls ``progress(n)`` after each site
+        and chunk is computed with its number of site-days. Watermarks are left alone.
         """
         if chunk_days < 1:
             raise ValueError(f"chunk_days must be at least 1, got {chunk_days}")
@@ -257,20 +333,22 @@ class ProcessingService:
             sites = load_sites(self.settings, self.shard)
             report.sites = len(sites)
             last = day_floor(end - 1) + DAY
-            pending: asyncio.Task[int] | None = None
-            try:
+
+            async def window(site: Site, first: int, stop: int) -> Window:
+                return Window(site, first, stop, min(stop, now))
+
+            def windows() -> Iterable[Awaitable[Window]]:
                 for first in range(day_floor(start), last, chunk_days * DAY):
                     stop = min(first + chunk_days * DAY, last)
                     for site in sites:
-                        points = await self._compute(store, site, start=first, end=stop, horizon=min(stop, now),
-                                                     options=options, report=report)
-                        if pending is not None:
-                            report.points += await pending
-                        pending = asyncio.create_task(self._write(store, points, report))
-                        if progress is not None:
-                            progress((stop - first) // DAY)
-            finally:
-                if pending is not None:
-                    report.points += await pending
+                        yield window(site, first, stop)
+
+            async def finish(window: Window, points: Points) -> None:
+                if progress is not None:
+                    progress((window.end - window.start) // DAY)
+                written = await self._write(store, points, report)  # then added: other writes overlap
+                report.points += written
+
+            await self._pipeline(store, windows(), options, report, finish)
             report.points += await self._fleet_summary().write_quarantine(client, start=start, end=end)
         return report

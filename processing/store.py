@@ -80,12 +80,32 @@ def _field_key(name: str) -> str:
     return escape_tag(name)
 
 
+PRECISIONS = {"s": NS, "ns": 1}  # line-protocol timestamp precisions and their ns per unit
+
+
 @dataclass
 class Points:
-    """Lines to write, grouped by retention policy ("" = the database's default)."""
+    """Lines to write, grouped by retention policy ("" = the database's default).
+
+    ``precision`` is the unit of the lines' timestamps: ``"s"`` for points stamped with an interval's start (whole
+    seconds; InfluxDB parses the shorter lines faster), ``"ns"`` for any time. A time that the precision cannot
+    express exactly is refused (ValueError), never rounded.
+    """
 
     by_policy: dict[str, list[str]] = field(default_factory=dict)
+    precision: str = "ns"
     _prefixes: dict[tuple[str, tuple[tuple[str, str], ...]], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {self.precision!r}")
+        self._unit = PRECISIONS[self.precision]
+
+    def _stamp(self, ns: int) -> int:
+        ns = int(ns)
+        if ns % self._unit:
+            raise ValueError(f"{ns} ns is not a whole number of {self.precision}")
+        return ns // self._unit
 
     def add(self, policy: str, measurement: str, tags: dict[str, str], fields: dict[str, float], ns: int) -> None:
         """Queue one point; NaN fields are left out and a point without fields is not written.
@@ -99,7 +119,7 @@ class Points:
         prefix = self._prefixes.get(key)
         if prefix is None:
             prefix = self._prefixes[key] = escape_measurement(measurement) + tag_set(tags)
-        self.by_policy.setdefault(policy, []).append(f"{prefix} {text} {int(ns)}")
+        self.by_policy.setdefault(policy, []).append(f"{prefix} {text} {self._stamp(ns)}")
 
     def add_many(self, policy: str, measurement: str, tags: dict[str, str], times: np.ndarray,
                  fields: dict[str, np.ndarray]) -> None:
@@ -119,7 +139,7 @@ class Points:
         values = [np.asarray(v, dtype=np.float64) for v in fields.values()]
         finite = np.isfinite(np.vstack(values))  # (fields, n)
         head = prefix.replace("%", "%%") + " "
-        stamps = times.astype(np.int64).tolist()
+        stamps = self._stamps(times)
         out = self.by_policy.setdefault(policy, [])
         if finite.all():
             template = head + ",".join(f"{label}=%r" for label in labels) + " %d"
@@ -136,6 +156,13 @@ class Points:
             columns = [values[j][rows].tolist() for j in chosen]
             lines[rows] = [template % row for row in zip(*columns, [stamps[r] for r in rows], strict=True)]
         out.extend(lines[pattern != 0].tolist())
+
+    def _stamps(self, times: np.ndarray) -> list[int]:
+        ns = times.astype(np.int64)
+        if self._unit > 1 and (ns % self._unit).any():
+            raise ValueError(f"times are not whole numbers of {self.precision}: {ns[ns % self._unit != 0][:3]}")
+        stamps: list[int] = (ns // self._unit if self._unit > 1 else ns).tolist()
+        return stamps
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.by_policy.values())
@@ -155,6 +182,7 @@ class ProcessingStore:
 
     def __init__(self, client: InfluxClient) -> None:
         self.client = client
+        self._slots = asyncio.Semaphore(WRITE_CONCURRENCY)  # shared by every write of this store
 
     async def prepare(self) -> None:
         """Create the database and the retention policies of the rollups (idempotent)."""
@@ -216,24 +244,24 @@ class ProcessingStore:
                    {"watermark": until / NS}, until)
 
     async def write(self, points: Points) -> int:
-        """Write every queued point in batches per policy, ``WRITE_CONCURRENCY`` requests at a time; returns the
-        number of lines.
+        """Write every queued point in batches per policy; returns the number of lines.
+
+        At most ``WRITE_CONCURRENCY`` requests of this store are in flight, however many writes run at once.
         """
         batches = [(policy, chunk) for policy, lines in points.by_policy.items()
                    for chunk in _chunks(lines, WRITE_BATCH)]
-        slots = asyncio.Semaphore(WRITE_CONCURRENCY)
 
         async def send(policy: str, chunk: Sequence[str]) -> None:
-            async with slots:
-                await self._write(policy, chunk)
+            async with self._slots:
+                await self._write(policy, chunk, points.precision)
 
         await asyncio.gather(*(send(policy, chunk) for policy, chunk in batches))
         return sum(len(chunk) for _, chunk in batches)
 
-    async def _write(self, policy: str, lines: Sequence[str]) -> None:
+    async def _write(self, policy: str, lines: Sequence[str], precision: str) -> None:
         body = "\n".join(lines).encode()
         try:
-            await self.client.write(body, retention_policy=policy)
+            await self.client.write(body, retention_policy=policy, precision=precision)
         except InfluxRejected as exc:
             # history older than a policy keeps (e.g. 1-minute rollups of last year): InfluxDB drops those
             # points and writes the rest, which is what the policy asks for

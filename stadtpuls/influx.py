@@ -21,6 +21,7 @@ import orjson
 from stadtpuls.errors import ConfigError, UnavailableError
 from stadtpuls.lineprotocol import quote_identifier
 
+_PRECISIONS = frozenset({"ns", "u", "ms", "s", "m", "h"})  # what /write accepts as ``precision``
 _DURATION = re.compile(r"INF|(\d+(ns|u|µ|ms|s|m|h|d|w))+")
 
 if TYPE_CHECKING:
@@ -218,15 +219,19 @@ class InfluxClient:
             if "error" in result:
                 raise InfluxRejected(400, f"{statement!r}: {result['error']}")
 
-    async def write(self, body: str | bytes, *, retention_policy: str = "") -> None:
-        """Write line protocol (newline-separated lines, ns precision), to the default or the named policy.
+    async def write(self, body: str | bytes, *, retention_policy: str = "", precision: str = "ns") -> None:
+        """Write line protocol (newline-separated lines), to the default or the named policy.
+
+        ``precision`` is the unit of the lines' timestamps (``ns``, ``u``, ``ms``, ``s``, ``m`` or ``h``).
 
         Raises:
             InfluxRejected: InfluxDB refused the data itself (e.g. a field type conflict); retrying fails again.
             InfluxUnavailable: unreachable, 5xx, or :class:`InfluxRefused` (a 4xx not about the data).
         """
         content = body.encode() if isinstance(body, str) else body
-        params = {"db": self.database, "precision": "ns"}
+        if precision not in _PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(_PRECISIONS)}, got {precision!r}")
+        params = {"db": self.database, "precision": precision}
         if retention_policy:
             params["rp"] = retention_policy
         try:

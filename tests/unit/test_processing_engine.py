@@ -7,7 +7,7 @@ import numpy as np
 from devices.registry import DeviceInfo
 from processing.airquality import load_bands
 from processing.engine import Options, Site, compute_site
-from processing.store import DAY, HOUR, MINUTE, Series
+from processing.store import DAY, HOUR, MINUTE, NS, Series
 
 START = 20_000 * DAY  # a UTC midnight
 
@@ -17,8 +17,8 @@ def device(eui: str, model: str, cls: str, site: str) -> DeviceInfo:
 
 
 def fields_of(lines: list[str], measurement: str, ns: int) -> dict[str, float]:
-    """The fields of the one line of ``measurement`` stamped ``ns``."""
-    found = [x for x in lines if x.startswith(measurement + ",") and x.endswith(f" {ns}")]
+    """The fields of the one line of ``measurement`` stamped ``ns`` (the engine's lines are stamped in seconds)."""
+    found = [x for x in lines if x.startswith(measurement + ",") and x.endswith(f" {ns // NS}")]
     assert len(found) == 1, found
     return {k: float(v) for k, v in (pair.split("=") for pair in found[0].split(" ")[1].split(","))}
 
@@ -36,7 +36,7 @@ def test_lot_occupancy_and_availability() -> None:
     hourly = points.by_policy["r1h"]
     assert fields_of(hourly, "lot_occupancy", START + 10 * HOUR) == {"coverage": 1.0, "occupancy": 0.25, "bays": 2}
     assert fields_of(hourly, "lot_occupancy", START + 12 * HOUR)["occupancy"] == 0.5
-    assert not [x for x in hourly if x.startswith("lot_occupancy") and x.endswith(f" {horizon}")]
+    assert not [x for x in hourly if x.startswith("lot_occupancy") and x.endswith(f" {horizon // NS}")]
     assert fields_of(points.by_policy[""], "lot_availability", horizon) == {
         "free": 1.0, "occupied": 1.0, "unknown": 0.0, "capacity": 2.0}
     day = fields_of(points.by_policy["r1d"], "lot_occupancy", START)

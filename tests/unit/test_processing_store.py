@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from processing import store as store_module
-from processing.store import Points, ProcessingStore
+from processing.store import NS, Points, ProcessingStore
 from stadtpuls.influx import InfluxClient
 
 NAN = float("nan")
@@ -71,14 +71,16 @@ class _FakeClient:
         self.queries: list[str] = []
         self.compressed: list[bool] = []
         self.writes: list[tuple[str, bytes]] = []
+        self.precisions: list[str] = []
 
     async def query(self, influxql: str, *, epoch: str = "ns", compressed: bool = True) -> list[dict[str, Any]]:
         self.queries.append(influxql)
         self.compressed.append(compressed)
         return self.answer
 
-    async def write(self, body: bytes, *, retention_policy: str = "") -> None:
+    async def write(self, body: bytes, *, retention_policy: str = "", precision: str = "ns") -> None:
         self.writes.append((retention_policy, body))
+        self.precisions.append(precision)
 
 
 def _store(client: _FakeClient) -> ProcessingStore:
@@ -119,6 +121,26 @@ async def test_writes_are_batched_per_policy_and_all_sent(monkeypatch: pytest.Mo
     sent = b"\n".join(body for policy, body in client.writes if policy == "r1h").decode().splitlines()
     assert sorted(sent) == sorted(points.by_policy["r1h"])
 
+
+
+async def test_points_in_seconds_are_stamped_and_written_in_seconds() -> None:
+    points = Points(precision="s")
+    points.add_many("r1h", "x", {"site": "s"}, np.array([3600, 7200], dtype=np.int64) * NS, {"v": np.ones(2)})
+    points.add("", "y", {"site": "s"}, {"v": 2.0}, 60 * NS)
+    assert points.by_policy == {"r1h": ["x,site=s v=1.0 3600", "x,site=s v=1.0 7200"], "": ["y,site=s v=2.0 60"]}
+    client = _FakeClient()
+    assert await _store(client).write(points) == 3
+    assert client.precisions == ["s", "s"]
+
+
+def test_a_time_the_precision_cannot_express_is_refused() -> None:
+    points = Points(precision="s")
+    with pytest.raises(ValueError, match=r"not (a )?whole numbers? of s"):
+        points.add_many("r1h", "x", {"site": "s"}, np.array([NS, NS + 1], dtype=np.int64), {"v": np.ones(2)})
+    with pytest.raises(ValueError, match=r"not (a )?whole numbers? of s"):
+        points.add("", "y", {"site": "s"}, {"v": 2.0}, NS + 5)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        Points(precision="ms")
 
 
 async def test_an_answer_without_gzip_is_asked_for_on_request() -> None:
