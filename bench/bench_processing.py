@@ -276,16 +276,25 @@ def town(run_dir: Path) -> None:
 
 
 def default_town(run_dir: Path, days: int) -> None:
-    """The simulated default town: ``days`` days through ingest, then processed; a year extrapolated."""
+    """The simulated default town: ``days`` days through ingest, then processed; a year extrapolated.
+
+    The simulated days are kept in ``run_dir / "town"``: when that folder already holds them (``--town-dir``
+    given again with the same ``--town-days``), the simulation is skipped and only the processing is timed.
+    """
     from firmware_sim.backfill import run_backfill
 
     first = date(2025, 1, 6)
+    marker = run_dir / "town" / f"simulated-{days + 1}-days"
     with InfluxServer(run_dir / "town") as influx:
         settings = Settings(influx=InfluxSettings(url=influx.url, db="town"), data_dir=run_dir / "town")
-        began = time.perf_counter()
-        result = run_backfill(settings, town="default", days=days + 1, start=first, seed=1)
-        print(f"\ndefault town: {days + 1} simulated days, {result.uplinks:,} uplinks ingested in "
-              f"{time.perf_counter() - began:.1f} s")
+        if marker.exists():
+            print(f"\ndefault town: {days + 1} simulated days kept in {run_dir / 'town'}")
+        else:
+            began = time.perf_counter()
+            result = run_backfill(settings, town="default", days=days + 1, start=first, seed=1)
+            marker.touch()
+            print(f"\ndefault town: {days + 1} simulated days, {result.uplinks:,} uplinks ingested in "
+                  f"{time.perf_counter() - began:.1f} s")
         start = int(datetime(first.year, first.month, first.day, tzinfo=UTC).timestamp()) * NS
         service = ProcessingService(settings, Options(load_bands()))
         began = time.perf_counter()
@@ -450,6 +459,8 @@ def main() -> None:
                         help="memory bandwidth and the kernels on data of this size (0: leave out)")
     parser.add_argument("--skip-town", action="store_true")
     parser.add_argument("--town-days", type=int, default=0, help="also process N days of the default town")
+    parser.add_argument("--town-dir", type=Path, default=None, metavar="DIR",
+                        help="keep the simulated default town in DIR and reuse it when run again")
     parser.add_argument("--live", type=float, default=0.0, metavar="SECONDS",
                         help="also run the simulator live at ×60 for SECONDS with processing passes beside it")
     parser.add_argument("--skip-cold", action="store_true")
@@ -468,7 +479,7 @@ def main() -> None:
         if not args.skip_town:
             town(Path(folder))
         if args.town_days:
-            default_town(Path(folder), args.town_days)
+            default_town(args.town_dir or Path(folder), args.town_days)
         if args.live:
             live(Path(folder), args.live)
 
