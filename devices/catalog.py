@@ -55,6 +55,11 @@ class DeviceModel:
     heartbeat_interval: int  # s, 0 = none
     rules: tuple[QuantityRule, ...] = field(default_factory=tuple)
     source: Path | None = field(default=None, compare=False)  # the catalog file that defines it
+    not_stored: re.Pattern[str] | None = None  # decoded keys no rule takes on purpose (metadata, raw signals)
+
+    def stores_nothing_of(self, key: str) -> bool:
+        """True when ``key`` is declared in the entry's ``not_stored``: decoded, known, deliberately not stored."""
+        return self.not_stored is not None and self.not_stored.fullmatch(key) is not None
 
     @property
     def quantities(self) -> set[str]:
@@ -111,6 +116,17 @@ class _ModelSpec(BaseModel):
     report_interval: int = Field(default=0, ge=0)  # s
     heartbeat_interval: int = Field(default=0, ge=0)  # s
     quantities: list[_RuleSpec] = Field(default_factory=list)
+    not_stored: list[str] = Field(default_factory=list)  # regular expressions of decoded keys kept out on purpose
+
+    @field_validator("not_stored")
+    @classmethod
+    def _all_compile(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from exc
+        return value
 
     @field_validator("model", mode="before")
     @classmethod
@@ -145,6 +161,7 @@ def _entry(spec: _ModelSpec, path: Path) -> DeviceModel:
             for r in spec.quantities
         ),
         source=path,
+        not_stored=re.compile("|".join(f"(?:{p})" for p in spec.not_stored)) if spec.not_stored else None,
     )
 
 

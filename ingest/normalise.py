@@ -75,23 +75,36 @@ class Normaliser:
     def __init__(self, model: DeviceModel) -> None:
         self.model = model
         self._memo: dict[str, _Resolved | None] = {}
-        self._unmatched: dict[str, Any] = {}  # key → its Prometheus counter child
+        self._unmatched: dict[str, Any] = {}  # key → its Prometheus counter child (None: declared not stored)
+
+    @property
+    def unmatched(self) -> list[str]:
+        """The decoded keys seen so far that no rule takes and the catalog does not declare as not stored."""
+        return sorted(key for key, child in self._unmatched.items() if child is not None)
 
     def _count_unmatched(self, key: str) -> None:
-        """A decoded key no rule matches: count it per model and key, log each new key once."""
-        child = self._unmatched.get(key)
-        if child is None:
-            if len(self._unmatched) >= _UNMATCHED_LIMIT:
-                child = self._unmatched.get(_OTHER_KEYS)
-                if child is None:
-                    child = self._unmatched[_OTHER_KEYS] = metrics.UNMATCHED_KEYS.labels(self.model.model, _OTHER_KEYS)
-            else:
-                log.warning(
-                    "model %s: decoded key %r matches no catalog rule; its values are not stored (a renamed "
-                    "field after a firmware update? add a rule to the catalog)", self.model.model, key[:200]
-                )
-                child = self._unmatched[key] = metrics.UNMATCHED_KEYS.labels(self.model.model, key[:200])
-        child.inc()
+        """A decoded key no rule matches: count it per model and key, log each new key once; a key the catalog
+        declares as not stored is neither counted nor logged.
+        """
+        if key in self._unmatched:
+            child = self._unmatched[key]
+        elif self.model.stores_nothing_of(key):
+            child = None
+            if len(self._unmatched) < _UNMATCHED_LIMIT:
+                self._unmatched[key] = None
+        elif len(self._unmatched) >= _UNMATCHED_LIMIT:
+            child = self._unmatched.get(_OTHER_KEYS)
+            if child is None:
+                child = self._unmatched[_OTHER_KEYS] = metrics.UNMATCHED_KEYS.labels(self.model.model, _OTHER_KEYS)
+        else:
+            log.warning(
+                "model %s: decoded key %r matches no catalog rule; its values are not stored (a renamed field "
+                "after a firmware update? add a rule to the catalog, or the key to the entry's not_stored)",
+                self.model.model, key[:200],
+            )
+            child = self._unmatched[key] = metrics.UNMATCHED_KEYS.labels(self.model.model, key[:200])
+        if child is not None:
+            child.inc()
 
     def _resolve(self, key: str) -> _Resolved | None:
         if key in self._memo:

@@ -266,6 +266,27 @@ def test_a_decoded_key_no_rule_matches_is_counted_per_model_and_key_and_logged_o
     assert "matches no catalog rule" in warnings[0].getMessage()
 
 
+def test_a_key_the_catalog_declares_not_stored_is_neither_counted_nor_logged(caplog: pytest.LogCaptureFixture) -> None:
+    from devices.catalog import get_model
+    from ingest.normalise import Normaliser
+
+    normaliser = Normaliser(get_model("decentlab-dl-pm"))  # declares protocol_version and device_id not stored
+    declared = metrics.UNMATCHED_KEYS.labels("decentlab-dl-pm", "protocol_version")
+    surprise = metrics.UNMATCHED_KEYS.labels("decentlab-dl-pm", "pm25_renamed.value")
+    before = declared._value.get(), surprise._value.get()
+    data = {"protocol_version": 2, "device_id": 1234, "pm25_renamed": {"value": 8.0},
+            "pm2_5_mass_concentration": {"value": 7.5}}
+    with caplog.at_level("WARNING", logger="ingest.normalise"):
+        for _ in range(2):
+            assert [m.quantity for m in normaliser.normalise(data).measurements] == ["pm2_5"]
+    assert declared._value.get() == before[0]
+    assert surprise._value.get() == before[1] + 2
+    logged = [r.getMessage() for r in caplog.records]
+    assert len(logged) == 1
+    assert "pm25_renamed.value" in logged[0]
+    assert normaliser.unmatched == ["pm25_renamed.value"]
+
+
 # --- the spool ---------------------------------------------------------------------------------------------------
 def test_a_second_spool_on_a_taken_folder_is_refused_with_a_clear_error(tmp_path: Path) -> None:
     from ingest.spool import Spool, SpoolInUse
