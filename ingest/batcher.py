@@ -135,8 +135,8 @@ class Batcher:
 
     async def _store_loop(self) -> None:
         while True:
-            self._start_writes()
             self._release_stored()
+            self._start_writes()  # after the release: a write that just ended frees its place at once
             if self._closing and not self._queue and not self._writes:
                 return
             self._wake.clear()

@@ -280,3 +280,18 @@ def test_writes_in_flight_must_fit_the_queue() -> None:
         Batcher(None, max_writes=5, max_queued_batches=4)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_writes"):
         Batcher(None, max_writes=0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("writes", [1, 2])
+async def test_batches_queued_while_the_receiver_is_paused_are_all_stored(tmp_path: Path, writes: int) -> None:
+    """No new batch closes while reading is paused: a write that ends must start the next queued batch itself."""
+    influx = FakeInflux()
+    h = Harness(tmp_path, influx)
+    h.batcher = Batcher(h.batcher._store, on_stored=h._on_stored, batch_size=1, batch_interval=60,
+                        max_queued_batches=4, max_writes=writes)
+    for mid in range(1, 5):  # four batches closed before the store loop runs; the open batch stays empty
+        h.add(mid, [f"m v={mid} {mid}"])
+    tasks = await h.run()
+    await wait_for(lambda: len(h.acked) == 4)
+    assert h.acked == [1, 2, 3, 4]
+    await h.stop(tasks)
