@@ -9,12 +9,12 @@ and its rejections in quarantine.
   batch, and batches grow by themselves when InfluxDB is busy); and ``batch_interval`` seconds at the latest.
 - Closed batches wait in a bounded queue; when it is full, ``on_pressure(True)`` asks the receiver to stop
   reading until the store catches up (``on_pressure(False)``). Batches being written count as queued.
-- Up to ``max_writes`` batches are written at once, started in order; acknowledgements are released strictly in
-  order: a batch's only after every earlier batch is stored. Whatever goes wrong with a write (an outage, a
-  refused line) is handled after every earlier batch is stored (see :meth:`ingest.store.BatchStore.store`), so
-  the spool and the quarantine receive batches in order. Overlapping writes keep the broker's in-flight window
-  moving: the messages of the next batch are received, handled and written while the last one's write is
-  still waiting for InfluxDB.
+- Up to ``max_writes`` batches (``STADTPULS_BATCH_WRITES``, default 1) are written at once, started in order;
+  acknowledgements are released strictly in order: a batch's only after every earlier batch is stored.
+  Whatever goes wrong with a write (an outage, a refused line) is handled after every earlier batch is stored
+  (see :meth:`ingest.store.BatchStore.store`), so the spool and the quarantine receive batches in order.
+  Overlapping writes keep the broker's in-flight window moving: the next batch is received, handled and
+  written while the last one's write is still waiting for InfluxDB.
 - When a write fails for good (the store raises), nothing after it is acknowledged: the error propagates from
   :meth:`Batcher.run` once the batches before it are released.
 """
@@ -61,7 +61,7 @@ class Batcher:
         linger: float = 0.02,
         max_batch_messages: int = 5000,
         max_queued_batches: int = 4,
-        max_writes: int = 2,
+        max_writes: int = 1,
     ) -> None:
         if max_writes < 1 or max_queued_batches < max_writes:
             raise ValueError(f"max_writes must be 1..max_queued_batches ({max_queued_batches}), not {max_writes}")

@@ -55,7 +55,7 @@ class Harness:
         quarantine = Quarantine(self._store)
         self.drain = SpoolDrain(fake, spool, quarantine, max_backoff=0.05)
         store = BatchStore(fake, spool, quarantine, on_spooled=self.drain.notify)
-        self.batcher = Batcher(store, on_stored=self._on_stored, batch_size=4, batch_interval=0.05)
+        self.batcher = Batcher(store, on_stored=self._on_stored, batch_size=4, batch_interval=0.05, max_writes=2)
 
     async def _store(self, rejections: list[Rejection]) -> None:
         self.rejected.extend(rejections)
@@ -263,7 +263,7 @@ async def test_nothing_after_a_failed_batch_is_acknowledged(tmp_path: Path) -> N
     def on_stored(acks: list[AckToken]) -> None:
         acked.extend(a.mid for a in acks if isinstance(a, Token))
 
-    batcher = Batcher(store, on_stored=on_stored, batch_size=2, batch_interval=0.05)  # type: ignore[arg-type]
+    batcher = Batcher(store, on_stored=on_stored, batch_size=2, batch_interval=0.05, max_writes=2)  # type: ignore[arg-type]
     task = asyncio.create_task(batcher.run())
     for mid in range(1, 5):
         batcher.add(Outcome(Message("t", b"x", mid, Token(mid)), lines=[f"m v={mid} {mid}"]))
