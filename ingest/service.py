@@ -1,9 +1,10 @@
 """The ingest service: subscribe to uplinks, run each through the pipeline, store batches, then acknowledge.
 
 Delivery: QoS 1 on a persistent session (fixed client id, clean start off, a session expiry), so the broker
-keeps what arrives while ingest is away. A message is acknowledged (PUBACK) only after its batch is stored:
-in InfluxDB, or in the on-disk spool when InfluxDB is unreachable, and its rejection (if any) in the local
-quarantine folder (:mod:`ingest.pending`), from which a background task moves it into the registry database.
+keeps what arrives while ingest is away. A message is acknowledged (PUBACK) only after its batch and every
+earlier batch are stored: in InfluxDB, or in the on-disk spool when InfluxDB is unreachable, and its rejection
+(if any) in the local quarantine folder (:mod:`ingest.pending`), from which a background task moves it into
+the registry database.
 A ``kill -9`` therefore loses nothing: whatever was not acknowledged is delivered again, and writing the
 same uplink again produces the same point. Duplicates (gateway copies, redeliveries) are recognised by the
 uplink's deduplication key and stored once.
@@ -273,6 +274,7 @@ class IngestService:
             batch_interval=self.settings.ingest.batch_interval,
             linger=self.options.linger,
             max_batch_messages=max(1, self.options.receive_maximum // 2),
+            max_writes=self.settings.ingest.batch_writes,
         )
         batcher_task = asyncio.create_task(self._batcher.run(), name="writer")
         changes: asyncio.Queue[set[str]] = asyncio.Queue()

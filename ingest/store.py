@@ -2,6 +2,9 @@
 
 - Lines go to InfluxDB. When InfluxDB is unreachable or answers 5xx, they go to the on-disk spool instead, and
   every later write follows them there until the spool is drained (:mod:`ingest.drain`), so order is kept.
+  The live service overlaps a batch's write with the one before it (``after``); only a write that succeeds
+  at once is not ordered behind it (its points are other points: a write's order does not change what InfluxDB
+  holds), while spooling, bisecting and quarantining wait for the batch before.
 - A write InfluxDB refuses for a reason that is not the data (401/403, 404 database not found, 413, 429:
   :class:`stadtpuls.influx.InfluxRefused`) is an operator error: counted, logged, and spooled like an outage.
 - A refusal of the data itself (a field type conflict, a line that does not parse) cannot be fixed by
@@ -110,13 +113,49 @@ class BatchStore:
         self._quarantine = quarantine
         self._on_spooled = on_spooled
 
-    async def store(self, lines: list[str], spans: list[Span], rejections: list[Rejection]) -> None:
-        """Store one batch: its lines (see the module docstring) and its rejections, those found here too."""
+    async def store(
+        self, lines: list[str], spans: list[Span], rejections: list[Rejection], *,
+        after: asyncio.Future[None] | None = None,
+    ) -> None:
+        """Store one batch: its lines (see the module docstring) and its rejections, those found here too.
+
+        Args:
+            lines: the batch's lines.
+            spans: which lines belong to which message.
+            rejections: the batch's rejections so far.
+            after: the store of the batch before this one, when it is still running. This batch's lines are
+                written to InfluxDB at once; anything else (the spool, the bisection of refused lines, the
+                quarantine) waits until that store is done, so that they receive batches in order. What it
+                raised is raised here too.
+        """
         started = time.monotonic()
         if spans:
-            rejections = rejections + await find_refused(self._write, lines, spans)
+            rejections = rejections + await self._store_lines(lines, spans, after)
+        if after is not None:
+            await asyncio.shield(after)
         await self._quarantine.keep(rejections)
         metrics.BATCH_SECONDS.observe(time.monotonic() - started)
+
+    async def _store_lines(self, lines: list[str], spans: list[Span], after: asyncio.Future[None] | None
+                           ) -> list[Rejection]:
+        """Write the lines of ``spans``; returns the rejections of the messages InfluxDB refuses."""
+        if after is not None and not len(self._spool):  # an earlier batch is being written: overlap the write
+            part = lines[spans[0].start : spans[-1].end]
+            try:
+                await self._influx.write("\n".join(part).encode())
+            except InfluxUnavailable as exc:
+                await asyncio.shield(after)
+                await self._spool_instead(part, exc)
+                return []
+            except InfluxRejected:
+                pass  # found below, in order, by the one bisection
+            else:
+                self._written(part)
+                return []
+            await asyncio.shield(after)
+        elif after is not None:
+            await asyncio.shield(after)
+        return await find_refused(self._write, lines, spans)
 
     async def _write(self, part: list[str]) -> None:
         if len(self._spool):  # an earlier write went to the spool: keep the order, it is replayed first
@@ -125,16 +164,24 @@ class BatchStore:
         try:
             await self._influx.write("\n".join(part).encode())
         except InfluxUnavailable as exc:
-            metrics.BATCHES.labels("spooled").inc()
-            if isinstance(exc, InfluxRefused):
-                count_refusal(exc)
-                log.error("operator action needed, spooling %d lines meanwhile: %s", len(part), exc)  # noqa: TRY400
-            else:
-                log.warning("InfluxDB unavailable, spooling %d lines: %s", len(part), exc)
-            await self._to_spool(part)
+            await self._spool_instead(part, exc)
             return
+        self._written(part)
+
+    @staticmethod
+    def _written(part: list[str]) -> None:
         metrics.POINTS.inc(len(part))
         metrics.BATCHES.labels("written").inc()
+
+    async def _spool_instead(self, part: list[str], exc: InfluxUnavailable) -> None:
+        """InfluxDB could not take ``part``: log why, then spool it."""
+        metrics.BATCHES.labels("spooled").inc()
+        if isinstance(exc, InfluxRefused):
+            count_refusal(exc)
+            log.error("operator action needed, spooling %d lines meanwhile: %s", len(part), exc)
+        else:
+            log.warning("InfluxDB unavailable, spooling %d lines: %s", len(part), exc)
+        await self._to_spool(part)
 
     async def _to_spool(self, lines: list[str]) -> None:
         body = "\n".join(lines).encode()

@@ -89,7 +89,8 @@ def test_the_payload_cap_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # --- fuzzing at the receive level ----------------------------------------------------------------------------
 class NullStore:
-    async def store(self, lines: list[str], spans: list[Any], rejections: list[Rejection]) -> None:
+    async def store(self, lines: list[str], spans: list[Any], rejections: list[Rejection], *,
+                    after: Any = None) -> None:
         return None
 
 

@@ -5,7 +5,10 @@ quarantine on 4xx.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from ingest.batcher import Batcher
 from ingest.drain import SPOOL_TOPIC, SpoolDrain
@@ -52,7 +55,7 @@ class Harness:
         quarantine = Quarantine(self._store)
         self.drain = SpoolDrain(fake, spool, quarantine, max_backoff=0.05)
         store = BatchStore(fake, spool, quarantine, on_spooled=self.drain.notify)
-        self.batcher = Batcher(store, on_stored=self._on_stored, batch_size=4, batch_interval=0.05)
+        self.batcher = Batcher(store, on_stored=self._on_stored, batch_size=4, batch_interval=0.05, max_writes=2)
 
     async def _store(self, rejections: list[Rejection]) -> None:
         self.rejected.extend(rejections)
@@ -131,3 +134,164 @@ async def test_a_spooled_line_influxdb_refuses_later_goes_to_quarantine(tmp_path
     assert [(r.message.topic, r.message.payload, r.stage) for r in h.rejected] == [
         (SPOOL_TOPIC, b"bad v=1 1", "write")
     ]
+
+
+# --- two batch writes in flight: acknowledgements and the failure paths stay in order ----------------------------
+class GatedInflux(FakeInflux):
+    """A FakeInflux whose n-th write (1-based) waits for ``gates[n]`` and then fails if ``fail`` names it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gates: dict[int, asyncio.Event] = {}
+        self.fail: set[int] = set()
+        self.started = 0
+
+    async def write(self, body: bytes) -> None:
+        self.started += 1
+        number = self.started
+        gate = self.gates.get(number)
+        if gate is not None:
+            await gate.wait()
+        if number in self.fail:
+            self.writes += 1
+            raise InfluxUnavailable("HTTP 503")
+        await super().write(body)
+
+
+def spooled_lines(folder: Path) -> list[list[str]]:
+    return [p.read_text().split("\n") for p in sorted(folder.glob("*.lp"))]
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.005)
+
+
+async def test_a_fast_second_write_is_acknowledged_only_after_the_slow_first(tmp_path: Path) -> None:
+    influx = GatedInflux()
+    influx.gates[1] = asyncio.Event()
+    h = Harness(tmp_path, influx)
+    tasks = await h.run()
+    for mid in range(1, 9):  # two batches of four lines
+        h.add(mid, [f"m v={mid} {mid}"])
+    await wait_for(lambda: len(influx.lines) == 4)  # the second batch is written while the first waits
+    await asyncio.sleep(0.05)
+    assert influx.lines == [f"m v={mid} {mid}" for mid in range(5, 9)]
+    assert h.acked == []  # ... but nothing is acknowledged before the first batch is stored
+    influx.gates[1].set()
+    await wait_for(lambda: len(h.acked) == 8)
+    assert h.acked == list(range(1, 9))
+    await h.stop(tasks)
+    assert sorted(influx.lines) == sorted(f"m v={mid} {mid}" for mid in range(1, 9))
+
+
+async def test_an_outage_in_the_middle_spools_in_order_and_acknowledges_in_order(tmp_path: Path) -> None:
+    influx = GatedInflux()
+    influx.gates[1] = asyncio.Event()  # batch 1: slow, then stored
+    influx.fail = {2}  # batch 2: refused at once (503) while batch 1 is still being written
+    h = Harness(tmp_path, influx)
+    tasks = await h.run()
+    for mid in range(1, 13):  # three batches of four lines
+        h.add(mid, [f"m v={mid} {mid}"])
+    await wait_for(lambda: influx.writes >= 1)
+    await asyncio.sleep(0.05)
+    assert spooled_lines(tmp_path / "spool") == []  # batch 2 waits for batch 1 before it goes to the spool
+    assert h.acked == []
+    influx.gates[1].set()
+    await wait_for(lambda: len(h.acked) == 12)
+    assert h.acked == list(range(1, 13))
+    await wait_for(lambda: not spooled_lines(tmp_path / "spool"))  # the drain replays what was spooled
+    await h.stop(tasks)
+    assert sorted(influx.lines) == sorted(f"m v={mid} {mid}" for mid in range(1, 13))  # the drain replayed 2, 3
+
+
+async def test_a_batch_behind_an_outage_follows_it_into_the_spool_in_order(tmp_path: Path) -> None:
+    influx = GatedInflux()
+    influx.down = True
+    h = Harness(tmp_path, influx)
+    tasks = (asyncio.create_task(h.batcher.run()), asyncio.create_task(asyncio.sleep(3600)))  # no drain yet
+    for mid in range(1, 17):  # four batches; the batches after the first overlap it and fail fast
+        h.add(mid, [f"m v={mid} {mid}"])
+    await wait_for(lambda: len(h.acked) == 16)
+    assert h.acked == list(range(1, 17))
+    assert spooled_lines(tmp_path / "spool") == [
+        [f"m v={mid} {mid}" for mid in range(first, first + 4)] for first in (1, 5, 9, 13)
+    ]
+    await h.stop(tasks)
+
+
+async def test_a_refused_line_behind_a_slow_batch_is_quarantined_after_it(tmp_path: Path) -> None:
+    influx = GatedInflux()
+    influx.gates[1] = asyncio.Event()
+    h = Harness(tmp_path, influx)
+    tasks = await h.run()
+    for mid in range(1, 9):
+        h.add(mid, ["bad v=1 1"] if mid == 6 else [f"m v={mid} {mid}"])
+    await wait_for(lambda: influx.started >= 2)
+    await asyncio.sleep(0.05)
+    assert h.rejected == []  # the bisection of batch 2 waits for batch 1
+    influx.gates[1].set()
+    await wait_for(lambda: len(h.acked) == 8)
+    await h.stop(tasks)
+    assert h.acked == list(range(1, 9))
+    assert [(r.message.topic, r.stage) for r in h.rejected] == [("topic/6", "write")]
+    assert set(influx.lines) == {f"m v={mid} {mid}" for mid in range(1, 9) if mid != 6}
+
+
+class FailingStore:
+    """A store whose first batch fails for good after ``gate`` opens; the others are stored at once."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.calls = 0
+        self.stored: list[int] = []
+
+    async def store(self, lines: list[str], spans: list[object], rejections: list[Rejection], *,
+                    after: asyncio.Future[None] | None = None) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            await self.gate.wait()
+            raise OSError("disk full")
+        self.stored.append(self.calls)
+
+
+async def test_nothing_after_a_failed_batch_is_acknowledged(tmp_path: Path) -> None:
+    store = FailingStore()
+    acked: list[int] = []
+    def on_stored(acks: list[AckToken]) -> None:
+        acked.extend(a.mid for a in acks if isinstance(a, Token))
+
+    batcher = Batcher(store, on_stored=on_stored, batch_size=2, batch_interval=0.05, max_writes=2)  # type: ignore[arg-type]
+    task = asyncio.create_task(batcher.run())
+    for mid in range(1, 5):
+        batcher.add(Outcome(Message("t", b"x", mid, Token(mid)), lines=[f"m v={mid} {mid}"]))
+    await wait_for(lambda: store.stored == [2])  # the second batch is stored while the first waits
+    store.gate.set()
+    done, _ = await asyncio.wait([task], timeout=5)
+    assert done
+    assert isinstance(task.exception(), OSError)
+    assert acked == []  # the second batch's messages stay unacknowledged: the broker delivers them again
+
+
+def test_writes_in_flight_must_fit_the_queue() -> None:
+    with pytest.raises(ValueError, match="max_writes"):
+        Batcher(None, max_writes=5, max_queued_batches=4)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_writes"):
+        Batcher(None, max_writes=0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("writes", [1, 2])
+async def test_batches_queued_while_the_receiver_is_paused_are_all_stored(tmp_path: Path, writes: int) -> None:
+    """No new batch closes while reading is paused: a write that ends must start the next queued batch itself."""
+    influx = FakeInflux()
+    h = Harness(tmp_path, influx)
+    h.batcher = Batcher(h.batcher._store, on_stored=h._on_stored, batch_size=1, batch_interval=60,
+                        max_queued_batches=4, max_writes=writes)
+    for mid in range(1, 5):  # four batches closed before the store loop runs; the open batch stays empty
+        h.add(mid, [f"m v={mid} {mid}"])
+    tasks = await h.run()
+    await wait_for(lambda: len(h.acked) == 4)
+    assert h.acked == [1, 2, 3, 4]
+    await h.stop(tasks)
