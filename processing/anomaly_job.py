@@ -101,7 +101,7 @@ LEVEL = replace(det.LEVEL, spike_threshold=14.0, spike_max_duration=3600.0, spik
 WEEKLY_SETTINGS = replace(det.COUNT, seasonal_threshold=6.0)
 # counts are compared with their hour of the week at the day's level of activity (the last 3 h): a fine Saturday
 # is busy all day in every street, a broken counter is wrong on its own
-COUNT = replace(WEEKLY_SETTINGS, seasonal_level_window=3 * 3600.0)
+COUNT = replace(WEEKLY_SETTINGS, seasonal_level_window=3 * 3600.0, seasonal_own_window=14 * DAY)
 DAILY_WITHIN_SHARE = 0.25  # the daily medians' spread is at least this share of the usual spread within a day
 DAILY = replace(det.LEVEL, drift_window=14 * DAY, drift_lag=2 * DAY, warmup=7 * DAY, min_history=7,
                 drift_slack=1.5, drift_threshold=3.0)  # daily medians: a two-week reference, a week to warm up

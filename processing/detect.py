@@ -41,6 +41,7 @@ HOUR = 3600.0  # s
 DAY = 86400.0  # s
 WEEK = 7 * DAY  # s
 MAD_TO_SIGMA = 1.4826  # a normal distribution's standard deviation per median absolute deviation
+OWN_SPREAD_MIN_SPAN = 6 * HOUR  # readings at the usual rate a counter's own spread needs before it is trusted
 KINDS = ("level", "count")
 FIRST_TIME = 0.0  # s: 1970-01-01
 LAST_TIME = 253_402_300_799.0  # s: 9999-12-31 23:59:59
@@ -125,6 +126,9 @@ class Settings:
     # still far from the day's level
     seasonal_level_min: float = 25.0  # readings whose baseline expects fewer counts do not enter the level (their
     # Poisson noise is above a fifth of the count)
+    seasonal_own_window: float = 0.0  # counts: trailing span over which the counter's own spread about its
+    # (scaled) baseline is measured; a departure is judged against it as well as against counting noise. A crowd
+    # moves a count by a share of it, not by its square root; 0 = counting noise and the slot's spread only
 
 
 LEVEL = Settings(
@@ -735,8 +739,11 @@ def seasonal_events(
     if settings.seasonal_level_window > 0:
         level = activity_level(series, settings, expected, excluded)
         expected, spread = expected * level, spread * level
-    poisson = np.sqrt(np.maximum(np.maximum(expected, series.values), 1.0))
-    floor = np.maximum(poisson, settings.seasonal_min_relative * np.abs(expected))
+    variance = np.maximum(np.maximum(expected, series.values), 1.0)
+    if settings.seasonal_own_window > 0:
+        own = own_spread(series, settings, expected, excluded)
+        variance = variance + (own * np.nan_to_num(expected)) ** 2
+    floor = np.maximum(np.sqrt(variance), settings.seasonal_min_relative * np.abs(expected))
     scale = np.maximum(MAD_TO_SIGMA * spread, floor)
     z = np.nan_to_num((series.values - expected) / scale)
     z[excluded] = 0.0
@@ -780,6 +787,31 @@ def activity_level(series: Series, settings: Settings, expected: FloatArray, exc
     level, _ = rolling(np.ascontiguousarray(ratio), window, max(window // 3, 1))
     cap = max(settings.seasonal_level_cap, 1.0)
     return np.clip(np.nan_to_num(level, nan=1.0), 1.0 / cap, cap)
+
+
+def own_spread(series: Series, settings: Settings, expected: FloatArray, excluded: BoolArray) -> FloatArray:
+    """The counter's own relative spread about its baseline beyond counting noise, from the readings before each.
+
+    A crowd, a group, a shop's offer move a count by a share of it: beyond Poisson noise a count varies by a
+    fraction of its expected value. That fraction is the robust standard deviation of ``log(count / expected)``
+    over the trailing ``seasonal_own_window`` (readings the baseline expects at least ``seasonal_level_min``
+    counts of, zeros and excluded days left out), less the part counting noise explains (``1 / expected`` in
+    log terms), so that each counter is judged by its own usual variability and not by a fixed share.
+
+    Returns:
+        Shape (n,), the relative standard deviation (0 where too few readings are known).
+    """
+    usable = (expected >= settings.seasonal_level_min) & (series.values > 0) & ~excluded
+    safe = np.where(usable, expected, 1.0)
+    residual = np.where(usable, np.log(np.where(usable, series.values, 1.0) / safe), np.nan)
+    counting = np.where(usable, 1.0 / safe, np.nan)
+    window = points(settings.seasonal_own_window, series.interval, low=1)
+    least = points(OWN_SPREAD_MIN_SPAN, series.interval, low=1)
+    _, mad = rolling(np.ascontiguousarray(residual), window, least)
+    noise, _ = rolling(np.ascontiguousarray(counting), window, least)
+    excess = (MAD_TO_SIGMA * np.nan_to_num(mad)) ** 2 - np.nan_to_num(noise)
+    spread: FloatArray = np.sqrt(np.maximum(excess, 0.0))
+    return spread
 
 
 def silent_counter_events(
