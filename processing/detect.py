@@ -126,6 +126,7 @@ class Settings:
     # still far from the day's level
     seasonal_level_min: float = 25.0  # readings whose baseline expects fewer counts do not enter the level (their
     # Poisson noise is above a fifth of the count)
+    seasonal_min_weeks: int = 3  # fewest earlier readings of the slot (not excluded) that form a baseline
     seasonal_own_window: float = 0.0  # counts: trailing span over which the counter's own spread about its
     # (scaled) baseline is measured; a departure is judged against it as well as against counting noise. A crowd
     # moves a count by a share of it, not by its square root; 0 = counting noise and the slot's spread only
@@ -733,20 +734,23 @@ def seasonal_events(
     slots = (np.floor(local / slot_length).astype(np.int64) + 3 * int(DAY // slot_length)) % n_slots
     depth = settings.seasonal_depth
     expected, spread = np.empty(series.values.size), np.empty(series.values.size)
-    anomaly.seasonal_baseline(series.values, slots, excluded, n_slots, depth, min(depth, 3), expected, spread)
+    least = min(depth, max(settings.seasonal_min_weeks, 1))
+    anomaly.seasonal_baseline(series.values, slots, excluded, n_slots, depth, least, expected, spread)
     # counting noise: the larger of the two rates could have produced both counts (Poisson variance)
     level = np.ones(series.values.size)
     if settings.seasonal_level_window > 0:
         level = activity_level(series, settings, expected, excluded)
         expected, spread = expected * level, spread * level
     variance = np.maximum(np.maximum(expected, series.values), 1.0)
-    if settings.seasonal_own_window > 0:
+    unknown = np.zeros(series.values.size, dtype=bool)
+    if settings.seasonal_own_window > 0:  # a departure is judged once the counter's own spread is known
         own = own_spread(series, settings, expected, excluded)
-        variance = variance + (own * np.nan_to_num(expected)) ** 2
+        unknown = np.isnan(own)
+        variance = variance + (np.nan_to_num(own) * np.nan_to_num(expected)) ** 2
     floor = np.maximum(np.sqrt(variance), settings.seasonal_min_relative * np.abs(expected))
     scale = np.maximum(MAD_TO_SIGMA * spread, floor)
     z = np.nan_to_num((series.values - expected) / scale)
-    z[excluded] = 0.0
+    z[excluded | unknown] = 0.0
     events = []
     for first, last in stretches(
         np.abs(z) > settings.seasonal_threshold, bridge=points(settings.merge_gap, series.interval, low=0)
@@ -799,7 +803,7 @@ def own_spread(series: Series, settings: Settings, expected: FloatArray, exclude
     log terms), so that each counter is judged by its own usual variability and not by a fixed share.
 
     Returns:
-        Shape (n,), the relative standard deviation (0 where too few readings are known).
+        Shape (n,), the relative standard deviation (NaN where too few readings are known).
     """
     usable = (expected >= settings.seasonal_level_min) & (series.values > 0) & ~excluded
     safe = np.where(usable, expected, 1.0)
@@ -809,8 +813,8 @@ def own_spread(series: Series, settings: Settings, expected: FloatArray, exclude
     least = points(OWN_SPREAD_MIN_SPAN, series.interval, low=1)
     _, mad = rolling(np.ascontiguousarray(residual), window, least)
     noise, _ = rolling(np.ascontiguousarray(counting), window, least)
-    excess = (MAD_TO_SIGMA * np.nan_to_num(mad)) ** 2 - np.nan_to_num(noise)
-    spread: FloatArray = np.sqrt(np.maximum(excess, 0.0))
+    excess = (MAD_TO_SIGMA * mad) ** 2 - np.nan_to_num(noise)
+    spread: FloatArray = np.sqrt(np.maximum(excess, 0.0))  # NaN stays NaN: not known yet
     return spread
 
 

@@ -396,7 +396,7 @@ def test_own_spread_is_what_counting_noise_does_not_explain() -> None:
 
     assert 0.13 < spread(values) < 0.23  # the wander of 0.18, from the readings alone
     assert spread(poisson) < 0.05  # counting noise alone leaves nothing of its own
-    assert spread(values, 10) == 0.0  # too few readings: not known yet
+    assert math.isnan(spread(values, 10))  # too few readings: not known yet, and no departure is judged
 
 
 @pytest.mark.parametrize("seed", [2, 3, 5, 7, 8])
@@ -410,6 +410,17 @@ def test_a_crowd_is_judged_by_the_counters_own_spread_but_a_spike_still_stands_o
     values[at] *= 8
     [spike] = [e for e in detect(times, values, kind="count", settings=WITH_OWN_SPREAD) if e.start in times[later]]
     assert spike.start == times[at]
+
+
+def test_two_earlier_weeks_make_a_baseline_only_when_allowed() -> None:
+    times, values = footfall(weeks=3)
+    saturday = START + 2 * 7 * DAY + 5 * DAY  # the third Saturday: two earlier ones
+    values[(times >= saturday + 8 * HOUR) & (times < saturday + 20 * HOUR)] = 0.0
+    assert detect(times, values, kind="count") == []  # three earlier weeks needed: nothing to compare with
+    two = replace(COUNT, seasonal_min_weeks=2)
+    [dead] = detect(times, values, kind="count", settings=two)
+    assert dead.kind == "stuck"
+    assert saturday + 8 * HOUR <= dead.start < saturday + 12 * HOUR
 
 
 # --- cumulative counters ----------------------------------------------------------------------------------------
