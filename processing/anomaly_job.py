@@ -94,14 +94,17 @@ OCCUPANCY_STEP = 1800.0  # s: the lot's occupancy is sampled this often to judge
 OCCUPANCY_QUANTILE = 0.5  # of the lot's occupancy whenever the bay was taken (freed): its usual level
 OCCUPANCY_MIN_SAMPLES = 3  # times the bay was taken (freed) in its history that the level needs
 ALONE_SHARE = 1 / 3  # a drift is the sensor's when at least this share of its change is not the town's
+# a slot of the week is judged from two earlier weeks when a holiday or the town's festival took the third (the
+# counter's own spread, not the two readings' difference, then carries the judgement)
+WEEKLY_MIN_WEEKS = 2
 MIN_DAY_SHARE = 0.8  # a day enters the daily drift test with this share of the fullest day's readings
 # the detectors' parameters: spikes are short and return (a classroom filling with CO2 is no spike); a count
 # deviates from its hour of the week by six robust standard deviations
 LEVEL = replace(det.LEVEL, spike_threshold=14.0, spike_max_duration=3600.0, spike_must_return=True)
-WEEKLY_SETTINGS = replace(det.COUNT, seasonal_threshold=6.0)
+WEEKLY_SETTINGS = replace(det.COUNT, seasonal_threshold=6.0, seasonal_min_weeks=WEEKLY_MIN_WEEKS)
 # counts are compared with their hour of the week at the day's level of activity (the last 3 h): a fine Saturday
 # is busy all day in every street, a broken counter is wrong on its own
-COUNT = replace(WEEKLY_SETTINGS, seasonal_level_window=3 * 3600.0)
+COUNT = replace(WEEKLY_SETTINGS, seasonal_level_window=3 * 3600.0, seasonal_own_window=14 * DAY)
 DAILY_WITHIN_SHARE = 0.25  # the daily medians' spread is at least this share of the usual spread within a day
 DAILY = replace(det.LEVEL, drift_window=14 * DAY, drift_lag=2 * DAY, warmup=7 * DAY, min_history=7,
                 drift_slack=1.5, drift_threshold=3.0)  # daily medians: a two-week reference, a week to warm up

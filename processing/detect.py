@@ -41,6 +41,7 @@ HOUR = 3600.0  # s
 DAY = 86400.0  # s
 WEEK = 7 * DAY  # s
 MAD_TO_SIGMA = 1.4826  # a normal distribution's standard deviation per median absolute deviation
+OWN_SPREAD_MIN_SPAN = 6 * HOUR  # readings at the usual rate a counter's own spread needs before it is trusted
 KINDS = ("level", "count")
 FIRST_TIME = 0.0  # s: 1970-01-01
 LAST_TIME = 253_402_300_799.0  # s: 9999-12-31 23:59:59
@@ -125,6 +126,10 @@ class Settings:
     # still far from the day's level
     seasonal_level_min: float = 25.0  # readings whose baseline expects fewer counts do not enter the level (their
     # Poisson noise is above a fifth of the count)
+    seasonal_min_weeks: int = 3  # fewest earlier readings of the slot (not excluded) that form a baseline
+    seasonal_own_window: float = 0.0  # counts: trailing span over which the counter's own spread about its
+    # (scaled) baseline is measured; a departure is judged against it as well as against counting noise. A crowd
+    # moves a count by a share of it, not by its square root; 0 = counting noise and the slot's spread only
 
 
 LEVEL = Settings(
@@ -729,17 +734,23 @@ def seasonal_events(
     slots = (np.floor(local / slot_length).astype(np.int64) + 3 * int(DAY // slot_length)) % n_slots
     depth = settings.seasonal_depth
     expected, spread = np.empty(series.values.size), np.empty(series.values.size)
-    anomaly.seasonal_baseline(series.values, slots, excluded, n_slots, depth, min(depth, 3), expected, spread)
+    least = min(depth, max(settings.seasonal_min_weeks, 1))
+    anomaly.seasonal_baseline(series.values, slots, excluded, n_slots, depth, least, expected, spread)
     # counting noise: the larger of the two rates could have produced both counts (Poisson variance)
     level = np.ones(series.values.size)
     if settings.seasonal_level_window > 0:
         level = activity_level(series, settings, expected, excluded)
         expected, spread = expected * level, spread * level
-    poisson = np.sqrt(np.maximum(np.maximum(expected, series.values), 1.0))
-    floor = np.maximum(poisson, settings.seasonal_min_relative * np.abs(expected))
+    variance = np.maximum(np.maximum(expected, series.values), 1.0)
+    unknown = np.zeros(series.values.size, dtype=bool)
+    if settings.seasonal_own_window > 0:  # a departure is judged once the counter's own spread is known
+        own = own_spread(series, settings, expected, excluded)
+        unknown = np.isnan(own)
+        variance = variance + (np.nan_to_num(own) * np.nan_to_num(expected)) ** 2
+    floor = np.maximum(np.sqrt(variance), settings.seasonal_min_relative * np.abs(expected))
     scale = np.maximum(MAD_TO_SIGMA * spread, floor)
     z = np.nan_to_num((series.values - expected) / scale)
-    z[excluded] = 0.0
+    z[excluded | unknown] = 0.0
     events = []
     for first, last in stretches(
         np.abs(z) > settings.seasonal_threshold, bridge=points(settings.merge_gap, series.interval, low=0)
@@ -780,6 +791,31 @@ def activity_level(series: Series, settings: Settings, expected: FloatArray, exc
     level, _ = rolling(np.ascontiguousarray(ratio), window, max(window // 3, 1))
     cap = max(settings.seasonal_level_cap, 1.0)
     return np.clip(np.nan_to_num(level, nan=1.0), 1.0 / cap, cap)
+
+
+def own_spread(series: Series, settings: Settings, expected: FloatArray, excluded: BoolArray) -> FloatArray:
+    """The counter's own relative spread about its baseline beyond counting noise, from the readings before each.
+
+    A crowd, a group, a shop's offer move a count by a share of it: beyond Poisson noise a count varies by a
+    fraction of its expected value. That fraction is the robust standard deviation of ``log(count / expected)``
+    over the trailing ``seasonal_own_window`` (readings the baseline expects at least ``seasonal_level_min``
+    counts of, zeros and excluded days left out), less the part counting noise explains (``1 / expected`` in
+    log terms), so that each counter is judged by its own usual variability and not by a fixed share.
+
+    Returns:
+        Shape (n,), the relative standard deviation (NaN where too few readings are known).
+    """
+    usable = (expected >= settings.seasonal_level_min) & (series.values > 0) & ~excluded
+    safe = np.where(usable, expected, 1.0)
+    residual = np.where(usable, np.log(np.where(usable, series.values, 1.0) / safe), np.nan)
+    counting = np.where(usable, 1.0 / safe, np.nan)
+    window = points(settings.seasonal_own_window, series.interval, low=1)
+    least = points(OWN_SPREAD_MIN_SPAN, series.interval, low=1)
+    _, mad = rolling(np.ascontiguousarray(residual), window, least)
+    noise, _ = rolling(np.ascontiguousarray(counting), window, least)
+    excess = (MAD_TO_SIGMA * mad) ** 2 - np.nan_to_num(noise)
+    spread: FloatArray = np.sqrt(np.maximum(excess, 0.0))  # NaN stays NaN: not known yet
+    return spread
 
 
 def silent_counter_events(

@@ -17,6 +17,7 @@ from processing.detect import (
     HOUR,
     DetectError,
     Event,
+    Series,
     detect,
     detect_counter_resets,
     detect_packet_loss,
@@ -26,6 +27,7 @@ from processing.detect import (
     iso,
     merge_events,
     number,
+    own_spread,
     seasonal_slot,
     slot_label,
     stretches,
@@ -359,6 +361,66 @@ def test_a_dead_counter_is_still_stuck_at_the_days_level() -> None:
     saturday = START + 7 * 7 * DAY + 5 * DAY
     values[(times >= saturday + 8 * HOUR) & (times < saturday + 20 * HOUR)] = 0.0
     assert kinds(detect(times, values, kind="count", settings=AT_THE_DAYS_LEVEL)) == ["stuck"]
+
+
+# --- the counter's own spread -------------------------------------------------------------------------------
+
+WITH_OWN_SPREAD = replace(AT_THE_DAYS_LEVEL, seasonal_threshold=6.0, seasonal_own_window=14 * DAY)
+
+
+def usual_footfall(weeks: int = 4) -> tuple[FloatArray, FloatArray]:
+    """Times every 10 minutes and the usual people per 10 minutes: busy shop hours, busier Saturdays."""
+    times = START + np.arange(0.0, weeks * 7 * DAY, 600.0)
+    hour = ((times - START) % DAY) / HOUR
+    weekday = ((times - START) // DAY) % 7
+    return times, np.where((hour >= 9) & (hour < 19), 150.0, 5.0) * np.where(weekday == 5, 1.6, 1.0)
+
+
+def crowded_footfall(seed: int, *, sigma: float, weeks: int = 4) -> tuple[FloatArray, FloatArray]:
+    """People per 10 minutes whose rate wanders by ``sigma`` (log) beyond Poisson noise: crowds, groups."""
+    rng = np.random.default_rng(seed)
+    times, rate = usual_footfall(weeks)
+    rate = rate * rng.lognormal(-sigma * sigma / 2, sigma, times.size)
+    return times, rng.poisson(rate).astype(np.float64)
+
+
+def test_own_spread_is_what_counting_noise_does_not_explain() -> None:
+    times, values = crowded_footfall(1, sigma=0.18)
+    _, poisson = crowded_footfall(1, sigma=0.0)
+    _, expected = usual_footfall()
+    none = np.zeros(times.size, dtype=bool)
+
+    def spread(counts: FloatArray, upto: int | None = None) -> float:
+        series = Series(times[:upto], counts[:upto], 600.0, "people", "")
+        return float(own_spread(series, WITH_OWN_SPREAD, expected[:upto], none[:upto])[-1])
+
+    assert 0.13 < spread(values) < 0.23  # the wander of 0.18, from the readings alone
+    assert spread(poisson) < 0.05  # counting noise alone leaves nothing of its own
+    assert math.isnan(spread(values, 10))  # too few readings: not known yet, and no departure is judged
+
+
+@pytest.mark.parametrize("seed", [2, 3, 5, 7, 8])
+def test_a_crowd_is_judged_by_the_counters_own_spread_but_a_spike_still_stands_out(seed: int) -> None:
+    times, values = crowded_footfall(seed, sigma=0.18)
+    later = times >= START + 22 * DAY  # the counter's own spread is known from its first day with a baseline on
+    plain = [e for e in detect(times, values, kind="count", settings=AT_THE_DAYS_LEVEL) if e.start >= times[later][0]]
+    assert plain  # Poisson noise and a tenth of the count are too narrow for a count that wanders by a fifth
+    assert [e for e in detect(times, values, kind="count", settings=WITH_OWN_SPREAD) if e.start in times[later]] == []
+    at = int(np.searchsorted(times, START + 26 * DAY + 12 * HOUR))
+    values[at] *= 8
+    [spike] = [e for e in detect(times, values, kind="count", settings=WITH_OWN_SPREAD) if e.start in times[later]]
+    assert spike.start == times[at]
+
+
+def test_two_earlier_weeks_make_a_baseline_only_when_allowed() -> None:
+    times, values = footfall(weeks=3)
+    saturday = START + 2 * 7 * DAY + 5 * DAY  # the third Saturday: two earlier ones
+    values[(times >= saturday + 8 * HOUR) & (times < saturday + 20 * HOUR)] = 0.0
+    assert detect(times, values, kind="count") == []  # three earlier weeks needed: nothing to compare with
+    two = replace(COUNT, seasonal_min_weeks=2)
+    [dead] = detect(times, values, kind="count", settings=two)
+    assert dead.kind == "stuck"
+    assert saturday + 8 * HOUR <= dead.start < saturday + 12 * HOUR
 
 
 # --- cumulative counters ----------------------------------------------------------------------------------------
