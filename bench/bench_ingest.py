@@ -153,7 +153,23 @@ def _register_devices(python: str, checkout: Path | None, path: Path) -> None:
     subprocess.run([python, "-c", _REGISTER, str(path), euis, MODEL], check=True, cwd=checkout)
 
 
-class Stadtpuls:
+class _Child:
+    """A system under test run as a child process: its pid, and a stop by SIGTERM."""
+
+    process: subprocess.Popen[bytes] | None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=120)
+
+
+class Stadtpuls(_Child):
     def __init__(self, broker: MosquittoServer, influx: InfluxServer, db: str, *, workers: int, qos: int,
                  python: str = sys.executable) -> None:
         self.python = python
@@ -181,18 +197,8 @@ class Stadtpuls:
         for cid in self.ids:
             wait_connected(self.broker, cid)
 
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=120)
-
-
-class Peer:
+class Peer(_Child):
     """The paho + orjson + httpx pipeline of ``bench/peer_pipeline.py`` as a child process."""
 
     def __init__(self, broker: MosquittoServer, influx: InfluxServer, db: str) -> None:
@@ -209,15 +215,6 @@ class Peer:
             self.process = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT)
         wait_connected(self.broker, self.client_id)
 
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=120)
 
 
 System = Stadtpuls | Peer | nodered.NodeRed
