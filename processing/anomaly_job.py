@@ -26,7 +26,8 @@ What is examined, per device, from the catalog (``devices/catalog.py``) and the 
 * bay states (:data:`STATE_QUANTITIES`): a state frozen far longer than the bay's own history, while the
   site's other bays kept changing;
 * drift, once every site is examined (:func:`confirm_drifts`): kept only where the station's daily medians
-  also drifted, the same way, against the town's other stations of the quantity.
+  also drifted, the same way, against the town's other stations of the quantity, and over the days the drift
+  built up moved away from them far beyond the usual day-to-day spread of that ratio.
 
 Work is split by site like the processing service: a site belongs to worker ``i`` of ``n`` by a stable CRC-32
 of its municipality and name.
@@ -93,7 +94,9 @@ IDLE_CHANCE = 0.01  # a frozen bay is not stuck while this many of its lot's bay
 OCCUPANCY_STEP = 1800.0  # s: the lot's occupancy is sampled this often to judge a frozen bay
 OCCUPANCY_QUANTILE = 0.5  # of the lot's occupancy whenever the bay was taken (freed): its usual level
 OCCUPANCY_MIN_SAMPLES = 3  # times the bay was taken (freed) in its history that the level needs
-ALONE_SHARE = 1 / 3  # a drift is the sensor's when at least this share of its change is not the town's
+# a drift is the sensor's when, over the days it built up, its ratio to the town's other stations departed from
+# the ratio's usual level by at least this many of the ratio's usual (robust) day-to-day standard deviations
+DRIFT_SIGNIFICANCE = 3.0
 # a slot of the week is judged from two earlier weeks when a holiday or the town's festival took the third (the
 # counter's own spread, not the two readings' difference, then carries the judgement)
 WEEKLY_MIN_WEEKS = 2
@@ -607,7 +610,7 @@ async def confirm_drifts(
     client: InfluxClient, found: list[Detection], start: float, end: float, report: JobReport
 ) -> list[Detection]:
     """Keep a drift only where it also shows against the town's (the municipality's) other stations of the
-    same quantity.
+    same quantity (:func:`judged_drift`).
 
     Weather, season and holidays move every station of a town alike, roughly in proportion; a drifting sensor
     moves alone, by an offset. So a drift found against a station's own past (or a co-located fraction) must
@@ -628,22 +631,40 @@ async def confirm_drifts(
             continue
         for drift in group:
             others = [days for key, days in medians.items() if key[0] != drift.dev_eui]
-            own = medians.get((drift.dev_eui, drift.channel))
-            if not others or not own:
-                kept.append(drift)
-                continue
-            times, ratio = town_ratio(own, others)
-            if times.size < 3:
-                kept.append(drift)
-                continue
-            confirmed = confirmed_drift(drift, ratio_drifts(times, ratio, quantity))
-            if confirmed is not None and len(others) > 1 and not against_each(confirmed, own, others):
-                continue
-            share = own_share(own, others, confirmed) if confirmed is not None else None
-            if confirmed is not None and (share is None or share >= ALONE_SHARE):
-                tail = f" ({100 * share:.0f} % of its change not shared by them)" if share is not None else ""
-                kept.append(replace(confirmed, reason=confirmed.reason + tail))
+            judged = judged_drift(drift, medians.get((drift.dev_eui, drift.channel)) or {}, others)
+            if judged is not None:
+                kept.append(judged)
     return kept
+
+
+def judged_drift(drift: Detection, own: dict[int, float], others: Sequence[dict[int, float]]) -> Detection | None:
+    """A drift found against the station's own past, judged against the town's other stations (daily medians:
+    day number → median); None when it is the town's, not the station's.
+
+    It is kept when the log ratio of the station to the median of the others drifted too, the same way at the
+    same time (:func:`confirmed_drift`), against each other station alone (:func:`against_each`), and when
+    over the days it built up its ratio to the town departed significantly (:func:`departure_from_town`). It
+    stands as found where the days cannot tell (no other station, fewer than three common days).
+    """
+    if not others or not own:
+        return drift
+    times, ratio = town_ratio(own, others)
+    if times.size < 3:
+        return drift
+    confirmed = confirmed_drift(drift, ratio_drifts(times, ratio, drift.quantity))
+    if confirmed is None or (len(others) > 1 and not against_each(confirmed, own, others)):
+        return None
+    departure = departure_from_town(times, ratio, confirmed)
+    if departure is None:
+        return confirmed
+    shift, spread, days = departure
+    if shift < DRIFT_SIGNIFICANCE * spread:
+        return None
+    upward = "drifting upward" in confirmed.reason
+    moved = f"rose by {100 * math.expm1(shift):.0f} %" if upward else f"fell by {-100 * math.expm1(-shift):.0f} %"
+    tail = (f" (over {days} day{'s' if days > 1 else ''} its ratio to them {moved}, {shift / spread:.1f} times the "
+            f"±{100 * math.expm1(spread):.0f} % it usually varies by)")
+    return replace(confirmed, reason=confirmed.reason + tail)
 
 
 def ratio_drifts(times: npt.NDArray[np.float64], ratio: npt.NDArray[np.float64], quantity: str) -> list[det.Event]:
@@ -666,36 +687,45 @@ def against_each(drift: Detection, own: dict[int, float], others: Sequence[dict[
     return True
 
 
-def own_share(own: dict[int, float], others: Sequence[dict[int, float]], drift: Detection) -> float | None:
-    """Share of a station's change during a drift that the town's other stations did not share.
+def departure_from_town(
+    times: npt.NDArray[np.float64], ratio: npt.NDArray[np.float64], drift: Detection
+) -> tuple[float, float, int] | None:
+    """How far a station's log ratio to the town moved over the days its drift built up, and how much that
+    ratio usually varies.
 
-    The station's change is the log of its mean daily median over the drift against its median over the
-    reference window before (the drift test's window, ``drift_lag`` before the onset); the town's the same for
-    the median of the other stations. A sensor drifting alone changes while the town does not (share near 1);
-    a station that parts from the others because its sources differ (heating at a school yard, traffic at a
-    ring road, as the season turns) changes mostly as the town does. None when the days cannot tell.
+    A sensor drifting alone moves its ratio to the town far beyond the ratio's day-to-day variation; a station
+    whose sources differ from the others' (heating at a school yard, traffic at a ring road) changes mostly as
+    the town does when the season turns, and its ratio moves by about as much as it varies on other days. The
+    days are those from the drift's onset to its alarm (``start``), the stretch over which its sums grew; later
+    days are left out, since a drift's sums stay above the alarm for days after it ended. The ratio's usual
+    level and spread are those the ratio's own drift test compares with at the onset: the median and robust
+    standard deviation of the :data:`DAILY` window ``drift_lag`` before it (the spread at least the ratio's
+    resolution).
+
+    Args:
+        times: shape (n,), day ends (s) of the daily log ratio, ascending (see :func:`town_ratio`).
+        ratio: shape (n,), the log ratio of the station's daily medians to the town's.
+        drift: the drift (``onset``, ``start`` and its direction in ``reason``).
+
+    Returns:
+        The mean departure of the ratio over those days, in log terms and signed so that a move the drift's way
+        is positive; the ratio's usual spread (log terms); the number of days. None when the ratio has no
+        usual level at the onset yet or no day of the drift is in the series.
     """
-    days = np.array(sorted(d for d in own if any(d in other for other in others)), dtype=np.float64)
-    if days.size == 0:
+    days = np.floor(times / DAY)
+    built = (days >= math.floor(drift.onset / DAY)) & (days <= math.floor(drift.start / DAY))
+    if not built.any():
         return None
-    mine = np.array([own[int(d)] for d in days])
-    town = np.array([float(np.median([o[int(d)] for o in others if int(d) in o])) for d in days])
-    ends = (days + 1) * DAY - 1
-    during = (ends >= drift.onset) & (ends <= drift.end)
-    before = (ends < drift.onset - DAILY.drift_lag) & (ends >= drift.onset - DAILY.drift_lag - DAILY.drift_window)
-    if during.sum() < 1 or before.sum() < DAILY.min_history:
+    series = det.Series(times, ratio, DAY, "log ratio to the town", "")
+    median, spread = det.long_term(series, DAILY)
+    first = int(np.argmax(built))
+    lag = det.points(DAILY.drift_lag, DAY, low=0, high=times.size)
+    if first < lag or not math.isfinite(median[first - lag]):
         return None
-    offset = 0.1 * max(float(np.median(np.abs(np.concatenate((mine, town))))), 1e-9)
-
-    def change(values: npt.NDArray[np.float64]) -> float:
-        now = float(np.mean(np.maximum(values[during], 0.0)))
-        usual = float(np.median(np.maximum(values[before], 0.0)))
-        return math.log(now + offset) - math.log(usual + offset)
-
-    station, rest = change(mine), change(town)
-    if station == 0.0:
-        return None
-    return (station - rest) / station
+    usual = max(float(spread[first - lag]), det.resolution(ratio))
+    sign = 1.0 if "drifting upward" in drift.reason else -1.0
+    shift = sign * float(np.mean(ratio[built] - median[first - lag]))
+    return shift, usual, int(built.sum())
 
 
 def detections(events: Sequence[det.Event], device: DeviceInfo, quantity: str, channel: str) -> list[Detection]:
