@@ -11,15 +11,17 @@ from processing import detect as det
 from processing.anomaly_job import (
     DAILY,
     DAY,
+    DRIFT_SIGNIFICANCE,
     IDLE_CHANCE,
     Raw,
     against_each,
     changes,
     confirmed_drift,
+    departure_from_town,
     idle_by_chance,
     idle_share,
+    judged_drift,
     lot_busy_enough,
-    own_share,
     saturated,
     shared_by_site,
     town_ratio,
@@ -197,29 +199,87 @@ def test_humidity_held_at_saturation_is_fog_not_a_frozen_sensor() -> None:
     assert not saturated(event, fog, "pm2_5")  # only humidity saturates
 
 
-def drift_record(onset_day: int, end_day: int) -> Detection:
+def drift_record(onset_day: int, end_day: int, *, start_day: int | None = None, direction: str = "upward"
+                 ) -> Detection:
+    """A drift of daily medians (times are day ends), from ``onset_day`` with its alarm on ``start_day``."""
+    alarm = onset_day if start_day is None else start_day
     return Detection("a", "no2", "", "drift", (START_DAY + onset_day + 1) * DAY - 1,
-                     (START_DAY + onset_day + 1) * DAY - 1, (START_DAY + end_day + 1) * DAY - 1, 2.0, "",
-                     False, "Town", "site")
+                     (START_DAY + alarm + 1) * DAY - 1, (START_DAY + end_day + 1) * DAY - 1, 2.0,
+                     f"daily median of no2 drifting {direction} since about ...", False, "Town", "site")
 
 
-def test_a_drift_is_the_stations_own_only_if_the_town_did_not_change_alike() -> None:
-    town = weather(40, seed=5)
-    others = [daily(town * 20), daily(town * 25)]
-    alone = town * 30
-    alone[30:] += np.arange(10) * 6.0  # the sensor's own drift from day 30
-    share = own_share(daily(alone), others, drift_record(30, 39))
-    assert share is not None
-    assert share > 0.8
-    season = town.copy() * 30
-    season[30:] *= 1.5
-    for other in others:  # every station rises alike: the station changed as the town did
-        for day in range(30, 40):
-            other[START_DAY + day] *= 1.5
-    shared = own_share(daily(season), others, drift_record(30, 39))
-    assert shared is not None
-    assert abs(shared) < 0.2
-    assert own_share(daily(alone), others, drift_record(3, 5)) is None  # no reference window before day 3
+def test_the_departure_from_the_town_is_measured_over_the_days_the_drift_built_up() -> None:
+    rng = np.random.default_rng(11)
+    ratio = rng.normal(0.2, 0.05, 40)
+    ratio[30:33] = 0.2 + np.array([0.3, 0.6, 0.9])  # the drift's three days
+    ratio[33:] = 0.2  # back to its level, while the drift's sums stay above the alarm
+    times = (START_DAY + np.arange(40) + 1) * DAY - 1.0
+    departure = departure_from_town(times, ratio, drift_record(30, 39, start_day=32))
+    assert departure is not None
+    shift, spread, days = departure
+    reference = ratio[14:28]  # the 14 days up to 2 days before the onset (day 30)
+    usual = float(np.median(reference))
+    assert days == 3
+    assert shift == pytest.approx(float(np.mean(ratio[30:33])) - usual)
+    assert spread == pytest.approx(det.MAD_TO_SIGMA * float(np.median(np.abs(reference - usual))))
+    assert shift / spread > 10  # 0.6 on average against a spread near 0.05
+    # a drift the other way measures the departure the other way
+    downward = departure_from_town(times, ratio, drift_record(30, 39, start_day=32, direction="downward"))
+    assert downward is not None
+    assert downward[0] == pytest.approx(-shift)
+    # over the whole event (onset to end) the three days would be diluted by seven ordinary ones
+    assert float(np.mean(ratio[30:40])) - usual < shift / 2
+    # no usual level before the warm-up: the days cannot tell
+    assert departure_from_town(times, ratio, drift_record(5, 8)) is None
+
+
+def test_a_sensor_drifting_while_the_town_rises_is_kept() -> None:
+    """The town's level rises by a quarter over the drift's days (the season), the sensor by far more."""
+    town = weather(42, seed=5)
+    town[30:] *= np.linspace(1.0, 1.25, 12)
+    rng = np.random.default_rng(6)
+    others = [daily(town * 20 * np.exp(rng.normal(0, 0.04, 42))), daily(town * 25 * np.exp(rng.normal(0, 0.04, 42)))]
+    own = town * 30 * np.exp(rng.normal(0, 0.04, 42))
+    own[30:33] += np.array([8.0, 16.0, 24.0])  # an additive drift for three days, then back
+    found = drift_record(30, 41, start_day=31)  # its own sums stay above the alarm for days after
+    kept = judged_drift(found, daily(own), others)
+    assert kept is not None
+    assert "times the" in kept.reason
+    assert "rose by" in kept.reason
+    times, ratio = town_ratio(daily(own), others)
+    departure = departure_from_town(times, ratio, kept)
+    assert departure is not None
+    assert departure[0] >= DRIFT_SIGNIFICANCE * departure[1]
+
+
+def test_a_drift_whose_ratio_barely_moved_on_its_own_days_is_dropped() -> None:
+    """The other station drifted up first, so the ratio drifted down over a span that includes this station's
+    own small fall a day later: the ratio's event overlaps, but on the station's own days it moved by about
+    its usual spread only.
+    """
+    town = weather(42, seed=8)
+    rng = np.random.default_rng(9)
+    other = town * 25 * np.exp(rng.normal(0, 0.04, 42))
+    other[27:30] *= np.array([1.4, 1.8, 2.2])  # the other station's own drift
+    own = town * 20 * np.exp(rng.normal(0, 0.04, 42))
+    own[31:] *= 0.95  # a small fall, one usual spread of the ratio
+    found = drift_record(31, 41, start_day=31, direction="downward")
+    times, ratio = town_ratio(daily(own), [daily(other)])
+    confirmed = confirmed_drift(found, ratio_drifts(daily(own), [daily(other)]))
+    assert confirmed is not None  # the ratio's own event overlaps the drift
+    departure = departure_from_town(times, ratio, confirmed)
+    assert departure is not None
+    assert departure[0] < DRIFT_SIGNIFICANCE * departure[1]
+    assert judged_drift(found, daily(own), [daily(other)]) is None
+    # the same days with a fall far beyond the ratio's spread are the station's own drift
+    own[31:] *= 0.6
+    assert judged_drift(found, daily(own), [daily(other)]) is not None
+
+
+def test_a_drift_stands_where_the_town_cannot_tell() -> None:
+    found = drift_record(30, 39)
+    assert judged_drift(found, daily(np.ones(40)), []) == found  # no other station
+    assert judged_drift(found, {START_DAY: 1.0, START_DAY + 1: 1.0}, [daily(np.ones(40))]) == found
 
 
 def test_a_drift_must_show_against_each_other_station() -> None:
