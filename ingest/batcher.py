@@ -168,13 +168,16 @@ class Batcher:
             metrics.ACKS.inc(len(batch.acks))
 
     async def _tick(self) -> None:
-        """Close the open batch after ``linger`` when a write could start at once, after ``batch_interval``
+        """Close the open batch after ``linger`` when nothing is being written, after ``batch_interval``
         anyway.
+
+        While a write is in flight the open batch keeps growing instead: it closes when it is full or after
+        ``batch_interval``, so a further write starts only for a backlog, never for a trickle of messages.
         """
         while True:
             await asyncio.sleep(self._linger / 2)
             age = time.monotonic() - self._current.opened
-            idle = not self._queue and len(self._writes) < self._max_writes
+            idle = not self._queue and not self._writes
             if age >= self._interval or (age >= self._linger and idle):
                 self._close_current()
 
