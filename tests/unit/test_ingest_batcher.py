@@ -295,3 +295,37 @@ async def test_batches_queued_while_the_receiver_is_paused_are_all_stored(tmp_pa
     await wait_for(lambda: len(h.acked) == 4)
     assert h.acked == [1, 2, 3, 4]
     await h.stop(tasks)
+
+
+# --- a further write only for a backlog ----------------------------------------------------------------------
+@pytest.mark.parametrize("writes", [1, 2])
+async def test_a_second_write_starts_only_for_a_batch_that_fills_while_one_is_written(
+    tmp_path: Path, writes: int
+) -> None:
+    """A batch past its linger waits while a write is in flight; a full one goes beside it (with two writes)."""
+    influx = GatedInflux()
+    influx.gates[1] = asyncio.Event()
+    h = Harness(tmp_path, influx)
+    h.batcher = Batcher(h.batcher._store, on_stored=h._on_stored, batch_size=4, batch_interval=60, linger=0.01,
+                        max_writes=writes)
+    tasks = await h.run()
+    h.add(1, ["m v=1 1"])
+    await wait_for(lambda: influx.started == 1)  # nothing was being written: closed after the linger
+    h.add(2, ["m v=2 2"])
+    h.add(3, ["m v=3 3"])
+    await asyncio.sleep(0.1)  # ten lingers: the open batch is not full, so it waits and grows
+    assert influx.started == 1
+    h.add(4, ["m v=4 4"])
+    h.add(5, ["m v=5 5"])  # full: four lines
+    if writes == 2:
+        await wait_for(lambda: influx.started == 2)
+        assert influx.lines == ["m v=2 2", "m v=3 3", "m v=4 4", "m v=5 5"]  # written beside the slow first
+    else:
+        await asyncio.sleep(0.1)
+        assert influx.started == 1  # one write at a time: the full batch waits for the first
+    assert h.acked == []
+    influx.gates[1].set()
+    await wait_for(lambda: len(h.acked) == 5)
+    assert h.acked == [1, 2, 3, 4, 5]
+    await h.stop(tasks)
+    assert sorted(influx.lines) == [f"m v={mid} {mid}" for mid in range(1, 6)]
