@@ -9,7 +9,7 @@ and its rejections in quarantine.
   batch, and batches grow by themselves when InfluxDB is busy); and ``batch_interval`` seconds at the latest.
 - Closed batches wait in a bounded queue; when it is full, ``on_pressure(True)`` asks the receiver to stop
   reading until the store catches up (``on_pressure(False)``). Batches being written count as queued.
-- Up to ``max_writes`` batches (``STADTPULS_BATCH_WRITES``, default 2) are written at once, started in order;
+- Up to ``max_writes`` batches (``STADTPULS_BATCH_WRITES``, default 3) are written at once, started in order;
   acknowledgements are released strictly in order: a batch's only after every earlier batch is stored.
   A write beyond the first starts only for a backlog: the linger closes a batch only while nothing is being
   written, so during a write the open batch grows until it is full (or ``batch_interval`` passes). Traffic that
