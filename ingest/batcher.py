@@ -9,8 +9,11 @@ and its rejections in quarantine.
   batch, and batches grow by themselves when InfluxDB is busy); and ``batch_interval`` seconds at the latest.
 - Closed batches wait in a bounded queue; when it is full, ``on_pressure(True)`` asks the receiver to stop
   reading until the store catches up (``on_pressure(False)``). Batches being written count as queued.
-- Up to ``max_writes`` batches (``STADTPULS_BATCH_WRITES``, default 1) are written at once, started in order;
+- Up to ``max_writes`` batches (``STADTPULS_BATCH_WRITES``, default 3) are written at once, started in order;
   acknowledgements are released strictly in order: a batch's only after every earlier batch is stored.
+  A write beyond the first starts only for a backlog: the linger closes a batch only while nothing is being
+  written, so during a write the open batch grows until it is full (or ``batch_interval`` passes). Traffic that
+  does not fill a batch during one write keeps one write in flight, and its batches as large as with one.
   Whatever goes wrong with a write (an outage, a refused line) is handled after every earlier batch is stored
   (see :meth:`ingest.store.BatchStore.store`), so the spool and the quarantine receive batches in order.
   Overlapping writes keep the broker's in-flight window moving: the next batch is received, handled and
@@ -168,13 +171,16 @@ class Batcher:
             metrics.ACKS.inc(len(batch.acks))
 
     async def _tick(self) -> None:
-        """Close the open batch after ``linger`` when a write could start at once, after ``batch_interval``
+        """Close the open batch after ``linger`` when nothing is being written, after ``batch_interval``
         anyway.
+
+        While a write is in flight the open batch keeps growing instead: it closes when it is full or after
+        ``batch_interval``, so a further write starts only for a backlog, never for a trickle of messages.
         """
         while True:
             await asyncio.sleep(self._linger / 2)
             age = time.monotonic() - self._current.opened
-            idle = not self._queue and len(self._writes) < self._max_writes
+            idle = not self._queue and not self._writes
             if age >= self._interval or (age >= self._linger and idle):
                 self._close_current()
 

@@ -105,7 +105,7 @@ class IngestSettings(BaseSettings):
 
     batch_size: int = Field(default=5000, ge=1, le=100_000)  # lines per InfluxDB write
     batch_interval: float = Field(default=0.2, gt=0, le=60.0)  # s before a partial batch is written
-    batch_writes: int = Field(default=1, ge=1, le=4)  # batch writes in flight at once (acks still in order)
+    batch_writes: int = Field(default=3, ge=1, le=4)  # batch writes in flight at most; beyond one only for a backlog
     spool_max_mb: int = Field(default=2048, ge=1)  # MiB cap of the on-disk spool, per process
     metrics_port: int = Field(default=0, ge=0, le=65535)  # Prometheus /metrics; 0 = off
     max_payload_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024**2)  # larger messages: quarantined

@@ -295,3 +295,38 @@ async def test_batches_queued_while_the_receiver_is_paused_are_all_stored(tmp_pa
     await wait_for(lambda: len(h.acked) == 4)
     assert h.acked == [1, 2, 3, 4]
     await h.stop(tasks)
+
+
+# --- a further write only for a backlog ----------------------------------------------------------------------
+@pytest.mark.parametrize("writes", [1, 2, 3])
+async def test_a_further_write_starts_only_for_a_batch_that_fills_while_others_are_written(
+    tmp_path: Path, writes: int
+) -> None:
+    """A batch past its linger waits while a write is in flight; a full one goes beside it while fewer than
+    ``writes`` are in flight, else it waits too.
+    """
+    influx = GatedInflux()
+    influx.gates[1] = asyncio.Event()
+    h = Harness(tmp_path, influx)
+    h.batcher = Batcher(h.batcher._store, on_stored=h._on_stored, batch_size=4, batch_interval=60, linger=0.01,
+                        max_writes=writes)
+    tasks = await h.run()
+    h.add(1, ["m v=1 1"])
+    await wait_for(lambda: influx.started == 1)  # nothing was being written: closed after the linger
+    h.add(2, ["m v=2 2"])
+    h.add(3, ["m v=3 3"])
+    await asyncio.sleep(0.1)  # ten lingers: the open batch is not full, so it waits and grows
+    assert influx.started == 1
+    for mid in range(4, 10):  # fills the open batch (2-5), then one more (6-9)
+        h.add(mid, [f"m v={mid} {mid}"])
+    await wait_for(lambda: influx.started == writes)
+    await asyncio.sleep(0.1)
+    assert influx.started == writes  # each full batch is written beside the slow first while there is room
+    if writes >= 2:
+        assert influx.lines[:4] == ["m v=2 2", "m v=3 3", "m v=4 4", "m v=5 5"]
+    assert h.acked == []  # nothing is acknowledged before the first batch is stored
+    influx.gates[1].set()
+    await wait_for(lambda: len(h.acked) == 9)
+    assert h.acked == list(range(1, 10))
+    await h.stop(tasks)
+    assert sorted(influx.lines) == sorted(f"m v={mid} {mid}" for mid in range(1, 10))
