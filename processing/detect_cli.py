@@ -125,7 +125,8 @@ def detect_file(
 @click.option("--min", "low", type=float, help="Lowest plausible value (overrides the quantity's).")
 @click.option("--max", "high", type=float, help="Highest plausible value (overrides the quantity's).")
 @click.option("--exclude-day", "excluded", multiple=True, type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="A public holiday or known event (YYYY-MM-DD); counts then are not compared. Repeatable.")
+              help="A public holiday (YYYY-MM-DD) or another day that explains counts either way: counts "
+              "then are not compared. Repeatable.")
 @click.option("--event-day", "event_dates", multiple=True, type=click.DateTime(formats=["%Y-%m-%d"]),
               help="A day of a known event that brings people (YYYY-MM-DD): counts above their week are excused, "
               "counts below it (a silent counter) are not. Repeatable.")
