@@ -112,16 +112,24 @@ def build_spec(town: Town, first: date, days: int) -> dict[str, Any]:
 
 
 def excluded_days(town: Town, first: date, days: int) -> list[date]:
-    """Public holidays, school holidays and the town's yearly event days in the run (its calendar)."""
+    """Public holidays and school holidays in the run (its calendar): nothing is compared with its week."""
     out = []
     for offset in range(days):
         day = first + timedelta(days=offset)
         calendar = town.calendar
         if day in public_holidays(day.year, calendar.state) or any(
-            window.contains(day) for window in (*calendar.school_holidays, *(e.window for e in calendar.events))
+            window.contains(day) for window in calendar.school_holidays
         ):
             out.append(day)
     return out
+
+
+def event_days(town: Town, first: date, days: int) -> list[date]:
+    """The days of the town's yearly events in the run (its calendar): they explain more people, nothing else."""
+    return [
+        day for offset in range(days)
+        if any(event.window.contains(day := first + timedelta(days=offset)) for event in town.calendar.events)
+    ]
 
 
 @dataclass
@@ -299,7 +307,8 @@ def main() -> None:
         last = datetime.fromisoformat(truth["end"].replace("Z", "+00:00"))
         began = time.perf_counter()
         report = detect_window(settings, start=first, end=last, timezone=str(town.timezone),
-                               excluded_days=excluded_days(town, args.start, args.days))
+                               excluded_days=excluded_days(town, args.start, args.days),
+                               event_days=event_days(town, args.start, args.days))
         detected = time.perf_counter() - began
         events = EventStore(settings.registry_url).list(limit=10_000)
         quarantined = [

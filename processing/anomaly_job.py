@@ -21,7 +21,8 @@ What is examined, per device, from the catalog (``devices/catalog.py``) and the 
   device is ``impossible``;
 * counts (:data:`COUNT_QUANTITIES`): out of range, deviations from the hour of the week at the day's level of
   activity (unless the site's other counters departed alike: :func:`shared_by_site`) and counters stuck at
-  zero in busy hours, with public holidays and known events (``excluded_days``) left out; cumulative totals
+  zero in busy hours, with public and school holidays (``excluded_days``) left out and, on days of known events
+  that bring people (``event_days``), only counts above the week excused; cumulative totals
   (:data:`TOTAL_QUANTITIES`) that fall back are a ``counter_reset``;
 * bay states (:data:`STATE_QUANTITIES`): a state frozen far longer than the bay's own history, while the
   site's other bays kept changing;
@@ -209,6 +210,7 @@ class Context:
     end: float
     excluded_days: Collection[date]
     timezone: str | None
+    event_days: Collection[date] = ()
 
 
 def keep(events: Sequence[det.Event], last: float, context: Context) -> list[det.Event]:
@@ -279,6 +281,9 @@ def saturated(event: det.Event, raw: Raw, quantity: str) -> bool:
 def weekly_events(raw: Raw, quantity: str, model: DeviceModel, context: Context) -> list[det.Event]:
     """Readings far from the same time of the week in earlier weeks, for quantities that follow the people in
     a room (CO2 rises in every lesson; a trailing window would call each lesson a spike).
+
+    Holidays (``excluded_days``) empty the rooms and are left out; the days of events in the streets
+    (``event_days``) do not fill a classroom or an office and are judged as any day.
     """
     series = det.prepare(raw.times, raw.values, interval=float(model.report_interval), name=quantity,
                          unit=QUANTITIES[quantity].unit)
@@ -351,7 +356,7 @@ def count_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Co
     interval = float(model.report_interval) if model is not None and model.report_interval > 0 else None
     events = det.detect(raw.times, raw.values, kind="count", name=quantity.replace("_", " "), low=known.low,
                         high=known.high, interval=interval, settings=COUNT, excluded_days=context.excluded_days,
-                        timezone=context.timezone)
+                        event_days=context.event_days, timezone=context.timezone)
     return keep([e for e in events if e.kind != "gap"], float(np.nanmax(raw.times)), context)
 
 
@@ -853,6 +858,7 @@ async def detect_with(
     excluded_days: Collection[date] = (),
     timezone: str | None = None,
     dev_euis: Collection[str] | None = None,
+    event_days: Collection[date] = (),
     store: EventStore | None = None,
 ) -> JobReport:
     """Examine ``[start, end)`` for the sites of worker ``shard`` with an open client; store the events.
@@ -867,7 +873,11 @@ async def detect_with(
         start: start of the window (aware datetime or seconds since the epoch).
         end: end of the window; silences that last until ``end`` are open gaps.
         shard: ``(i, n)``: this worker owns the sites whose hash modulo n is i.
-        excluded_days: public holidays and known event days of the town (its local dates).
+        excluded_days: public and school holidays of the town (its local dates): counts and CO2 are not
+            compared with their week on them, either way.
+        event_days: days of the town's known events that bring people (a Christmas market, a town festival;
+            local dates): counts above their week are excused on them, counts below it are not; CO2 is
+            compared as on any day (an event in the streets does not fill a classroom).
         timezone: the town's time zone for the hour-of-week comparison of counts.
         dev_euis: only these devices (default all registered).
         store: the events store (default the one in the registry database).
@@ -878,7 +888,7 @@ async def detect_with(
     Raises:
         ValueError: for an empty window or a bad shard.
     """
-    window = Context(seconds(start), seconds(end), frozenset(excluded_days), timezone)
+    window = Context(seconds(start), seconds(end), frozenset(excluded_days), timezone, frozenset(event_days))
     if not window.end > window.start:
         raise ValueError(f"the window must end after it starts, got {start} .. {end}")
     check_shard(shard)
@@ -917,12 +927,14 @@ def detect_window(
     excluded_days: Collection[date] = (),
     timezone: str | None = None,
     dev_euis: Collection[str] | None = None,
+    event_days: Collection[date] = (),
 ) -> JobReport:
     """:func:`detect_with` from synchronous code, with a client of its own (see there for the arguments)."""
 
     async def run() -> JobReport:
         async with InfluxClient.from_settings(settings.influx, timeout=300.0) as client:
             return await detect_with(client, settings, start=start, end=end, shard=shard,
-                                     excluded_days=excluded_days, timezone=timezone, dev_euis=dev_euis)
+                                     excluded_days=excluded_days, timezone=timezone, dev_euis=dev_euis,
+                                     event_days=event_days)
 
     return asyncio.run(run())

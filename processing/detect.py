@@ -195,6 +195,7 @@ def detect(
     high: float | None = None,
     interval: float | None = None,
     excluded_days: Collection[date] = (),
+    event_days: Collection[date] = (),
     timezone: str | None = None,
     now: float | None = None,
 ) -> list[Event]:
@@ -210,8 +211,11 @@ def detect(
         low: lowest plausible value (counts default to 0).
         high: highest plausible value.
         interval: expected seconds between readings (the device model's); the median spacing when omitted.
-        excluded_days: dates (public holidays, known events) that neither raise seasonal events nor enter
-            the seasonal baseline; dates of ``timezone``.
+        excluded_days: dates (public and school holidays) that neither raise seasonal events nor enter the
+            seasonal baseline; dates of ``timezone``.
+        event_days: dates of known events that bring people (a Christmas market, a town festival): they
+            stay out of the baseline and explain counts above it, not below (a counter that goes silent or
+            falls far below its usual day is still reported); dates of ``timezone``.
         timezone: the town's time zone (``Europe/Berlin``): counts are compared by its wall-clock hour of the
             week, so opening hours stay in their slot across daylight saving changes; UTC when omitted.
         now: the current time (seconds since the epoch); when given, a silence since the last reading that
@@ -242,7 +246,8 @@ def detect(
     else:
         local = local_times(series.times, timezone)
         excluded = excluded_mask(local, excluded_days)
-        events += seasonal_events(series, chosen, excluded, local=local, zone=timezone)
+        crowded = excluded_mask(local, event_days) & ~excluded
+        events += seasonal_events(series, chosen, excluded, local=local, zone=timezone, crowded=crowded)
     return merge_events(events)
 
 
@@ -716,17 +721,30 @@ def drift_events(
 
 
 def seasonal_events(
-    series: Series, settings: Settings, excluded: BoolArray, *, local: FloatArray, zone: str | None
+    series: Series,
+    settings: Settings,
+    excluded: BoolArray,
+    *,
+    local: FloatArray,
+    zone: str | None,
+    crowded: BoolArray | None = None,
 ) -> list[Event]:
     """Counts far from the same hour of the week in earlier weeks, and counters stuck at zero in busy hours.
+
+    A day of a known event that brings people (``crowded``) is no usual day, so it stays out of the baseline,
+    the day's level and the counter's own spread, like an excluded day; but what it explains is more people:
+    its readings are judged as on any day, except that a count above its baseline is not reported. A counter
+    that goes silent or falls far below a usual day on such a day is reported.
 
     Args:
         series: the counts.
         settings: detector parameters.
-        excluded: shape (n,), readings on public holidays and known event days.
+        excluded: shape (n,), readings on days that explain departures either way (public holidays): nothing
+            on them is reported.
         local: shape (n,), the readings' wall-clock times as seconds (UTC plus the zone's offset), so that a
             Saturday 11:00 stays a Saturday 11:00 across daylight saving changes.
         zone: the time zone's name for the reasons (None: UTC).
+        crowded: shape (n,), readings on days of known events that bring people (None: none).
     """
     slot_length = seasonal_slot(series.interval)
     n_slots = int(WEEK // slot_length)
@@ -735,22 +753,27 @@ def seasonal_events(
     depth = settings.seasonal_depth
     expected, spread = np.empty(series.values.size), np.empty(series.values.size)
     least = min(depth, max(settings.seasonal_min_weeks, 1))
-    anomaly.seasonal_baseline(series.values, slots, excluded, n_slots, depth, least, expected, spread)
+    unusual = excluded if crowded is None else excluded | crowded  # days that do not say what a usual day is
+    anomaly.seasonal_baseline(series.values, slots, unusual, n_slots, depth, least, expected, spread)
     # counting noise: the larger of the two rates could have produced both counts (Poisson variance)
     level = np.ones(series.values.size)
     if settings.seasonal_level_window > 0:
-        level = activity_level(series, settings, expected, excluded)
+        level = activity_level(series, settings, expected, unusual)
         expected, spread = expected * level, spread * level
     variance = np.maximum(np.maximum(expected, series.values), 1.0)
     unknown = np.zeros(series.values.size, dtype=bool)
     if settings.seasonal_own_window > 0:  # a departure is judged once the counter's own spread is known
-        own = own_spread(series, settings, expected, excluded)
+        own = own_spread(series, settings, expected, unusual)
+        if crowded is not None:  # a weeks-long event: the counter varies as it did before the event began
+            own = carried_forward(own, crowded)
         unknown = np.isnan(own)
         variance = variance + (np.nan_to_num(own) * np.nan_to_num(expected)) ** 2
     floor = np.maximum(np.sqrt(variance), settings.seasonal_min_relative * np.abs(expected))
     scale = np.maximum(MAD_TO_SIGMA * spread, floor)
     z = np.nan_to_num((series.values - expected) / scale)
     z[excluded | unknown] = 0.0
+    if crowded is not None:
+        z[crowded & (z > 0)] = 0.0  # the event explains more people, nothing else
     events = []
     for first, last in stretches(
         np.abs(z) > settings.seasonal_threshold, bridge=points(settings.merge_gap, series.interval, low=0)
@@ -764,6 +787,15 @@ def seasonal_events(
         score = abs(float(z[worst])) / settings.seasonal_threshold
         events.append(Event(float(series.times[first]), float(series.times[last]), "seasonal", score, reason))
     return absorb(events, silent_counter_events(series, settings, expected, excluded))
+
+
+def carried_forward(values: FloatArray, where: BoolArray) -> FloatArray:
+    """``values`` with NaN at ``where`` replaced by the last finite value before (NaN if there is none)."""
+    index = np.where(np.isfinite(values), np.arange(values.size), -1)
+    last = np.maximum.accumulate(index) if values.size else index
+    filled = np.where(last >= 0, values[np.maximum(last, 0)], np.nan)
+    out: FloatArray = np.where(where & np.isnan(values), filled, values)
+    return out
 
 
 def day_level(expected: float, scale: float, level: float) -> str:

@@ -94,6 +94,7 @@ def detect_file(
     high: float | None = None,
     excluded_days: tuple[date, ...] = (),
     timezone: str | None = None,
+    event_days: tuple[date, ...] = (),
 ) -> list[Event]:
     """The events of a ``timestamp,value`` CSV file (see :func:`processing.detect.detect`).
 
@@ -112,7 +113,7 @@ def detect_file(
         high = known.high if high is None else high
     return detect(
         times, values, kind=kind, name=name, unit=unit, low=low, high=high, excluded_days=excluded_days,
-        timezone=timezone,
+        event_days=event_days, timezone=timezone,
     )
 
 
@@ -124,7 +125,11 @@ def detect_file(
 @click.option("--min", "low", type=float, help="Lowest plausible value (overrides the quantity's).")
 @click.option("--max", "high", type=float, help="Highest plausible value (overrides the quantity's).")
 @click.option("--exclude-day", "excluded", multiple=True, type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="A public holiday or known event (YYYY-MM-DD); counts then are not compared. Repeatable.")
+              help="A public holiday (YYYY-MM-DD) or another day that explains counts either way: counts "
+              "then are not compared. Repeatable.")
+@click.option("--event-day", "event_dates", multiple=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="A day of a known event that brings people (YYYY-MM-DD): counts above their week are excused, "
+              "counts below it (a silent counter) are not. Repeatable.")
 @click.option("--timezone", help="The town's time zone (Europe/Berlin): counts are compared by its wall-clock "
               "hour of the week and --exclude-day dates are its dates. Default UTC.")
 def detect_command(
@@ -134,6 +139,7 @@ def detect_command(
     low: float | None,
     high: float | None,
     excluded: tuple[datetime, ...],
+    event_dates: tuple[datetime, ...],
     timezone: str | None,
 ) -> None:
     """Print the anomalies of a timestamp,value CSV FILE as a JSON list of events."""
@@ -143,6 +149,7 @@ def detect_command(
         events = detect_file(
             file, kind=kind, quantity=quantity, low=low, high=high,
             excluded_days=tuple(moment.date() for moment in excluded), timezone=timezone,
+            event_days=tuple(moment.date() for moment in event_dates),
         )
     except (CsvError, DetectError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from devices.catalog import get_model
 from processing.anomaly_cli import anomalies_command
-from processing.anomaly_job import Context, Raw, check_shard, owns, particle_drift_events, uplink_events
+from processing.anomaly_job import (
+    Context,
+    Raw,
+    check_shard,
+    owns,
+    particle_drift_events,
+    uplink_events,
+    weekly_events,
+)
 
 
 @pytest.mark.parametrize(
@@ -77,3 +87,37 @@ def test_particle_drift_alone_and_against_pm10() -> None:
     assert [e.kind for e in found] == ["drift"]
     assert "minus pm10 of the same station" in found[0].reason
     assert particle_drift_events(reference, "pm10", both, ("X", "")) == []
+
+
+def classroom(weeks: int = 6, *, seed: int = 5) -> Raw:
+    """CO2 of a classroom every 10 min: lessons on weekdays 8-13 h, an empty room otherwise."""
+    rng = np.random.default_rng(seed)
+    start = 1_748_822_400.0  # Monday 2 June 2025, 00:00 UTC
+    times = start + np.arange(0.0, weeks * 7 * 86400.0, 600.0)
+    hour = ((times - start) % 86400.0) / 3600.0
+    weekday = ((times - start) // 86400.0) % 7
+    lessons = (weekday < 5) & (hour >= 8) & (hour < 13)
+    values = np.where(lessons, 1200.0, 450.0) + rng.normal(0.0, 25.0, times.size)
+    return Raw("A81758FFFE000002", "", times, np.round(values))
+
+
+def test_an_event_in_the_streets_does_not_excuse_a_classroom_s_co2() -> None:
+    raw = classroom()
+    thursday = raw.times[0] + 5 * 7 * 86400.0 + 3 * 86400.0  # 10 July 2025
+    spike = (raw.times >= thursday + 10 * 3600.0) & (raw.times < thursday + 10.5 * 3600.0)
+    values = raw.values.copy()
+    values[spike] = 9000.0
+    raw = Raw(raw.dev_eui, "", raw.times, values)
+    model = get_model("elsys-ers-co2")
+    day = date(2025, 7, 10)
+    window = (float(raw.times[0]), float(raw.times[-1]) + 600.0)
+    as_event = weekly_events(raw, "co2", model, Context(*window, (), None, frozenset({day})))
+    assert [e.kind for e in as_event] == ["seasonal"]
+    assert thursday + 10 * 3600.0 <= as_event[0].start < thursday + 10.5 * 3600.0
+    assert weekly_events(raw, "co2", model, Context(*window, frozenset({day}), None)) == []  # a holiday: left out
+
+
+def test_event_days_are_named_on_the_command_line() -> None:
+    result = CliRunner().invoke(anomalies_command, ["--start", "2025-06-01", "--event-day", "1 June"])
+    assert result.exit_code == 2
+    assert "--event-day" in result.output

@@ -124,6 +124,22 @@ def test_holiday_is_not_an_anomaly(tmp_path: Path) -> None:
     assert json.loads(output) == []
 
 
+def test_an_event_day_excuses_a_crowd_but_not_a_dead_counter(tmp_path: Path) -> None:
+    saturday = START + timedelta(weeks=7, days=5)
+    shop = (saturday + timedelta(hours=9), saturday + timedelta(hours=18))
+    crowd = [(m, 3 * v if shop[0] <= m < shop[1] else v) for m, v in count_rows()]
+    crowd_path = write_csv(tmp_path / "crowd.csv", naive(crowd))
+    day = saturday.strftime("%Y-%m-%d")
+    assert json.loads(run(str(crowd_path), "--kind", "count")[1]) != []
+    code, output = run(str(crowd_path), "--kind", "count", "--event-day", day)
+    assert code == 0, output
+    assert json.loads(output) == []
+    dead = [(m, 0.0 if shop[0] <= m < shop[1] else v) for m, v in count_rows()]
+    code, output = run(str(write_csv(tmp_path / "dead.csv", naive(dead))), "--kind", "count", "--event-day", day)
+    assert code == 0, output
+    assert [event["kind"] for event in json.loads(output)] == ["stuck"]
+
+
 def test_out_of_range_bounds_from_the_command_line(tmp_path: Path) -> None:
     rows = naive(level_rows(days=2))
     rows[100] = (rows[100][0], "150")

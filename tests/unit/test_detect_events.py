@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -18,6 +18,7 @@ from processing.detect import (
     DetectError,
     Event,
     Series,
+    carried_forward,
     detect,
     detect_counter_resets,
     detect_packet_loss,
@@ -199,6 +200,63 @@ def test_excluded_days_raise_nothing_and_stay_out_of_the_baseline() -> None:
     values[closed] = 0.0
     assert detect(times, values, kind="count") != []
     assert detect(times, values, kind="count", excluded_days=[date(2025, 7, 14)]) == []
+
+
+def test_an_event_day_explains_a_crowd_not_a_silent_counter() -> None:
+    times, values = footfall()
+    market = START + 6 * 7 * DAY + 5 * DAY  # Saturday 19 July 2025
+    day = (times >= market) & (times < market + DAY)
+    shop_hours = day & (((times - START) % DAY) / HOUR >= 9) & (((times - START) % DAY) / HOUR < 19)
+    crowd = values.copy()
+    crowd[shop_hours] *= 3.0
+    assert set(kinds(detect(times, crowd, kind="count"))) == {"seasonal"}
+    assert detect(times, crowd, kind="count", event_days=[date(2025, 7, 19)]) == []  # the crowd is the event's
+    silent = values.copy()
+    silent[shop_hours] = 0.0
+    assert detect(times, silent, kind="count", excluded_days=[date(2025, 7, 19)]) == []
+    [stuck] = detect(times, silent, kind="count", event_days=[date(2025, 7, 19)])
+    assert stuck.kind == "stuck"
+    assert stuck.began == market + 9 * HOUR
+    low = values.copy()
+    low[shop_hours] = np.round(low[shop_hours] * 0.2)
+    events = detect(times, low, kind="count", event_days=[date(2025, 7, 19)])
+    assert kinds(events) == ["seasonal"]
+    assert market + 9 * HOUR <= events[0].start < market + DAY
+    assert "where earlier Saturdays" in events[0].reason
+
+
+def test_event_days_stay_out_of_the_baseline() -> None:
+    times, values = footfall(weeks=9)
+    saturdays = [START + week * 7 * DAY + 5 * DAY for week in range(9)]
+    for saturday in saturdays[4:8]:  # a four-week event lifts the Saturdays
+        values[(times >= saturday) & (times < saturday + DAY)] *= 4.0
+    event = [datetime.fromtimestamp(s, UTC).date() for s in saturdays[4:8]]
+    # the first ordinary Saturday after the event: compared with the Saturdays before it, it is usual; compared
+    # with a baseline that took in the event's Saturdays it would be far below them
+    after = (times >= saturdays[8]) & (times < saturdays[8] + DAY)
+    assert [e for e in detect(times, values, kind="count", event_days=event) if e.start >= saturdays[8]] == []
+    assert any(times[after][0] <= e.start for e in detect(times, values, kind="count"))
+
+
+def test_a_drop_late_in_a_weeks_long_event_is_still_judged() -> None:
+    times, values = footfall(weeks=9)
+    settings = replace(COUNT, seasonal_own_window=14 * DAY)  # judged against the counter's own spread too
+    first = START + 6 * 7 * DAY  # a three-week event from Monday 14 July 2025
+    event = [date(2025, 7, 14) + timedelta(days=n) for n in range(21)]
+    values[(times >= first) & (times < first + 21 * DAY)] *= 1.5
+    late = first + 16 * DAY  # Wednesday 30 July: the counter's last usual fortnight lies before the event
+    hour = ((times - START) % DAY) / HOUR
+    values[(times >= late) & (times < late + DAY) & (hour >= 9) & (hour < 19)] *= 0.1
+    events = detect(times, values, kind="count", settings=settings, event_days=event)
+    assert kinds(events) == ["seasonal"]
+    assert late + 9 * HOUR <= events[0].start < late + DAY
+
+
+def test_carried_forward_fills_only_where_asked() -> None:
+    values = np.array([np.nan, 0.2, np.nan, np.nan, 0.5, np.nan])
+    where = np.array([True, False, True, False, False, True])
+    filled = carried_forward(values, where)
+    np.testing.assert_array_equal(filled, [np.nan, 0.2, 0.2, np.nan, 0.5, 0.5])
 
 
 def test_counts_keep_their_wall_clock_slot_across_daylight_saving() -> None:
