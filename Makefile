@@ -82,7 +82,8 @@ check: venv lint ## ruff, mypy and the unit tests: no Mosquitto or InfluxDB need
 
 test: test-deps venv $(AXE) lint ## Everything CI runs: deps, venv, lint, the whole pytest suite (starts local servers)
 	$(BIN)/pytest
-	NUMBA_DISABLE_JIT=1 $(BIN)/pytest -q -p no:cacheprovider tests/unit/test_counters.py tests/unit/test_processing_*.py
+	NUMBA_DISABLE_JIT=1 $(BIN)/pytest -q -p no:cacheprovider tests/unit/test_counters.py tests/unit/test_processing_*.py \
+	  tests/unit/test_anomaly_*.py tests/unit/test_detect_events.py
 
 $(AXE): | venv
 	@command -v npm >/dev/null || { $(call apt_install,npm); }
