@@ -784,7 +784,9 @@ def seasonal_events(
         own = own_spread(series, settings, expected, unusual)
         if crowded is not None:  # a weeks-long event: the counter varies as it did before the event began
             own = carried_forward(own, crowded)
-        unknown = np.isnan(own)
+        # unknown before the event too (it began before the counter had a baseline on a usual day): its days
+        # are judged by counting noise and the slot's spread alone, or a weeks-long event would hide every fault
+        unknown = np.isnan(own) if crowded is None else np.isnan(own) & ~crowded
     z, scale = departure(series.values, expected, spread, own, settings)
     z[excluded | unknown] = 0.0
     lifted = np.zeros(series.values.size, dtype=bool)

@@ -263,6 +263,22 @@ def test_an_event_excuses_a_crowd_only_up_to_its_lift() -> None:
     assert kinds(detect(times, crowd, kind="count", event_lift=measured(5.0))) == ["seasonal"]
 
 
+def test_an_event_that_began_before_the_counter_had_its_own_spread_is_still_judged() -> None:
+    times, values = footfall(weeks=4)
+    settings = replace(COUNT, seasonal_own_window=14 * DAY, seasonal_min_weeks=2)
+    first = START + 2 * 7 * DAY  # the event fills weeks 3 and 4: no usual day with a baseline before it
+    event = [date(2025, 6, 16) + timedelta(days=n) for n in range(14)]
+    hour = ((times - START) % DAY) / HOUR
+    values[times >= first] = np.round(values[times >= first] * 1.2)  # the event's crowd, a fifth more
+    lift = lambda at: np.full(at.size, 1.2)  # noqa: E731 - the others count a fifth more too
+    assert detect(times, values, kind="count", settings=settings, event_days=event, event_lift=lift) == []
+    spiked = (times >= first + 9 * DAY) & (times < first + 10 * DAY) & (hour >= 12) & (hour < 13)
+    values[spiked] *= 8.0  # Wednesday 25 June, 12:00: one hour at eight times its week
+    [found] = detect(times, values, kind="count", settings=settings, event_days=event, event_lift=lift)
+    assert found.kind == "seasonal"
+    assert found.start == first + 9 * DAY + 12 * HOUR
+
+
 def test_an_event_lift_of_the_wrong_shape_is_refused() -> None:
     times, values = footfall()
     with pytest.raises(DetectError, match="one value per reading"):
