@@ -125,7 +125,9 @@ def excluded_days(town: Town, first: date, days: int) -> list[date]:
 
 
 def event_days(town: Town, first: date, days: int) -> list[date]:
-    """The days of the town's yearly events in the run (its calendar): they explain more people, nothing else."""
+    """The days of the town's yearly events in the run (its calendar): they explain more people (as many as the
+    site's other counters show), nothing else.
+    """
     return [
         day for offset in range(days)
         if any(event.window.contains(day := first + timedelta(days=offset)) for event in town.calendar.events)

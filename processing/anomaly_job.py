@@ -22,7 +22,8 @@ What is examined, per device, from the catalog (``devices/catalog.py``) and the 
 * counts (:data:`COUNT_QUANTITIES`): out of range, deviations from the hour of the week at the day's level of
   activity (unless the site's other counters departed alike: :func:`shared_by_site`) and counters stuck at
   zero in busy hours, with public and school holidays (``excluded_days``) left out and, on days of known events
-  that bring people (``event_days``), only counts above the week excused; cumulative totals
+  that bring people (``event_days``), only counts above the week excused, and only up to the lift the event
+  shows at the site's other counters in the same hour (:func:`event_lift`); cumulative totals
   (:data:`TOTAL_QUANTITIES`) that fall back are a ``counter_reset``;
 * bay states (:data:`STATE_QUANTITIES`): a state frozen far longer than the bay's own history, while the
   site's other bays kept changing;
@@ -41,7 +42,7 @@ import logging
 import math
 import time
 import zlib
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from itertools import groupby
@@ -350,13 +351,24 @@ def daily_drift_events(raw: Raw, quantity: str, *, label: str = "") -> list[det.
     return det.drift_events(series, DAILY, median, spread)
 
 
-def count_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Context) -> list[det.Event]:
-    """Out of range, seasonal deviations and counters stuck at zero of a count."""
+def count_events(
+    raw: Raw, quantity: str, model: DeviceModel | None, context: Context, *, neighbours: Sequence[Raw] = ()
+) -> list[det.Event]:
+    """Out of range, seasonal deviations and counters stuck at zero of a count.
+
+    On the days of known events a count above its week is excused up to the lift the event shows at the
+    site's other counters of the quantity (``neighbours``) in the same hour (:func:`event_lift`), within the
+    factor :data:`SITE_SHARED` that makes any departure the site's (:func:`shared_by_site`; an hour's lift is
+    coarse where the event changes within it, at its evening or its closing), or up to the plain bound of
+    :data:`COUNT` where none of them shows it.
+    """
     known = QUANTITIES[quantity]
     interval = float(model.report_interval) if model is not None and model.report_interval > 0 else None
+    measured = event_lift(raw, neighbours, context) if context.event_days else None
+    lift = None if measured is None else (lambda times: SITE_SHARED * measured(times))
     events = det.detect(raw.times, raw.values, kind="count", name=quantity.replace("_", " "), low=known.low,
                         high=known.high, interval=interval, settings=COUNT, excluded_days=context.excluded_days,
-                        event_days=context.event_days, timezone=context.timezone)
+                        event_days=context.event_days, timezone=context.timezone, event_lift=lift)
     return keep([e for e in events if e.kind != "gap"], float(np.nanmax(raw.times)), context)
 
 
@@ -375,6 +387,68 @@ def total_events(totals: Sequence[tuple[str, Raw]], context: Context) -> list[de
         events += det.detect_counter_resets(raw.times[order], raw.values[order], name=name)
         last = max(last, float(np.nanmax(raw.times)))
     return keep(det.merge_events(events), last, context)
+
+
+def event_lift(
+    raw: Raw, neighbours: Sequence[Raw], context: Context
+) -> Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]] | None:
+    """How much the day's event lifts the site's other counters, hour by hour.
+
+    For each wall-clock hour of the town, every other counter (``neighbours`` without ``raw``) is compared
+    with itself: its sum in that hour against the median of its sums in the same hour of up to
+    :data:`SITE_WEEKS` earlier weeks that were usual days (no holiday, no event; at least
+    :data:`WEEKLY_MIN_WEEKS` of them, and at least :data:`SITE_MIN_COUNT` counts in their median). The lift is
+    the median of these ratios over the other counters: a market that fills the streets lifts them all, a
+    fault lifts one (the median ignores it even when it strikes a neighbour too). A counter that counted
+    nothing in the hour is silent, not a measure of the crowd, and is left out.
+
+    Returns:
+        A function from reading times (s) to the lift at each (NaN where no other counter shows it), or None
+        without other counters.
+    """
+    others = [n for n in neighbours if n.dev_eui != raw.dev_eui and n.times.size]
+    if not others:
+        return None
+    zone = context.timezone
+
+    def hours_of(times: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        return np.floor(det.local_times(times, zone) / det.HOUR).astype(np.int64)
+
+    local = [(hours_of(n.times), n.values) for n in others]
+    first = min(int(hours.min()) for hours, _ in local)
+    count = max(int(hours.max()) for hours, _ in local) - first + 1
+    unusual = det.excluded_mask((first + np.arange(count, dtype=np.float64)) * det.HOUR,
+                                set(context.excluded_days) | set(context.event_days))
+    week = int(WEEK // det.HOUR)
+    ratios = np.full((len(others), count), np.nan)
+    for row, (hours, values) in enumerate(local):
+        present = ~np.isnan(values)
+        index = hours[present] - first
+        seen = np.bincount(index, minlength=count) > 0
+        sums = np.where(seen, np.bincount(index, weights=values[present], minlength=count), np.nan)
+        usual = np.where(unusual, np.nan, sums)
+        earlier = np.full((SITE_WEEKS, count), np.nan)
+        for k in range(1, SITE_WEEKS + 1):
+            if k * week < count:
+                earlier[k - 1, k * week :] = usual[: count - k * week]
+        enough = np.isfinite(earlier).sum(axis=0) >= WEEKLY_MIN_WEEKS
+        typical = np.full(count, np.nan)
+        typical[enough] = np.nanmedian(earlier[:, enough], axis=0)
+        # a counter that counted nothing where its weeks counted is silent (a fault): it measures no event
+        good = enough & (typical >= SITE_MIN_COUNT) & seen & (sums > 0)
+        ratios[row, good] = sums[good] / typical[good]
+    shown = np.isfinite(ratios).any(axis=0)
+    lift = np.full(count, np.nan)
+    lift[shown] = np.nanmedian(ratios[:, shown], axis=0)
+
+    def at(times: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        index = hours_of(np.asarray(times, dtype=np.float64)) - first
+        inside = (index >= 0) & (index < count)
+        out = np.full(index.size, np.nan)
+        out[inside] = lift[index[inside]]
+        return out
+
+    return at
 
 
 def week_ratio(raw: Raw, start: float, end: float) -> float | None:
@@ -810,8 +884,10 @@ async def examine_site(
             try:
                 if family == "state":
                     events = state_events(raw, quantity, model, context, neighbours=raws)
+                elif family == "count":
+                    events = count_events(raw, quantity, model, context, neighbours=raws)
                 else:
-                    events = {"level": level_events, "count": count_events}[family](raw, quantity, model, context)
+                    events = level_events(raw, quantity, model, context)
             except det.DetectError as exc:
                 report.errors.append(f"{raw.dev_eui} {quantity}: {exc}")
                 continue
@@ -876,8 +952,9 @@ async def detect_with(
         excluded_days: public and school holidays of the town (its local dates): counts and CO2 are not
             compared with their week on them, either way.
         event_days: days of the town's known events that bring people (a Christmas market, a town festival;
-            local dates): counts above their week are excused on them, counts below it are not; CO2 is
-            compared as on any day (an event in the streets does not fill a classroom).
+            local dates): counts above their week are excused on them up to the lift the event shows at the
+            site's other counters in the same hour (or :data:`COUNT`'s plain bound), counts below it are not;
+            CO2 is compared as on any day (an event in the streets does not fill a classroom).
         timezone: the town's time zone for the hour-of-week comparison of counts.
         dev_euis: only these devices (default all registered).
         store: the events store (default the one in the registry database).

@@ -22,7 +22,7 @@ uplinks and restarts from the frame counters; :func:`detect_counter_resets` cumu
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -130,6 +130,10 @@ class Settings:
     seasonal_own_window: float = 0.0  # counts: trailing span over which the counter's own spread about its
     # (scaled) baseline is measured; a departure is judged against it as well as against counting noise. A crowd
     # moves a count by a share of it, not by its square root; 0 = counting noise and the slot's spread only
+    seasonal_event_lift: float = 10.0  # counts: on days of known events, a count above its baseline is excused
+    # up to this many times the baseline where the event's lift is not measured elsewhere (the largest a town's
+    # calendar supports: an Advent Sunday evening at a Christmas market, about 4 × a usual Sunday × 2.4 in the
+    # evening); math.inf excuses every count above the baseline
 
 
 LEVEL = Settings(
@@ -198,6 +202,7 @@ def detect(
     event_days: Collection[date] = (),
     timezone: str | None = None,
     now: float | None = None,
+    event_lift: Callable[[FloatArray], FloatArray] | None = None,
 ) -> list[Event]:
     """Anomalies of one series, sorted by start.
 
@@ -214,12 +219,16 @@ def detect(
         excluded_days: dates (public and school holidays) that neither raise seasonal events nor enter the
             seasonal baseline; dates of ``timezone``.
         event_days: dates of known events that bring people (a Christmas market, a town festival): they
-            stay out of the baseline and explain counts above it, not below (a counter that goes silent or
+            stay out of the baseline and explain counts above it up to the event's lift (``event_lift``, else
+            ``settings.seasonal_event_lift`` times the baseline), not below (a counter that goes silent or
             falls far below its usual day is still reported); dates of ``timezone``.
         timezone: the town's time zone (``Europe/Berlin``): counts are compared by its wall-clock hour of the
             week, so opening hours stay in their slot across daylight saving changes; UTC when omitted.
         now: the current time (seconds since the epoch); when given, a silence since the last reading that
             is longer than a gap is reported as an open gap ending ``now``.
+        event_lift: for counts on ``event_days``: given reading times (s), the factor by which the event
+            lifts counts at that time as measured elsewhere (the site's other counters against their weeks),
+            NaN where unknown.
 
     Returns:
         The events, one per condition, sorted by start time.
@@ -247,7 +256,9 @@ def detect(
         local = local_times(series.times, timezone)
         excluded = excluded_mask(local, excluded_days)
         crowded = excluded_mask(local, event_days) & ~excluded
-        events += seasonal_events(series, chosen, excluded, local=local, zone=timezone, crowded=crowded)
+        lift = event_lift(series.times) if event_lift is not None and crowded.any() else None
+        events += seasonal_events(series, chosen, excluded, local=local, zone=timezone, crowded=crowded,
+                                  lift=lift)
     return merge_events(events)
 
 
@@ -728,13 +739,18 @@ def seasonal_events(
     local: FloatArray,
     zone: str | None,
     crowded: BoolArray | None = None,
+    lift: FloatArray | None = None,
 ) -> list[Event]:
     """Counts far from the same hour of the week in earlier weeks, and counters stuck at zero in busy hours.
 
     A day of a known event that brings people (``crowded``) is no usual day, so it stays out of the baseline,
-    the day's level and the counter's own spread, like an excluded day; but what it explains is more people:
-    its readings are judged as on any day, except that a count above its baseline is not reported. A counter
-    that goes silent or falls far below a usual day on such a day is reported.
+    the day's level and the counter's own spread, like an excluded day; but what it explains is more people,
+    and only as many as it brings: a count below its baseline is judged as on any day, a count above it
+    against the baseline times the event's lift, the way a day's level scales it on other days. The lift is
+    what the event shows elsewhere at the same time (``lift``, at least 1); where that is unknown, the plain
+    bound ``settings.seasonal_event_lift``. So a market crowd at every counter is excused, while one counter
+    at eight times its week where the others count a third more is still reported. A counter that goes silent
+    or falls far below a usual day on such a day is reported.
 
     Args:
         series: the counts.
@@ -745,6 +761,8 @@ def seasonal_events(
             Saturday 11:00 stays a Saturday 11:00 across daylight saving changes.
         zone: the time zone's name for the reasons (None: UTC).
         crowded: shape (n,), readings on days of known events that bring people (None: none).
+        lift: shape (n,), the event's lift measured elsewhere at each reading's time (NaN: unknown; None:
+            unknown everywhere).
     """
     slot_length = seasonal_slot(series.interval)
     n_slots = int(WEEK // slot_length)
@@ -760,20 +778,35 @@ def seasonal_events(
     if settings.seasonal_level_window > 0:
         level = activity_level(series, settings, expected, unusual)
         expected, spread = expected * level, spread * level
-    variance = np.maximum(np.maximum(expected, series.values), 1.0)
     unknown = np.zeros(series.values.size, dtype=bool)
+    own = np.zeros(series.values.size)
     if settings.seasonal_own_window > 0:  # a departure is judged once the counter's own spread is known
         own = own_spread(series, settings, expected, unusual)
         if crowded is not None:  # a weeks-long event: the counter varies as it did before the event began
             own = carried_forward(own, crowded)
-        unknown = np.isnan(own)
-        variance = variance + (np.nan_to_num(own) * np.nan_to_num(expected)) ** 2
-    floor = np.maximum(np.sqrt(variance), settings.seasonal_min_relative * np.abs(expected))
-    scale = np.maximum(MAD_TO_SIGMA * spread, floor)
-    z = np.nan_to_num((series.values - expected) / scale)
+        # unknown before the event too (it began before the counter had a baseline on a usual day): its days
+        # are judged by counting noise and the slot's spread alone, or a weeks-long event would hide every fault
+        unknown = np.isnan(own) if crowded is None else np.isnan(own) & ~crowded
+    z, scale = departure(series.values, expected, spread, own, settings)
     z[excluded | unknown] = 0.0
-    if crowded is not None:
-        z[crowded & (z > 0)] = 0.0  # the event explains more people, nothing else
+    lifted = np.zeros(series.values.size, dtype=bool)
+    shown = expected
+    if crowded is not None:  # the event explains more people, up to its lift, and nothing else
+        up = crowded & (z > 0)
+        known = np.full(series.values.size, np.nan) if lift is None else np.asarray(lift, dtype=np.float64)
+        if known.shape != series.values.shape:
+            raise DetectError(f"the event's lift must have one value per reading, got shape {known.shape}")
+        allowed = np.where(np.isfinite(known), np.maximum(known, 1.0), max(settings.seasonal_event_lift, 1.0))
+        lifted = up & np.isfinite(allowed)
+        z[up & ~lifted] = 0.0
+        if lifted.any():
+            factor = allowed[lifted]
+            above, above_scale = departure(series.values[lifted], expected[lifted] * factor, spread[lifted] * factor,
+                                           own[lifted], settings)
+            z[lifted] = np.maximum(above, 0.0)
+            shown, scale, level = expected.copy(), scale.copy(), level.copy()  # for the reasons only
+            shown[lifted], scale[lifted] = expected[lifted] * factor, above_scale
+            level[lifted] = level[lifted] * factor
     events = []
     for first, last in stretches(
         np.abs(z) > settings.seasonal_threshold, bridge=points(settings.merge_gap, series.interval, low=0)
@@ -782,7 +815,9 @@ def seasonal_events(
         slot_name = slot_label(int(slots[worst]), slot_length) + (f" ({zone} time)" if zone else "")
         reason = (
             f"{series.name} {whole(series.values[worst])} at {when(series.times[worst])} where earlier "
-            f"{slot_name} had {day_level(expected[worst], scale[worst], level[worst])}"
+            f"{slot_name} had "
+            + day_level(shown[worst], scale[worst], level[worst],
+                        "what the day's event explains" if lifted[worst] else "the day's level so far")
         )
         score = abs(float(z[worst])) / settings.seasonal_threshold
         events.append(Event(float(series.times[first]), float(series.times[last]), "seasonal", score, reason))
@@ -798,11 +833,27 @@ def carried_forward(values: FloatArray, where: BoolArray) -> FloatArray:
     return out
 
 
-def day_level(expected: float, scale: float, level: float) -> str:
-    """'85 ± 13', or '85 (× 1.6 at the day's level so far: 136 ± 20)' when the baseline was scaled."""
+def day_level(expected: float, scale: float, level: float, why: str = "the day's level so far") -> str:
+    """'85 ± 13', or '85 (× 1.6 at the day's level so far: 136 ± 20)' when the baseline was scaled (``why``
+    says by what).
+    """
     if abs(level - 1.0) <= 0.05:
         return f"{whole(expected)} ± {whole(scale)}"
-    return f"{whole(expected / level)} (× {level:.1f} at the day's level so far: {whole(expected)} ± {whole(scale)})"
+    return f"{whole(expected / level)} (× {level:.1f} at {why}: {whole(expected)} ± {whole(scale)})"
+
+
+def departure(
+    values: FloatArray, expected: FloatArray, spread: FloatArray, own: FloatArray, settings: Settings
+) -> tuple[FloatArray, FloatArray]:
+    """Robust z of counts against their (scaled) baseline, and its scale: the larger of the slot's spread,
+    counting noise (Poisson at the larger of the two rates), the counter's own relative spread ``own`` (NaN
+    taken as 0) and ``seasonal_min_relative`` of the expected count.
+    """
+    variance = np.maximum(np.maximum(expected, values), 1.0) + (np.nan_to_num(own) * np.nan_to_num(expected)) ** 2
+    floor = np.maximum(np.sqrt(variance), settings.seasonal_min_relative * np.abs(expected))
+    scale: FloatArray = np.maximum(MAD_TO_SIGMA * spread, floor)
+    z: FloatArray = np.nan_to_num((values - expected) / scale)
+    return z, scale
 
 
 def activity_level(series: Series, settings: Settings, expected: FloatArray, excluded: BoolArray) -> FloatArray:

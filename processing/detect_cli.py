@@ -128,8 +128,8 @@ def detect_file(
               help="A public holiday (YYYY-MM-DD) or another day that explains counts either way: counts "
               "then are not compared. Repeatable.")
 @click.option("--event-day", "event_dates", multiple=True, type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="A day of a known event that brings people (YYYY-MM-DD): counts above their week are excused, "
-              "counts below it (a silent counter) are not. Repeatable.")
+              help="A day of a known event that brings people (YYYY-MM-DD): counts above their week are excused "
+              "up to ten times it, counts below it (a silent counter) are not. Repeatable.")
 @click.option("--timezone", help="The town's time zone (Europe/Berlin): counts are compared by its wall-clock "
               "hour of the week and --exclude-day dates are its dates. Default UTC.")
 def detect_command(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
@@ -13,11 +14,14 @@ from processing.anomaly_job import (
     DAY,
     DRIFT_SIGNIFICANCE,
     IDLE_CHANCE,
+    Context,
     Raw,
     against_each,
     changes,
     confirmed_drift,
+    count_events,
     departure_from_town,
+    event_lift,
     idle_by_chance,
     idle_share,
     judged_drift,
@@ -292,3 +296,55 @@ def test_a_drift_must_show_against_each_other_station() -> None:
     downward = replace(drift_record(30, 39), reason="no2 drifting downward")  # a sound station against
     # a drifting one and a sound one: their mean rises, but against the sound one alone nothing moved
     assert not against_each(downward, daily(sound_a), [daily(drifting), daily(sound_b)])
+
+
+LAST_DAY = date(1970, 1, 1) + timedelta(days=7 * 7 - 1)  # the counters' last day (see ``counter``)
+EVENT = Context(0.0, 7 * 7 * DAY, frozenset(), None, frozenset({LAST_DAY}))
+
+
+def test_the_events_lift_is_the_median_of_the_other_counters_against_their_weeks() -> None:
+    site = [counter("a", 8.0, seed=1), counter("b", 1.5, seed=2), counter("c", 1.7, seed=3),
+            counter("d", 8.0, seed=4)]
+    lift = event_lift(site[0], site, EVENT)
+    assert lift is not None
+    at = lift(np.array([SPAN[0], SPAN[0] + 3600, SPAN[0] - 3 * 3600, 3600.0, 1e9]))
+    # b, c and d (a spike there too): their median; the counter itself does not measure its own excuse
+    assert at[0] == pytest.approx(1.7, abs=0.15)
+    assert at[1] == pytest.approx(1.7, abs=0.15)
+    assert at[2] == pytest.approx(1.0, abs=0.15)  # 07:00, before the crowd
+    assert np.isnan(at[3])  # the first week has no earlier weeks
+    assert np.isnan(at[4])  # after the data, nothing
+    assert event_lift(site[0], site[:1], EVENT) is None  # no other counter
+    # two silent neighbours (flatlined at 0) measure no crowd: the one that counts sets the lift
+    silent = [site[0], counter("b", 0.0, seed=2), counter("c", 0.0, seed=3), counter("d", 3.0, seed=4)]
+    with_silent = event_lift(silent[0], silent, EVENT)
+    assert with_silent is not None
+    assert with_silent(np.array([SPAN[0]]))[0] == pytest.approx(3.0, abs=0.3)
+
+
+def test_event_days_in_the_history_do_not_set_the_usual_hour() -> None:
+    site = [counter("a", 1.0, seed=1), counter("b", 2.0, seed=2), counter("c", 2.0, seed=3)]
+    hours = (site[1].times % DAY >= 10 * 3600) & (site[1].times % DAY < 12 * 3600)
+    for weeks_before in (1, 2, 3, 4):  # the same event on the same weekday of four earlier weeks
+        day = (7 * 7 - 1 - 7 * weeks_before) * DAY
+        for raw in site:
+            raw.values[hours & (raw.times >= day) & (raw.times < day + DAY)] *= 2.0
+    days = frozenset(LAST_DAY - timedelta(days=7 * k) for k in range(5))
+    lift = event_lift(site[0], site, replace(EVENT, event_days=days))
+    assert lift is not None
+    assert lift(np.array([SPAN[0]]))[0] == pytest.approx(2.0, abs=0.2)  # against the usual weeks only
+    unknown = event_lift(site[0], site, EVENT)  # the earlier event days taken as usual: it seems no lift
+    assert unknown is not None
+    assert unknown(np.array([SPAN[0]]))[0] == pytest.approx(1.0, abs=0.2)
+
+
+def test_on_an_event_day_a_counter_alone_at_eight_times_its_week_is_reported() -> None:
+    site = [counter("a", 8.0, seed=1), counter("b", 1.5, seed=2), counter("c", 1.7, seed=3)]
+    [spike] = [e for e in count_events(site[0], "people_in", None, EVENT, neighbours=site) if e.kind == "seasonal"]
+    assert SPAN[0] <= spike.start <= spike.end <= SPAN[1]
+    assert "what the day's event explains" in spike.reason
+    for crowd in site[1:]:  # the crowd the others share is the event's
+        assert [e for e in count_events(crowd, "people_in", None, EVENT, neighbours=site)
+                if e.kind == "seasonal" and e.end >= SPAN[0]] == []
+    # with no other counter to measure the event, the plain bound (ten times the week) excuses eight
+    assert [e for e in count_events(site[0], "people_in", None, EVENT) if e.end >= SPAN[0]] == []

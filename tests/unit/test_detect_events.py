@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -223,6 +224,65 @@ def test_an_event_day_explains_a_crowd_not_a_silent_counter() -> None:
     assert kinds(events) == ["seasonal"]
     assert market + 9 * HOUR <= events[0].start < market + DAY
     assert "where earlier Saturdays" in events[0].reason
+
+
+def test_an_event_excuses_a_crowd_only_up_to_its_lift() -> None:
+    times, values = footfall()
+    market = START + 6 * 7 * DAY + 5 * DAY  # Saturday 19 July 2025
+    event = [date(2025, 7, 19)]
+    hour = ((times - START) % DAY) / HOUR
+    shop_hours = (times >= market) & (times < market + DAY) & (hour >= 9) & (hour < 19)
+    crowd = values.copy()
+    crowd[shop_hours] = np.round(crowd[shop_hours] * 1.8)  # the event's crowd: a good share more everywhere
+    spike = crowd.copy()
+    one_hour = shop_hours & (hour >= 12) & (hour < 13)
+    spike[one_hour] = np.round(values[one_hour] * 8.0)  # one hour at eight times the week at this counter alone
+
+    def measured(lift: float) -> Callable[[FloatArray], FloatArray]:
+        return lambda at: np.where((at >= market) & (at < market + DAY), lift, np.nan)
+
+    # the lift measured elsewhere excuses the crowd, not the spike on top of it
+    assert detect(times, crowd, kind="count", event_days=event, event_lift=measured(1.8)) == []
+    [found] = detect(times, spike, kind="count", event_days=event, event_lift=measured(1.8))
+    assert found.kind == "seasonal"
+    assert (found.start, found.end) == (market + 12 * HOUR, market + 12 * HOUR)
+    assert "× 1.8 at what the day's event explains" in found.reason
+    # measured elsewhere as no lift at all (the others count as usual): the crowd is the counter's own
+    assert kinds(detect(times, crowd, kind="count", event_days=event, event_lift=measured(1.0))) == ["seasonal"]
+    # not measured: the plain bound of the preset excuses up to ten times the week, so both pass
+    assert detect(times, spike, kind="count", event_days=event, event_lift=lambda at: np.full(at.size, np.nan)) == []
+    assert detect(times, spike, kind="count", event_days=event) == []
+    # a tighter plain bound catches the spike without any measurement
+    tight = replace(COUNT, seasonal_event_lift=2.0)
+    assert kinds(detect(times, spike, kind="count", settings=tight, event_days=event)) == ["seasonal"]
+    assert detect(times, crowd, kind="count", settings=tight, event_days=event) == []
+    # an unbounded excuse is the old rule: nothing above the week is reported on the event's day
+    free = replace(COUNT, seasonal_event_lift=math.inf)
+    assert detect(times, spike, kind="count", settings=free, event_days=event, event_lift=measured(math.nan)) == []
+    # without an event day the lift is not asked for and changes nothing
+    assert kinds(detect(times, crowd, kind="count", event_lift=measured(5.0))) == ["seasonal"]
+
+
+def test_an_event_that_began_before_the_counter_had_its_own_spread_is_still_judged() -> None:
+    times, values = footfall(weeks=4)
+    settings = replace(COUNT, seasonal_own_window=14 * DAY, seasonal_min_weeks=2)
+    first = START + 2 * 7 * DAY  # the event fills weeks 3 and 4: no usual day with a baseline before it
+    event = [date(2025, 6, 16) + timedelta(days=n) for n in range(14)]
+    hour = ((times - START) % DAY) / HOUR
+    values[times >= first] = np.round(values[times >= first] * 1.2)  # the event's crowd, a fifth more
+    lift = lambda at: np.full(at.size, 1.2)  # noqa: E731 - the others count a fifth more too
+    assert detect(times, values, kind="count", settings=settings, event_days=event, event_lift=lift) == []
+    spiked = (times >= first + 9 * DAY) & (times < first + 10 * DAY) & (hour >= 12) & (hour < 13)
+    values[spiked] *= 8.0  # Wednesday 25 June, 12:00: one hour at eight times its week
+    [found] = detect(times, values, kind="count", settings=settings, event_days=event, event_lift=lift)
+    assert found.kind == "seasonal"
+    assert found.start == first + 9 * DAY + 12 * HOUR
+
+
+def test_an_event_lift_of_the_wrong_shape_is_refused() -> None:
+    times, values = footfall()
+    with pytest.raises(DetectError, match="one value per reading"):
+        detect(times, values, kind="count", event_days=[date(2025, 7, 19)], event_lift=lambda at: np.ones(3))
 
 
 def test_event_days_stay_out_of_the_baseline() -> None:
