@@ -21,10 +21,11 @@ What is examined, per device, from the catalog (``devices/catalog.py``) and the 
   device is ``impossible``;
 * counts (:data:`COUNT_QUANTITIES`): out of range, deviations from the hour of the week at the day's level of
   activity (unless the site's other counters departed alike: :func:`shared_by_site`) and counters stuck at
-  zero in busy hours, with public and school holidays (``excluded_days``) left out and, on days of known events
-  that bring people (``event_days``), only counts above the week excused, and only up to the lift the event
-  shows at the site's other counters in the same hour (:func:`event_lift`); cumulative totals
-  (:data:`TOTAL_QUANTITIES`) that fall back are a ``counter_reset``;
+  zero in busy hours (hours its earlier weeks counted, or the site's other counters counted, at the counter's
+  usual share of them: :func:`silent_at_site`), with public and school holidays (``excluded_days``) left out
+  and, on days of known events that bring people (``event_days``), only counts above the week excused, and
+  only up to the lift the event shows at the site's other counters in the same hour (:func:`event_lift`);
+  cumulative totals (:data:`TOTAL_QUANTITIES`) that fall back are a ``counter_reset``;
 * bay states (:data:`STATE_QUANTITIES`): a state frozen far longer than the bay's own history, while the
   site's other bays kept changing;
 * drift, once every site is examined (:func:`confirm_drifts`): kept only where the station's daily medians
@@ -55,6 +56,7 @@ from devices.records import DeviceInfo
 from devices.registry import DeviceRegistry
 from processing import detect as det
 from processing.events import Detection, EventStore, SeriesKey, UpsertReport
+from processing.kernels import anomaly
 from stadtpuls.influx import InfluxClient, InfluxError
 from stadtpuls.lineprotocol import quote_identifier, quote_string
 from stadtpuls.schema import QUANTITIES, UPLINK_MEASUREMENT
@@ -89,6 +91,7 @@ WEEKLY = frozenset({"co2"})  # compared with the same time of the week instead o
 SITE_SHARED = 2.0  # a count within this factor of its site's other counters' departure from their week is the site's
 SITE_WEEKS = 6  # earlier weeks a span is compared with
 SITE_MIN_COUNT = 20.0  # fewest counts the earlier weeks must show for a ratio
+SHARE_MIN_DAYS = 3  # earlier days that give a counter's usual share of its site's other counters
 COUNT_SPAN_PAD = 300.0  # s around an event's readings, so that counters reporting at other phases are included
 WEEK = 7 * DAY
 IDLE_SHARE = 0.1  # a frozen bay is not stuck while this share of its site's bays stood unchanged as long
@@ -360,7 +363,8 @@ def count_events(
     site's other counters of the quantity (``neighbours``) in the same hour (:func:`event_lift`), within the
     factor :data:`SITE_SHARED` that makes any departure the site's (:func:`shared_by_site`; an hour's lift is
     coarse where the event changes within it, at its evening or its closing), or up to the plain bound of
-    :data:`COUNT` where none of them shows it.
+    :data:`COUNT` where none of them shows it. A counter silent while the others count plenty is ``stuck``
+    even without earlier weeks of its own (:func:`silent_at_site`).
     """
     known = QUANTITIES[quantity]
     interval = float(model.report_interval) if model is not None and model.report_interval > 0 else None
@@ -369,7 +373,89 @@ def count_events(
     events = det.detect(raw.times, raw.values, kind="count", name=quantity.replace("_", " "), low=known.low,
                         high=known.high, interval=interval, settings=COUNT, excluded_days=context.excluded_days,
                         event_days=context.event_days, timezone=context.timezone, event_lift=lift)
+    events = with_silent_at_site(events, silent_at_site(raw, neighbours, context))
     return keep([e for e in events if e.kind != "gap"], float(np.nanmax(raw.times)), context)
+
+
+def silent_at_site(raw: Raw, neighbours: Sequence[Raw], context: Context) -> list[det.Event]:
+    """A counter that counts nobody while the site's other counters of the quantity count plenty: ``stuck``.
+
+    Needs no weeks of the counter's own history at the same hour (a slot whose earlier weeks were holidays or
+    a market has no baseline), only its usual share of what the others count: the median over earlier days
+    (at least :data:`SHARE_MIN_DAYS`, not excluded, the others counting at least :data:`SITE_MIN_COUNT`) of
+    its day's sum over theirs. A stretch of zeros (three readings or more) during which that share of the
+    others' sum reaches ``busy_total`` counts (zero then has a Poisson chance below e⁻³⁰) is reported from
+    the moment it does. Where the others count nothing too (night, the site closed) nothing is expected;
+    excluded days (public holidays) are left out, as by the weekly rule.
+    """
+    others = [n for n in neighbours if n.dev_eui != raw.dev_eui and n.times.size]
+    if not others or raw.times.size < 3:
+        return []
+    order = np.argsort(raw.times, kind="stable")
+    times, values = raw.times[order], raw.values[order]
+    present = ~np.isnan(values)
+    times, values = times[present], values[present]
+    their_times = np.concatenate([n.times[~np.isnan(n.values)] for n in others])
+    their_values = np.concatenate([n.values[~np.isnan(n.values)] for n in others])
+    ranked = np.argsort(their_times, kind="stable")
+    their_times, their_values = their_times[ranked], their_values[ranked]
+    if times.size < 3 or their_times.size == 0:
+        return []
+    excluded = det.excluded_mask(their_times, context.excluded_days) if context.excluded_days else None
+    if excluded is not None:
+        their_values = np.where(excluded, 0.0, their_values)
+    days = np.floor(det.local_times(times, context.timezone) / DAY).astype(np.int64)
+    their_days = np.floor(det.local_times(their_times, context.timezone) / DAY).astype(np.int64)
+    first_day = int(min(days.min(), their_days.min()))
+    size = int(max(days.max(), their_days.max())) - first_day + 1
+    own_sum = np.bincount(days - first_day, weights=values, minlength=size)
+    own_seen = np.bincount(days - first_day, minlength=size) > 0
+    their_sum = np.bincount(their_days - first_day, weights=their_values, minlength=size)
+    usable = own_seen & (their_sum >= SITE_MIN_COUNT)
+    if context.excluded_days:
+        usable &= ~det.excluded_mask((first_day + np.arange(size, dtype=np.float64)) * DAY, context.excluded_days)
+    starts = np.empty(values.size, dtype=np.int64)
+    ends = np.empty(values.size, dtype=np.int64)
+    runs = anomaly.constant_runs(np.ascontiguousarray(values, dtype=np.float64), 0.0, starts, ends)
+    running = np.concatenate(([0.0], np.cumsum(their_values)))
+    found = []
+    for first, last in zip(starts[:runs].tolist(), ends[:runs].tolist(), strict=True):
+        if values[first] != 0 or last - first < 2:
+            continue
+        before = usable & (np.arange(size) < days[first] - first_day)
+        if np.count_nonzero(before) < SHARE_MIN_DAYS:
+            continue
+        share = float(np.median(own_sum[before] / their_sum[before]))
+        lo = int(np.searchsorted(their_times, times[first], side="left"))
+        hi = int(np.searchsorted(their_times, times[last], side="right"))
+        expected = share * (running[lo + 1 : hi + 1] - running[lo])
+        if expected.size == 0 or expected[-1] < COUNT.busy_total:
+            continue
+        reached = float(their_times[lo + int(np.searchsorted(expected, COUNT.busy_total))])
+        detected = min(int(np.searchsorted(times, reached, side="left")), last)
+        counted = float(running[hi] - running[lo])
+        local = det.local_times(np.array([times[first], times[last]]), context.timezone)
+        zone = f" ({context.timezone} time)" if context.timezone else " UTC"
+        day = datetime.fromtimestamp(float(local[0]), UTC)
+        reason = (
+            f"counted nobody {det.clock(local[0] % DAY)}-{det.clock(local[1] % DAY)}{zone} on {day:%Y-%m-%d} "
+            f"while the site's other counters counted {det.whole(counted)}; it usually counts {share:.2f} times "
+            f"what they count (about {det.whole(expected[-1])})"
+        )
+        found.append(det.Event(float(times[detected]), float(times[last]), "stuck", float(expected[-1]) /
+                               COUNT.busy_total, reason, onset=float(times[first])))
+    return found
+
+
+def with_silent_at_site(events: list[det.Event], silent: list[det.Event]) -> list[det.Event]:
+    """One event per condition: a counter silent at its busy site is one ``stuck`` event with any stuck event
+    of the weekly rule it overlaps, and its deviations from its week during the silence are part of it.
+    """
+    if not silent:
+        return events
+    kept = [e for e in events if e.kind != "seasonal" or not any(
+        e.start <= s.end and e.end >= s.began for s in silent)]
+    return det.merge_events(kept + silent)
 
 
 def total_events(totals: Sequence[tuple[str, Raw]], context: Context) -> list[det.Event]:

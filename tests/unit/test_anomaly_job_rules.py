@@ -28,6 +28,7 @@ from processing.anomaly_job import (
     lot_busy_enough,
     saturated,
     shared_by_site,
+    silent_at_site,
     town_ratio,
     week_ratio,
 )
@@ -348,3 +349,77 @@ def test_on_an_event_day_a_counter_alone_at_eight_times_its_week_is_reported() -
                 if e.kind == "seasonal" and e.end >= SPAN[0]] == []
     # with no other counter to measure the event, the plain bound (ten times the week) excuses eight
     assert [e for e in count_events(site[0], "people_in", None, EVENT) if e.end >= SPAN[0]] == []
+
+
+def shop_counter(dev_eui: str, rate: float, days: int, *, seed: int, silent: tuple[float, float] | None = None,
+                 closed_day: int | None = None) -> Raw:
+    """A counter every 10 minutes for ``days`` days, counting ``rate`` a reading from 08:00 to 20:00 and
+    nobody at night (nor on ``closed_day``); zeros over ``silent`` (s).
+    """
+    rng = np.random.default_rng(seed)
+    times = np.arange(0.0, days * DAY, 600.0)
+    hour = times % DAY / 3600
+    open_ = (hour >= 8) & (hour < 20)
+    if closed_day is not None:
+        open_ &= np.floor(times / DAY) != closed_day
+    values = np.where(open_, rng.poisson(rate, times.size), 0).astype(np.float64)
+    if silent is not None:
+        values[(times >= silent[0]) & (times < silent[1])] = 0.0
+    return Raw(dev_eui, "", times, values)
+
+
+FLAT = ((6 - 1) * DAY + 9 * 3600, (6 - 1) * DAY + 17 * 3600)  # the sixth day, 09:00-17:00
+SHORT = Context(0.0, 6 * DAY, frozenset(), None, frozenset())
+
+
+def test_a_counter_silent_while_its_site_counts_is_stuck_without_weeks_of_history() -> None:
+    site = [shop_counter("a", 12.0, 6, seed=1, silent=FLAT), shop_counter("b", 30.0, 6, seed=2),
+            shop_counter("c", 20.0, 6, seed=3)]
+    [stuck] = [e for e in count_events(site[0], "people_in", None, SHORT, neighbours=site) if e.kind == "stuck"]
+    assert stuck.onset == FLAT[0]
+    assert FLAT[0] < stuck.start < FLAT[0] + 3600  # 12 a reading at a share of 0.24: 30 missing within the hour
+    assert stuck.end == FLAT[1] - 600
+    counted = sum(float(n.values[(n.times >= FLAT[0]) & (n.times < FLAT[1])].sum()) for n in site[1:])
+    assert f"counted nobody 09:00-16:50 UTC on 1970-01-06 while the site's other counters counted {counted:,.0f}" \
+        in stuck.reason
+    assert "usually counts 0.24 times" in stuck.reason
+    assert stuck.score > 10  # about 12 × 48 = 576 expected against 30
+    # the weekly rule alone has no earlier weeks to judge with
+    assert [e for e in count_events(site[0], "people_in", None, SHORT) if e.kind == "stuck"] == []
+    # the working counters are not reported
+    for working in site[1:]:
+        assert [e for e in count_events(working, "people_in", None, SHORT, neighbours=site)
+                if e.kind == "stuck"] == []
+
+
+def test_a_site_whose_counters_are_all_silent_raises_nothing() -> None:
+    closed = [shop_counter(name, rate, 6, seed=seed, closed_day=5)
+              for name, rate, seed in (("a", 12.0, 1), ("b", 30.0, 2), ("c", 20.0, 3))]
+    for raw in closed:  # every night and the closed sixth day: zeros everywhere, nobody expected
+        assert [e for e in count_events(raw, "people_in", None, SHORT, neighbours=closed) if e.kind == "stuck"] == []
+    # a quiet counter whose share of a busy site makes 30 unlikely within its silence is not stuck either
+    quiet = [shop_counter("a", 0.05, 6, seed=1, silent=FLAT), shop_counter("b", 30.0, 6, seed=2)]
+    assert silent_at_site(quiet[0], quiet, SHORT) == []
+
+
+def test_a_silent_counter_needs_days_of_its_usual_share() -> None:
+    flat = (1 * DAY + 9 * 3600, 1 * DAY + 17 * 3600)  # the second day: one earlier day only
+    site = [shop_counter("a", 12.0, 2, seed=1, silent=flat), shop_counter("b", 30.0, 2, seed=2)]
+    assert silent_at_site(site[0], site, SHORT) == []
+    assert silent_at_site(site[0], site[:1], SHORT) == []  # no other counter
+
+
+def test_a_silence_both_rules_see_is_one_stuck_event() -> None:
+    weeks = 3 * 7  # three weeks: the weekly rule has two earlier weeks of the slot
+    flat = ((weeks - 1) * DAY + 9 * 3600, (weeks - 1) * DAY + 17 * 3600)
+    site = [shop_counter("a", 12.0, weeks, seed=1, silent=flat), shop_counter("b", 30.0, weeks, seed=2)]
+    context = Context(0.0, weeks * DAY, frozenset(), None, frozenset())
+    alone = [e for e in count_events(site[0], "people_in", None, context) if e.kind == "stuck"]
+    assert len(alone) == 1
+    assert "earlier weeks counted" in alone[0].reason
+    events = count_events(site[0], "people_in", None, context, neighbours=site)
+    [stuck] = [e for e in events if e.kind == "stuck"]
+    assert stuck.began == flat[0]
+    assert stuck.end == flat[1] - 600
+    assert stuck.start <= alone[0].start  # detected by the site at the latest when the weeks detect it
+    assert [e for e in events if e.kind == "seasonal" and e.end >= flat[0] and e.start <= flat[1]] == []
