@@ -91,7 +91,7 @@ WEEKLY = frozenset({"co2"})  # compared with the same time of the week instead o
 SITE_SHARED = 2.0  # a count within this factor of its site's other counters' departure from their week is the site's
 SITE_WEEKS = 6  # earlier weeks a span is compared with
 SITE_MIN_COUNT = 20.0  # fewest counts the earlier weeks must show for a ratio
-SHARE_MIN_DAYS = 3  # earlier days that give a counter's usual share of its site's other counters
+SHARE_MIN_DAYS = 3  # days that give a counter's usual share of its site's other counters at an hour of the day
 COUNT_SPAN_PAD = 300.0  # s around an event's readings, so that counters reporting at other phases are included
 WEEK = 7 * DAY
 IDLE_SHARE = 0.1  # a frozen bay is not stuck while this share of its site's bays stood unchanged as long
@@ -380,16 +380,17 @@ def count_events(
 def silent_at_site(raw: Raw, neighbours: Sequence[Raw], context: Context) -> list[det.Event]:
     """A counter that counts nobody while the site's other counters of the quantity count plenty: ``stuck``.
 
-    Needs no weeks of the counter's own history at the same hour (a slot whose earlier weeks were holidays or
-    a market has no baseline), only its usual share of what the others count: the median over earlier days
-    (at least :data:`SHARE_MIN_DAYS`, not excluded, the others counting at least :data:`SITE_MIN_COUNT`) of
-    its day's sum over theirs. A stretch of zeros (three readings or more) during which that share of the
-    others' sum reaches ``busy_total`` counts (zero then has a Poisson chance below e⁻³⁰) is reported from
-    the moment it does. Where the others count nothing too (night, the site closed) nothing is expected;
-    excluded days (public holidays) are left out, as by the weekly rule.
+    Needs no weeks of the counter's own history at the same hour of the week (a slot whose earlier weeks were
+    holidays or a market has no baseline), only its usual share of what the others count at that hour of the
+    day: the median, over the days of its history (at least :data:`SHARE_MIN_DAYS`, excluded days left out,
+    the others counting at least :data:`SITE_MIN_COUNT` in the hour), of its hour's sum over theirs. A
+    stretch of zeros (three readings or more) during which those shares of the others' counts reach
+    ``busy_total`` counts (zero then has a Poisson chance below e⁻³⁰) is reported from the moment they do.
+    Where the others count nothing too (night, the site closed) nothing is expected; excluded days (public
+    holidays) count nothing, as in the weekly rule.
     """
     others = [n for n in neighbours if n.dev_eui != raw.dev_eui and n.times.size]
-    if not others or raw.times.size < 3:
+    if not others:
         return []
     order = np.argsort(raw.times, kind="stable")
     times, values = raw.times[order], raw.values[order]
@@ -401,49 +402,49 @@ def silent_at_site(raw: Raw, neighbours: Sequence[Raw], context: Context) -> lis
     their_times, their_values = their_times[ranked], their_values[ranked]
     if times.size < 3 or their_times.size == 0:
         return []
-    excluded = det.excluded_mask(their_times, context.excluded_days) if context.excluded_days else None
-    if excluded is not None:
-        their_values = np.where(excluded, 0.0, their_values)
-    days = np.floor(det.local_times(times, context.timezone) / DAY).astype(np.int64)
-    their_days = np.floor(det.local_times(their_times, context.timezone) / DAY).astype(np.int64)
-    first_day = int(min(days.min(), their_days.min()))
-    size = int(max(days.max(), their_days.max())) - first_day + 1
-    own_sum = np.bincount(days - first_day, weights=values, minlength=size)
-    own_seen = np.bincount(days - first_day, minlength=size) > 0
-    their_sum = np.bincount(their_days - first_day, weights=their_values, minlength=size)
+    zone = context.timezone
+    own_hours = np.floor(det.local_times(times, zone) / det.HOUR).astype(np.int64)
+    their_local = det.local_times(their_times, zone)
+    their_hours = np.floor(their_local / det.HOUR).astype(np.int64)
+    their_values = np.where(det.excluded_mask(their_local, context.excluded_days), 0.0, their_values)
+    first = int(min(own_hours.min(), their_hours.min()))
+    first -= first % 24  # local midnight
+    size = (int(max(own_hours.max(), their_hours.max())) - first) // 24 * 24 + 24
+    own_sum = np.bincount(own_hours - first, weights=values, minlength=size).reshape(-1, 24)
+    own_seen = (np.bincount(own_hours - first, minlength=size) > 0).reshape(-1, 24)
+    their_sum = np.bincount(their_hours - first, weights=their_values, minlength=size).reshape(-1, 24)
     usable = own_seen & (their_sum >= SITE_MIN_COUNT)
-    if context.excluded_days:
-        usable &= ~det.excluded_mask((first_day + np.arange(size, dtype=np.float64)) * DAY, context.excluded_days)
+    ratios = np.where(usable, own_sum / np.where(usable, their_sum, 1.0), np.nan)
+    share = np.zeros(24)
+    known = np.count_nonzero(usable, axis=0) >= SHARE_MIN_DAYS
+    share[known] = np.nanmedian(ratios[:, known], axis=0)
+    weighted = share[(their_hours - first) % 24] * their_values
+    running = np.concatenate(([0.0], np.cumsum(weighted)))
+    counted_total = np.concatenate(([0.0], np.cumsum(their_values)))
     starts = np.empty(values.size, dtype=np.int64)
     ends = np.empty(values.size, dtype=np.int64)
     runs = anomaly.constant_runs(np.ascontiguousarray(values, dtype=np.float64), 0.0, starts, ends)
-    running = np.concatenate(([0.0], np.cumsum(their_values)))
     found = []
-    for first, last in zip(starts[:runs].tolist(), ends[:runs].tolist(), strict=True):
-        if values[first] != 0 or last - first < 2:
+    for begin, last in zip(starts[:runs].tolist(), ends[:runs].tolist(), strict=True):
+        if values[begin] != 0 or last - begin < 2:
             continue
-        before = usable & (np.arange(size) < days[first] - first_day)
-        if np.count_nonzero(before) < SHARE_MIN_DAYS:
-            continue
-        share = float(np.median(own_sum[before] / their_sum[before]))
-        lo = int(np.searchsorted(their_times, times[first], side="left"))
+        lo = int(np.searchsorted(their_times, times[begin], side="left"))
         hi = int(np.searchsorted(their_times, times[last], side="right"))
-        expected = share * (running[lo + 1 : hi + 1] - running[lo])
+        expected = running[lo + 1 : hi + 1] - running[lo]
         if expected.size == 0 or expected[-1] < COUNT.busy_total:
             continue
         reached = float(their_times[lo + int(np.searchsorted(expected, COUNT.busy_total))])
         detected = min(int(np.searchsorted(times, reached, side="left")), last)
-        counted = float(running[hi] - running[lo])
-        local = det.local_times(np.array([times[first], times[last]]), context.timezone)
-        zone = f" ({context.timezone} time)" if context.timezone else " UTC"
+        local = det.local_times(np.array([times[begin], times[last]]), zone)
         day = datetime.fromtimestamp(float(local[0]), UTC)
         reason = (
-            f"counted nobody {det.clock(local[0] % DAY)}-{det.clock(local[1] % DAY)}{zone} on {day:%Y-%m-%d} "
-            f"while the site's other counters counted {det.whole(counted)}; it usually counts {share:.2f} times "
-            f"what they count (about {det.whole(expected[-1])})"
+            f"counted nobody {det.clock(local[0] % DAY)}-{det.clock(local[1] % DAY)}"
+            f"{f' ({zone} time)' if zone else ' UTC'} on {day:%Y-%m-%d} while the site's other counters counted "
+            f"{det.whole(counted_total[hi] - counted_total[lo])}; at its usual share of theirs at these hours it "
+            f"would have counted about {det.whole(expected[-1])}"
         )
-        found.append(det.Event(float(times[detected]), float(times[last]), "stuck", float(expected[-1]) /
-                               COUNT.busy_total, reason, onset=float(times[first])))
+        found.append(det.Event(float(times[detected]), float(times[last]), "stuck",
+                               float(expected[-1]) / COUNT.busy_total, reason, onset=float(times[begin])))
     return found
 
 

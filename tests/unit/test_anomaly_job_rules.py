@@ -352,14 +352,14 @@ def test_on_an_event_day_a_counter_alone_at_eight_times_its_week_is_reported() -
 
 
 def shop_counter(dev_eui: str, rate: float, days: int, *, seed: int, silent: tuple[float, float] | None = None,
-                 closed_day: int | None = None) -> Raw:
-    """A counter every 10 minutes for ``days`` days, counting ``rate`` a reading from 08:00 to 20:00 and
+                 closed_day: int | None = None, opens: int = 8) -> Raw:
+    """A counter every 10 minutes for ``days`` days, counting ``rate`` a reading from ``opens`` to 20:00 and
     nobody at night (nor on ``closed_day``); zeros over ``silent`` (s).
     """
     rng = np.random.default_rng(seed)
     times = np.arange(0.0, days * DAY, 600.0)
     hour = times % DAY / 3600
-    open_ = (hour >= 8) & (hour < 20)
+    open_ = (hour >= opens) & (hour < 20)
     if closed_day is not None:
         open_ &= np.floor(times / DAY) != closed_day
     values = np.where(open_, rng.poisson(rate, times.size), 0).astype(np.float64)
@@ -382,7 +382,7 @@ def test_a_counter_silent_while_its_site_counts_is_stuck_without_weeks_of_histor
     counted = sum(float(n.values[(n.times >= FLAT[0]) & (n.times < FLAT[1])].sum()) for n in site[1:])
     assert f"counted nobody 09:00-16:50 UTC on 1970-01-06 while the site's other counters counted {counted:,.0f}" \
         in stuck.reason
-    assert "usually counts 0.24 times" in stuck.reason
+    assert "at its usual share of theirs at these hours it would have counted about" in stuck.reason
     assert stuck.score > 10  # about 12 × 48 = 576 expected against 30
     # the weekly rule alone has no earlier weeks to judge with
     assert [e for e in count_events(site[0], "people_in", None, SHORT) if e.kind == "stuck"] == []
@@ -397,13 +397,16 @@ def test_a_site_whose_counters_are_all_silent_raises_nothing() -> None:
               for name, rate, seed in (("a", 12.0, 1), ("b", 30.0, 2), ("c", 20.0, 3))]
     for raw in closed:  # every night and the closed sixth day: zeros everywhere, nobody expected
         assert [e for e in count_events(raw, "people_in", None, SHORT, neighbours=closed) if e.kind == "stuck"] == []
+    # a counter whose street wakes up later than the others' is silent at its usual hours, not stuck
+    late = [shop_counter("a", 12.0, 6, seed=1, opens=11), shop_counter("b", 30.0, 6, seed=2)]
+    assert silent_at_site(late[0], late, SHORT) == []
     # a quiet counter whose share of a busy site makes 30 unlikely within its silence is not stuck either
     quiet = [shop_counter("a", 0.05, 6, seed=1, silent=FLAT), shop_counter("b", 30.0, 6, seed=2)]
     assert silent_at_site(quiet[0], quiet, SHORT) == []
 
 
 def test_a_silent_counter_needs_days_of_its_usual_share() -> None:
-    flat = (1 * DAY + 9 * 3600, 1 * DAY + 17 * 3600)  # the second day: one earlier day only
+    flat = (1 * DAY + 9 * 3600, 1 * DAY + 17 * 3600)  # the second of two days: one usual day only
     site = [shop_counter("a", 12.0, 2, seed=1, silent=flat), shop_counter("b", 30.0, 2, seed=2)]
     assert silent_at_site(site[0], site, SHORT) == []
     assert silent_at_site(site[0], site[:1], SHORT) == []  # no other counter
