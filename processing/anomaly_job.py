@@ -386,8 +386,9 @@ def silent_at_site(raw: Raw, neighbours: Sequence[Raw], context: Context) -> lis
     the others counting at least :data:`SITE_MIN_COUNT` in the hour), of its hour's sum over theirs. A
     stretch of zeros (three readings or more) during which those shares of the others' counts reach
     ``busy_total`` counts (zero then has a Poisson chance below e⁻³⁰) is reported from the moment they do.
-    Where the others count nothing too (night, the site closed) nothing is expected; excluded days (public
-    holidays) count nothing, as in the weekly rule.
+    Where the others count nothing too (night, the site closed) nothing is expected. Excluded days (public and
+    school holidays) teach no share, as in the weekly rule, but are judged like any day: a holiday that quiets
+    the site quiets the others as well, and what they count at the same time is what is expected of this one.
     """
     others = [n for n in neighbours if n.dev_eui != raw.dev_eui and n.times.size]
     if not others:
@@ -406,13 +407,15 @@ def silent_at_site(raw: Raw, neighbours: Sequence[Raw], context: Context) -> lis
     own_hours = np.floor(det.local_times(times, zone) / det.HOUR).astype(np.int64)
     their_local = det.local_times(their_times, zone)
     their_hours = np.floor(their_local / det.HOUR).astype(np.int64)
-    their_values = np.where(det.excluded_mask(their_local, context.excluded_days), 0.0, their_values)
+    # excluded days (holidays) teach no share, but are judged: the others' counts at the same time already say
+    # how busy the site is on them
+    learned = np.where(det.excluded_mask(their_local, context.excluded_days), 0.0, their_values)
     first = int(min(own_hours.min(), their_hours.min()))
     first -= first % 24  # local midnight
     size = (int(max(own_hours.max(), their_hours.max())) - first) // 24 * 24 + 24
     own_sum = np.bincount(own_hours - first, weights=values, minlength=size).reshape(-1, 24)
     own_seen = (np.bincount(own_hours - first, minlength=size) > 0).reshape(-1, 24)
-    their_sum = np.bincount(their_hours - first, weights=their_values, minlength=size).reshape(-1, 24)
+    their_sum = np.bincount(their_hours - first, weights=learned, minlength=size).reshape(-1, 24)
     usable = own_seen & (their_sum >= SITE_MIN_COUNT)
     ratios = np.where(usable, own_sum / np.where(usable, their_sum, 1.0), np.nan)
     share = np.zeros(24)

@@ -392,6 +392,21 @@ def test_a_counter_silent_while_its_site_counts_is_stuck_without_weeks_of_histor
                 if e.kind == "stuck"] == []
 
 
+def test_a_counter_silent_on_a_holiday_while_its_site_counts_is_stuck() -> None:
+    site = [shop_counter("a", 12.0, 6, seed=1, silent=FLAT), shop_counter("b", 30.0, 6, seed=2),
+            shop_counter("c", 20.0, 6, seed=3)]
+    holidays = frozenset({date(1970, 1, 5), date(1970, 1, 6)})  # the silent day and the day before: school holidays
+    holiday = replace(SHORT, excluded_days=holidays)
+    [stuck] = [e for e in count_events(site[0], "people_in", None, holiday, neighbours=site) if e.kind == "stuck"]
+    assert stuck.onset == FLAT[0]
+    assert "counted nobody 09:00-16:50 UTC on 1970-01-06" in stuck.reason
+    # its share was learnt on the four other days: the same expectation as without the holidays
+    [usual] = [e for e in count_events(site[0], "people_in", None, SHORT, neighbours=site) if e.kind == "stuck"]
+    assert stuck.score == pytest.approx(usual.score, rel=0.2)
+    # on the holidays the weekly rule judges nothing; without the site's other counters nothing is found
+    assert [e for e in count_events(site[0], "people_in", None, holiday) if e.kind == "stuck"] == []
+
+
 def test_a_site_whose_counters_are_all_silent_raises_nothing() -> None:
     closed = [shop_counter(name, rate, 6, seed=seed, closed_day=5)
               for name, rate, seed in (("a", 12.0, 1), ("b", 30.0, 2), ("c", 20.0, 3))]
