@@ -377,6 +377,17 @@ def count_events(
     return keep([e for e in events if e.kind != "gap"], float(np.nanmax(raw.times)), context)
 
 
+def other_counters(raw: Raw, neighbours: Sequence[Raw]) -> list[Raw]:
+    """The site's other counters of the quantity that have readings (``neighbours`` without ``raw``)."""
+    return [n for n in neighbours if n.dev_eui != raw.dev_eui and n.times.size]
+
+
+def local_hours(times: npt.NDArray[np.float64], zone: str | None) -> npt.NDArray[np.int64]:
+    """The town's wall-clock hour of each time, counted from the epoch (hour bins that follow local days)."""
+    hours: npt.NDArray[np.int64] = np.floor(det.local_times(times, zone) / det.HOUR).astype(np.int64)
+    return hours
+
+
 def silent_at_site(raw: Raw, neighbours: Sequence[Raw], context: Context) -> list[det.Event]:
     """A counter that counts nobody while the site's other counters of the quantity count plenty: ``stuck``.
 
@@ -390,7 +401,7 @@ def silent_at_site(raw: Raw, neighbours: Sequence[Raw], context: Context) -> lis
     school holidays) teach no share, as in the weekly rule, but are judged like any day: a holiday that quiets
     the site quiets the others as well, and what they count at the same time is what is expected of this one.
     """
-    others = [n for n in neighbours if n.dev_eui != raw.dev_eui and n.times.size]
+    others = other_counters(raw, neighbours)
     if not others:
         return []
     order = np.argsort(raw.times, kind="stable")
@@ -404,7 +415,7 @@ def silent_at_site(raw: Raw, neighbours: Sequence[Raw], context: Context) -> lis
     if times.size < 3 or their_times.size == 0:
         return []
     zone = context.timezone
-    own_hours = np.floor(det.local_times(times, zone) / det.HOUR).astype(np.int64)
+    own_hours = local_hours(times, zone)
     their_local = det.local_times(their_times, zone)
     their_hours = np.floor(their_local / det.HOUR).astype(np.int64)
     # excluded days (holidays) teach no share, but are judged: the others' counts at the same time already say
@@ -496,15 +507,11 @@ def event_lift(
         A function from reading times (s) to the lift at each (NaN where no other counter shows it), or None
         without other counters.
     """
-    others = [n for n in neighbours if n.dev_eui != raw.dev_eui and n.times.size]
+    others = other_counters(raw, neighbours)
     if not others:
         return None
     zone = context.timezone
-
-    def hours_of(times: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
-        return np.floor(det.local_times(times, zone) / det.HOUR).astype(np.int64)
-
-    local = [(hours_of(n.times), n.values) for n in others]
+    local = [(local_hours(n.times, zone), n.values) for n in others]
     first = min(int(hours.min()) for hours, _ in local)
     count = max(int(hours.max()) for hours, _ in local) - first + 1
     unusual = det.excluded_mask((first + np.arange(count, dtype=np.float64)) * det.HOUR,
@@ -532,7 +539,7 @@ def event_lift(
     lift[shown] = np.nanmedian(ratios[:, shown], axis=0)
 
     def at(times: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        index = hours_of(np.asarray(times, dtype=np.float64)) - first
+        index = local_hours(np.asarray(times, dtype=np.float64), zone) - first
         inside = (index >= 0) & (index < count)
         out = np.full(index.size, np.nan)
         out[inside] = lift[index[inside]]
