@@ -22,9 +22,10 @@ What is examined, per device, from the catalog (``devices/catalog.py``) and the 
 * counts (:data:`COUNT_QUANTITIES`): out of range, deviations from the hour of the week at the day's level of
   activity (unless the site's other counters departed alike: :func:`shared_by_site`) and counters stuck at
   zero in busy hours (hours its earlier weeks counted, or the site's other counters counted, at the counter's
-  usual share of them: :func:`silent_at_site`), with public and school holidays (``excluded_days``) left out
-  and, on days of known events that bring people (``event_days``), only counts above the week excused, and
-  only up to the lift the event shows at the site's other counters in the same hour (:func:`event_lift`);
+  usual share of them: :func:`silent_at_site`); public and school holidays (``excluded_days``) and days of
+  known events that bring people (``event_days``) stay out of the baselines, and explain what they do at the
+  site's other counters in the same hour (:func:`site_factor`): a holiday within a factor two either way,
+  an event only counts above the week, up to twice its lift there;
   cumulative totals (:data:`TOTAL_QUANTITIES`) that fall back are a ``counter_reset``;
 * bay states (:data:`STATE_QUANTITIES`): a state frozen far longer than the bay's own history, while the
   site's other bays kept changing;
@@ -86,6 +87,7 @@ WEATHER = frozenset({"temperature", "humidity", "pressure"})  # no drift or spik
 # reference and has no drift test of its own); alone, against its own past
 REFERENCED = {"pm1_0": "pm10", "pm2_5": "pm10"}
 PARTICLES = frozenset({"pm1_0", "pm2_5", "pm10"})
+PARTICLE_NAMES = {"pm1_0": "PM1.0", "pm2_5": "PM2.5", "pm10": "PM10"}
 WEEKLY = frozenset({"co2"})  # compared with the same time of the week instead of a trailing window (this
 # also reports a drift: a daily median of CO2 is the empty room at night, which says little)
 SITE_SHARED = 2.0  # a count within this factor of its site's other counters' departure from their week is the site's
@@ -106,16 +108,25 @@ DRIFT_SIGNIFICANCE = 3.0
 # counter's own spread, not the two readings' difference, then carries the judgement)
 WEEKLY_MIN_WEEKS = 2
 MIN_DAY_SHARE = 0.8  # a day enters the daily drift test with this share of the fullest day's readings
-# the detectors' parameters: spikes are short and return (a classroom filling with CO2 is no spike); a count
+EXPLAINED = frozenset({"stuck", "spike", "out_of_range"})  # readings these explain stay out of daily medians
+# the detectors' parameters: spikes are short, rise from and return to within half the threshold (a classroom
+# filling with CO2, an evening's slow rise of particles that crosses the threshold at its top are no spikes); a count
 # deviates from its hour of the week by six robust standard deviations
-LEVEL = replace(det.LEVEL, spike_threshold=14.0, spike_max_duration=3600.0, spike_must_return=True)
+LEVEL = replace(det.LEVEL, spike_threshold=14.0, spike_max_duration=3600.0, spike_must_return=True,
+                spike_return_share=0.5)
 WEEKLY_SETTINGS = replace(det.COUNT, seasonal_threshold=6.0, seasonal_min_weeks=WEEKLY_MIN_WEEKS)
 # counts are compared with their hour of the week at the day's level of activity (the last 3 h): a fine Saturday
 # is busy all day in every street, a broken counter is wrong on its own
 COUNT = replace(WEEKLY_SETTINGS, seasonal_level_window=3 * 3600.0, seasonal_own_window=14 * DAY)
 DAILY_WITHIN_SHARE = 0.25  # the daily medians' spread is at least this share of the usual spread within a day
+# daily medians: a two-week reference, a week to warm up; a day counts at most 4 standard deviations, so that
+# one day far off (a jam on the ring road, a frozen morning value) is no drift: it takes two days to raise one
 DAILY = replace(det.LEVEL, drift_window=14 * DAY, drift_lag=2 * DAY, warmup=7 * DAY, min_history=7,
-                drift_slack=1.5, drift_threshold=3.0)  # daily medians: a two-week reference, a week to warm up
+                drift_slack=1.5, drift_threshold=3.0, drift_cap=4.0)
+
+
+Times = npt.NDArray[np.float64]
+Factor = Callable[[Times], Times]  # reading times (s) → a factor at each
 
 
 @dataclass
@@ -251,24 +262,48 @@ def uplink_events(
     return [replace(e, open=e.end > last) if e.kind == "gap" else e for e in kept]
 
 
-def level_events(raw: Raw, quantity: str, model: DeviceModel | None, context: Context) -> list[det.Event]:
-    """Out of range, stuck, spikes and drift of a measured quantity (gaps come from the uplinks).
-
-    Drift is judged on daily medians (:func:`daily_drift_events`), and not at all for the weather
-    (:data:`WEATHER`): a long-term median cannot tell a warm week from a drifting sensor.
+def level_findings(raw: Raw, quantity: str, model: DeviceModel | None) -> list[det.Event]:
+    """Out of range, stuck values and spikes of a measured quantity over all of its readings (no drift: see
+    :func:`level_events`; no gaps: they come from the uplinks); none for readings too sparse for rolling
+    statistics (a bay's daily temperature), no spikes for the weather and CO2, no frozen saturated air.
     """
     if model is None or not 0 < model.report_interval <= MAX_LEVEL_INTERVAL:
-        return []  # readings too sparse (a bay's daily temperature) for rolling statistics
+        return []
     known = QUANTITIES[quantity]
     events = det.detect(raw.times, raw.values, kind="level", name=quantity, unit=known.unit, low=known.low,
                         high=known.high, interval=float(model.report_interval), settings=LEVEL)
     dropped = {"gap", "drift"} | ({"spike"} if quantity in WEATHER | WEEKLY else set())
-    events = [e for e in events if e.kind not in dropped and not saturated(e, raw, quantity)]
+    return [e for e in events if e.kind not in dropped and not saturated(e, raw, quantity)]
+
+
+def level_events(
+    raw: Raw, quantity: str, model: DeviceModel | None, context: Context, *, findings: list[det.Event] | None = None
+) -> list[det.Event]:
+    """Out of range, stuck, spikes and drift of a measured quantity (gaps come from the uplinks).
+
+    Drift is judged on daily medians of the readings no other finding explains (:func:`daily_drift_events`,
+    :func:`explained_out`), and not at all for the weather (:data:`WEATHER`): a long-term median cannot tell a
+    warm week from a drifting sensor. ``findings`` are those of :func:`level_findings` when already known.
+    """
+    if model is None or not 0 < model.report_interval <= MAX_LEVEL_INTERVAL:
+        return []  # readings too sparse (a bay's daily temperature) for rolling statistics
+    events = level_findings(raw, quantity, model) if findings is None else list(findings)
     if quantity not in WEATHER | WEEKLY | PARTICLES:
-        events += daily_drift_events(raw, quantity)  # particles: see particle_drift_events
+        events += daily_drift_events(explained_out(raw, events), quantity)  # particles: particle_drift_events
     if quantity in WEEKLY:
         events += weekly_events(raw, quantity, model, context)
     return keep(det.merge_events(events), float(np.nanmax(raw.times)), context)
+
+
+def explained_out(raw: Raw, events: Sequence[det.Event]) -> Raw:
+    """The series without the readings that a stuck value, a spike or an out-of-range value explains (NaN):
+    a morning's value frozen all day is not the day's air, and its daily median would start a drift.
+    """
+    values = raw.values.copy()
+    for event in events:
+        if event.kind in EXPLAINED:
+            values[(raw.times >= event.began) & (raw.times <= event.end)] = np.nan
+    return Raw(raw.dev_eui, raw.channel, raw.times, values)
 
 
 def saturated(event: det.Event, raw: Raw, quantity: str) -> bool:
@@ -286,8 +321,10 @@ def weekly_events(raw: Raw, quantity: str, model: DeviceModel, context: Context)
     """Readings far from the same time of the week in earlier weeks, for quantities that follow the people in
     a room (CO2 rises in every lesson; a trailing window would call each lesson a spike).
 
-    Holidays (``excluded_days``) empty the rooms and are left out; the days of events in the streets
-    (``event_days``) do not fill a classroom or an office and are judged as any day.
+    Holidays (``excluded_days``) stay out of the baseline and explain emptier rooms, never fuller ones: a
+    reading below its week is not judged on them, one above it is, as on any day (a classroom in the school
+    holidays holds nobody, an office may work as usual). The days of events in the streets (``event_days``)
+    do not fill a classroom or an office and are judged as any day.
     """
     series = det.prepare(raw.times, raw.values, interval=float(model.report_interval), name=quantity,
                          unit=QUANTITIES[quantity].unit)
@@ -295,7 +332,9 @@ def weekly_events(raw: Raw, quantity: str, model: DeviceModel, context: Context)
         return []
     local = det.local_times(series.times, context.timezone)
     excluded = det.excluded_mask(local, context.excluded_days)
-    found = det.seasonal_events(series, WEEKLY_SETTINGS, excluded, local=local, zone=context.timezone)
+    emptier = (np.zeros(series.times.size), np.ones(series.times.size))
+    found = det.seasonal_events(series, WEEKLY_SETTINGS, excluded, local=local, zone=context.timezone,
+                                holiday=emptier)
     return [e for e in found if e.kind == "seasonal"]
 
 
@@ -317,18 +356,23 @@ def particle_drift_events(
 
 def reference_drift_events(raw: Raw, reference: Raw, quantity: str, partner: str) -> list[det.Event]:
     """Drift of a particle fraction against a larger one of the same optical counter: weather, heating and
-    traffic move both, a drifting channel moves alone (daily medians of the difference).
+    traffic move both in proportion, a drifting channel moves alone. Judged on daily medians of the smaller
+    fraction's share of the larger (each plus :data:`PAIR_TOLERANCE`, the counter's noise, so that clean air
+    near zero does not make the share jump): a smoky winter week doubles both fractions and leaves the share,
+    while their difference would double with them.
     """
     common, left, right = np.intersect1d(raw.times, reference.times, return_indices=True)
     if common.size == 0:
         return []
-    difference = Raw(raw.dev_eui, raw.channel, common, raw.values[left] - reference.values[right])
-    return daily_drift_events(difference, quantity, label=f"{quantity} minus {partner} of the same station")
+    share = (raw.values[left] + PAIR_TOLERANCE) / (np.maximum(reference.values[right], 0.0) + PAIR_TOLERANCE)
+    label = f"{PARTICLE_NAMES[quantity]}'s share of {PARTICLE_NAMES[partner]} of the same station"
+    return daily_drift_events(Raw(raw.dev_eui, raw.channel, common, share), quantity, label=label, unit="")
 
 
-def daily_drift_events(raw: Raw, quantity: str, *, label: str = "") -> list[det.Event]:
+def daily_drift_events(raw: Raw, quantity: str, *, label: str = "", unit: str | None = None) -> list[det.Event]:
     """A CUSUM over daily medians against their own long-term median: a slow drift shows over days, while
-    the daily cycle (rush hours, lessons) and single readings do not count.
+    the daily cycle (rush hours, lessons) and single readings do not count. ``label`` and ``unit`` name what
+    the values are when they are not the quantity itself.
     """
     present = ~np.isnan(raw.values)
     times, values = raw.times[present], raw.values[present]
@@ -345,7 +389,7 @@ def daily_drift_events(raw: Raw, quantity: str, *, label: str = "") -> list[det.
     if full.sum() < 3:
         return []
     name = f"daily median of {label or quantity}"
-    series = det.Series(day_ends[full], medians[full], DAY, name, QUANTITIES[quantity].unit)
+    series = det.Series(day_ends[full], medians[full], DAY, name, QUANTITIES[quantity].unit if unit is None else unit)
     median, spread = det.long_term(series, DAILY)
     # day-to-day medians of a quiet indoor night can agree within a few ppm; a drift is judged against the
     # variation the sensor shows within its usual day as well
@@ -360,7 +404,7 @@ def count_events(
     """Out of range, seasonal deviations and counters stuck at zero of a count.
 
     On the days of known events a count above its week is excused up to the lift the event shows at the
-    site's other counters of the quantity (``neighbours``) in the same hour (:func:`event_lift`), within the
+    site's other counters of the quantity (``neighbours``) in the same hour (:func:`site_factor`), within the
     factor :data:`SITE_SHARED` that makes any departure the site's (:func:`shared_by_site`; an hour's lift is
     coarse where the event changes within it, at its evening or its closing), or up to the plain bound of
     :data:`COUNT` where none of them shows it. A counter silent while the others count plenty is ``stuck``
@@ -368,11 +412,12 @@ def count_events(
     """
     known = QUANTITIES[quantity]
     interval = float(model.report_interval) if model is not None and model.report_interval > 0 else None
-    measured = event_lift(raw, neighbours, context) if context.event_days else None
-    lift = None if measured is None else (lambda times: SITE_SHARED * measured(times))
+    measured = site_factor(raw, neighbours, context) if context.event_days or context.excluded_days else None
+    lift, holiday = site_ranges(measured) if measured is not None else (None, None)
     events = det.detect(raw.times, raw.values, kind="count", name=quantity.replace("_", " "), low=known.low,
                         high=known.high, interval=interval, settings=COUNT, excluded_days=context.excluded_days,
-                        event_days=context.event_days, timezone=context.timezone, event_lift=lift)
+                        event_days=context.event_days, timezone=context.timezone, event_lift=lift,
+                        holiday_range=holiday)
     events = with_silent_at_site(events, silent_at_site(raw, neighbours, context))
     return keep([e for e in events if e.kind != "gap"], float(np.nanmax(raw.times)), context)
 
@@ -490,10 +535,8 @@ def total_events(totals: Sequence[tuple[str, Raw]], context: Context) -> list[de
     return keep(det.merge_events(events), last, context)
 
 
-def event_lift(
-    raw: Raw, neighbours: Sequence[Raw], context: Context
-) -> Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]] | None:
-    """How much the day's event lifts the site's other counters, hour by hour.
+def site_factor(raw: Raw, neighbours: Sequence[Raw], context: Context) -> Factor | None:
+    """How much the day lifts (an event) or lowers (a holiday) the site's other counters, hour by hour.
 
     For each wall-clock hour of the town, every other counter (``neighbours`` without ``raw``) is compared
     with itself: its sum in that hour against the median of its sums in the same hour of up to
@@ -501,11 +544,12 @@ def event_lift(
     :data:`WEEKLY_MIN_WEEKS` of them, and at least :data:`SITE_MIN_COUNT` counts in their median). The lift is
     the median of these ratios over the other counters: a market that fills the streets lifts them all, a
     fault lifts one (the median ignores it even when it strikes a neighbour too). A counter that counted
-    nothing in the hour is silent, not a measure of the crowd, and is left out.
+    nothing in the hour is silent, not a measure of the crowd, and is left out (so a holiday that closes the
+    whole site has no factor, and nothing on it is judged against one).
 
     Returns:
-        A function from reading times (s) to the lift at each (NaN where no other counter shows it), or None
-        without other counters.
+        A function from reading times (s) to the factor at each (NaN where no other counter shows it), or
+        None without other counters.
     """
     others = other_counters(raw, neighbours)
     if not others:
@@ -546,6 +590,21 @@ def event_lift(
         return out
 
     return at
+
+
+def site_ranges(measured: Factor) -> tuple[Factor, Callable[[Times], tuple[Times, Times]]]:
+    """What a day explains at a counter, from what it does at the site's other counters (``measured``, see
+    :func:`site_factor`) within the factor :data:`SITE_SHARED`: an event's lift (more people, up to twice its
+    lift there) and a holiday's range (half to twice its factor there, either way).
+    """
+    def lift(times: Times) -> Times:
+        return SITE_SHARED * measured(times)
+
+    def holiday(times: Times) -> tuple[Times, Times]:
+        factor = measured(times)
+        return factor / SITE_SHARED, factor * SITE_SHARED
+
+    return lift, holiday
 
 
 def week_ratio(raw: Raw, start: float, end: float) -> float | None:
@@ -590,7 +649,9 @@ def state_events(
 
     A bay of a lot that stood idle (an outdoor pool's car park in a cold week) is not stuck: a frozen state is
     reported only when fewer than :data:`IDLE_SHARE` of the site's other bays (``neighbours``) also stayed
-    unchanged from its onset to its detection.
+    unchanged from its onset to its detection. A bay that changed state too rarely before it froze to say what
+    is usual for it is reported only if its lot's history says that standing unchanged as long is unusual
+    (:func:`lot_idle_as_long`).
     """
     rhythm = expected_interval(model) if model is not None else None
     series = det.prepare(raw.times, raw.values, interval=rhythm[0] if rhythm else None, name=quantity, unit="")
@@ -600,10 +661,14 @@ def state_events(
     others = [changes(n) for n in neighbours if n.dev_eui != raw.dev_eui and n.times.size > 1]
     lot = [n for n in neighbours if n.dev_eui != raw.dev_eui and n.times.size > 0]
     kept = []
+    _, _, own_changes = changes(raw)
     for event in events:
         idle = idle_share(others, event.began, event.start)
         if idle >= IDLE_SHARE:
             continue
+        unknown = np.searchsorted(own_changes, event.began, "left") < OCCUPANCY_MIN_SAMPLES
+        if unknown and lot_idle_as_long(others, event):
+            continue  # too few changes of its own before it froze to tell: its lot's bays can
         share = f"; {100 * (1 - idle):.0f} % of the site's other bays changed state meanwhile" if others else ""
         busy = lot_busy_enough(raw, lot, event)
         chance = idle_by_chance(raw, others, event)
@@ -612,6 +677,27 @@ def state_events(
         odds = f"; bays of this lot stay unused this long by chance about {chance:.1g} times" if chance else ""
         kept.append(replace(event, reason=event.reason + share + busy + odds))
     return keep(kept, float(series.times[-1]), context)
+
+
+def lot_idle_as_long(others: Sequence[tuple[float, float, npt.NDArray[np.float64]]], event: det.Event) -> bool:
+    """Whether idling as long as a frozen bay had at its detection may be usual in its lot: another bay stood
+    unchanged as long at some time before the detection, or the lot's history before the bay froze is
+    shorter than that (nothing says it is unusual).
+
+    For a bay that froze after fewer than :data:`OCCUPANCY_MIN_SAMPLES` changes of its own since it was first
+    heard: its own history cannot say what is usual for it, and a lot whose far bays stand unused for days makes
+    a long idle stretch usual.
+    """
+    needed = float(event.start) - float(event.began)
+    heard = [o for o in others if o[0] < o[1]]
+    if not heard or min(first for first, _, _ in heard) > float(event.began) - needed:
+        return True
+    for first, last, changed in heard:
+        until = min(last, float(event.start))
+        moments = np.concatenate(([first], changed[changed <= until], [until]))
+        if moments.size > 1 and float(np.diff(moments).max()) >= needed:
+            return True
+    return False
 
 
 def idle_by_chance(
@@ -769,17 +855,26 @@ def town_ratio(
 
 def confirmed_drift(drift: Detection, ratio_events: Sequence[det.Event]) -> Detection | None:
     """A drift found against the station's own past, if its ratio to the town's other stations drifted too,
-    the same way and at the same time; it then began when both had begun.
+    the same way and at the same time; it then began when both had begun (the first such ratio drift).
+    """
+    return next(iter(confirmations(drift, ratio_events)), None)
+
+
+def confirmations(drift: Detection, ratio_events: Sequence[det.Event]) -> list[Detection]:
+    """The drift as each ratio drift that confirms it would have it (see :func:`confirmed_drift`), in order: a
+    station's own drift may span a smoky week and a sensor's drift after it, while its ratio to the town
+    drifted only in the second.
     """
     upward = "drifting upward" in drift.reason
+    found = []
     for event in ratio_events:
         same_way = ("drifting upward" in event.reason) == upward
         if same_way and event.began <= drift.end and event.end >= drift.onset:
             onset = max(drift.onset, event.began)
             start = max(drift.start, event.start, onset)
             reason = f"{drift.reason}; also against the town's other stations of {drift.quantity}"
-            return replace(drift, onset=onset, start=min(start, drift.end), reason=reason)
-    return None
+            found.append(replace(drift, onset=onset, start=min(start, drift.end), reason=reason))
+    return found
 
 
 async def confirm_drifts(
@@ -818,29 +913,35 @@ def judged_drift(drift: Detection, own: dict[int, float], others: Sequence[dict[
     day number → median); None when it is the town's, not the station's.
 
     It is kept when the log ratio of the station to the median of the others drifted too, the same way at the
-    same time (:func:`confirmed_drift`), against each other station alone (:func:`against_each`), and when
-    over the days it built up its ratio to the town departed significantly (:func:`departure_from_town`). It
-    stands as found where the days cannot tell (no other station, fewer than three common days).
+    same time (:func:`confirmations`), against each other station alone (:func:`against_each`), and when
+    over the days it built up its ratio to the town departed significantly (:func:`departure_from_town`); of
+    several such ratio drifts, the first that passes. It stands as found where the days cannot tell (no other
+    station, fewer than three common days).
     """
     if not others or not own:
         return drift
     times, ratio = town_ratio(own, others)
     if times.size < 3:
         return drift
-    confirmed = confirmed_drift(drift, ratio_drifts(times, ratio, drift.quantity))
-    if confirmed is None or (len(others) > 1 and not against_each(confirmed, own, others)):
-        return None
-    departure = departure_from_town(times, ratio, confirmed)
-    if departure is None:
-        return confirmed
+    for confirmed in confirmations(drift, ratio_drifts(times, ratio, drift.quantity)):
+        if len(others) > 1 and not against_each(confirmed, own, others):
+            continue
+        departure = departure_from_town(times, ratio, confirmed)
+        if departure is None:
+            return confirmed
+        if departure[0] >= DRIFT_SIGNIFICANCE * departure[1]:
+            return with_departure(confirmed, departure)
+    return None
+
+
+def with_departure(drift: Detection, departure: tuple[float, float, int]) -> Detection:
+    """The drift with how far its ratio to the town moved in its reason."""
     shift, spread, days = departure
-    if shift < DRIFT_SIGNIFICANCE * spread:
-        return None
-    upward = "drifting upward" in confirmed.reason
+    upward = "drifting upward" in drift.reason
     moved = f"rose by {100 * math.expm1(shift):.0f} %" if upward else f"fell by {-100 * math.expm1(-shift):.0f} %"
-    tail = (f" (over {days} day{'s' if days > 1 else ''} its ratio to them {moved}, {shift / spread:.1f} times the "
-            f"±{100 * math.expm1(spread):.0f} % it usually varies by)")
-    return replace(confirmed, reason=confirmed.reason + tail)
+    tail = (f" (over {days} day{'s' if days > 1 else ''} its ratio to them {moved}, {shift / spread:.1f} times "
+            f"the ±{100 * math.expm1(spread):.0f} % it usually varies by)")
+    return replace(drift, reason=drift.reason + tail)
 
 
 def ratio_drifts(times: npt.NDArray[np.float64], ratio: npt.NDArray[np.float64], quantity: str) -> list[det.Event]:
@@ -972,6 +1073,7 @@ async def examine_site(
         found += detections(events, member, "", "")
         examined.add((dev_eui, "", ""))
     by_series: dict[tuple[str, str, str], Raw] = {}
+    cleaned: dict[tuple[str, str, str], Raw] = {}  # levels without the readings a finding explains
     for family, quantity, raws in reads:
         for raw in raws if family != "total" else ():
             device = site.devices.get(raw.dev_eui)
@@ -984,7 +1086,9 @@ async def examine_site(
                 elif family == "count":
                     events = count_events(raw, quantity, model, context, neighbours=raws)
                 else:
-                    events = level_events(raw, quantity, model, context)
+                    findings = level_findings(raw, quantity, model)
+                    cleaned[(raw.dev_eui, quantity, raw.channel)] = explained_out(raw, findings)
+                    events = level_events(raw, quantity, model, context, findings=findings)
             except det.DetectError as exc:
                 report.errors.append(f"{raw.dev_eui} {quantity}: {exc}")
                 continue
@@ -994,10 +1098,10 @@ async def examine_site(
             examined.add((raw.dev_eui, quantity, raw.channel))
             by_series[(raw.dev_eui, quantity, raw.channel)] = raw
             report.series += 1
-    for (dev_eui, quantity, channel), raw in by_series.items():
+    for (dev_eui, quantity, channel), raw in cleaned.items():
         model = site.models[dev_eui]
         if quantity in PARTICLES and model is not None and 0 < model.report_interval <= MAX_LEVEL_INTERVAL:
-            events = keep(particle_drift_events(raw, quantity, by_series, (dev_eui, channel)),
+            events = keep(particle_drift_events(raw, quantity, cleaned, (dev_eui, channel)),
                           float(raw.times.max()), context)
             found += detections(events, site.devices[dev_eui], quantity, channel)
     for smaller, larger, names in PAIRS:

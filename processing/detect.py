@@ -120,6 +120,9 @@ class Settings:
     # (lessons filling a classroom with CO2), not a spike
     spike_must_return: bool = False  # a spike counts only once the next reading is back within the threshold
     # of the statistics before it (a level that stays up is a change, not a spike)
+    spike_return_share: float = 1.0  # with spike_must_return: the readings just before and just after a spike
+    # lie within this share of the threshold of the statistics before it (an evening's slow rise that crosses
+    # the threshold at its top stands out from neither side)
     seasonal_level_window: float = 0.0  # counts: trailing span over which today's level of activity against the
     # baseline is measured and the baseline scaled by it (a sunny Saturday is busy all day); 0 = not scaled
     seasonal_level_cap: float = 2.5  # the scaling stays within [1/cap, cap]: a count eight times its usual is
@@ -130,6 +133,8 @@ class Settings:
     seasonal_own_window: float = 0.0  # counts: trailing span over which the counter's own spread about its
     # (scaled) baseline is measured; a departure is judged against it as well as against counting noise. A crowd
     # moves a count by a share of it, not by its square root; 0 = counting noise and the slot's spread only
+    drift_cap: float = math.inf  # a reading's standardised departure counts in the CUSUM up to this much: one
+    # reading far off then adds no more than one somewhat off, and only a departure that lasts raises a drift
     seasonal_event_lift: float = 10.0  # counts: on days of known events, a count above its baseline is excused
     # up to this many times the baseline where the event's lift is not measured elsewhere (the largest a town's
     # calendar supports: an Advent Sunday evening at a Christmas market, about 4 × a usual Sunday × 2.4 in the
@@ -203,6 +208,7 @@ def detect(
     timezone: str | None = None,
     now: float | None = None,
     event_lift: Callable[[FloatArray], FloatArray] | None = None,
+    holiday_range: Callable[[FloatArray], tuple[FloatArray, FloatArray]] | None = None,
 ) -> list[Event]:
     """Anomalies of one series, sorted by start.
 
@@ -216,8 +222,9 @@ def detect(
         low: lowest plausible value (counts default to 0).
         high: highest plausible value.
         interval: expected seconds between readings (the device model's); the median spacing when omitted.
-        excluded_days: dates (public and school holidays) that neither raise seasonal events nor enter the
-            seasonal baseline; dates of ``timezone``.
+        excluded_days: dates (public and school holidays) that stay out of the seasonal baseline and raise
+            seasonal events only beyond what ``holiday_range`` says they explain (none without it); dates of
+            ``timezone``.
         event_days: dates of known events that bring people (a Christmas market, a town festival): they
             stay out of the baseline and explain counts above it up to the event's lift (``event_lift``, else
             ``settings.seasonal_event_lift`` times the baseline), not below (a counter that goes silent or
@@ -229,6 +236,8 @@ def detect(
         event_lift: for counts on ``event_days``: given reading times (s), the factor by which the event
             lifts counts at that time as measured elsewhere (the site's other counters against their weeks),
             NaN where unknown.
+        holiday_range: for counts on ``excluded_days``: given reading times (s), the lowest and highest
+            factor of the baseline the holiday explains at each, as measured elsewhere; NaN where unknown.
 
     Returns:
         The events, one per condition, sorted by start time.
@@ -257,8 +266,9 @@ def detect(
         excluded = excluded_mask(local, excluded_days)
         crowded = excluded_mask(local, event_days) & ~excluded
         lift = event_lift(series.times) if event_lift is not None and crowded.any() else None
+        holiday = holiday_range(series.times) if holiday_range is not None and excluded.any() else None
         events += seasonal_events(series, chosen, excluded, local=local, zone=timezone, crowded=crowded,
-                                  lift=lift)
+                                  lift=lift, holiday=holiday)
     return merge_events(events)
 
 
@@ -648,8 +658,8 @@ def spike_events(series: Series, settings: Settings, long_spread: FloatArray) ->
     if math.isfinite(settings.spike_max_duration) or settings.spike_must_return:
         for first, last in stretches(flags):
             too_long = series.times[last] - series.times[first] > settings.spike_max_duration
-            if too_long or (settings.spike_must_return and not returned(series.values, median, scale, first, last,
-                                                                        settings.spike_threshold)):
+            if too_long or (settings.spike_must_return and not isolated(
+                    series.values, median, scale, first, last, settings.spike_threshold * settings.spike_return_share)):
                 flags[first : last + 1] = False
     events = []
     for first, last in stretches(flags, bridge=points(settings.merge_gap, series.interval, low=0)):
@@ -665,15 +675,17 @@ def spike_events(series: Series, settings: Settings, long_spread: FloatArray) ->
     return events
 
 
-def returned(
-    values: FloatArray, median: FloatArray, scale: FloatArray, first: int, last: int, threshold: float
+def isolated(
+    values: FloatArray, median: FloatArray, scale: FloatArray, first: int, last: int, within: float
 ) -> bool:
-    """Whether the reading after a run of flagged readings is back within ``threshold`` of the statistics
-    before the run (False when no reading follows yet).
+    """Whether a run of flagged readings stands out on both sides: the reading after it is back, and the one
+    before it was still, within ``within`` robust standard deviations of the statistics before the run (False
+    when no reading follows yet).
     """
     if last + 1 >= values.size or not math.isfinite(median[first]):
         return False
-    return bool(abs(values[last + 1] - median[first]) / scale[first] <= threshold)
+    sides = values[[first - 1, last + 1]] if first > 0 else values[[last + 1]]
+    return bool(np.all(np.abs(sides - median[first]) / scale[first] <= within))
 
 
 def long_term(series: Series, settings: Settings) -> tuple[FloatArray, FloatArray]:
@@ -707,7 +719,11 @@ def drift_events(
     reference[lag:] = median[: series.values.size - lag]
     scale[lag:] = np.maximum(spread[: series.values.size - lag], resolution(series.values))
     upper, lower = np.empty(series.values.size), np.empty(series.values.size)
-    anomaly.cusum(series.values, reference, scale, settings.drift_slack, upper, lower)
+    capped = series.values
+    if math.isfinite(settings.drift_cap):
+        cap = settings.drift_cap
+        capped = reference + np.clip((series.values - reference) / scale, -cap, cap) * scale
+    anomaly.cusum(np.ascontiguousarray(capped), reference, scale, settings.drift_slack, upper, lower)
     alarm = settings.drift_threshold * max(DAY / series.interval, 1.0)
     baseline = against or (
         f"its median over the {duration(settings.drift_window)} up to {duration(settings.drift_lag)} before"
@@ -740,6 +756,7 @@ def seasonal_events(
     zone: str | None,
     crowded: BoolArray | None = None,
     lift: FloatArray | None = None,
+    holiday: tuple[FloatArray, FloatArray] | None = None,
 ) -> list[Event]:
     """Counts far from the same hour of the week in earlier weeks, and counters stuck at zero in busy hours.
 
@@ -752,17 +769,25 @@ def seasonal_events(
     at eight times its week where the others count a third more is still reported. A counter that goes silent
     or falls far below a usual day on such a day is reported.
 
+    A holiday (``excluded``) stays out of the baseline too. Where what it does is measured elsewhere
+    (``holiday``: the site's other counters against their weeks), a count is judged against its baseline
+    times that range, in both directions; where it is not, nothing on it is reported (:func:`explained_range`).
+    The counter's own spread on holidays and event days is the one it had before they began.
+
     Args:
         series: the counts.
         settings: detector parameters.
-        excluded: shape (n,), readings on days that explain departures either way (public holidays): nothing
-            on them is reported.
+        excluded: shape (n,), readings on public and school holidays: they explain departures either way,
+            as far as ``holiday`` says (nothing on them is reported where it does not).
         local: shape (n,), the readings' wall-clock times as seconds (UTC plus the zone's offset), so that a
             Saturday 11:00 stays a Saturday 11:00 across daylight saving changes.
         zone: the time zone's name for the reasons (None: UTC).
         crowded: shape (n,), readings on days of known events that bring people (None: none).
         lift: shape (n,), the event's lift measured elsewhere at each reading's time (NaN: unknown; None:
             unknown everywhere).
+        holiday: two arrays of shape (n,), the lowest and highest factor of the baseline a holiday explains at
+            each reading (NaN: unknown; None: unknown everywhere). ``(0, 1)`` says a holiday empties a room and
+            fills none.
     """
     slot_length = seasonal_slot(series.interval)
     n_slots = int(WEEK // slot_length)
@@ -782,31 +807,29 @@ def seasonal_events(
     own = np.zeros(series.values.size)
     if settings.seasonal_own_window > 0:  # a departure is judged once the counter's own spread is known
         own = own_spread(series, settings, expected, unusual)
-        if crowded is not None:  # a weeks-long event: the counter varies as it did before the event began
-            own = carried_forward(own, crowded)
+        # a weeks-long event or holiday: the counter varies as it did before it began
+        own = carried_forward(own, unusual)
         # unknown before the event too (it began before the counter had a baseline on a usual day): its days
         # are judged by counting noise and the slot's spread alone, or a weeks-long event would hide every fault
-        unknown = np.isnan(own) if crowded is None else np.isnan(own) & ~crowded
+        unknown = np.isnan(own) & ~unusual
+    below, above = explained_range(excluded, crowded, settings, lift=lift, holiday=holiday)
     z, scale = departure(series.values, expected, spread, own, settings)
-    z[excluded | unknown] = 0.0
-    lifted = np.zeros(series.values.size, dtype=bool)
+    z[unknown] = 0.0
+    bounded = np.zeros(series.values.size, dtype=bool)  # judged against what the day explains
     shown = expected
-    if crowded is not None:  # the event explains more people, up to its lift, and nothing else
-        up = crowded & (z > 0)
-        known = np.full(series.values.size, np.nan) if lift is None else np.asarray(lift, dtype=np.float64)
-        if known.shape != series.values.shape:
-            raise DetectError(f"the event's lift must have one value per reading, got shape {known.shape}")
-        allowed = np.where(np.isfinite(known), np.maximum(known, 1.0), max(settings.seasonal_event_lift, 1.0))
-        lifted = up & np.isfinite(allowed)
-        z[up & ~lifted] = 0.0
-        if lifted.any():
-            factor = allowed[lifted]
-            above, above_scale = departure(series.values[lifted], expected[lifted] * factor, spread[lifted] * factor,
-                                           own[lifted], settings)
-            z[lifted] = np.maximum(above, 0.0)
-            shown, scale, level = expected.copy(), scale.copy(), level.copy()  # for the reasons only
-            shown[lifted], scale[lifted] = expected[lifted] * factor, above_scale
-            level[lifted] = level[lifted] * factor
+    for bound, side in ((above, 1.0), (below, -1.0)):
+        judged = (bound != 1.0) & (side * z > 0)  # beyond the baseline on a side the day explains
+        z[judged & ~np.isfinite(bound)] = 0.0
+        moved = judged & np.isfinite(bound)
+        if not moved.any():
+            continue
+        factor = bound[moved]
+        beyond, beyond_scale = departure(series.values[moved], expected[moved] * factor, spread[moved] * factor,
+                                         own[moved], settings)
+        z[moved] = side * np.maximum(side * beyond, 0.0)  # within what the day explains: no departure
+        shown, scale, level = shown.copy(), scale.copy(), level.copy()  # for the reasons only
+        shown[moved], scale[moved], level[moved] = expected[moved] * factor, beyond_scale, level[moved] * factor
+        bounded |= moved
     events = []
     for first, last in stretches(
         np.abs(z) > settings.seasonal_threshold, bridge=points(settings.merge_gap, series.interval, low=0)
@@ -817,11 +840,56 @@ def seasonal_events(
             f"{series.name} {whole(series.values[worst])} at {when(series.times[worst])} where earlier "
             f"{slot_name} had "
             + day_level(shown[worst], scale[worst], level[worst],
-                        "what the day's event explains" if lifted[worst] else "the day's level so far")
+                        scaled_by(bool(bounded[worst]), bool(excluded[worst])))
         )
         score = abs(float(z[worst])) / settings.seasonal_threshold
         events.append(Event(float(series.times[first]), float(series.times[last]), "seasonal", score, reason))
     return absorb(events, silent_counter_events(series, settings, expected, excluded))
+
+
+def scaled_by(bounded: bool, holiday: bool) -> str:
+    """What scaled a count's baseline, for its reason."""
+    if not bounded:
+        return "the day's level so far"
+    return "what the holiday explains" if holiday else "what the day's event explains"
+
+
+def explained_range(
+    excluded: BoolArray,
+    crowded: BoolArray | None,
+    settings: Settings,
+    *,
+    lift: FloatArray | None = None,
+    holiday: tuple[FloatArray, FloatArray] | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """Per reading, the factors of its baseline its day explains, below and above it: a count between the
+    baseline times the one and times the other is no departure.
+
+    A usual day explains nothing (1 and 1). An event day (``crowded``) explains more people up to its lift
+    (``lift``, at least 1; ``settings.seasonal_event_lift`` where unknown) and no fewer. A holiday
+    (``excluded``) explains what it is measured to explain (``holiday``: the lowest and highest factor at each
+    reading, NaN where unknown), or anything where that is unknown (0 and infinity).
+
+    Raises:
+        DetectError: when ``lift`` or ``holiday`` do not have one value per reading.
+    """
+    size = excluded.size
+    below, above = np.ones(size), np.ones(size)
+    below[excluded], above[excluded] = 0.0, math.inf
+    if holiday is not None:
+        low, high = (np.asarray(part, dtype=np.float64) for part in holiday)
+        if low.shape != (size,) or high.shape != (size,):
+            raise DetectError(f"what a holiday explains must have one value per reading, got {low.shape} and "
+                              f"{high.shape}")
+        known = excluded & np.isfinite(low) & ~np.isnan(high)
+        below[known], above[known] = np.maximum(low[known], 0.0), high[known]
+    if crowded is not None:
+        measured = np.full(size, np.nan) if lift is None else np.asarray(lift, dtype=np.float64)
+        if measured.shape != (size,):
+            raise DetectError(f"the event's lift must have one value per reading, got shape {measured.shape}")
+        allowed = np.where(np.isfinite(measured), np.maximum(measured, 1.0), max(settings.seasonal_event_lift, 1.0))
+        above[crowded] = allowed[crowded]
+    return below, above
 
 
 def carried_forward(values: FloatArray, where: BoolArray) -> FloatArray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -74,18 +75,23 @@ def test_particle_drift_alone_and_against_pm10() -> None:
     times = 1_750_032_000.0 + np.arange(0, 30 * 86400.0, 600.0)
     pm25, pm10 = drifting(rng, times, 10.0), drifting(rng, times, 16.0)
     ramp = (times >= times[0] + 22 * 86400) & (times < times[0] + 25 * 86400)
-    pm25[ramp] += 8.0 * (times[ramp] - times[ramp][0]) / 86400.0
-    weather = np.where(times >= times[0] + 22 * 86400, 6.0, 0.0)  # a dusty week moves both fractions
-    alone = Raw("X", "", times, pm25)
-    paired = Raw("X", "", times, pm25 + weather)
-    reference = Raw("X", "", times, pm10 + weather)
-    [drift] = particle_drift_events(alone, "pm2_5", {}, ("X", ""))
+    drifted = pm25.copy()
+    drifted[ramp] += 8.0 * (times[ramp] - times[ramp][0]) / 86400.0
+    smoke = np.where((times >= times[0] + 20 * 86400) & (times < times[0] + 27 * 86400), 2.0, 1.0)
+    [drift] = particle_drift_events(Raw("X", "", times, drifted), "pm2_5", {}, ("X", ""))
     assert drift.kind == "drift"
     assert times[0] + 21 * 86400 < drift.began < times[0] + 24 * 86400
-    both = {("X", "pm2_5", ""): paired, ("X", "pm10", ""): reference}
+    # a smoky week doubles both fractions: against PM10 it is no drift, the sensor's drift in it is
+    reference = Raw("X", "", times, np.round(pm10 * smoke, 1))
+    smoky = Raw("X", "", times, np.round(pm25 * smoke, 1))
+    both = {("X", "pm2_5", ""): smoky, ("X", "pm10", ""): reference}
+    assert particle_drift_events(smoky, "pm2_5", both, ("X", "")) == []
+    paired = Raw("X", "", times, np.round(drifted * smoke, 1))
+    both[("X", "pm2_5", "")] = paired
     found = particle_drift_events(paired, "pm2_5", both, ("X", ""))
     assert [e.kind for e in found] == ["drift"]
-    assert "minus pm10 of the same station" in found[0].reason
+    assert times[0] + 21 * 86400 < found[0].began < times[0] + 24 * 86400
+    assert "PM2.5's share of PM10 of the same station drifting upward" in found[0].reason
     assert particle_drift_events(reference, "pm10", both, ("X", "")) == []
 
 
@@ -114,7 +120,24 @@ def test_an_event_in_the_streets_does_not_excuse_a_classroom_s_co2() -> None:
     as_event = weekly_events(raw, "co2", model, Context(*window, (), None, frozenset({day})))
     assert [e.kind for e in as_event] == ["seasonal"]
     assert thursday + 10 * 3600.0 <= as_event[0].start < thursday + 10.5 * 3600.0
-    assert weekly_events(raw, "co2", model, Context(*window, frozenset({day}), None)) == []  # a holiday: left out
+
+
+def test_a_holiday_explains_an_empty_classroom_but_no_fuller_one() -> None:
+    raw = classroom()
+    thursday = raw.times[0] + 5 * 7 * 86400.0 + 3 * 86400.0  # 10 July 2025, a day of the school holidays
+    lessons = (raw.times >= thursday + 8 * 3600.0) & (raw.times < thursday + 13 * 3600.0)
+    spike = (raw.times >= thursday + 20 * 3600.0) & (raw.times < thursday + 20.5 * 3600.0)
+    empty = np.where(lessons, 450.0, raw.values)  # nobody in the lessons' hours
+    model = get_model("elsys-ers-co2")
+    holiday = Context(float(raw.times[0]), float(raw.times[-1]) + 600.0, frozenset({date(2025, 7, 10)}), None)
+    usual = replace(holiday, excluded_days=())
+    assert [e.kind for e in weekly_events(Raw(raw.dev_eui, "", raw.times, empty), "co2", model, usual)] == ["seasonal"]
+    assert weekly_events(Raw(raw.dev_eui, "", raw.times, empty), "co2", model, holiday) == []
+    filled = np.where(spike, 2500.0, empty)  # the empty room's evening at 2,500 ppm
+    [found] = weekly_events(Raw(raw.dev_eui, "", raw.times, filled), "co2", model, holiday)
+    assert found.kind == "seasonal"
+    assert thursday + 20 * 3600.0 <= found.start < thursday + 20.5 * 3600.0
+    assert "co2 2,500" in found.reason
 
 
 def test_event_days_are_named_on_the_command_line() -> None:

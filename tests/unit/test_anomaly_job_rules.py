@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
+from devices.catalog import get_model
 from processing import detect as det
 from processing.anomaly_job import (
     DAILY,
@@ -18,17 +19,23 @@ from processing.anomaly_job import (
     Raw,
     against_each,
     changes,
+    confirmations,
     confirmed_drift,
     count_events,
+    daily_drift_events,
     departure_from_town,
-    event_lift,
+    explained_out,
     idle_by_chance,
     idle_share,
     judged_drift,
+    level_events,
     lot_busy_enough,
+    lot_idle_as_long,
     saturated,
     shared_by_site,
     silent_at_site,
+    site_factor,
+    state_events,
     town_ratio,
     week_ratio,
 )
@@ -306,7 +313,7 @@ EVENT = Context(0.0, 7 * 7 * DAY, frozenset(), None, frozenset({LAST_DAY}))
 def test_the_events_lift_is_the_median_of_the_other_counters_against_their_weeks() -> None:
     site = [counter("a", 8.0, seed=1), counter("b", 1.5, seed=2), counter("c", 1.7, seed=3),
             counter("d", 8.0, seed=4)]
-    lift = event_lift(site[0], site, EVENT)
+    lift = site_factor(site[0], site, EVENT)
     assert lift is not None
     at = lift(np.array([SPAN[0], SPAN[0] + 3600, SPAN[0] - 3 * 3600, 3600.0, 1e9]))
     # b, c and d (a spike there too): their median; the counter itself does not measure its own excuse
@@ -315,10 +322,10 @@ def test_the_events_lift_is_the_median_of_the_other_counters_against_their_weeks
     assert at[2] == pytest.approx(1.0, abs=0.15)  # 07:00, before the crowd
     assert np.isnan(at[3])  # the first week has no earlier weeks
     assert np.isnan(at[4])  # after the data, nothing
-    assert event_lift(site[0], site[:1], EVENT) is None  # no other counter
+    assert site_factor(site[0], site[:1], EVENT) is None  # no other counter
     # two silent neighbours (flatlined at 0) measure no crowd: the one that counts sets the lift
     silent = [site[0], counter("b", 0.0, seed=2), counter("c", 0.0, seed=3), counter("d", 3.0, seed=4)]
-    with_silent = event_lift(silent[0], silent, EVENT)
+    with_silent = site_factor(silent[0], silent, EVENT)
     assert with_silent is not None
     assert with_silent(np.array([SPAN[0]]))[0] == pytest.approx(3.0, abs=0.3)
 
@@ -331,10 +338,10 @@ def test_event_days_in_the_history_do_not_set_the_usual_hour() -> None:
         for raw in site:
             raw.values[hours & (raw.times >= day) & (raw.times < day + DAY)] *= 2.0
     days = frozenset(LAST_DAY - timedelta(days=7 * k) for k in range(5))
-    lift = event_lift(site[0], site, replace(EVENT, event_days=days))
+    lift = site_factor(site[0], site, replace(EVENT, event_days=days))
     assert lift is not None
     assert lift(np.array([SPAN[0]]))[0] == pytest.approx(2.0, abs=0.2)  # against the usual weeks only
-    unknown = event_lift(site[0], site, EVENT)  # the earlier event days taken as usual: it seems no lift
+    unknown = site_factor(site[0], site, EVENT)  # the earlier event days taken as usual: it seems no lift
     assert unknown is not None
     assert unknown(np.array([SPAN[0]]))[0] == pytest.approx(1.0, abs=0.2)
 
@@ -441,3 +448,103 @@ def test_a_silence_both_rules_see_is_one_stuck_event() -> None:
     assert stuck.end == flat[1] - 600
     assert stuck.start <= alone[0].start  # detected by the site at the latest when the weeks detect it
     assert [e for e in events if e.kind == "seasonal" and e.end >= flat[0] and e.start <= flat[1]] == []
+
+
+def ring_road_no2(days: int = 30, seed: int = 8) -> Raw:
+    """NO2 at a ring road every 10 min: low at night, rush hours at 7-9 h and 16-18 h, day-to-day weather."""
+    rng = np.random.default_rng(seed)
+    times = START_DAY * DAY + np.arange(0.0, days * DAY, 600.0)
+    hour = (times % DAY) / 3600.0
+    rush = np.exp(-((hour - 8.0) ** 2) / 2.0) + np.exp(-((hour - 17.0) ** 2) / 2.0)
+    day_factor = np.repeat(np.exp(rng.normal(0.0, 0.08, days)), 144)
+    values = (8.0 + 30.0 * rush) * day_factor * np.exp(rng.normal(0.0, 0.05, times.size))
+    return Raw("70B3D5E900000001", "", times, np.round(values, 1))
+
+
+def test_a_value_frozen_for_days_starts_no_drift() -> None:
+    raw = ring_road_no2()
+    frozen_day = START_DAY * DAY + 24 * DAY
+    held = (raw.times >= frozen_day + 8 * 3600.0) & (raw.times < frozen_day + 44 * 3600.0)
+    values = raw.values.copy()
+    values[held] = values[np.argmax(held)]  # the morning rush hour's value held for a day and a half
+    frozen = Raw(raw.dev_eui, "", raw.times, values)
+    context = Context(float(raw.times[0]), float(raw.times[-1]) + 600.0, (), None)
+    events = level_events(frozen, "no2", get_model("decentlab-dl-ac"), context)
+    assert [e.kind for e in events] == ["stuck"]
+    assert daily_drift_events(frozen, "no2") != []  # its daily medians alone would start one
+    assert daily_drift_events(explained_out(frozen, events), "no2") == []
+    assert level_events(raw, "no2", get_model("decentlab-dl-ac"), context) == []
+
+
+def test_lot_idle_as_long_looks_for_a_bay_of_the_lot_unused_as_long_before_the_detection() -> None:
+    event = det.Event(13 * DAY, 15 * DAY, "stuck", 1.2, "", onset=10 * DAY)  # frozen 3 days at its detection
+    hourly = np.arange(0.0, 15 * DAY, 3600.0)
+    busy = [changes(bay(f"b{i}", list(hourly), [float(k % 2) for k in range(hourly.size)])) for i in range(5)]
+    assert not lot_idle_as_long(busy, event)  # ten days of the lot before, every bay changing every hour
+    rarely = changes(bay("far", [0.0, DAY, 2 * DAY, 9 * DAY, 15 * DAY], [0.0, 1.0, 0.0, 1.0, 0.0]))
+    assert lot_idle_as_long([*busy, rarely], event)  # a far bay stood unused for a week before
+    daily = [k * DAY for k in range(12)] + [20 * DAY]
+    after = changes(bay("far", daily, [float(k % 2) for k in range(12)] + [0.0]))  # idle from day 11 to day 20
+    assert not lot_idle_as_long([*busy, after], event)  # two days of it before the detection: not as long
+    young = [changes(bay(f"y{i}", list(hourly[hourly >= 8 * DAY]), [float(k % 2) for k in range(168)]))
+             for i in range(5)]
+    assert lot_idle_as_long(young, event)  # the lot heard for 2 days before the bay froze: it cannot tell
+    assert lot_idle_as_long([], event)
+
+
+def test_a_bay_without_history_of_its_own_is_stuck_only_if_its_lot_never_idles_as_long() -> None:
+    times = np.arange(0.0, 30 * DAY, 1800.0)
+    flips = (np.arange(times.size) % 2).astype(np.float64)  # a change at every reading while a bay works
+    heard = times >= 10 * DAY  # the bay was installed on day 10, taken once and then stood free until day 18
+    frozen = Raw("far", "", times[heard], np.where(times < 18 * DAY, np.where(times < 10.1 * DAY, 1.0, 0.0),
+                                                   flips)[heard])
+    busy = [Raw(f"b{i}", "", times, flips if i % 2 else 1.0 - flips) for i in range(6)]
+    context = Context(10 * DAY, 30 * DAY, (), None)
+    model = get_model("nwave-nps405")
+    [found] = state_events(frozen, "occupied", model, context, neighbours=[frozen, *busy])
+    assert found.kind == "stuck"
+    assert found.began == pytest.approx(10.1 * DAY, abs=1800.0)
+    idle = Raw("idle", "", times, np.where((times > DAY) & (times < 7 * DAY), 0.0, flips))  # a far bay's week
+    assert state_events(frozen, "occupied", model, context, neighbours=[frozen, *busy, idle]) == []
+    # a bay frozen after it had worked is judged by its own history: the lot's idle week does not excuse it
+    worked = Raw("far", "", times, np.where((times >= 10 * DAY) & (times < 18 * DAY), 0.0, flips))
+    assert [e.kind for e in state_events(worked, "occupied", model, context, neighbours=[worked, *busy, idle])] == [
+        "stuck"]
+
+
+def test_one_day_far_off_is_no_drift_two_are() -> None:
+    rng = np.random.default_rng(11)
+    times = (START_DAY + np.arange(30.0) + 1) * DAY - 1
+    medians = 10.0 * np.exp(rng.normal(0.0, 0.05, times.size))
+    series = det.Series(times, medians.copy(), DAY, "daily median of co", "mg/m³")
+    series.values[20] *= 2.0  # a jam on the ring road all day
+    median, spread = det.long_term(series, DAILY)
+    assert det.drift_events(series, DAILY, median, spread) == []
+    uncapped = replace(DAILY, drift_cap=float("inf"))
+    assert [e.kind for e in det.drift_events(series, uncapped, median, spread)] == ["drift"]
+    series.values[21] *= 2.0  # and the next day too
+    median, spread = det.long_term(series, DAILY)
+    [found] = det.drift_events(series, DAILY, median, spread)
+    assert (found.onset, found.start) == (times[20], times[21])
+
+
+def test_a_drift_after_a_smoky_week_is_kept_from_its_own_onset() -> None:
+    """The station's own sums rose in a smoky week (its ratio to the town a little, as a ring road's does) and
+    stayed up into the sensor's drift a week later: the ratio's second drift, not the first, makes it one.
+    """
+    town = weather(42, seed=5)
+    rng = np.random.default_rng(12)
+    others = [daily(town * 20 * np.exp(rng.normal(0, 0.04, 42))), daily(town * 25 * np.exp(rng.normal(0, 0.04, 42)))]
+    own = town * 30 * np.exp(rng.normal(0, 0.04, 42))
+    own[20:26] *= 1.05  # the smoky days: a little more than the town
+    own[32:35] += np.array([10.0, 20.0, 30.0])  # the sensor's drift
+    found = drift_record(20, 39, start_day=22)
+    times, ratio = town_ratio(daily(own), others)
+    confirming = confirmations(found, ratio_drifts(daily(own), others))
+    assert len(confirming) >= 2  # the smoky days and the drift
+    first = departure_from_town(times, ratio, confirming[0])
+    assert first is not None
+    assert first[0] < DRIFT_SIGNIFICANCE * first[1]  # the smoky days alone are no drift of the sensor
+    kept = judged_drift(found, daily(own), others)
+    assert kept is not None
+    assert kept.onset >= (START_DAY + 31) * DAY

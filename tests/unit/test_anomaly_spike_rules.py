@@ -63,3 +63,15 @@ def test_stuck_and_gap_events_carry_their_onset() -> None:
     assert events["gap"].start > times[599]
     assert not events["stuck"].open
     assert events["stuck"].as_json().keys() == {"start", "end", "kind", "score", "reason"}
+
+
+def test_a_rise_that_crosses_the_threshold_at_its_top_is_no_spike() -> None:
+    times, values = noisy()
+    values[300:304] = [26.0, 30.0, 33.0, 36.5]  # an evening's rise, reading by reading
+    values[304:312] = 32.0  # that stays up a while below its top
+    settings = {"spike_threshold": 14.0, "spike_max_duration": 3600.0, "spike_must_return": True}
+    # the top alone crosses the threshold and the next reading is just below it: a return by the old measure
+    assert spikes(times, values, spike_return_share=1.0, **settings) == [times[303]]
+    assert spikes(times, values, spike_return_share=0.5, **settings) == []  # it stands out from neither side
+    values[300:303], values[304:312] = 20.0, 20.0  # the same top between usual readings is a spike
+    assert spikes(times, values, spike_return_share=0.5, **settings) == [times[303]]

@@ -279,10 +279,48 @@ def test_an_event_that_began_before_the_counter_had_its_own_spread_is_still_judg
     assert found.start == first + 9 * DAY + 12 * HOUR
 
 
+def test_a_holiday_explains_what_it_does_at_the_site_and_no_more() -> None:
+    times, values = footfall()
+    holiday = START + 6 * 7 * DAY + 2 * DAY  # Wednesday 16 July 2025, a day of the school holidays
+    days = [date(2025, 7, 16)]
+    hour = ((times - START) % DAY) / HOUR
+    shop_hours = (times >= holiday) & (times < holiday + DAY) & (hour >= 9) & (hour < 19)
+    quiet = values.copy()
+    quiet[shop_hours] = np.round(quiet[shop_hours] * 0.4)  # the holiday: fewer people everywhere
+    one_hour = shop_hours & (hour >= 12) & (hour < 13)
+    spike = quiet.copy()
+    spike[one_hour] = np.round(values[one_hour] * 8.0)
+    low = quiet.copy()
+    low[shop_hours & (hour >= 11) & (hour < 15)] = np.round(values[shop_hours & (hour >= 11) & (hour < 15)] * 0.05)
+
+    def measured(factor: float) -> Callable[[FloatArray], tuple[FloatArray, FloatArray]]:
+        def at(when: FloatArray) -> tuple[FloatArray, FloatArray]:
+            on = np.where((when >= holiday) & (when < holiday + DAY), factor, np.nan)
+            return on / 2.0, on * 2.0
+        return at
+
+    assert set(kinds(detect(times, quiet, kind="count"))) == {"seasonal"}  # a usual Wednesday would be wrong
+    assert detect(times, quiet, kind="count", excluded_days=days, holiday_range=measured(0.4)) == []
+    # eight times its week where the others count 0.4 of theirs: beyond what the holiday explains, either way
+    [found] = detect(times, spike, kind="count", excluded_days=days, holiday_range=measured(0.4))
+    assert found.kind == "seasonal"
+    assert (found.start, found.end) == (holiday + 12 * HOUR, holiday + 12 * HOUR)
+    assert "at what the holiday explains" in found.reason
+    [fallen] = detect(times, low, kind="count", excluded_days=days, holiday_range=measured(0.4))
+    assert fallen.kind == "seasonal"
+    assert holiday + 11 * HOUR <= fallen.start < holiday + 15 * HOUR
+    # what the holiday does is not measured: nothing on it is judged, as before
+    assert detect(times, spike, kind="count", excluded_days=days, holiday_range=measured(math.nan)) == []
+    assert detect(times, low, kind="count", excluded_days=days) == []
+
+
 def test_an_event_lift_of_the_wrong_shape_is_refused() -> None:
     times, values = footfall()
     with pytest.raises(DetectError, match="one value per reading"):
         detect(times, values, kind="count", event_days=[date(2025, 7, 19)], event_lift=lambda at: np.ones(3))
+    with pytest.raises(DetectError, match="one value per reading"):
+        detect(times, values, kind="count", excluded_days=[date(2025, 7, 19)],
+               holiday_range=lambda at: (np.ones(3), np.ones(3)))
 
 
 def test_event_days_stay_out_of_the_baseline() -> None:
