@@ -111,9 +111,10 @@ MIN_DAY_SHARE = 0.8  # a day enters the daily drift test with this share of the 
 EXPLAINED = frozenset({"stuck", "spike", "out_of_range"})  # readings these explain stay out of daily medians
 # the detectors' parameters: spikes are short, rise from and return to within half the threshold (a classroom
 # filling with CO2, an evening's slow rise of particles that crosses the threshold at its top are no spikes); a count
-# deviates from its hour of the week by six robust standard deviations
+# deviates from its hour of the week by six robust standard deviations; a value held at a sensor's floor (its
+# lowest 5 % of readings: NO at night in coarse steps) is judged against how long it holds values there
 LEVEL = replace(det.LEVEL, spike_threshold=14.0, spike_max_duration=3600.0, spike_must_return=True,
-                spike_return_share=0.5)
+                spike_return_share=0.5, stuck_floor_quantile=0.05)
 WEEKLY_SETTINGS = replace(det.COUNT, seasonal_threshold=6.0, seasonal_min_weeks=WEEKLY_MIN_WEEKS)
 # counts are compared with their hour of the week at the day's level of activity (the last 3 h): a fine Saturday
 # is busy all day in every street, a broken counter is wrong on its own

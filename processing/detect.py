@@ -42,6 +42,7 @@ DAY = 86400.0  # s
 WEEK = 7 * DAY  # s
 MAD_TO_SIGMA = 1.4826  # a normal distribution's standard deviation per median absolute deviation
 OWN_SPREAD_MIN_SPAN = 6 * HOUR  # readings at the usual rate a counter's own spread needs before it is trusted
+FLOOR_MIN_RUNS = 100  # runs at a series's floor that say how long it usually holds a value there
 KINDS = ("level", "count")
 FIRST_TIME = 0.0  # s: 1970-01-01
 LAST_TIME = 253_402_300_799.0  # s: 9999-12-31 23:59:59
@@ -133,6 +134,8 @@ class Settings:
     seasonal_own_window: float = 0.0  # counts: trailing span over which the counter's own spread about its
     # (scaled) baseline is measured; a departure is judged against it as well as against counting noise. A crowd
     # moves a count by a share of it, not by its square root; 0 = counting noise and the slot's spread only
+    stuck_floor_quantile: float = 0.0  # values at or below this quantile of the series are its floor: a value
+    # held there is judged against the runs at the floor only (0: every run against all runs)
     drift_cap: float = math.inf  # a reading's standardised departure counts in the CUSUM up to this much: one
     # reading far off then adds no more than one somewhat off, and only a departure that lasts raises a drift
     seasonal_event_lift: float = 10.0  # counts: on days of known events, a count above its baseline is excused
@@ -622,13 +625,27 @@ def stuck_events(series: Series, settings: Settings) -> list[Event]:
     lengths = series.times[ends] - series.times[starts]
     normal = float(np.quantile(lengths, 0.99)) if count else 0.0
     limit = max(settings.stuck_factor * normal, settings.stuck_min_duration, 3 * series.interval)
+    limits = np.full(count, limit)
+    floored = np.zeros(count, dtype=bool)
+    floor_normal = 0.0
+    if settings.stuck_floor_quantile > 0 and count:
+        # at its floor (a quiet night), a sensor that reports in coarse steps holds one value for hours: runs
+        # there are judged against the runs there
+        low = series.values[starts] <= float(np.quantile(series.values, settings.stuck_floor_quantile))
+        if np.count_nonzero(low) >= FLOOR_MIN_RUNS:
+            floor_normal = float(np.quantile(lengths[low], 0.99))
+            floored = low & (settings.stuck_factor * floor_normal > limit)
+            limits[floored] = settings.stuck_factor * floor_normal
     events = []
-    for run in np.flatnonzero(lengths > limit):
+    for run in np.flatnonzero(lengths > limits):
         first, last = int(starts[run]), int(ends[run])
+        limit = float(limits[run])
         detected = first + int(np.searchsorted(series.times[first : last + 1] - series.times[first], limit, "right"))
+        at_floor = f"; at its lowest readings it holds a value for up to {duration(floor_normal)}" if (
+            floored[run]) else ""
         reason = (
             f"{series.name} unchanged at {series.amount(series.values[first])} for {duration(lengths[run])} "
-            f"since {when(series.times[first])}; {typical_variation(series)}"
+            f"since {when(series.times[first])}; {typical_variation(series)}{at_floor}"
         )
         score = float(lengths[run]) / limit
         events.append(

@@ -75,3 +75,24 @@ def test_a_rise_that_crosses_the_threshold_at_its_top_is_no_spike() -> None:
     assert spikes(times, values, spike_return_share=0.5, **settings) == []  # it stands out from neither side
     values[300:303], values[304:312] = 20.0, 20.0  # the same top between usual readings is a spike
     assert spikes(times, values, spike_return_share=0.5, **settings) == [times[303]]
+
+
+def test_a_value_held_at_the_sensors_floor_is_judged_against_its_nights() -> None:
+    rng = np.random.default_rng(5)
+    times = T0 + np.arange(0, 40 * 86400.0, 600.0)
+    hour = ((times - T0) % 86400.0) / 3600.0
+    traffic = np.clip(np.sin((hour - 5.0) / 18.0 * np.pi), 0.0, None)  # nothing between 23:00 and 05:00
+    steps = 0.22  # the codec's resolution: at night the value sits at its floor, a step above now and then
+    values = 2.42 + steps * np.round((8.0 * traffic * np.exp(rng.normal(0, 0.3, times.size))
+                                      + (rng.random(times.size) < 0.12)) / 1.0)
+    settings = replace(LEVEL, stuck_floor_quantile=0.05)
+    quiet = [e for e in detect(times, values, settings=settings, interval=600) if e.kind == "stuck"]
+    assert quiet == []  # six hours at its floor every night are its nights
+    plain = [e for e in detect(times, values, interval=600) if e.kind == "stuck"]
+    assert plain  # judged against all of its runs, a night at the floor looks frozen
+    frozen = values.copy()
+    night = (times >= T0 + 30 * 86400.0 - 3600.0) & (times < T0 + 32 * 86400.0)
+    frozen[night] = frozen[np.argmax(night)]  # held at the floor for two days
+    [found] = [e for e in detect(times, frozen, settings=settings, interval=600) if e.kind == "stuck"]
+    assert times[np.argmax(night)] - 6 * 3600.0 <= found.began <= times[np.argmax(night)]
+    assert "at its lowest readings it holds a value for up to" in found.reason
