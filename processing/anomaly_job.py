@@ -104,6 +104,7 @@ OCCUPANCY_MIN_SAMPLES = 3  # times the bay was taken (freed) in its history that
 # a drift is the sensor's when, over the days it built up, its ratio to the town's other stations departed from
 # the ratio's usual level by at least this many of the ratio's usual (robust) day-to-day standard deviations
 DRIFT_SIGNIFICANCE = 3.0
+EACH_SIGNIFICANCE = 2.0  # and against each other station alone, over the same days, at least this many
 # a slot of the week is judged from two earlier weeks when a holiday or the town's festival took the third (the
 # counter's own spread, not the two readings' difference, then carries the judgement)
 WEEKLY_MIN_WEEKS = 2
@@ -956,11 +957,19 @@ def against_each(drift: Detection, own: dict[int, float], others: Sequence[dict[
     """Whether a drift also shows against every other station on its own, the same way at the same time.
 
     With two other stations their median is their mean: one of them drifting moves it by half, and a sound
-    station then seems to drift the other way against it. A sensor that drifts alone drifts against each.
+    station then seems to drift the other way against it. A sensor that drifts alone drifts against each: its
+    ratio to each drifted too, and over the drift's days it departed from each by at least
+    :data:`EACH_SIGNIFICANCE` usual spreads (a ratio's drift against a station that drifted a few days before
+    may still be running from that station's drift, while over these days the ratio barely moved).
     """
     for other in others:
         times, ratio = town_ratio(own, [other])
-        if times.size >= 3 and confirmed_drift(drift, ratio_drifts(times, ratio, drift.quantity)) is None:
+        if times.size < 3:
+            continue
+        if confirmed_drift(drift, ratio_drifts(times, ratio, drift.quantity)) is None:
+            return False
+        departure = departure_from_town(times, ratio, drift)
+        if departure is not None and departure[0] < EACH_SIGNIFICANCE * departure[1]:
             return False
     return True
 

@@ -14,6 +14,7 @@ from processing.anomaly_job import (
     DAILY,
     DAY,
     DRIFT_SIGNIFICANCE,
+    EACH_SIGNIFICANCE,
     IDLE_CHANCE,
     Context,
     Raw,
@@ -299,9 +300,9 @@ def test_a_drift_must_show_against_each_other_station() -> None:
     ramp = np.zeros(40)
     ramp[30:] = np.arange(10) * 0.08  # a drift of 8 % a day from day 30
     drifting, sound_a, sound_b = town * 30 * np.exp(ramp), town * 20, town * 25
-    event = replace(drift_record(30, 39), reason="no2 drifting upward")
+    event = replace(drift_record(30, 39, start_day=33), reason="no2 drifting upward")
     assert against_each(event, daily(drifting), [daily(sound_a), daily(sound_b)])
-    downward = replace(drift_record(30, 39), reason="no2 drifting downward")  # a sound station against
+    downward = replace(drift_record(30, 39, start_day=33), reason="no2 drifting downward")  # a sound station against
     # a drifting one and a sound one: their mean rises, but against the sound one alone nothing moved
     assert not against_each(downward, daily(sound_a), [daily(drifting), daily(sound_b)])
 
@@ -548,3 +549,24 @@ def test_a_drift_after_a_smoky_week_is_kept_from_its_own_onset() -> None:
     kept = judged_drift(found, daily(own), others)
     assert kept is not None
     assert kept.onset >= (START_DAY + 31) * DAY
+
+
+def test_a_sound_station_between_two_drifting_ones_is_no_drift() -> None:
+    """Three stations of a quantity: C drifts, then B; the sound A's own sums fall as their median rises, and
+    against C alone its ratio's drift still echoes C's. Over A's own days it moved against C by little.
+    """
+    town = weather(42, seed=5)
+    rng = np.random.default_rng(6)
+    a, b, c = (town * level * np.exp(rng.normal(0, 0.04, 42)) for level in (20, 25, 30))
+    c[26:29] += np.array([10.0, 20.0, 30.0])
+    b[30:33] += np.array([10.0, 20.0, 30.0])
+    sound = replace(drift_record(30, 36, start_day=31, direction="downward"), dev_eui="a")
+    assert judged_drift(sound, daily(a), [daily(b), daily(c)]) is None
+    times, ratio = town_ratio(daily(a), [daily(c)])
+    assert confirmed_drift(sound, ratio_drifts(daily(a), [daily(c)])) is not None  # the echo of C's drift
+    departure = departure_from_town(times, ratio, sound)
+    assert departure is not None
+    assert departure[0] < EACH_SIGNIFICANCE * departure[1]
+    for dev_eui, own, others, onset in (("b", b, [a, c], 30), ("c", c, [a, b], 26)):
+        drift = replace(drift_record(onset, onset + 6, start_day=onset + 1), dev_eui=dev_eui)
+        assert judged_drift(drift, daily(own), [daily(o) for o in others]) is not None
