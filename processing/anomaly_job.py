@@ -441,7 +441,8 @@ def silent_at_site(raw: Raw, neighbours: Sequence[Raw], context: Context) -> lis
     Needs no weeks of the counter's own history at the same hour of the week (a slot whose earlier weeks were
     holidays or a market has no baseline), only its usual share of what the others count at that hour of the
     day: the median, over the days of its history (at least :data:`SHARE_MIN_DAYS`, excluded days left out,
-    the others counting at least :data:`SITE_MIN_COUNT` in the hour), of its hour's sum over theirs. A
+    the others counting at least :data:`SITE_MIN_COUNT` in the hour), of its hour's sum over theirs, for the
+    kind of day (weekday, Saturday, Sunday) where that kind has enough days (:func:`usual_shares`). A
     stretch of zeros (three readings or more) during which those shares of the others' counts reach
     ``busy_total`` counts (zero then has a Poisson chance below e⁻³⁰) is reported from the moment they do.
     Where the others count nothing too (night, the site closed) nothing is expected. Excluded days (public and
@@ -476,10 +477,10 @@ def silent_at_site(raw: Raw, neighbours: Sequence[Raw], context: Context) -> lis
     their_sum = np.bincount(their_hours - first, weights=learned, minlength=size).reshape(-1, 24)
     usable = own_seen & (their_sum >= SITE_MIN_COUNT)
     ratios = np.where(usable, own_sum / np.where(usable, their_sum, 1.0), np.nan)
-    share = np.zeros(24)
-    known = np.count_nonzero(usable, axis=0) >= SHARE_MIN_DAYS
-    share[known] = np.nanmedian(ratios[:, known], axis=0)
-    weighted = share[(their_hours - first) % 24] * their_values
+    kinds = day_kinds(first // 24, ratios.shape[0])
+    share = usual_shares(ratios, usable, kinds)
+    hour_of = their_hours - first
+    weighted = share[kinds[hour_of // 24], hour_of % 24] * their_values
     running = np.concatenate(([0.0], np.cumsum(weighted)))
     counted_total = np.concatenate(([0.0], np.cumsum(their_values)))
     starts = np.empty(values.size, dtype=np.int64)
@@ -507,6 +508,34 @@ def silent_at_site(raw: Raw, neighbours: Sequence[Raw], context: Context) -> lis
         found.append(det.Event(float(times[detected]), float(times[last]), "stuck",
                                float(expected[-1]) / COUNT.busy_total, reason, onset=float(times[begin])))
     return found
+
+
+def day_kinds(first_day: int, days: int) -> npt.NDArray[np.int64]:
+    """Monday to Friday (0), Saturday (1) or Sunday (2) of each of ``days`` days from day ``first_day`` since
+    the epoch (a Thursday).
+    """
+    weekday = (np.arange(first_day, first_day + days) + 3) % 7
+    kinds: npt.NDArray[np.int64] = np.clip(weekday - 4, 0, 2)
+    return kinds
+
+
+def usual_shares(
+    ratios: npt.NDArray[np.float64], usable: npt.NDArray[np.bool_], kinds: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """A counter's usual share of its site's other counters at each hour, for each kind of day (shape (3, 24)):
+    the median of its days of that kind where at least :data:`SHARE_MIN_DAYS` are known, else of all its days
+    (0 where even those are too few). A shop door shut on Sundays counts nobody then while the street does.
+    """
+    overall = np.zeros(24)
+    known = np.count_nonzero(usable, axis=0) >= SHARE_MIN_DAYS
+    overall[known] = np.nanmedian(ratios[:, known], axis=0)
+    shares = np.tile(overall, (3, 1))
+    for kind in range(3):
+        rows = kinds == kind
+        enough = np.count_nonzero(usable[rows], axis=0) >= SHARE_MIN_DAYS
+        if enough.any():
+            shares[kind, enough] = np.nanmedian(ratios[rows][:, enough], axis=0)
+    return shares
 
 
 def with_silent_at_site(events: list[det.Event], silent: list[det.Event]) -> list[det.Event]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -24,6 +25,7 @@ from processing.anomaly_job import (
     confirmed_drift,
     count_events,
     daily_drift_events,
+    day_kinds,
     departure_from_town,
     explained_out,
     idle_by_chance,
@@ -570,3 +572,21 @@ def test_a_sound_station_between_two_drifting_ones_is_no_drift() -> None:
     for dev_eui, own, others, onset in (("b", b, [a, c], 30), ("c", c, [a, b], 26)):
         drift = replace(drift_record(onset, onset + 6, start_day=onset + 1), dev_eui=dev_eui)
         assert judged_drift(drift, daily(own), [daily(o) for o in others]) is not None
+
+
+def test_a_counter_shut_every_sunday_is_not_stuck_on_sundays() -> None:
+    """A shop door shut on Sundays while the street counts: its Sundays have their own share (none)."""
+    days = 29  # 1 January 1970 was a Thursday: days 3, 10, 17 and 24 are Sundays
+    rng = np.random.default_rng(4)
+    door = shop_counter("a", 12.0, days, seed=1)
+    sundays = np.floor(door.times / DAY) % 7 == 3
+    door.values[sundays] = 0.0
+    tuesday = 26 * DAY  # a Tuesday: the door silent 09:00-17:00
+    door.values[(door.times >= tuesday + 9 * 3600) & (door.times < tuesday + 17 * 3600)] = 0.0
+    street = [Raw(n, "", door.times, rng.poisson(20.0, door.times.size) * ((door.times % DAY) / 3600 >= 8)
+                  * ((door.times % DAY) / 3600 < 20)) for n in ("b", "c")]
+    site = [door, *street]
+    context = Context(0.0, days * DAY, frozenset(), None, frozenset())
+    found = [e for e in silent_at_site(door, site, context)]
+    assert [math.floor(e.onset / DAY) for e in found] == [26]  # the Tuesday, not one of its Sundays
+    assert day_kinds(0, 7).tolist() == [0, 0, 1, 2, 0, 0, 0]  # Thursday to Wednesday
