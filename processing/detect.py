@@ -833,7 +833,7 @@ def seasonal_events(
     z, scale = departure(series.values, expected, spread, own, settings)
     z[unknown] = 0.0
     bounded = np.zeros(series.values.size, dtype=bool)  # judged against what the day explains
-    shown = expected
+    shown = expected.copy()  # the baseline each reason names (``expected`` still serves the silent counters)
     for bound, side in ((above, 1.0), (below, -1.0)):
         judged = (bound != 1.0) & (side * z > 0)  # beyond the baseline on a side the day explains
         z[judged & ~np.isfinite(bound)] = 0.0
@@ -844,7 +844,6 @@ def seasonal_events(
         beyond, beyond_scale = departure(series.values[moved], expected[moved] * factor, spread[moved] * factor,
                                          own[moved], settings)
         z[moved] = side * np.maximum(side * beyond, 0.0)  # within what the day explains: no departure
-        shown, scale, level = shown.copy(), scale.copy(), level.copy()  # for the reasons only
         shown[moved], scale[moved], level[moved] = expected[moved] * factor, beyond_scale, level[moved] * factor
         bounded |= moved
     events = []
