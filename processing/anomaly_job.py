@@ -30,8 +30,9 @@ What is examined, per device, from the catalog (``devices/catalog.py``) and the 
 * bay states (:data:`STATE_QUANTITIES`): a state frozen far longer than the bay's own history, while the
   site's other bays kept changing;
 * drift, once every site is examined (:func:`confirm_drifts`): kept only where the station's daily medians
-  also drifted, the same way, against the town's other stations of the quantity, and over the days the drift
-  built up moved away from them far beyond the usual day-to-day spread of that ratio.
+  also drifted, the same way, against the town's other stations of the quantity, over the days the drift
+  built up moved away from them far beyond the usual day-to-day spread of that ratio, and moved beyond what
+  the town's level and temperature explain of that ratio (:func:`departure_from_weather`).
 
 Work is split by site like the processing service: a site belongs to worker ``i`` of ``n`` by a stable CRC-32
 of its municipality and name.
@@ -105,6 +106,13 @@ OCCUPANCY_MIN_SAMPLES = 3  # times the bay was taken (freed) in its history that
 # the ratio's usual level by at least this many of the ratio's usual (robust) day-to-day standard deviations
 DRIFT_SIGNIFICANCE = 3.0
 EACH_SIGNIFICANCE = 2.0  # and against each other station alone, over the same days, at least this many
+# a station's ratio to the town moves with the weather where its sources differ from the town's: a ring road's
+# exhaust against the town's heating rises in share when the heating stops or an inversion traps the exhaust. A
+# weather spell passes within a day or two, a sensor's drift stays; so a drift must also depart from what the
+# town's level and temperature explain of the ratio, over the days it built up and the two after, by at least
+# this many spreads of what they leave unexplained (:func:`departure_from_weather`)
+WEATHER_SIGNIFICANCE = 1.0
+WEATHER_DAYS_AFTER = 2
 # a slot of the week is judged from two earlier weeks when a holiday or the town's festival took the third (the
 # counter's own spread, not the two readings' difference, then carries the judgement)
 WEEKLY_MIN_WEEKS = 2
@@ -874,14 +882,42 @@ def town_ratio(
     Days on which the station or none of the others has a median are left out; a small offset (a tenth of the
     values' median) keeps the logarithm of readings near zero finite.
     """
-    days = sorted(d for d in own if any(d in other for other in others))
+    days, mine, town, offset = town_levels(own, others)
     if not days:
         return np.empty(0), np.empty(0)
+    ratio = np.log(np.maximum(mine, 0.0) + offset) - np.log(np.maximum(town, 0.0) + offset)
+    return (np.array(days, dtype=np.float64) + 1) * DAY - 1, ratio
+
+
+def town_levels(
+    own: dict[int, float], others: Sequence[dict[int, float]]
+) -> tuple[list[int], npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
+    """The days both the station and some other station have, the station's and the others' median daily
+    medians on them, and the offset that keeps their logarithms finite (see :func:`town_ratio`).
+    """
+    days = sorted(d for d in own if any(d in other for other in others))
+    if not days:
+        return [], np.empty(0), np.empty(0), 1.0
     mine = np.array([own[d] for d in days])
     town = np.array([float(np.median([o[d] for o in others if d in o])) for d in days])
     offset = 0.1 * max(float(np.median(np.abs(np.concatenate((mine, town))))), 1e-9)
-    ratio = np.log(np.maximum(mine, 0.0) + offset) - np.log(np.maximum(town, 0.0) + offset)
-    return (np.array(days, dtype=np.float64) + 1) * DAY - 1, ratio
+    return days, mine, town, offset
+
+
+def town_weather(
+    times: npt.NDArray[np.float64], own: dict[int, float], others: Sequence[dict[int, float]],
+    temperature: dict[int, float],
+) -> npt.NDArray[np.float64]:
+    """Shape (n, 2): on each day of a station's ratio to the town (``times`` from :func:`town_ratio`), the log
+    of the town's level (the others' median, offset as in the ratio) and the town's temperature (NaN where
+    unknown).
+    """
+    days, _, town, offset = town_levels(own, others)
+    warmth = np.array([temperature.get(day, math.nan) for day in days], dtype=np.float64)
+    weather = np.column_stack((np.log(np.maximum(town, 0.0) + offset), warmth)) if days else np.empty((0, 2))
+    if weather.shape[0] != times.size:
+        raise ValueError("the weather and the ratio must cover the same days")
+    return weather
 
 
 def confirmed_drift(drift: Detection, ratio_events: Sequence[det.Event]) -> Detection | None:
@@ -917,7 +953,9 @@ async def confirm_drifts(
     Weather, season and holidays move every station of a town alike, roughly in proportion; a drifting sensor
     moves alone, by an offset. So a drift found against a station's own past (or a co-located fraction) must
     also show in the log ratio of its daily medians to the median of the other stations measuring the
-    quantity. Where a quantity has no other station, the drift stands as found.
+    quantity. Where a station's sources differ from the others', that ratio follows the weather, so the town's
+    daily temperature (the median over the stations of the quantity that measure it) is read as well. Where a
+    quantity has no other station, the drift stands as found.
     """
     drifts = [d for d in found if d.kind == "drift" and d.quantity in LEVEL_QUANTITIES]
     if not drifts:
@@ -931,47 +969,86 @@ async def confirm_drifts(
             report.errors.append(f"daily medians of {quantity} in {municipality}: {exc}")
             kept += group
             continue
+        temperature = await read_town_temperature(client, municipality, {key[0] for key in medians}, start, end,
+                                                  report)
         for drift in group:
             others = [days for key, days in medians.items() if key[0] != drift.dev_eui]
-            judged = judged_drift(drift, medians.get((drift.dev_eui, drift.channel)) or {}, others)
+            judged = judged_drift(drift, medians.get((drift.dev_eui, drift.channel)) or {}, others, temperature)
             if judged is not None:
                 kept.append(judged)
     return kept
 
 
-def judged_drift(drift: Detection, own: dict[int, float], others: Sequence[dict[int, float]]) -> Detection | None:
+async def read_town_temperature(
+    client: InfluxClient, municipality: str, stations: Collection[str], start: float, end: float, report: JobReport
+) -> dict[int, float]:
+    """The town's daily temperature (day number → °C) at the given stations (see :func:`town_temperature`);
+    empty where none of them measures it or InfluxDB cannot tell (the error is reported).
+    """
+    try:
+        found = await read_daily_medians(client, "temperature", municipality, start - HISTORY["level"], end)
+    except InfluxError as exc:
+        report.errors.append(f"daily temperatures in {municipality}: {exc}")
+        return {}
+    return town_temperature([days for key, days in found.items() if key[0] in stations])
+
+
+def town_temperature(stations: Sequence[dict[int, float]]) -> dict[int, float]:
+    """The median of the stations' daily median temperatures, per day (day number → °C): one station whose
+    thermometer is off moves it little.
+    """
+    days = sorted({day for station in stations for day in station})
+    return {day: float(np.median([s[day] for s in stations if day in s])) for day in days}
+
+
+def judged_drift(
+    drift: Detection, own: dict[int, float], others: Sequence[dict[int, float]],
+    temperature: dict[int, float] | None = None,
+) -> Detection | None:
     """A drift found against the station's own past, judged against the town's other stations (daily medians:
-    day number → median); None when it is the town's, not the station's.
+    day number → median) and the town's daily temperature; None when it is the town's or the weather's, not
+    the station's.
 
     It is kept when the log ratio of the station to the median of the others drifted too, the same way at the
-    same time (:func:`confirmations`), against each other station alone (:func:`against_each`), and when
-    over the days it built up its ratio to the town departed significantly (:func:`departure_from_town`); of
+    same time (:func:`confirmations`), against each other station alone (:func:`against_each`), when over
+    the days it built up its ratio to the town departed significantly (:func:`departure_from_town`), and when
+    the town's level and temperature do not explain that departure (:func:`departure_from_weather`); of
     several such ratio drifts, the first that passes. It stands as found where the days cannot tell (no other
-    station, fewer than three common days).
+    station, fewer than three common days); the weather is left out where the days cannot fit it.
     """
     if not others or not own:
         return drift
     times, ratio = town_ratio(own, others)
     if times.size < 3:
         return drift
+    weather = town_weather(times, own, others, temperature or {})
     for confirmed in confirmations(drift, ratio_drifts(times, ratio, drift.quantity)):
         if len(others) > 1 and not against_each(confirmed, own, others):
             continue
         departure = departure_from_town(times, ratio, confirmed)
         if departure is None:
             return confirmed
-        if departure[0] >= DRIFT_SIGNIFICANCE * departure[1]:
-            return with_departure(confirmed, departure)
+        if departure[0] < DRIFT_SIGNIFICANCE * departure[1]:
+            continue
+        beyond = departure_from_weather(times, ratio, weather, confirmed)
+        if beyond is not None and beyond[0] < WEATHER_SIGNIFICANCE * beyond[1]:
+            continue
+        return with_departure(confirmed, departure, beyond)
     return None
 
 
-def with_departure(drift: Detection, departure: tuple[float, float, int]) -> Detection:
-    """The drift with how far its ratio to the town moved in its reason."""
+def with_departure(
+    drift: Detection, departure: tuple[float, float, int], beyond: tuple[float, float, int] | None = None
+) -> Detection:
+    """The drift with how far its ratio to the town moved in its reason (and how far beyond the weather)."""
     shift, spread, days = departure
     upward = "drifting upward" in drift.reason
     moved = f"rose by {100 * math.expm1(shift):.0f} %" if upward else f"fell by {-100 * math.expm1(-shift):.0f} %"
+    weather = "" if beyond is None else (
+        f"; {beyond[0] / beyond[1]:.1f} times beyond what the town's level and temperature explain of it over "
+        f"{beyond[2]} day{'s' if beyond[2] > 1 else ''}")
     tail = (f" (over {days} day{'s' if days > 1 else ''} its ratio to them {moved}, {shift / spread:.1f} times "
-            f"the ±{100 * math.expm1(spread):.0f} % it usually varies by)")
+            f"the ±{100 * math.expm1(spread):.0f} % it usually varies by{weather})")
     return replace(drift, reason=drift.reason + tail)
 
 
@@ -1042,6 +1119,57 @@ def departure_from_town(
     sign = 1.0 if "drifting upward" in drift.reason else -1.0
     shift = sign * float(np.mean(ratio[built] - median[first - lag]))
     return shift, usual, int(built.sum())
+
+
+def departure_from_weather(
+    times: npt.NDArray[np.float64], ratio: npt.NDArray[np.float64], weather: npt.NDArray[np.float64],
+    drift: Detection,
+) -> tuple[float, float, int] | None:
+    """How far a station's log ratio to the town departed from what the town's weather explains of it, over
+    the days its drift built up and :data:`WEATHER_DAYS_AFTER` after (not beyond its end), and the spread of
+    what the weather leaves unexplained.
+
+    Where a station's sources differ from the town's, its ratio to the town is no constant: a ring road's
+    share of the town's CO grows when the heating stops (warmer days) and when an inversion traps the exhaust
+    (the town's level rises). So the ratio's usual level on each day is a least-squares fit of the ratio on
+    the log of the town's level and the town's temperature over the same window :func:`departure_from_town`
+    takes its usual level from (the :data:`DAILY` window ``drift_lag`` before the onset), and its spread the
+    robust standard deviation of the fit's residuals there (for the fit's three coefficients, scaled by
+    sqrt(n / (n - 3)); at least the ratio's resolution). A weather spell passes within a day or two while a
+    sensor's drift stays, so the days judged go on for two days after the alarm.
+
+    Args:
+        times: shape (n,), day ends (s) of the daily log ratio, ascending (see :func:`town_ratio`).
+        ratio: shape (n,), the log ratio of the station's daily medians to the town's.
+        weather: shape (n, k), the town's weather on those days (see :func:`town_weather`); NaN where unknown.
+        drift: the drift (``onset``, ``start``, ``end`` and its direction in ``reason``).
+
+    Returns:
+        The mean departure from the fit over the days judged, in log terms and signed so that a move the drift's
+        way is positive; the spread of the fit's residuals (log terms); the number of days. None when the
+        window holds fewer than ``DAILY.min_history`` days with known weather, or a judged day's weather is
+        unknown.
+    """
+    days = np.floor(times / DAY)
+    last = min(math.floor(drift.start / DAY) + WEATHER_DAYS_AFTER, math.floor(drift.end / DAY))
+    judged = (days >= math.floor(drift.onset / DAY)) & (days <= last)
+    design = np.column_stack((np.ones(times.size), weather))
+    known: npt.NDArray[np.bool_] = np.asarray(np.isfinite(design).all(axis=1))
+    if not judged.any() or not known[judged].all():
+        return None
+    reference_end = int(np.argmax(judged)) - det.points(DAILY.drift_lag, DAY, low=0, high=times.size)
+    rows = np.arange(max(0, reference_end - det.points(DAILY.drift_window, DAY) + 1), reference_end + 1)
+    rows = rows[known[rows]]
+    unknowns = design.shape[1]
+    if rows.size < max(DAILY.min_history, unknowns + 1):
+        return None
+    coefficients, *_ = np.linalg.lstsq(design[rows], ratio[rows], rcond=None)
+    residual = ratio[rows] - design[rows] @ coefficients
+    spread = det.MAD_TO_SIGMA * float(np.median(np.abs(residual - np.median(residual))))
+    usual = max(spread * math.sqrt(rows.size / (rows.size - unknowns)), det.resolution(ratio))
+    sign = 1.0 if "drifting upward" in drift.reason else -1.0
+    shift = sign * float(np.mean(ratio[judged] - design[judged] @ coefficients))
+    return shift, usual, int(judged.sum())
 
 
 def detections(events: Sequence[det.Event], device: DeviceInfo, quantity: str, channel: str) -> list[Detection]:

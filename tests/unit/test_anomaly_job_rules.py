@@ -17,6 +17,8 @@ from processing.anomaly_job import (
     DRIFT_SIGNIFICANCE,
     EACH_SIGNIFICANCE,
     IDLE_CHANCE,
+    WEATHER_DAYS_AFTER,
+    WEATHER_SIGNIFICANCE,
     Context,
     Raw,
     against_each,
@@ -27,6 +29,7 @@ from processing.anomaly_job import (
     daily_drift_events,
     day_kinds,
     departure_from_town,
+    departure_from_weather,
     explained_out,
     idle_by_chance,
     idle_share,
@@ -40,6 +43,8 @@ from processing.anomaly_job import (
     site_factor,
     state_events,
     town_ratio,
+    town_temperature,
+    town_weather,
     week_ratio,
 )
 from processing.events import Detection
@@ -289,6 +294,80 @@ def test_a_drift_whose_ratio_barely_moved_on_its_own_days_is_dropped() -> None:
     # the same days with a fall far beyond the ratio's spread are the station's own drift
     own[31:] *= 0.6
     assert judged_drift(found, daily(own), [daily(other)]) is not None
+
+
+def weather_spells(seed: int = 1, days: int = 42) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """A ring road's daily medians whose ratio to the town follows the town's level and temperature (its
+    exhaust's share grows when an inversion lifts the town's level and when warm days stop the heating), with
+    two spells of warm, trapped air (days 19-21 and 30-32); the town's temperature, the station and two others.
+    """
+    rng = np.random.default_rng(seed)
+    level = np.exp(rng.normal(0.0, 0.1, days))
+    temperature = rng.normal(5.0, 2.0, days)
+    for spell in (slice(19, 22), slice(30, 33)):
+        level[spell] *= 1.6
+        temperature[spell] += 6.0
+    ratio = 0.2 + 0.3 * np.log(level) + 0.02 * (temperature - 5.0) + rng.normal(0, 0.02, days)
+    others = [20 * level * np.exp(rng.normal(0, 0.01, days)), 25 * level * np.exp(rng.normal(0, 0.01, days))]
+    return temperature, 22 * level * np.exp(ratio), others
+
+
+def test_a_rise_the_weather_explains_is_no_drift() -> None:
+    temperature, ring, others = weather_spells()
+    found = drift_record(30, 34, start_day=31)
+    town = [daily(o) for o in others]
+    times, ratio = town_ratio(daily(ring), town)
+    # every earlier test takes the second spell for the station's own drift: the ratio departed far from its
+    # median, the same way, against each other station too
+    departure = departure_from_town(times, ratio, found)
+    assert departure is not None
+    assert departure[0] >= DRIFT_SIGNIFICANCE * departure[1]
+    confirmed = confirmations(found, ratio_drifts(daily(ring), town))
+    assert confirmed
+    assert against_each(confirmed[0], daily(ring), town)
+    assert judged_drift(found, daily(ring), town) is not None  # without the town's temperature
+    # the first spell shows how the ratio follows the weather: the second departs from that by nothing
+    weather = town_weather(times, daily(ring), town, daily(temperature))
+    beyond = departure_from_weather(times, ratio, weather, confirmed[0])
+    assert beyond is not None
+    assert beyond[0] < WEATHER_SIGNIFICANCE * beyond[1]
+    assert judged_drift(found, daily(ring), town, daily(temperature)) is None
+
+
+def test_a_drift_during_a_weather_spell_is_kept() -> None:
+    temperature, ring, others = weather_spells()
+    ring[30:35] *= np.exp(0.1 * np.arange(1, 6))  # the sensor drifts by 10 % a day from the spell on
+    found = drift_record(30, 34, start_day=31)
+    kept = judged_drift(found, daily(ring), [daily(o) for o in others], daily(temperature))
+    assert kept is not None
+    assert "beyond what the town's level and temperature explain" in kept.reason
+
+
+def test_the_weather_is_judged_over_the_drifts_days_and_two_after() -> None:
+    temperature, ring, others = weather_spells()
+    town = [daily(o) for o in others]
+    times, ratio = town_ratio(daily(ring), town)
+    weather = town_weather(times, daily(ring), town, daily(temperature))
+    assert weather.shape == (times.size, 2)
+    days = departure_from_weather(times, ratio, weather, drift_record(30, 39, start_day=31))
+    assert days is not None
+    assert days[2] == 2 + WEATHER_DAYS_AFTER
+    ended = departure_from_weather(times, ratio, weather, drift_record(30, 32, start_day=31))
+    assert ended is not None
+    assert ended[2] == 3
+    # the weather cannot tell without a temperature on the judged days, nor without a week of it before
+    known = {day: t for day, t in daily(temperature).items() if day < START_DAY + 31}
+    missing = town_weather(times, daily(ring), town, known)
+    assert departure_from_weather(times, ratio, missing, drift_record(30, 39, start_day=31)) is None
+    assert departure_from_weather(times, ratio, weather, drift_record(8, 12, start_day=9)) is not None  # days 0-6
+    assert departure_from_weather(times, ratio, weather, drift_record(7, 12, start_day=8)) is None  # days 0-5
+
+
+def test_the_towns_temperature_is_the_median_of_its_stations() -> None:
+    stations = [{1: 4.0, 2: 5.0}, {1: 6.0, 2: 30.0}, {1: 5.0}]  # one thermometer off on day 2
+    assert town_temperature(stations) == {1: 5.0, 2: 17.5}
+    assert town_temperature([{1: 4.0}, {1: 5.0}, {1: 40.0}]) == {1: 5.0}
+    assert town_temperature([]) == {}
 
 
 def test_a_drift_stands_where_the_town_cannot_tell() -> None:
