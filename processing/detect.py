@@ -815,6 +815,10 @@ def seasonal_events(
     least = min(depth, max(settings.seasonal_min_weeks, 1))
     unusual = excluded if crowded is None else excluded | crowded  # days that do not say what a usual day is
     anomaly.seasonal_baseline(series.values, slots, unusual, n_slots, depth, least, expected, spread)
+    # where the day's level scales the baseline, any weeks will do; elsewhere only a holiday's own readings are
+    # judged against holiday weeks (a classroom after the school holidays is full again, as before them)
+    fill_from_holiday_weeks(series.values, slots, excluded, crowded, n_slots, depth, least, expected, spread,
+                            anywhere=settings.seasonal_level_window > 0)
     # counting noise: the larger of the two rates could have produced both counts (Poisson variance)
     level = np.ones(series.values.size)
     if settings.seasonal_level_window > 0:
@@ -861,6 +865,28 @@ def seasonal_events(
         score = abs(float(z[worst])) / settings.seasonal_threshold
         events.append(Event(float(series.times[first]), float(series.times[last]), "seasonal", score, reason))
     return absorb(events, silent_counter_events(series, settings, expected, excluded))
+
+
+def fill_from_holiday_weeks(
+    values: FloatArray, slots: npt.NDArray[np.int64], holidays: BoolArray, crowded: BoolArray | None, n_slots: int,
+    depth: int, least: int, expected: FloatArray, spread: FloatArray, *, anywhere: bool,
+) -> None:
+    """Where a slot has fewer than ``least`` usual earlier weeks, take its holiday weeks as well (in place):
+    for every reading where ``anywhere`` (the day's level scales the baseline, as it does for counts), else
+    only for readings on holidays themselves. Days of known events (``crowded``) stay out all the same: a
+    market's crowd says nothing about a usual day, and what it explains is judged against usual weeks.
+
+    A fortnight of school holidays in a short history would otherwise leave the days in and after it without
+    a baseline: a counter at eight times its week, a classroom's CO2 spike on Good Friday would go unjudged.
+    Slots with too few weeks of any kind stay unknown (NaN).
+    """
+    missing = np.isnan(expected) & (True if anywhere else holidays)
+    if not (missing.any() and holidays.any()):
+        return
+    filled, filled_spread = np.empty(values.size), np.empty(values.size)
+    events = np.zeros(values.size, dtype=np.bool_) if crowded is None else crowded & ~holidays
+    anomaly.seasonal_baseline(values, slots, events, n_slots, depth, least, filled, filled_spread)
+    expected[missing], spread[missing] = filled[missing], filled_spread[missing]
 
 
 def scaled_by(bounded: bool, holiday: bool) -> str:

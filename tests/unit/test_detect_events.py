@@ -601,3 +601,53 @@ def test_counter_totals_input_is_checked() -> None:
         detect_counter_resets([1.0, 2.0], [5.0, -1.0])
     with pytest.raises(DetectError, match="ascending"):
         detect_counter_resets([2.0, 1.0], [5.0, 6.0])
+
+
+# --- a short history with a fortnight of holidays in it -----------------------------------------------------
+
+
+def holiday_fortnight() -> tuple[FloatArray, FloatArray, list[date]]:
+    """Five weeks of footfall (hourly) whose second and third weeks are school holidays (about as busy)."""
+    times, values = footfall(weeks=5)
+    first = datetime.fromtimestamp(START, UTC).date()
+    return times, values, [first + timedelta(days=d) for d in range(7, 21)]
+
+
+def test_a_count_after_a_holiday_fortnight_is_judged_against_the_holiday_weeks_too() -> None:
+    times, values, holidays = holiday_fortnight()
+    wednesday = START + 4 * 7 * DAY + 2 * DAY  # in the fifth week: two usual Wednesdays before, and two holidays
+    at = int(np.searchsorted(times, wednesday + 12 * HOUR))
+    plain = replace(AT_THE_DAYS_LEVEL, seasonal_min_weeks=3)  # three earlier weeks make a baseline
+    assert detect(times, values, kind="count", settings=plain, excluded_days=holidays) == []
+    values[at] *= 8
+    [found] = detect(times, values, kind="count", settings=plain, excluded_days=holidays)
+    assert found.kind == "seasonal"
+    assert found.start == times[at]
+    # a week later the slot has three usual weeks again: the same spike is found as always
+    later = times < START + 5 * 7 * DAY
+    assert kinds(detect(times[later], values[later], kind="count", settings=plain)) == ["seasonal"]
+
+
+def test_without_the_days_level_only_a_holidays_own_readings_take_the_holiday_weeks() -> None:
+    """A classroom's CO2 after the school holidays is not compared with the empty room of the holidays."""
+    times = START + np.arange(0.0, 5 * 7 * DAY, HOUR)
+    hour = ((times - START) % DAY) / HOUR
+    weekday = ((times - START) // DAY) % 7
+    first = datetime.fromtimestamp(START, UTC).date()
+    holidays = [first + timedelta(days=d) for d in range(7, 22)]  # two weeks and the Monday after
+    lessons = (hour >= 8) & (hour < 13) & (weekday < 5)
+    closed = np.isin(((times - START) // DAY).astype(int), range(7, 22))
+    rng = np.random.default_rng(3)
+    co2 = np.where(lessons & ~closed, 1200.0, 430.0) + rng.normal(0, 10, times.size)
+    weekly = replace(AT_THE_DAYS_LEVEL, seasonal_level_window=0.0, seasonal_min_weeks=3)
+
+    def upward(when: FloatArray) -> tuple[FloatArray, FloatArray]:  # a holiday empties a room, fills none
+        return np.zeros(when.size), np.ones(when.size)
+
+    events = detect(times, co2, kind="count", settings=weekly, excluded_days=holidays, holiday_range=upward)
+    assert events == []  # the lessons after the holidays have no three usual weeks: not judged
+    monday = START + 3 * 7 * DAY  # the Monday after the holidays, still a holiday
+    at = int(np.searchsorted(times, monday + 10 * HOUR))
+    co2[at] = 3500.0
+    [found] = detect(times, co2, kind="count", settings=weekly, excluded_days=holidays, holiday_range=upward)
+    assert found.start == times[at]
