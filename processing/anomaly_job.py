@@ -91,6 +91,11 @@ PARTICLES = frozenset({"pm1_0", "pm2_5", "pm10"})
 PARTICLE_NAMES = {"pm1_0": "PM1.0", "pm2_5": "PM2.5", "pm10": "PM10"}
 WEEKLY = frozenset({"co2"})  # compared with the same time of the week instead of a trailing window (this
 # also reports a drift: a daily median of CO2 is the empty room at night, which says little)
+# a holiday on which a room's busiest readings (the day's 90th percentile) reach two thirds of its usual
+# working days' (the median over at least 3 of them) is a usual day for that room (see :func:`held_as_usual`)
+ROOM_BUSY_QUANTILE = 0.9
+ROOM_USUAL_SHARE = 2 / 3
+ROOM_USUAL_DAYS = 3
 SITE_SHARED = 2.0  # a count within this factor of its site's other counters' departure from their week is the site's
 SITE_WEEKS = 6  # earlier weeks a span is compared with
 SITE_MIN_COUNT = 20.0  # fewest counts the earlier weeks must show for a ratio
@@ -333,8 +338,9 @@ def weekly_events(raw: Raw, quantity: str, model: DeviceModel, context: Context)
 
     Holidays (``excluded_days``) stay out of the baseline and explain emptier rooms, never fuller ones: a
     reading below its week is not judged on them, one above it is, as on any day (a classroom in the school
-    holidays holds nobody, an office may work as usual). The days of events in the streets (``event_days``)
-    do not fill a classroom or an office and are judged as any day.
+    holidays holds nobody). A holiday on which the room held as many people as on its usual working days (an
+    office working through the school holidays) is a usual day for it (:func:`held_as_usual`). The days of
+    events in the streets (``event_days``) do not fill a classroom or an office and are judged as any day.
     """
     series = det.prepare(raw.times, raw.values, interval=float(model.report_interval), name=quantity,
                          unit=QUANTITIES[quantity].unit)
@@ -342,10 +348,36 @@ def weekly_events(raw: Raw, quantity: str, model: DeviceModel, context: Context)
         return []
     local = det.local_times(series.times, context.timezone)
     excluded = det.excluded_mask(local, context.excluded_days)
+    excluded &= ~held_as_usual(series.values, local, excluded)
     emptier = (np.zeros(series.times.size), np.ones(series.times.size))
     found = det.seasonal_events(series, WEEKLY_SETTINGS, excluded, local=local, zone=context.timezone,
                                 holiday=emptier)
     return [e for e in found if e.kind == "seasonal"]
+
+
+def held_as_usual(values: Times, local: Times, holidays: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Readings on holidays (Monday to Friday) on which the room held as many people as on its usual working
+    days: its busiest readings (the day's :data:`ROOM_BUSY_QUANTILE`) reached at least :data:`ROOM_USUAL_SHARE`
+    of the median of the usual working days' (of at least :data:`ROOM_USUAL_DAYS` of them).
+
+    The town's holidays include its school holidays, which empty a classroom and leave an office or a library
+    as on any day; for a room that works through them they are usual days, compared with and part of its weeks.
+    ``values`` and ``local`` (wall-clock seconds) are one series' readings; ``holidays`` marks those on the
+    town's holidays.
+    """
+    days = np.floor(local / DAY).astype(np.int64)
+    workday = (days + 3) % 7 < 5  # the epoch began on a Thursday: day 0 is weekday 3 (Monday is 0)
+    busiest = {int(day): float(np.nanquantile(values[days == day], ROOM_BUSY_QUANTILE))
+               for day in np.unique(days[workday]) if np.isfinite(values[days == day]).any()}
+    usual = [busiest[day] for day in np.unique(days[workday & ~holidays]).tolist() if day in busiest]
+    held = np.zeros(values.size, dtype=np.bool_)
+    if len(usual) < ROOM_USUAL_DAYS:
+        return held
+    bar = ROOM_USUAL_SHARE * float(np.median(usual))
+    for day in np.unique(days[workday & holidays]).tolist():
+        if busiest.get(day, -math.inf) >= bar:
+            held |= days == day
+    return held
 
 
 def particle_drift_events(

@@ -31,6 +31,7 @@ from processing.anomaly_job import (
     departure_from_town,
     departure_from_weather,
     explained_out,
+    held_as_usual,
     idle_by_chance,
     idle_share,
     judged_drift,
@@ -46,6 +47,7 @@ from processing.anomaly_job import (
     town_temperature,
     town_weather,
     week_ratio,
+    weekly_events,
 )
 from processing.events import Detection
 
@@ -669,3 +671,57 @@ def test_a_counter_shut_every_sunday_is_not_stuck_on_sundays() -> None:
     found = [e for e in silent_at_site(door, site, context)]
     assert [math.floor(e.onset / DAY) for e in found] == [26]  # the Tuesday, not one of its Sundays
     assert day_kinds(0, 7).tolist() == [0, 0, 1, 2, 0, 0, 0]  # Thursday to Wednesday
+
+
+def room_co2(*, works_in_school_holidays: bool, weeks: int = 5, seed: int = 4) -> tuple[Raw, frozenset[date]]:
+    """CO2 every 10 minutes in a room busy 08:00-13:00 on working days (UTC), over ``weeks`` from a Monday
+    (5 January 1970), with two weeks of school holidays (days 7-20) and a public holiday on day 25 (a Friday);
+    the school holidays empty a classroom and leave an office working.
+    """
+    rng = np.random.default_rng(seed)
+    times = 4 * DAY + np.arange(0.0, weeks * 7 * DAY, 600.0)  # day 4 of the epoch is a Monday
+    day = ((times - 4 * DAY) // DAY).astype(int)
+    hour = (times % DAY) / 3600
+    school = (day >= 7) & (day <= 20)
+    open_ = (day % 7 < 5) & (day != 25) & (works_in_school_holidays | ~school)
+    busy = open_ & (hour >= 8) & (hour < 13)
+    values = np.where(busy, 1200.0, 430.0) * rng.lognormal(0.0, 0.05, times.size)
+    first = date(1970, 1, 5)
+    holidays = frozenset({first + timedelta(days=d) for d in [*range(7, 21), 25]})
+    return Raw("room", "", times, np.round(values)), holidays
+
+
+@pytest.mark.parametrize("works", [True, False])
+def test_a_holiday_the_room_worked_through_is_a_usual_day_for_it(works: bool) -> None:
+    raw, holidays = room_co2(works_in_school_holidays=works)
+    local = raw.times
+    on_holiday = det.excluded_mask(local, holidays)
+    held = held_as_usual(raw.values, local, on_holiday)
+    school_days = ((raw.times - 4 * DAY) // DAY >= 7) & ((raw.times - 4 * DAY) // DAY <= 20)
+    workdays = ((raw.times - 4 * DAY) // DAY) % 7 < 5
+    assert held[school_days & workdays].all() == works
+    assert not held[school_days & ~workdays].any()  # weekends stay holidays
+    assert not held[((raw.times - 4 * DAY) // DAY) == 25].any()  # the public holiday closed it: stays one
+    assert not held[~on_holiday].any()
+
+
+@pytest.mark.parametrize("works", [True, False])
+def test_a_spike_in_a_room_after_the_school_holidays(works: bool) -> None:
+    """Friday of the fifth week has one usual Friday before it (the first week), two of the school holidays
+    and a public holiday: an office judges it against the Fridays it worked; a classroom's lessons are not
+    compared with the holidays' empty room (and its spike there is not judged, for want of two usual weeks).
+    """
+    raw, holidays = room_co2(works_in_school_holidays=works)
+    context = Context(float(raw.times[0]), float(raw.times[-1]) + 600.0, holidays, None)
+    model = get_model("elsys-ers-co2")
+    assert weekly_events(raw, "co2", model, context) == []
+    friday = 4 * DAY + (4 * 7 + 4) * DAY + 10 * 3600  # 10:00 on the last Friday
+    at = int(np.searchsorted(raw.times, friday))
+    spiked = Raw(raw.dev_eui, "", raw.times, raw.values.copy())
+    spiked.values[at : at + 3] *= 8
+    found = weekly_events(spiked, "co2", model, context)
+    if works:
+        [event] = found
+        assert event.start == raw.times[at]
+    else:
+        assert found == []
