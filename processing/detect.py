@@ -817,23 +817,29 @@ def seasonal_events(
     anomaly.seasonal_baseline(series.values, slots, unusual, n_slots, depth, least, expected, spread)
     # where the day's level scales the baseline, any weeks will do; elsewhere only a holiday's own readings are
     # judged against holiday weeks (a classroom after the school holidays is full again, as before them)
-    fill_from_holiday_weeks(series.values, slots, excluded, crowded, n_slots, depth, least, expected, spread,
-                            anywhere=settings.seasonal_level_window > 0)
+    filled = fill_from_holiday_weeks(series.values, slots, excluded, crowded, n_slots, depth, least, expected,
+                                     spread, anywhere=settings.seasonal_level_window > 0)
+    # a holiday judged against holiday weeks is judged as a usual day is: at its own level, with the spread
+    # the counter shows on such days; the other unusual days stay apart
+    apart = unusual & ~filled
     # counting noise: the larger of the two rates could have produced both counts (Poisson variance)
     level = np.ones(series.values.size)
     if settings.seasonal_level_window > 0:
-        level = activity_level(series, settings, expected, unusual)
+        level = activity_level(series, settings, expected, apart)
         expected, spread = expected * level, spread * level
     unknown = np.zeros(series.values.size, dtype=bool)
     own = np.zeros(series.values.size)
     if settings.seasonal_own_window > 0:  # a departure is judged once the counter's own spread is known
-        own = own_spread(series, settings, expected, unusual)
+        own = own_spread(series, settings, expected, apart)
         # a weeks-long event or holiday: the counter varies as it did before it began
-        own = carried_forward(own, unusual)
+        own = carried_forward(own, apart)
         # unknown before the event too (it began before the counter had a baseline on a usual day): its days
         # are judged by counting noise and the slot's spread alone, or a weeks-long event would hide every fault
-        unknown = np.isnan(own) & ~unusual
+        unknown = np.isnan(own) & ~apart
     below, above = explained_range(excluded, crowded, settings, lift=lift, holiday=holiday)
+    # a holiday against a baseline that holds holiday weeks: what holidays do is in it, so where nothing
+    # measured this one, a count above the baseline is judged as on any day (one below it is not)
+    above[filled & excluded & np.isinf(above)] = 1.0
     z, scale = departure(series.values, expected, spread, own, settings)
     z[unknown] = 0.0
     bounded = np.zeros(series.values.size, dtype=bool)  # judged against what the day explains
@@ -870,7 +876,7 @@ def seasonal_events(
 def fill_from_holiday_weeks(
     values: FloatArray, slots: npt.NDArray[np.int64], holidays: BoolArray, crowded: BoolArray | None, n_slots: int,
     depth: int, least: int, expected: FloatArray, spread: FloatArray, *, anywhere: bool,
-) -> None:
+) -> BoolArray:
     """Where a slot has fewer than ``least`` usual earlier weeks, take its holiday weeks as well (in place):
     for every reading where ``anywhere`` (the day's level scales the baseline, as it does for counts), else
     only for readings on holidays themselves. Days of known events (``crowded``) stay out all the same: a
@@ -879,14 +885,18 @@ def fill_from_holiday_weeks(
     A fortnight of school holidays in a short history would otherwise leave the days in and after it without
     a baseline: a counter at eight times its week, a classroom's CO2 spike on Good Friday would go unjudged.
     Slots with too few weeks of any kind stay unknown (NaN).
+
+    Returns:
+        Shape (n,): the readings whose baseline now holds holiday weeks.
     """
-    missing = np.isnan(expected) & (True if anywhere else holidays)
+    missing: BoolArray = np.isnan(expected) & (True if anywhere else holidays)
     if not (missing.any() and holidays.any()):
-        return
+        return np.zeros(values.size, dtype=np.bool_)
     filled, filled_spread = np.empty(values.size), np.empty(values.size)
     events = np.zeros(values.size, dtype=np.bool_) if crowded is None else crowded & ~holidays
     anomaly.seasonal_baseline(values, slots, events, n_slots, depth, least, filled, filled_spread)
     expected[missing], spread[missing] = filled[missing], filled_spread[missing]
+    return missing & np.isfinite(filled)
 
 
 def scaled_by(bounded: bool, holiday: bool) -> str:

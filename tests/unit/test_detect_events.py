@@ -651,3 +651,29 @@ def test_without_the_days_level_only_a_holidays_own_readings_take_the_holiday_we
     co2[at] = 3500.0
     [found] = detect(times, co2, kind="count", settings=weekly, excluded_days=holidays, holiday_range=upward)
     assert found.start == times[at]
+
+
+def test_a_holiday_against_holiday_weeks_is_judged_as_a_usual_day() -> None:
+    """Five weeks of summer holidays and nothing else: the holidays are the counter's weeks. A busier day is
+    judged at its level, a counter at eight times its week is found.
+    """
+    times, values = crowded_footfall(3, sigma=0.15, weeks=5)
+    first = datetime.fromtimestamp(START, UTC).date()
+    holidays = [first + timedelta(days=d) for d in range(5 * 7)]
+    settings = replace(WITH_OWN_SPREAD, seasonal_min_weeks=2)
+    assert detect(times, values, kind="count", settings=settings, excluded_days=holidays) == []
+    tuesday = START + 4 * 7 * DAY + DAY
+    busy = values.copy()
+    day = (times >= tuesday) & (times < tuesday + DAY)
+    busy[day] = np.round(busy[day] * 1.8)  # a fine day: every hour 80 % busier
+    assert detect(times, busy, kind="count", settings=settings, excluded_days=holidays) == []
+    spike = values.copy()
+    hour = (times >= tuesday + 12 * HOUR) & (times < tuesday + 13 * HOUR)
+    spike[hour] *= 8
+    [found] = detect(times, spike, kind="count", settings=settings, excluded_days=holidays)
+    assert found.kind == "seasonal"
+    assert tuesday + 12 * HOUR <= found.start < tuesday + 13 * HOUR
+    # a count below its holiday weeks is not judged on a holiday (nothing measured what this one does)
+    low = values.copy()
+    low[hour] = np.round(low[hour] * 0.05)
+    assert detect(times, low, kind="count", settings=settings, excluded_days=holidays) == []
