@@ -366,9 +366,12 @@ def held_as_usual(values: Times, local: Times, holidays: npt.NDArray[np.bool_]) 
     town's holidays.
     """
     days = np.floor(local / DAY).astype(np.int64)
-    workday = (days + 3) % 7 < 5  # the epoch began on a Thursday: day 0 is weekday 3 (Monday is 0)
-    busiest = {int(day): float(np.nanquantile(values[days == day], ROOM_BUSY_QUANTILE))
-               for day in np.unique(days[workday]) if np.isfinite(values[days == day]).any()}
+    workday = weekdays(days) < 5
+    busiest = {}
+    for day in np.unique(days[workday]).tolist():
+        readings = values[days == day]
+        if np.isfinite(readings).any():
+            busiest[day] = float(np.nanquantile(readings, ROOM_BUSY_QUANTILE))
     usual = [busiest[day] for day in np.unique(days[workday & ~holidays]).tolist() if day in busiest]
     held = np.zeros(values.size, dtype=np.bool_)
     if len(usual) < ROOM_USUAL_DAYS:
@@ -550,12 +553,17 @@ def silent_at_site(raw: Raw, neighbours: Sequence[Raw], context: Context) -> lis
     return found
 
 
+def weekdays(days: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The weekday (Monday 0 to Sunday 6) of day numbers since the epoch (a Thursday)."""
+    weekday: npt.NDArray[np.int64] = (days + 3) % 7
+    return weekday
+
+
 def day_kinds(first_day: int, days: int) -> npt.NDArray[np.int64]:
     """Monday to Friday (0), Saturday (1) or Sunday (2) of each of ``days`` days from day ``first_day`` since
-    the epoch (a Thursday).
+    the epoch.
     """
-    weekday = (np.arange(first_day, first_day + days) + 3) % 7
-    kinds: npt.NDArray[np.int64] = np.clip(weekday - 4, 0, 2)
+    kinds: npt.NDArray[np.int64] = np.clip(weekdays(np.arange(first_day, first_day + days)) - 4, 0, 2)
     return kinds
 
 
@@ -993,6 +1001,7 @@ async def confirm_drifts(
     if not drifts:
         return found
     kept = [d for d in found if d.kind != "drift" or d.quantity not in LEVEL_QUANTITIES]
+    temperatures: dict[str, dict[tuple[str, str], dict[int, float]]] = {}  # one read per municipality
     for municipality, quantity in sorted({(d.municipality, d.quantity) for d in drifts}):
         group = [d for d in drifts if (d.municipality, d.quantity) == (municipality, quantity)]
         try:
@@ -1001,8 +1010,11 @@ async def confirm_drifts(
             report.errors.append(f"daily medians of {quantity} in {municipality}: {exc}")
             kept += group
             continue
-        temperature = await read_town_temperature(client, municipality, {key[0] for key in medians}, start, end,
-                                                  report)
+        if municipality not in temperatures:
+            temperatures[municipality] = await read_temperatures(client, municipality, start, end, report)
+        stations = {key[0] for key in medians}
+        temperature = town_temperature([days for key, days in temperatures[municipality].items()
+                                        if key[0] in stations])
         for drift in group:
             others = [days for key, days in medians.items() if key[0] != drift.dev_eui]
             judged = judged_drift(drift, medians.get((drift.dev_eui, drift.channel)) or {}, others, temperature)
@@ -1011,18 +1023,17 @@ async def confirm_drifts(
     return kept
 
 
-async def read_town_temperature(
-    client: InfluxClient, municipality: str, stations: Collection[str], start: float, end: float, report: JobReport
-) -> dict[int, float]:
-    """The town's daily temperature (day number → °C) at the given stations (see :func:`town_temperature`);
-    empty where none of them measures it or InfluxDB cannot tell (the error is reported).
+async def read_temperatures(
+    client: InfluxClient, municipality: str, start: float, end: float, report: JobReport
+) -> dict[tuple[str, str], dict[int, float]]:
+    """Daily median temperatures of every station of a municipality (see :func:`read_daily_medians`); empty
+    where InfluxDB cannot tell (the error is reported).
     """
     try:
-        found = await read_daily_medians(client, "temperature", municipality, start - HISTORY["level"], end)
+        return await read_daily_medians(client, "temperature", municipality, start - HISTORY["level"], end)
     except InfluxError as exc:
         report.errors.append(f"daily temperatures in {municipality}: {exc}")
         return {}
-    return town_temperature([days for key, days in found.items() if key[0] in stations])
 
 
 def town_temperature(stations: Sequence[dict[int, float]]) -> dict[int, float]:
@@ -1272,7 +1283,7 @@ async def examine_site(
         found += detections(events, member, "", "")
         examined.add((dev_eui, "", ""))
     by_series: dict[tuple[str, str, str], Raw] = {}
-    cleaned: dict[tuple[str, str, str], Raw] = {}  # levels without the readings a finding explains
+    cleaned: dict[tuple[str, str, str], Raw] = {}  # particles without the readings a finding explains
     for family, quantity, raws in reads:
         for raw in raws if family != "total" else ():
             device = site.devices.get(raw.dev_eui)
@@ -1286,7 +1297,8 @@ async def examine_site(
                     events = count_events(raw, quantity, model, context, neighbours=raws)
                 else:
                     findings = level_findings(raw, quantity, model)
-                    cleaned[(raw.dev_eui, quantity, raw.channel)] = explained_out(raw, findings)
+                    if quantity in PARTICLES:  # judged for drift below, against each other (level_events: the rest)
+                        cleaned[(raw.dev_eui, quantity, raw.channel)] = explained_out(raw, findings)
                     events = level_events(raw, quantity, model, context, findings=findings)
             except det.DetectError as exc:
                 report.errors.append(f"{raw.dev_eui} {quantity}: {exc}")

@@ -836,10 +836,7 @@ def seasonal_events(
         # unknown before the event too (it began before the counter had a baseline on a usual day): its days
         # are judged by counting noise and the slot's spread alone, or a weeks-long event would hide every fault
         unknown = np.isnan(own) & ~apart
-    below, above = explained_range(excluded, crowded, settings, lift=lift, holiday=holiday)
-    # a holiday against a baseline that holds holiday weeks: what holidays do is in it, so where nothing
-    # measured this one, a count above the baseline is judged as on any day (one below it is not)
-    above[filled & excluded & np.isinf(above)] = 1.0
+    below, above = explained_range(excluded, crowded, settings, lift=lift, holiday=holiday, holiday_weeks=filled)
     z, scale = departure(series.values, expected, spread, own, settings)
     z[unknown] = 0.0
     bounded = np.zeros(series.values.size, dtype=bool)  # judged against what the day explains
@@ -913,6 +910,7 @@ def explained_range(
     *,
     lift: FloatArray | None = None,
     holiday: tuple[FloatArray, FloatArray] | None = None,
+    holiday_weeks: BoolArray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Per reading, the factors of its baseline its day explains, below and above it: a count between the
     baseline times the one and times the other is no departure.
@@ -920,7 +918,9 @@ def explained_range(
     A usual day explains nothing (1 and 1). An event day (``crowded``) explains more people up to its lift
     (``lift``, at least 1; ``settings.seasonal_event_lift`` where unknown) and no fewer. A holiday
     (``excluded``) explains what it is measured to explain (``holiday``: the lowest and highest factor at each
-    reading, NaN where unknown), or anything where that is unknown (0 and infinity).
+    reading, NaN where unknown), or anything where that is unknown (0 and infinity); but where its baseline
+    holds holiday weeks (``holiday_weeks``, see :func:`fill_from_holiday_weeks`), what holidays do is in it,
+    so an unmeasured holiday explains fewer people and no more (0 and 1).
 
     Raises:
         DetectError: when ``lift`` or ``holiday`` do not have one value per reading.
@@ -935,6 +935,8 @@ def explained_range(
                               f"{high.shape}")
         known = excluded & np.isfinite(low) & ~np.isnan(high)
         below[known], above[known] = np.maximum(low[known], 0.0), high[known]
+    if holiday_weeks is not None:
+        above[holiday_weeks & excluded & np.isinf(above)] = 1.0
     if crowded is not None:
         measured = np.full(size, np.nan) if lift is None else np.asarray(lift, dtype=np.float64)
         if measured.shape != (size,):
