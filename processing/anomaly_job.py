@@ -32,7 +32,10 @@ What is examined, per device, from the catalog (``devices/catalog.py``) and the 
 * drift, once every site is examined (:func:`confirm_drifts`): kept only where the station's daily medians
   also drifted, the same way, against the town's other stations of the quantity, over the days the drift
   built up moved away from them far beyond the usual day-to-day spread of that ratio, and moved beyond what
-  the town's level and temperature explain of that ratio (:func:`departure_from_weather`).
+  the town's level and weather (temperature, air pressure) explain of that ratio
+  (:func:`departure_from_weather`). The daily medians are InfluxDB's, of days with most of their readings
+  (:data:`FULL_DAY_SHARE`), the drifting station's without the days its frozen or out-of-range readings took
+  (:func:`without_explained_days`).
 
 Work is split by site like the processing service: a site belongs to worker ``i`` of ``n`` by a stable CRC-32
 of its municipality and name.
@@ -49,6 +52,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from itertools import groupby
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -112,12 +116,16 @@ OCCUPANCY_MIN_SAMPLES = 3  # times the bay was taken (freed) in its history that
 DRIFT_SIGNIFICANCE = 3.0
 EACH_SIGNIFICANCE = 2.0  # and against each other station alone, over the same days, at least this many
 # a station's ratio to the town moves with the weather where its sources differ from the town's: a ring road's
-# exhaust against the town's heating rises in share when the heating stops or an inversion traps the exhaust. A
-# weather spell passes within a day or two, a sensor's drift stays; so a drift must also depart from what the
-# town's level and temperature explain of the ratio, over the days it built up and the two after, by at least
-# this many spreads of what they leave unexplained (:func:`departure_from_weather`)
+# exhaust against the town's heating rises in share when the heating stops or calm air under a high traps the
+# exhaust. A weather spell passes within a day or two, a sensor's drift stays; so a drift must also depart from
+# what the town's level, temperature and air pressure explain of the ratio, over the days it built up and the two
+# after, by at least this many spreads of what they leave unexplained (:func:`departure_from_weather`)
 WEATHER_SIGNIFICANCE = 1.0
 WEATHER_DAYS_AFTER = 2
+FULL_DAY_SHARE = 0.5  # a station's day enters its ratio to the town with this share of its fullest day's readings
+# a day on which a station's readings were frozen or out of range for this share of the day or more stays out of
+# its ratio to the town: its median is the fault's, not the air's
+EXPLAINED_DAY_SHARE = 0.25
 # a slot of the week is judged from two earlier weeks when a holiday or the town's festival took the third (the
 # counter's own spread, not the two readings' difference, then carries the judgement)
 WEEKLY_MIN_WEEKS = 2
@@ -896,10 +904,11 @@ async def read_daily_medians(
     client: InfluxClient, quantity: str, municipality: str, start: float, end: float
 ) -> dict[tuple[str, str], dict[int, float]]:
     """Daily medians (UTC days) of one quantity at every station of a municipality: (dev_eui, channel) → day
-    number → median.
+    number → median, of the days with most of their readings (:func:`full_days`).
     """
+    value = quote_identifier("value")
     query = (
-        f"SELECT median({quote_identifier('value')}) FROM {quote_identifier(quantity)} "
+        f"SELECT median({value}), count({value}) FROM {quote_identifier(quantity)} "
         f"WHERE {quote_identifier('municipality')} = {quote_string(municipality)} "
         f"AND time >= {int(start // DAY * DAY) * NS} AND time < {int(end) * NS} "
         f"GROUP BY time(1d), {quote_identifier('dev_eui')}, {quote_identifier('channel')}"
@@ -908,10 +917,33 @@ async def read_daily_medians(
     for series in await client.query(query, epoch="ns"):
         tags = series.get("tags") or {}
         days = out.setdefault((str(tags.get("dev_eui", "")), str(tags.get("channel", ""))), {})
-        for row in series.get("values") or []:
-            if row[1] is not None:
-                days[int(row[0] // NS // DAY)] = float(row[1])
+        days.update(full_days(series.get("values") or []))
     return out
+
+
+def full_days(rows: Sequence[Sequence[Any]]) -> dict[int, float]:
+    """Day number → median of InfluxDB's daily rows (time in ns, median, count) of one station, for the days
+    with at least :data:`FULL_DAY_SHARE` of its fullest day's readings: the first day of a run or of a station
+    holds a few night hours, a day of a long outage a part of the day, and their medians are not the day's.
+    """
+    counted = [(int(row[0] // NS // DAY), float(row[1]), float(row[2] or 0)) for row in rows if row[1] is not None]
+    fullest = max((count for _, _, count in counted), default=0.0)
+    return {day: median for day, median, count in counted if count >= FULL_DAY_SHARE * fullest}
+
+
+def without_explained_days(days: dict[int, float], drift: Detection, found: Sequence[Detection]) -> dict[int, float]:
+    """A drifting station's daily medians (day number → median) without the days on which its own events of a
+    kind that explains readings (stuck, spike, out of range: :data:`EXPLAINED`) covered at least
+    :data:`EXPLAINED_DAY_SHARE` of the day: a sensor frozen for half a day at a rush hour's value moves that
+    day's median by the fault, not by the air. The other stations keep theirs: without one of them on a day,
+    the town's median would be another station's level.
+    """
+    spans = [(e.start, e.end) for e in found if e.kind in EXPLAINED and e.series == drift.series]
+    return {
+        day: median for day, median in days.items()
+        if sum(max(0.0, min(end, (day + 1) * DAY) - max(start, day * DAY)) for start, end in spans)
+        < EXPLAINED_DAY_SHARE * DAY
+    }
 
 
 def town_ratio(
@@ -946,18 +978,19 @@ def town_levels(
 
 def town_weather(
     times: npt.NDArray[np.float64], own: dict[int, float], others: Sequence[dict[int, float]],
-    temperature: dict[int, float],
+    weather: Sequence[dict[int, float]] = (),
 ) -> npt.NDArray[np.float64]:
-    """Shape (n, 2): on each day of a station's ratio to the town (``times`` from :func:`town_ratio`), the log
-    of the town's level (the others' median, offset as in the ratio) and the town's temperature (NaN where
-    unknown).
+    """Shape (n, 1 + k): on each day of a station's ratio to the town (``times`` from :func:`town_ratio`), the
+    log of the town's level (the others' median, offset as in the ratio) and each of the town's ``k`` daily
+    weather series (day number → value: its temperature, its air pressure; NaN where unknown).
     """
     days, _, town, offset = town_levels(own, others)
-    warmth = np.array([temperature.get(day, math.nan) for day in days], dtype=np.float64)
-    weather = np.column_stack((np.log(np.maximum(town, 0.0) + offset), warmth)) if days else np.empty((0, 2))
-    if weather.shape[0] != times.size:
+    columns = [np.log(np.maximum(town, 0.0) + offset)]
+    columns += [np.array([series.get(day, math.nan) for day in days], dtype=np.float64) for series in weather]
+    table = np.column_stack(columns) if days else np.empty((0, len(columns)))
+    if table.shape[0] != times.size:
         raise ValueError("the weather and the ratio must cover the same days")
-    return weather
+    return table
 
 
 def confirmed_drift(drift: Detection, ratio_events: Sequence[det.Event]) -> Detection | None:
@@ -994,14 +1027,15 @@ async def confirm_drifts(
     moves alone, by an offset. So a drift found against a station's own past (or a co-located fraction) must
     also show in the log ratio of its daily medians to the median of the other stations measuring the
     quantity. Where a station's sources differ from the others', that ratio follows the weather, so the town's
-    daily temperature (the median over the stations of the quantity that measure it) is read as well. Where a
-    quantity has no other station, the drift stands as found.
+    daily temperature (the median over the stations of the quantity that measure it) and air pressure (see
+    :func:`town_pressure`) are read as well. Days the station's own frozen or out-of-range readings took stay
+    out (:func:`without_explained_days`). Where a quantity has no other station, the drift stands as found.
     """
     drifts = [d for d in found if d.kind == "drift" and d.quantity in LEVEL_QUANTITIES]
     if not drifts:
         return found
     kept = [d for d in found if d.kind != "drift" or d.quantity not in LEVEL_QUANTITIES]
-    temperatures: dict[str, dict[tuple[str, str], dict[int, float]]] = {}  # one read per municipality
+    weathers: dict[str, dict[str, dict[tuple[str, str], dict[int, float]]]] = {}  # one read per municipality
     for municipality, quantity in sorted({(d.municipality, d.quantity) for d in drifts}):
         group = [d for d in drifts if (d.municipality, d.quantity) == (municipality, quantity)]
         try:
@@ -1010,30 +1044,45 @@ async def confirm_drifts(
             report.errors.append(f"daily medians of {quantity} in {municipality}: {exc}")
             kept += group
             continue
-        if municipality not in temperatures:
-            temperatures[municipality] = await read_temperatures(client, municipality, start, end, report)
-        stations = {key[0] for key in medians}
-        temperature = town_temperature([days for key, days in temperatures[municipality].items()
-                                        if key[0] in stations])
+        if municipality not in weathers:
+            weathers[municipality] = await read_weather(client, municipality, start, end, report)
+        weather = town_weather_series(weathers[municipality], {key[0] for key in medians})
         for drift in group:
             others = [days for key, days in medians.items() if key[0] != drift.dev_eui]
-            judged = judged_drift(drift, medians.get((drift.dev_eui, drift.channel)) or {}, others, temperature)
+            own = without_explained_days(medians.get((drift.dev_eui, drift.channel)) or {}, drift, found)
+            judged = judged_drift(drift, own, others, weather)
             if judged is not None:
                 kept.append(judged)
     return kept
 
 
-async def read_temperatures(
+async def read_weather(
     client: InfluxClient, municipality: str, start: float, end: float, report: JobReport
-) -> dict[tuple[str, str], dict[int, float]]:
-    """Daily median temperatures of every station of a municipality (see :func:`read_daily_medians`); empty
-    where InfluxDB cannot tell (the error is reported).
+) -> dict[str, dict[tuple[str, str], dict[int, float]]]:
+    """Daily median temperatures and air pressures of every station of a municipality (quantity → see
+    :func:`read_daily_medians`); a quantity InfluxDB cannot tell is empty (the error is reported).
     """
-    try:
-        return await read_daily_medians(client, "temperature", municipality, start - HISTORY["level"], end)
-    except InfluxError as exc:
-        report.errors.append(f"daily temperatures in {municipality}: {exc}")
-        return {}
+    out = {}
+    for quantity in ("temperature", "pressure"):
+        try:
+            out[quantity] = await read_daily_medians(client, quantity, municipality, start - HISTORY["level"], end)
+        except InfluxError as exc:
+            report.errors.append(f"daily {quantity} in {municipality}: {exc}")
+            out[quantity] = {}
+    return out
+
+
+def town_weather_series(
+    weather: dict[str, dict[tuple[str, str], dict[int, float]]], stations: Collection[str]
+) -> list[dict[int, float]]:
+    """The town's daily weather series that a ratio is fitted on (see :func:`town_weather`), of those that are
+    known: its temperature where the ``stations`` of a quantity measure it (:func:`town_temperature`), its air
+    pressure from all of its stations (:func:`town_pressure`).
+    """
+    temperature = town_temperature([days for key, days in weather.get("temperature", {}).items()
+                                    if key[0] in stations])
+    pressure = town_pressure(list(weather.get("pressure", {}).values()))
+    return [series for series in (temperature, pressure) if series]
 
 
 def town_temperature(stations: Sequence[dict[int, float]]) -> dict[int, float]:
@@ -1044,27 +1093,41 @@ def town_temperature(stations: Sequence[dict[int, float]]) -> dict[int, float]:
     return {day: float(np.median([s[day] for s in stations if day in s])) for day in days}
 
 
+def town_pressure(stations: Sequence[dict[int, float]]) -> dict[int, float]:
+    """The town's air pressure per day (day number → hPa above or below its usual): the median over the
+    stations of each one's daily median less its own median, so that stations at other heights (8 m is 1 hPa)
+    agree, and a day one of them is missing does not move it.
+
+    High pressure brings calm air, which the town does not measure: the exhaust at a road then stays near the
+    ground and its station's share of the town's level rises.
+    """
+    usual = [float(np.median(list(station.values()))) if station else 0.0 for station in stations]
+    return town_temperature([{day: value - base for day, value in station.items()}
+                             for station, base in zip(stations, usual, strict=True)])
+
+
 def judged_drift(
     drift: Detection, own: dict[int, float], others: Sequence[dict[int, float]],
-    temperature: dict[int, float] | None = None,
+    weather: Sequence[dict[int, float]] = (),
 ) -> Detection | None:
     """A drift found against the station's own past, judged against the town's other stations (daily medians:
-    day number → median) and the town's daily temperature; None when it is the town's or the weather's, not
-    the station's.
+    day number → median) and the town's daily weather (:func:`town_weather_series`); None when it is the
+    town's or the weather's, not the station's.
 
     It is kept when the log ratio of the station to the median of the others drifted too, the same way at the
     same time (:func:`confirmations`), against each other station alone (:func:`against_each`), when over
     the days it built up its ratio to the town departed significantly (:func:`departure_from_town`), and when
-    the town's level and temperature do not explain that departure (:func:`departure_from_weather`); of
+    the town's level and weather do not explain that departure (:func:`departure_from_weather`); of
     several such ratio drifts, the first that passes. It stands as found where the days cannot tell (no other
-    station, fewer than three common days); the weather is left out where the days cannot fit it.
+    station, fewer than three common days); the weather is left out where the days cannot fit it, and where
+    the town has no weather series the fit is on its level alone.
     """
     if not others or not own:
         return drift
     times, ratio = town_ratio(own, others)
     if times.size < 3:
         return drift
-    weather = town_weather(times, own, others, temperature or {})
+    table = town_weather(times, own, others, weather)
     for confirmed in confirmations(drift, ratio_drifts(times, ratio, drift.quantity)):
         if len(others) > 1 and not against_each(confirmed, own, others):
             continue
@@ -1073,7 +1136,7 @@ def judged_drift(
             return confirmed
         if departure[0] < DRIFT_SIGNIFICANCE * departure[1]:
             continue
-        beyond = departure_from_weather(times, ratio, weather, confirmed)
+        beyond = departure_from_weather(times, ratio, table, confirmed)
         if beyond is not None and beyond[0] < WEATHER_SIGNIFICANCE * beyond[1]:
             continue
         return with_departure(confirmed, departure, beyond)
@@ -1088,7 +1151,7 @@ def with_departure(
     upward = "drifting upward" in drift.reason
     moved = f"rose by {100 * math.expm1(shift):.0f} %" if upward else f"fell by {-100 * math.expm1(-shift):.0f} %"
     weather = "" if beyond is None else (
-        f"; {beyond[0] / beyond[1]:.1f} times beyond what the town's level and temperature explain of it over "
+        f"; {beyond[0] / beyond[1]:.1f} times beyond what the town's level and weather explain of it over "
         f"{beyond[2]} day{'s' if beyond[2] > 1 else ''}")
     tail = (f" (over {days} day{'s' if days > 1 else ''} its ratio to them {moved}, {shift / spread:.1f} times "
             f"the ±{100 * math.expm1(spread):.0f} % it usually varies by{weather})")
@@ -1174,12 +1237,13 @@ def departure_from_weather(
 
     Where a station's sources differ from the town's, its ratio to the town is no constant: a ring road's
     share of the town's CO grows when the heating stops (warmer days) and when an inversion traps the exhaust
-    (the town's level rises). So the ratio's usual level on each day is a least-squares fit of the ratio on
-    the log of the town's level and the town's temperature over the same window :func:`departure_from_town`
-    takes its usual level from (the :data:`DAILY` window ``drift_lag`` before the onset), and its spread the
-    robust standard deviation of the fit's residuals there (for the fit's three coefficients, scaled by
-    sqrt(n / (n - 3)); at least the ratio's resolution). A weather spell passes within a day or two while a
-    sensor's drift stays, so the days judged go on for two days after the alarm.
+    (the town's level rises), and when calm air under a high keeps the exhaust near the ground (the air
+    pressure rises). So the ratio's usual level on each day is a least-squares fit of the ratio on the log of
+    the town's level and the town's weather (its temperature and air pressure) over the same window
+    :func:`departure_from_town` takes its usual level from (the :data:`DAILY` window ``drift_lag`` before the
+    onset), and its spread the robust standard deviation of the fit's residuals there (for the fit's ``p``
+    coefficients, scaled by sqrt(n / (n - p)); at least the ratio's resolution). A weather spell passes within
+    a day or two while a sensor's drift stays, so the days judged go on for two days after the alarm.
 
     Args:
         times: shape (n,), day ends (s) of the daily log ratio, ascending (see :func:`town_ratio`).

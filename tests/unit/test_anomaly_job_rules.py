@@ -16,7 +16,10 @@ from processing.anomaly_job import (
     DAY,
     DRIFT_SIGNIFICANCE,
     EACH_SIGNIFICANCE,
+    EXPLAINED_DAY_SHARE,
+    FULL_DAY_SHARE,
     IDLE_CHANCE,
+    NS,
     WEATHER_DAYS_AFTER,
     WEATHER_SIGNIFICANCE,
     Context,
@@ -31,6 +34,7 @@ from processing.anomaly_job import (
     departure_from_town,
     departure_from_weather,
     explained_out,
+    full_days,
     held_as_usual,
     idle_by_chance,
     idle_share,
@@ -43,11 +47,13 @@ from processing.anomaly_job import (
     silent_at_site,
     site_factor,
     state_events,
+    town_pressure,
     town_ratio,
     town_temperature,
     town_weather,
     week_ratio,
     weekly_events,
+    without_explained_days,
 )
 from processing.events import Detection
 
@@ -327,29 +333,29 @@ def test_a_rise_the_weather_explains_is_no_drift() -> None:
     confirmed = confirmations(found, ratio_drifts(daily(ring), town))
     assert confirmed
     assert against_each(confirmed[0], daily(ring), town)
-    assert judged_drift(found, daily(ring), town) is not None  # without the town's temperature
+    assert judged_drift(found, daily(ring), town, [{}]) is not None  # the town's temperature unknown
     # the first spell shows how the ratio follows the weather: the second departs from that by nothing
-    weather = town_weather(times, daily(ring), town, daily(temperature))
+    weather = town_weather(times, daily(ring), town, [daily(temperature)])
     beyond = departure_from_weather(times, ratio, weather, confirmed[0])
     assert beyond is not None
     assert beyond[0] < WEATHER_SIGNIFICANCE * beyond[1]
-    assert judged_drift(found, daily(ring), town, daily(temperature)) is None
+    assert judged_drift(found, daily(ring), town, [daily(temperature)]) is None
 
 
 def test_a_drift_during_a_weather_spell_is_kept() -> None:
     temperature, ring, others = weather_spells()
     ring[30:35] *= np.exp(0.1 * np.arange(1, 6))  # the sensor drifts by 10 % a day from the spell on
     found = drift_record(30, 34, start_day=31)
-    kept = judged_drift(found, daily(ring), [daily(o) for o in others], daily(temperature))
+    kept = judged_drift(found, daily(ring), [daily(o) for o in others], [daily(temperature)])
     assert kept is not None
-    assert "beyond what the town's level and temperature explain" in kept.reason
+    assert "beyond what the town's level and weather explain" in kept.reason
 
 
 def test_the_weather_is_judged_over_the_drifts_days_and_two_after() -> None:
     temperature, ring, others = weather_spells()
     town = [daily(o) for o in others]
     times, ratio = town_ratio(daily(ring), town)
-    weather = town_weather(times, daily(ring), town, daily(temperature))
+    weather = town_weather(times, daily(ring), town, [daily(temperature)])
     assert weather.shape == (times.size, 2)
     days = departure_from_weather(times, ratio, weather, drift_record(30, 39, start_day=31))
     assert days is not None
@@ -359,7 +365,7 @@ def test_the_weather_is_judged_over_the_drifts_days_and_two_after() -> None:
     assert ended[2] == 3
     # the weather cannot tell without a temperature on the judged days, nor without a week of it before
     known = {day: t for day, t in daily(temperature).items() if day < START_DAY + 31}
-    missing = town_weather(times, daily(ring), town, known)
+    missing = town_weather(times, daily(ring), town, [known])
     assert departure_from_weather(times, ratio, missing, drift_record(30, 39, start_day=31)) is None
     assert departure_from_weather(times, ratio, weather, drift_record(8, 12, start_day=9)) is not None  # days 0-6
     assert departure_from_weather(times, ratio, weather, drift_record(7, 12, start_day=8)) is None  # days 0-5
@@ -370,6 +376,100 @@ def test_the_towns_temperature_is_the_median_of_its_stations() -> None:
     assert town_temperature(stations) == {1: 5.0, 2: 17.5}
     assert town_temperature([{1: 4.0}, {1: 5.0}, {1: 40.0}]) == {1: 5.0}
     assert town_temperature([]) == {}
+
+
+def test_the_towns_air_pressure_is_each_stations_departure_from_its_usual() -> None:
+    low = {1: 1013.0, 2: 1023.0, 3: 1003.0}
+    high = {1: 1001.0, 2: 1011.0, 3: 991.0}  # a station 100 m higher reads 12 hPa less
+    assert town_pressure([low, high]) == {1: 0.0, 2: 10.0, 3: -10.0}
+    # a station missing on day 2 does not pull the town towards its own height on the days it reports
+    gap = {1: 1020.0, 3: 1000.0, 4: 1010.0}
+    assert town_pressure([low, high, gap]) == {1: 0.0, 2: 10.0, 3: -10.0, 4: 0.0}
+    assert town_pressure([{}, low]) == {1: 0.0, 2: 10.0, 3: -10.0}
+    assert town_pressure([]) == {}
+
+
+def test_only_days_with_most_of_their_readings_have_a_daily_median() -> None:
+    def row(day: int, median: float | None, count: int | None) -> list[float | int | None]:
+        return [(START_DAY + day) * DAY * NS, median, count]
+
+    fullest = 96
+    rows = [
+        row(0, 30.0, 8),  # the first day of a run: two night hours
+        row(1, 20.0, fullest),
+        row(2, 21.0, math.ceil(FULL_DAY_SHARE * fullest)),
+        row(3, 40.0, math.ceil(FULL_DAY_SHARE * fullest) - 1),  # a long outage took more than half the day
+        row(4, None, None),  # no reading at all
+    ]
+    assert full_days(rows) == {START_DAY + 1: 20.0, START_DAY + 2: 21.0}
+    assert full_days([]) == {}
+
+
+def test_the_days_a_stations_own_faults_took_stay_out_of_its_ratio_to_the_town() -> None:
+    drift = drift_record(30, 39)
+    own = daily(np.full(40, 20.0))
+
+    def event(kind: str, day: int, hours: float, *, offset: float = 8.0, dev_eui: str = "a",
+              quantity: str = "no2") -> Detection:
+        start = (START_DAY + day) * DAY + offset * 3600
+        return Detection(dev_eui, quantity, "", kind, start, start, start + hours * 3600, 5.0, "...")
+
+    share = EXPLAINED_DAY_SHARE * 24
+    found = [
+        event("stuck", 5, 12.0),  # frozen at a rush hour's value for half the day
+        event("out_of_range", 6, share),  # exactly the share
+        event("spike", 7, 0.5),  # a short spike leaves the day's median alone
+        event("stuck", 8, share * 0.9),  # a little under the share
+        event("stuck", 9, share, offset=24 - share / 2),  # across midnight: half of it on each day
+        event("stuck", 11, 12.0, dev_eui="b"),  # another station's fault
+        event("stuck", 12, 12.0, quantity="co"),  # the station's fault of another quantity
+        event("gap", 13, 12.0),  # a gap has no readings to move the median
+        drift,
+    ]
+    kept = without_explained_days(own, drift, found)
+    assert set(own) - set(kept) == {START_DAY + 5, START_DAY + 6}
+    assert without_explained_days(own, drift, [drift]) == own
+
+
+def pressure_spells(seed: int = 1, days: int = 42) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """A ring road whose ratio to the town rises in calm air under a high (days 12-14 and 30-32), which the town
+    does not measure: its exhaust stays near the ground, while the town's heating, spread over the town, rises
+    far less. The town's level follows the heating; the temperature does not follow the pressure. Returns
+    the town's temperature, its air pressure (hPa from its usual), the ring road and two other stations.
+    """
+    rng = np.random.default_rng(seed)
+    pressure = rng.normal(0.0, 4.0, days)
+    for spell in (slice(12, 15), slice(30, 33)):
+        pressure[spell] += 20.0
+    temperature = rng.normal(5.0, 2.0, days)
+    level = np.exp(rng.normal(0.0, 0.25, days) + 0.005 * pressure)
+    ratio = 0.2 + 0.025 * pressure + rng.normal(0, 0.03, days)
+    others = [20 * level * np.exp(rng.normal(0, 0.01, days)), 25 * level * np.exp(rng.normal(0, 0.01, days))]
+    return temperature, pressure, 22 * level * np.exp(ratio), others
+
+
+def test_a_rise_in_calm_air_under_a_high_is_no_drift() -> None:
+    temperature, pressure, ring, others = pressure_spells()
+    found = drift_record(30, 34, start_day=31)
+    town = [daily(o) for o in others]
+    # against the town and its temperature the calm spell looks like the station's own drift
+    kept = judged_drift(found, daily(ring), town, [daily(temperature)])
+    assert kept is not None
+    times, ratio = town_ratio(daily(ring), town)
+    departure = departure_from_town(times, ratio, kept)
+    assert departure is not None
+    assert departure[0] >= DRIFT_SIGNIFICANCE * departure[1]
+    # the first spell shows how the ratio follows the air pressure: the second departs from that by nothing
+    assert judged_drift(found, daily(ring), town, [daily(temperature), daily(pressure)]) is None
+
+
+def test_a_drift_in_calm_air_under_a_high_is_kept() -> None:
+    temperature, pressure, ring, others = pressure_spells()
+    ring[30:35] *= np.exp(0.15 * np.arange(1, 6))  # the sensor drifts by 15 % a day from the spell on
+    found = drift_record(30, 34, start_day=31)
+    kept = judged_drift(found, daily(ring), [daily(o) for o in others], [daily(temperature), daily(pressure)])
+    assert kept is not None
+    assert "beyond what the town's level and weather explain" in kept.reason
 
 
 def test_a_drift_stands_where_the_town_cannot_tell() -> None:
