@@ -224,7 +224,7 @@ async def run_demo(
     """
     from api.keys import KeyStore, Role
     from firmware_sim import run_live
-    from firmware_sim.town import load_town, register_town
+    from firmware_sim.town import load_town, register_town, town_path
     from ingest.service import IngestOptions, IngestService
     from processing.airquality import load_bands
     from processing.engine import Options
@@ -238,6 +238,9 @@ async def run_demo(
                 "influx": InfluxSettings(url=influx.url, db=base.influx.db),
                 "registry": RegistrySettings(database_url=""),
                 "data_dir": run_dir,
+                # the simulated town's file is its calendar: detection knows its holidays and events
+                "calendar": base.calendar or town_path("default"),
+                "timezone": load_town("default").timezone.key,
             }
         )
         register_town(load_town("default"), settings.registry_url)

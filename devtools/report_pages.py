@@ -34,9 +34,9 @@ import click
 import yaml
 
 from firmware_sim.town import load_town, town_path
-from reports.footfall.calendar import load_calendar
 from reports.footfall.schedule import Request, make_report
 from reports.footfall.weeks import BERLIN, IsoWeek, parse_week
+from stadtpuls.calendar import load_calendar
 from stadtpuls.settings import InfluxSettings, ReportSettings, Settings
 
 DATABASE = "stadtpuls"

@@ -35,19 +35,21 @@ def _shard(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[in
               help="Worker i of n: only the sites this worker owns.")
 @click.option("--exclude-day", "excluded", multiple=True, type=click.DateTime(formats=["%Y-%m-%d"]),
               help="A public or school holiday (local date): counts and CO2 are not compared with their week. "
-              "Repeatable.")
+              "Repeatable. Default: the holidays of the town's calendar (STADTPULS_CALENDAR).")
 @click.option("--event-day", "event_dates", multiple=True, type=click.DateTime(formats=["%Y-%m-%d"]),
               help="A day of a known event that brings people (local date): counts above their week are "
-              "excused, counts below it (a silent counter) are not; CO2 is compared as usual. Repeatable.")
-@click.option("--timezone", default="Europe/Berlin", show_default=True,
-              help="The town's time zone for the hour-of-week comparison of counts.")
+              "excused, counts below it (a silent counter) are not; CO2 is compared as usual. Repeatable. "
+              "Default: the events of the town's calendar.")
+@click.option("--timezone", default=None,
+              help="The town's time zone for the hour-of-week comparison of counts (default: STADTPULS_TIMEZONE, "
+              "Europe/Berlin).")
 def anomalies_command(
     start: datetime,
     end: datetime | None,
     shard: tuple[int, int],
     excluded: tuple[datetime, ...],
     event_dates: tuple[datetime, ...],
-    timezone: str,
+    timezone: str | None,
 ) -> None:
     """Detect anomalies in the raw data between --start and --end and store them as events (idempotent)."""
     first, last = _utc(start), _utc(end) if end is not None else datetime.now(UTC)
@@ -57,8 +59,9 @@ def anomalies_command(
 
     try:
         report = detect_window(get_settings(), start=first, end=last, shard=shard,
-                               excluded_days=tuple(d.date() for d in excluded), timezone=timezone,
-                               event_days=tuple(d.date() for d in event_dates))
+                               excluded_days=tuple(d.date() for d in excluded) if excluded else None,
+                               timezone=timezone,
+                               event_days=tuple(d.date() for d in event_dates) if event_dates else None)
     except StadtpulsError as exc:
         raise click.ClickException(str(exc)) from exc
     summary = {

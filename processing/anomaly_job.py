@@ -53,6 +53,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from itertools import groupby
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -63,6 +64,7 @@ from devices.registry import DeviceRegistry
 from processing import detect as det
 from processing.events import Detection, EventStore, SeriesKey, UpsertReport
 from processing.kernels import anomaly
+from stadtpuls.calendar import load_calendar
 from stadtpuls.influx import InfluxClient, InfluxError
 from stadtpuls.lineprotocol import quote_identifier, quote_string
 from stadtpuls.schema import QUANTITIES, UPLINK_MEASUREMENT
@@ -1407,10 +1409,10 @@ async def detect_with(
     start: datetime | float,
     end: datetime | float,
     shard: tuple[int, int] = (0, 1),
-    excluded_days: Collection[date] = (),
+    excluded_days: Collection[date] | None = None,
     timezone: str | None = None,
     dev_euis: Collection[str] | None = None,
-    event_days: Collection[date] = (),
+    event_days: Collection[date] | None = None,
     store: EventStore | None = None,
 ) -> JobReport:
     """Examine ``[start, end)`` for the sites of worker ``shard`` with an open client; store the events.
@@ -1426,12 +1428,14 @@ async def detect_with(
         end: end of the window; silences that last until ``end`` are open gaps.
         shard: ``(i, n)``: this worker owns the sites whose hash modulo n is i.
         excluded_days: public and school holidays of the town (its local dates): counts and CO2 are not
-            compared with their week on them, either way.
+            compared with their week on them, either way. None: those of the town's calendar
+            (``settings.calendar``, see :func:`town_context`).
         event_days: days of the town's known events that bring people (a Christmas market, a town festival;
             local dates): counts above their week are excused on them up to the lift the event shows at the
             site's other counters in the same hour (or :data:`COUNT`'s plain bound), counts below it are not;
-            CO2 is compared as on any day (an event in the streets does not fill a classroom).
-        timezone: the town's time zone for the hour-of-week comparison of counts.
+            CO2 is compared as on any day (an event in the streets does not fill a classroom). None: those of
+            the town's calendar.
+        timezone: the town's time zone for the hour-of-week comparison of counts (None: ``settings.timezone``).
         dev_euis: only these devices (default all registered).
         store: the events store (default the one in the registry database).
 
@@ -1441,7 +1445,8 @@ async def detect_with(
     Raises:
         ValueError: for an empty window or a bad shard.
     """
-    window = Context(seconds(start), seconds(end), frozenset(excluded_days), timezone, frozenset(event_days))
+    window = town_context(settings, seconds(start), seconds(end), excluded_days=excluded_days,
+                          event_days=event_days, timezone=timezone)
     if not window.end > window.start:
         raise ValueError(f"the window must end after it starts, got {start} .. {end}")
     check_shard(shard)
@@ -1471,16 +1476,37 @@ async def detect_with(
     return report
 
 
+def town_context(
+    settings: Settings, start: float, end: float, *, excluded_days: Collection[date] | None = None,
+    event_days: Collection[date] | None = None, timezone: str | None = None,
+) -> Context:
+    """The run's context: the days given, or else the holidays and event days of the town's calendar
+    (``settings.calendar``; none without one) over the window and the longest history it reads
+    (:data:`HISTORY`), in the town's time zone (``timezone``, else ``settings.timezone``).
+
+    Raises:
+        stadtpuls.errors.ConfigError: the calendar file cannot be read.
+    """
+    zone = timezone or settings.timezone
+    if excluded_days is None or event_days is None:
+        calendar = load_calendar(settings.calendar)
+        first = datetime.fromtimestamp(start - max(HISTORY.values()), ZoneInfo(zone)).date()
+        last = datetime.fromtimestamp(end, ZoneInfo(zone)).date()
+        excluded_days = calendar.holidays(first, last) if excluded_days is None else excluded_days
+        event_days = calendar.event_days(first, last) if event_days is None else event_days
+    return Context(start, end, frozenset(excluded_days), zone, frozenset(event_days))
+
+
 def detect_window(
     settings: Settings,
     *,
     start: datetime | float,
     end: datetime | float,
     shard: tuple[int, int] = (0, 1),
-    excluded_days: Collection[date] = (),
+    excluded_days: Collection[date] | None = None,
     timezone: str | None = None,
     dev_euis: Collection[str] | None = None,
-    event_days: Collection[date] = (),
+    event_days: Collection[date] | None = None,
 ) -> JobReport:
     """:func:`detect_with` from synchronous code, with a client of its own (see there for the arguments)."""
 

@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -165,7 +166,7 @@ class ReportSettings(BaseSettings):
 
     town: str = ""  # the name on the title page; empty: the municipality
     logo: Path | None = None  # PNG, JPEG or SVG shown on the title
-    calendar: Path | None = None  # holidays, markets and events (reports/footfall/calendar.py)
+    calendar: Path | None = None  # the report's own calendar file (stadtpuls/calendar.py); none: the town's
     opening: str = "10-20"  # local opening hours of the normal level, "from-to"
     smtp_host: str = ""
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -215,6 +216,8 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
     default_municipality: str = "Stadtpuls"
     catalog: Path | None = None  # a town's own device catalog, merged with the built-in one
+    calendar: Path | None = None  # the town's holidays, markets and events (stadtpuls/calendar.py)
+    timezone: str = "Europe/Berlin"  # the town's time zone: local days and hours of the week
     map_tiles: str = ""  # tile URL template of the technician page's map, e.g. https://tiles.example/{z}/{x}/{y}.png
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
@@ -225,6 +228,15 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
 
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ValueError(f"is not a time zone of the IANA database (Europe/Berlin, say): {value!r}") from None
+        return value
 
     @property
     def registry_url(self) -> str:

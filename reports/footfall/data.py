@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from reports.footfall.calendar import DayNote, ReportCalendar
 from reports.footfall.query import HourCount, Line, hourly_counts
 from reports.footfall.weeks import BERLIN, HOUR_NS, NS, IsoWeek, hours_of_day, local_hour
+from stadtpuls.calendar import DayNote, TownCalendar
 from stadtpuls.influx import InfluxClient
 
 Slot = tuple[Line, int, int]  # line, weekday (0 = Monday), local hour
@@ -270,7 +270,7 @@ class Options:
     zone: ZoneInfo = BERLIN
 
 
-async def gather(client: InfluxClient, week: IsoWeek, options: Options, *, calendar: ReportCalendar | None = None,
+async def gather(client: InfluxClient, week: IsoWeek, options: Options, *, calendar: TownCalendar | None = None,
                  anomalies: Iterable[Anomaly] = (), now: datetime | None = None) -> WeekReport:
     """Read the week, the week before and the same week a year earlier (each with its week before, for estimates).
 
@@ -289,12 +289,12 @@ async def gather(client: InfluxClient, week: IsoWeek, options: Options, *, calen
     counts = fill_week(week, rows["now"], rows["prev"], recent, zone=options.zone)
     previous = fill_week(weeks["prev"], rows["prev"], rows["prev2"], recent, zone=options.zone)
     last_year = fill_week(weeks["year"], rows["year"], rows["year_prev"], old, zone=options.zone)
-    return build(counts, previous, last_year, options, calendar=calendar or ReportCalendar(),
+    return build(counts, previous, last_year, options, calendar=calendar or TownCalendar(),
                  anomalies=anomalies, now=now)
 
 
 def build(counts: WeekCounts, previous: WeekCounts, last_year: WeekCounts, options: Options, *,
-          calendar: ReportCalendar, anomalies: Iterable[Anomaly] = (), now: datetime | None = None) -> WeekReport:
+          calendar: TownCalendar, anomalies: Iterable[Anomaly] = (), now: datetime | None = None) -> WeekReport:
     """The report of ``counts`` compared with ``previous`` and ``last_year`` (no I/O)."""
     zone = options.zone
     sites = tuple(sorted({line.site for line in counts.counted}))
@@ -328,7 +328,7 @@ def _known_total(counts: WeekCounts, zone: ZoneInfo, day: date | None = None) ->
     return counts.total(day=day, zone=zone)
 
 
-def _day_row(counts: WeekCounts, previous: WeekCounts, last_year: WeekCounts, n: int, calendar: ReportCalendar,
+def _day_row(counts: WeekCounts, previous: WeekCounts, last_year: WeekCounts, n: int, calendar: TownCalendar,
              zone: ZoneInfo) -> DayRow:
     day = counts.week.days[n]
     hourly: dict[int, float] = defaultdict(float)
@@ -400,7 +400,7 @@ def _label(line: Line, labels: Mapping[str, str], several: set[str]) -> str:
     return f"{name} ({line.channel})" if line.channel and line.dev_eui in several else name
 
 
-def _normal(counts: WeekCounts, opening: tuple[int, int], calendar: ReportCalendar, zone: ZoneInfo) -> float | None:
+def _normal(counts: WeekCounts, opening: tuple[int, int], calendar: TownCalendar, zone: ZoneInfo) -> float | None:
     if not any(counts.counted.values()):
         return None
     values = []

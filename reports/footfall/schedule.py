@@ -17,9 +17,9 @@ from functools import partial
 from pathlib import Path
 
 from reports.footfall.anomalies import load_anomalies, stored_anomalies
-from reports.footfall.calendar import load_calendar
 from reports.footfall.data import Options, WeekReport, gather
 from reports.footfall.weeks import IsoWeek, last_complete_week
+from stadtpuls.calendar import load_calendar
 from stadtpuls.errors import UnavailableError
 from stadtpuls.influx import InfluxClient
 from stadtpuls.settings import ReportSettings, Settings
@@ -70,7 +70,7 @@ async def gather_report(client: InfluxClient, settings: Settings, request: Reque
     report_settings = settings.report
     options = Options(municipality=request.municipality, town=report_settings.town, sites=request.sites,
                       opening=report_settings.opening_hours, labels=labels or {})
-    calendar = load_calendar(report_settings.calendar)
+    calendar = load_calendar(report_settings.calendar or settings.calendar)
     if request.anomalies is not None:
         anomalies = load_anomalies(request.anomalies)
     else:

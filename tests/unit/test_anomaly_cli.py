@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from pydantic import ValidationError
 
 from devices.catalog import get_model
 from processing.anomaly_cli import anomalies_command
@@ -17,9 +19,13 @@ from processing.anomaly_job import (
     check_shard,
     owns,
     particle_drift_events,
+    town_context,
     uplink_events,
     weekly_events,
 )
+from stadtpuls.calendar import load_calendar
+from stadtpuls.errors import ConfigError
+from stadtpuls.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -144,3 +150,52 @@ def test_event_days_are_named_on_the_command_line() -> None:
     result = CliRunner().invoke(anomalies_command, ["--start", "2025-06-01", "--event-day", "1 June"])
     assert result.exit_code == 2
     assert "--event-day" in result.output
+
+
+TOWN = Path(__file__).resolve().parents[2] / "firmware_sim" / "towns" / "default.yaml"
+
+
+def utc(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+
+
+def test_the_towns_calendar_gives_the_job_its_holidays_and_events(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, calendar=TOWN)
+    context = town_context(settings, utc(date(2025, 10, 20)), utc(date(2025, 10, 21)))
+    assert context.timezone == "Europe/Berlin"
+    # the history read before the window is covered too: German Unity Day and the Hessian autumn holidays
+    assert date(2025, 10, 3) in context.excluded_days
+    assert {date(2025, 10, 6) + timedelta(days=n) for n in range(13)} <= set(context.excluded_days)
+    assert date(2025, 10, 2) not in context.excluded_days
+    assert date(2025, 10, 20) not in context.excluded_days
+    assert min(context.excluded_days) >= date(2025, 10, 20) - timedelta(days=42)
+    assert context.event_days == frozenset()
+    advent = town_context(settings, utc(date(2025, 11, 30)), utc(date(2025, 12, 1)), timezone="UTC")
+    assert advent.timezone == "UTC"
+    assert {date(2025, 11, 27), date(2025, 11, 30), date(2025, 12, 1)} <= set(advent.event_days)
+    assert date(2025, 11, 26) not in advent.event_days
+    # days given are taken as they are; without a calendar there are none
+    given = town_context(settings, utc(date(2025, 10, 20)), utc(date(2025, 10, 21)), excluded_days=(),
+                         event_days=[date(2025, 10, 20)])
+    assert (given.excluded_days, given.event_days) == (frozenset(), frozenset({date(2025, 10, 20)}))
+    bare = town_context(Settings(data_dir=tmp_path), utc(date(2025, 10, 20)), utc(date(2025, 10, 21)))
+    assert (bare.excluded_days, bare.event_days) == (frozenset(), frozenset())
+
+
+def test_a_missing_calendar_or_a_wrong_time_zone_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nowhere\.yaml"):
+        town_context(Settings(data_dir=tmp_path, calendar=tmp_path / "nowhere.yaml"), 0.0, 86400.0)
+    with pytest.raises(ValidationError, match="Mars/Olympus"):
+        Settings(data_dir=tmp_path, timezone="Mars/Olympus")
+
+
+def test_the_calendar_lists_holidays_and_event_days() -> None:
+    calendar = load_calendar(TOWN)
+    days = calendar.holidays(date(2025, 12, 20), date(2026, 1, 12))
+    assert days[0] == date(2025, 12, 22)
+    assert days[-1] == date(2026, 1, 10)
+    assert len(days) == 20
+    assert calendar.holidays(date(2026, 5, 1), date(2026, 5, 1)) == [date(2026, 5, 1)]  # Labour Day
+    assert calendar.holidays(date(2026, 5, 2), date(2026, 5, 1)) == []
+    assert calendar.event_days(date(2025, 6, 19), date(2025, 6, 23)) == [date(2025, 6, 20), date(2025, 6, 21),
+                                                                        date(2025, 6, 22)]

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings
 
 from dashboards.common import TIMEZONE
 from ingest.service import UPLINK_TOPICS
+from stadtpuls.calendar import load_calendar
 from stadtpuls.cli import main as cli_main
 from stadtpuls.settings import PREFIX, Settings
 
@@ -309,6 +310,16 @@ def test_every_mounted_file_exists_or_is_made_on_the_server(compose: dict[str, A
                 assert (ROOT / "deploy/mosquitto/passwd.sh").is_file()
                 continue
             assert (ROOT / relative).exists(), f"{name} mounts {relative}, which does not exist"
+
+
+def test_detection_and_the_report_read_the_towns_calendar(compose: dict[str, Any]) -> None:
+    for name in ("processing", "api"):
+        service = compose["services"][name]
+        target = service["environment"]["STADTPULS_CALENDAR"]
+        [source] = [source for source, mounted in _bind_sources(service) if mounted == target]
+        calendar = load_calendar(ROOT / source)
+        assert calendar.state, f"{name} mounts {source} as the calendar, which names no state"
+        assert calendar.school_holidays, f"{name}: {source} has no school holidays"
 
 
 def test_named_volumes_are_declared(compose: dict[str, Any]) -> None:

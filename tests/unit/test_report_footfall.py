@@ -11,12 +11,12 @@ import pytest
 from processing.events import Detection, EventStore
 from reports.footfall import text
 from reports.footfall.anomalies import AnomalyFileError, load_anomalies, stored_anomalies
-from reports.footfall.calendar import load_calendar
 from reports.footfall.data import Anomaly, Options, WeekCounts, build, change, fill_week, week_hours
 from reports.footfall.plots import _short
 from reports.footfall.query import HourCount, Line, footfall_query
 from reports.footfall.render import css_string, render_html
 from reports.footfall.weeks import IsoWeek, WeekError, last_complete_week, local_hour, parse_week, week_of
+from stadtpuls.calendar import load_calendar
 from stadtpuls.errors import ConfigError
 from stadtpuls.holidays import easter_sunday, public_holidays
 

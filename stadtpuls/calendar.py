@@ -1,8 +1,9 @@
-"""The town's calendar as the report reads it: public holidays, school holidays, the weekly market and events.
+"""The town's calendar: public holidays, school holidays, the weekly market and yearly events.
 
-A town describes its calendar in a YAML file named by ``STADTPULS_REPORT_CALENDAR``; the report never reads the
-simulator. The file has the same form as the ``state`` and ``calendar`` keys of a town file of the simulator
-(so the simulated town's file serves as its own report calendar)::
+The weekly footfall report names the days that change footfall from it, and anomaly detection leaves holidays
+and events out of the weeks it compares counts with. A town describes its calendar in a YAML file named by
+``STADTPULS_CALENDAR``; nothing reads the simulator. The file has the same form as the ``state`` and
+``calendar`` keys of a town file of the simulator (so the simulated town's file serves as its own calendar)::
 
     state: HE                      # public holidays of this German state
     calendar:
@@ -14,7 +15,7 @@ simulator. The file has the same form as the ``state`` and ``calendar`` keys of 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ class _Window:
 
 
 @dataclass(frozen=True)
-class ReportCalendar:
+class TownCalendar:
     """Public holidays of a state, school holidays, weekly markets and yearly events."""
 
     state: str = ""
@@ -79,28 +80,42 @@ class ReportCalendar:
         """Whether ``day`` is a public holiday."""
         return bool(self.state) and day in public_holidays(day.year, self.state)
 
+    def holidays(self, first: date, last: date) -> list[date]:
+        """The public and school holidays from ``first`` to ``last`` (both included)."""
+        return [day for day in days_from(first, last)
+                if self.is_holiday(day) or any(w.contains(day) for w in self.school_holidays)]
 
-def load_calendar(path: Path | None) -> ReportCalendar:
+    def event_days(self, first: date, last: date) -> list[date]:
+        """The days of yearly events from ``first`` to ``last`` (both included)."""
+        return [day for day in days_from(first, last) if any(w.contains(day) for _, w in self.events)]
+
+
+def days_from(first: date, last: date) -> list[date]:
+    """Every day from ``first`` to ``last``, both included (none when ``last`` is before ``first``)."""
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def load_calendar(path: Path | None) -> TownCalendar:
     """Read a calendar file (see the module docstring); ``None`` gives an empty calendar.
 
     Raises:
         ConfigError: the file is missing, too large, not YAML or not of the form above; names file and key.
     """
     if path is None:
-        return ReportCalendar()
+        return TownCalendar()
     try:
         if path.stat().st_size > MAX_FILE:
-            raise ConfigError(f"report calendar {path}: larger than {MAX_FILE} bytes")
+            raise ConfigError(f"calendar {path}: larger than {MAX_FILE} bytes")
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"report calendar {path}: {exc}") from exc
+        raise ConfigError(f"calendar {path}: {exc}") from exc
     try:
         return _calendar(document if document is not None else {})
     except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"report calendar {path}: {exc}") from exc
+        raise ConfigError(f"calendar {path}: {exc}") from exc
 
 
-def _calendar(document: Any) -> ReportCalendar:
+def _calendar(document: Any) -> TownCalendar:
     if not isinstance(document, dict):
         raise TypeError("the file must hold a mapping with 'state' and 'calendar'")
     state = str(document.get("state", "") or "")
@@ -112,7 +127,7 @@ def _calendar(document: Any) -> ReportCalendar:
     holidays = tuple(_window(w) for w in spec.get("school_holidays") or [])
     market_days = frozenset(_weekday(d) for m in spec.get("markets") or [] for d in m["weekdays"])
     events = tuple((str(e["name"]), _window(e)) for e in spec.get("events") or [])
-    return ReportCalendar(state=state, school_holidays=holidays, market_days=market_days, events=events)
+    return TownCalendar(state=state, school_holidays=holidays, market_days=market_days, events=events)
 
 
 def _window(spec: Any) -> _Window:
