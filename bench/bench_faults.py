@@ -39,8 +39,7 @@ import yaml
 
 from devtools.localstack import InfluxServer
 from firmware_sim.backfill import run_backfill
-from firmware_sim.town import SimDevice, Town, load_town
-from firmware_sim.world import public_holidays
+from firmware_sim.town import SimDevice, Town, load_town, town_path
 from ingest.quarantine import QuarantineStore
 from processing.anomaly_job import detect_window
 from processing.events import EventStore, StoredEvent
@@ -109,29 +108,6 @@ def build_spec(town: Town, first: date, days: int) -> dict[str, Any]:
         else:
             at(device, "offline", day0 + 9 + i % 3, 7, "3d")
     return {"faults": faults}
-
-
-def excluded_days(town: Town, first: date, days: int) -> list[date]:
-    """Public holidays and school holidays in the run (its calendar): nothing is compared with its week."""
-    out = []
-    for offset in range(days):
-        day = first + timedelta(days=offset)
-        calendar = town.calendar
-        if day in public_holidays(day.year, calendar.state) or any(
-            window.contains(day) for window in calendar.school_holidays
-        ):
-            out.append(day)
-    return out
-
-
-def event_days(town: Town, first: date, days: int) -> list[date]:
-    """The days of the town's yearly events in the run (its calendar): they explain more people (as many as the
-    site's other counters show), nothing else.
-    """
-    return [
-        day for offset in range(days)
-        if any(event.window.contains(day := first + timedelta(days=offset)) for event in town.calendar.events)
-    ]
 
 
 @dataclass
@@ -293,7 +269,9 @@ def main() -> None:
         spec = build_spec(town, args.start, args.days)
         spec_path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     with InfluxServer(workdir / "influxdb") as influx:
-        settings = Settings(influx=InfluxSettings(url=influx.url, db="stadtpuls"), data_dir=workdir)
+        # the town's file is its calendar: public and school holidays, Christmas Eve, the Christmas market
+        settings = Settings(influx=InfluxSettings(url=influx.url, db="stadtpuls"), data_dir=workdir,
+                            calendar=town_path("default"), timezone=town.timezone.key)
         began = time.perf_counter()
         if args.reuse:  # the data of an earlier run with the same arguments: detect again from scratch
             with sqlite3.connect(workdir / "stadtpuls.sqlite3") as connection:
@@ -308,9 +286,7 @@ def main() -> None:
         first = datetime.fromisoformat(truth["start"].replace("Z", "+00:00"))
         last = datetime.fromisoformat(truth["end"].replace("Z", "+00:00"))
         began = time.perf_counter()
-        report = detect_window(settings, start=first, end=last, timezone=str(town.timezone),
-                               excluded_days=excluded_days(town, args.start, args.days),
-                               event_days=event_days(town, args.start, args.days))
+        report = detect_window(settings, start=first, end=last)
         detected = time.perf_counter() - began
         events = EventStore(settings.registry_url).list(limit=10_000)
         quarantined = [

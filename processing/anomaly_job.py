@@ -251,6 +251,7 @@ class Context:
     excluded_days: Collection[date]
     timezone: str | None
     event_days: Collection[date] = ()
+    closed_days: Collection[date] = ()  # days the shops are shut for all or part of the day
 
 
 def keep(events: Sequence[det.Event], last: float, context: Context) -> list[det.Event]:
@@ -472,7 +473,7 @@ def count_events(
     events = det.detect(raw.times, raw.values, kind="count", name=quantity.replace("_", " "), low=known.low,
                         high=known.high, interval=interval, settings=COUNT, excluded_days=context.excluded_days,
                         event_days=context.event_days, timezone=context.timezone, event_lift=lift,
-                        holiday_range=holiday)
+                        holiday_range=holiday, closed_days=context.closed_days)
     events = with_silent_at_site(events, silent_at_site(raw, neighbours, context))
     return keep([e for e in events if e.kind != "gap"], float(np.nanmax(raw.times)), context)
 
@@ -1414,6 +1415,7 @@ async def detect_with(
     dev_euis: Collection[str] | None = None,
     event_days: Collection[date] | None = None,
     store: EventStore | None = None,
+    closed_days: Collection[date] | None = None,
 ) -> JobReport:
     """Examine ``[start, end)`` for the sites of worker ``shard`` with an open client; store the events.
 
@@ -1436,6 +1438,9 @@ async def detect_with(
             CO2 is compared as on any day (an event in the streets does not fill a classroom). None: those of
             the town's calendar.
         timezone: the town's time zone for the hour-of-week comparison of counts (None: ``settings.timezone``).
+        closed_days: days on which the shops are shut for all or part of the day (public holidays, Christmas
+            Eve; local dates): where holiday weeks fill a count's baseline, these stay out of it. None: those of
+            the town's calendar.
         dev_euis: only these devices (default all registered).
         store: the events store (default the one in the registry database).
 
@@ -1446,7 +1451,7 @@ async def detect_with(
         ValueError: for an empty window or a bad shard.
     """
     window = town_context(settings, seconds(start), seconds(end), excluded_days=excluded_days,
-                          event_days=event_days, timezone=timezone)
+                          event_days=event_days, timezone=timezone, closed_days=closed_days)
     if not window.end > window.start:
         raise ValueError(f"the window must end after it starts, got {start} .. {end}")
     check_shard(shard)
@@ -1479,8 +1484,9 @@ async def detect_with(
 def town_context(
     settings: Settings, start: float, end: float, *, excluded_days: Collection[date] | None = None,
     event_days: Collection[date] | None = None, timezone: str | None = None,
+    closed_days: Collection[date] | None = None,
 ) -> Context:
-    """The run's context: the days given, or else the holidays and event days of the town's calendar
+    """The run's context: the days given, or else the holidays, event days and closed days of the town's calendar
     (``settings.calendar``; none without one) over the window and the longest history it reads
     (:data:`HISTORY`), in the town's time zone (``timezone``, else ``settings.timezone``).
 
@@ -1488,13 +1494,14 @@ def town_context(
         stadtpuls.errors.ConfigError: the calendar file cannot be read.
     """
     zone = timezone or settings.timezone
-    if excluded_days is None or event_days is None:
+    if excluded_days is None or event_days is None or closed_days is None:
         calendar = load_calendar(settings.calendar)
         first = datetime.fromtimestamp(start - max(HISTORY.values()), ZoneInfo(zone)).date()
         last = datetime.fromtimestamp(end, ZoneInfo(zone)).date()
         excluded_days = calendar.holidays(first, last) if excluded_days is None else excluded_days
         event_days = calendar.event_days(first, last) if event_days is None else event_days
-    return Context(start, end, frozenset(excluded_days), zone, frozenset(event_days))
+        closed_days = calendar.closed_days(first, last) if closed_days is None else closed_days
+    return Context(start, end, frozenset(excluded_days), zone, frozenset(event_days), frozenset(closed_days))
 
 
 def detect_window(
@@ -1507,6 +1514,7 @@ def detect_window(
     timezone: str | None = None,
     dev_euis: Collection[str] | None = None,
     event_days: Collection[date] | None = None,
+    closed_days: Collection[date] | None = None,
 ) -> JobReport:
     """:func:`detect_with` from synchronous code, with a client of its own (see there for the arguments)."""
 
@@ -1514,6 +1522,6 @@ def detect_window(
         async with InfluxClient.from_settings(settings.influx, timeout=300.0) as client:
             return await detect_with(client, settings, start=start, end=end, shard=shard,
                                      excluded_days=excluded_days, timezone=timezone, dev_euis=dev_euis,
-                                     event_days=event_days)
+                                     event_days=event_days, closed_days=closed_days)
 
     return asyncio.run(run())

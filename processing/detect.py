@@ -210,6 +210,7 @@ def detect(
     event_days: Collection[date] = (),
     timezone: str | None = None,
     now: float | None = None,
+    closed_days: Collection[date] = (),
     event_lift: Callable[[FloatArray], FloatArray] | None = None,
     holiday_range: Callable[[FloatArray], tuple[FloatArray, FloatArray]] | None = None,
 ) -> list[Event]:
@@ -234,6 +235,8 @@ def detect(
             falls far below its usual day is still reported); dates of ``timezone``.
         timezone: the town's time zone (``Europe/Berlin``): counts are compared by its wall-clock hour of the
             week, so opening hours stay in their slot across daylight saving changes; UTC when omitted.
+        closed_days: dates on which the shops are shut for all or part of the day (public holidays, Christmas
+            Eve): where holiday weeks fill a baseline (:func:`fill_from_holiday_weeks`), these stay out of it.
         now: the current time (seconds since the epoch); when given, a silence since the last reading that
             is longer than a gap is reported as an open gap ending ``now``.
         event_lift: for counts on ``event_days``: given reading times (s), the factor by which the event
@@ -271,7 +274,7 @@ def detect(
         lift = event_lift(series.times) if event_lift is not None and crowded.any() else None
         holiday = holiday_range(series.times) if holiday_range is not None and excluded.any() else None
         events += seasonal_events(series, chosen, excluded, local=local, zone=timezone, crowded=crowded,
-                                  lift=lift, holiday=holiday)
+                                  lift=lift, holiday=holiday, closed=excluded_mask(local, closed_days))
     return merge_events(events)
 
 
@@ -774,6 +777,7 @@ def seasonal_events(
     crowded: BoolArray | None = None,
     lift: FloatArray | None = None,
     holiday: tuple[FloatArray, FloatArray] | None = None,
+    closed: BoolArray | None = None,
 ) -> list[Event]:
     """Counts far from the same hour of the week in earlier weeks, and counters stuck at zero in busy hours.
 
@@ -805,6 +809,8 @@ def seasonal_events(
         holiday: two arrays of shape (n,), the lowest and highest factor of the baseline a holiday explains at
             each reading (NaN: unknown; None: unknown everywhere). ``(0, 1)`` says a holiday empties a room and
             fills none.
+        closed: shape (n,), readings on days the shops are shut for all or part of the day (None: none): no
+            holiday week of them fills a baseline.
     """
     slot_length = seasonal_slot(series.interval)
     n_slots = int(WEEK // slot_length)
@@ -818,7 +824,7 @@ def seasonal_events(
     # where the day's level scales the baseline, any weeks will do; elsewhere only a holiday's own readings are
     # judged against holiday weeks (a classroom after the school holidays is full again, as before them)
     filled = fill_from_holiday_weeks(series.values, slots, excluded, crowded, n_slots, depth, least, expected,
-                                     spread, anywhere=settings.seasonal_level_window > 0)
+                                     spread, anywhere=settings.seasonal_level_window > 0, closed=closed)
     # a holiday judged against holiday weeks is judged as a usual day is: at its own level, with the spread
     # the counter shows on such days; the other unusual days stay apart
     apart = unusual & ~filled
@@ -873,11 +879,14 @@ def seasonal_events(
 def fill_from_holiday_weeks(
     values: FloatArray, slots: npt.NDArray[np.int64], holidays: BoolArray, crowded: BoolArray | None, n_slots: int,
     depth: int, least: int, expected: FloatArray, spread: FloatArray, *, anywhere: bool,
+    closed: BoolArray | None = None,
 ) -> BoolArray:
     """Where a slot has fewer than ``least`` usual earlier weeks, take its holiday weeks as well (in place):
     for every reading where ``anywhere`` (the day's level scales the baseline, as it does for counts), else
     only for readings on holidays themselves. Days of known events (``crowded``) stay out all the same: a
-    market's crowd says nothing about a usual day, and what it explains is judged against usual weeks.
+    market's crowd says nothing about a usual day, and what it explains is judged against usual weeks. So do
+    days on which the shops are shut (``closed``: public holidays, Christmas Eve's afternoon): a Christmas Day
+    says nothing about a Thursday in the school holidays after it.
 
     A fortnight of school holidays in a short history would otherwise leave the days in and after it without
     a baseline: a counter at eight times its week, a classroom's CO2 spike on Good Friday would go unjudged.
@@ -891,6 +900,8 @@ def fill_from_holiday_weeks(
         return np.zeros(values.size, dtype=np.bool_)
     filled, filled_spread = np.empty(values.size), np.empty(values.size)
     events = np.zeros(values.size, dtype=np.bool_) if crowded is None else crowded & ~holidays
+    if closed is not None:
+        events = events | closed
     anomaly.seasonal_baseline(values, slots, events, n_slots, depth, least, filled, filled_spread)
     expected[missing], spread[missing] = filled[missing], filled_spread[missing]
     return missing & np.isfinite(filled)

@@ -10,6 +10,7 @@ and events out of the weeks it compares counts with. A town describes its calend
       school_holidays: [{from: "10-06", to: "10-18"}]          # MM-DD, recurring every year
       markets: [{weekdays: [wednesday, saturday], from: "07:00", to: "13:00"}]
       events: [{name: Weihnachtsmarkt, from: "11-27", to: "12-23"}]
+      short_days: [{date: "12-24"}, {date: "12-31"}]            # the shops close early
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class TownCalendar:
     school_holidays: tuple[_Window, ...] = ()
     market_days: frozenset[int] = frozenset()  # 0 = Monday
     events: tuple[tuple[str, _Window], ...] = ()
+    short_days: frozenset[tuple[int, int]] = frozenset()  # (month, day) on which the shops close early
 
     def notes(self, day: date) -> list[DayNote]:
         """What the calendar says about ``day``, holidays first."""
@@ -81,9 +83,17 @@ class TownCalendar:
         return bool(self.state) and day in public_holidays(day.year, self.state)
 
     def holidays(self, first: date, last: date) -> list[date]:
-        """The public and school holidays from ``first`` to ``last`` (both included)."""
+        """The public and school holidays and the short days from ``first`` to ``last`` (both included)."""
         return [day for day in days_from(first, last)
-                if self.is_holiday(day) or any(w.contains(day) for w in self.school_holidays)]
+                if self.is_closed(day) or any(w.contains(day) for w in self.school_holidays)]
+
+    def is_closed(self, day: date) -> bool:
+        """Whether the shops are shut on ``day`` for all or part of it: a public holiday or a short day."""
+        return self.is_holiday(day) or (day.month, day.day) in self.short_days
+
+    def closed_days(self, first: date, last: date) -> list[date]:
+        """The public holidays and short days from ``first`` to ``last`` (both included)."""
+        return [day for day in days_from(first, last) if self.is_closed(day)]
 
     def event_days(self, first: date, last: date) -> list[date]:
         """The days of yearly events from ``first`` to ``last`` (both included)."""
@@ -127,7 +137,9 @@ def _calendar(document: Any) -> TownCalendar:
     holidays = tuple(_window(w) for w in spec.get("school_holidays") or [])
     market_days = frozenset(_weekday(d) for m in spec.get("markets") or [] for d in m["weekdays"])
     events = tuple((str(e["name"]), _window(e)) for e in spec.get("events") or [])
-    return TownCalendar(state=state, school_holidays=holidays, market_days=market_days, events=events)
+    short = frozenset(_month_day(d["date"]) for d in spec.get("short_days") or [])
+    return TownCalendar(state=state, school_holidays=holidays, market_days=market_days, events=events,
+                        short_days=short)
 
 
 def _window(spec: Any) -> _Window:

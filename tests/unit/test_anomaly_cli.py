@@ -178,6 +178,10 @@ def test_the_towns_calendar_gives_the_job_its_holidays_and_events(tmp_path: Path
     given = town_context(settings, utc(date(2025, 10, 20)), utc(date(2025, 10, 21)), excluded_days=(),
                          event_days=[date(2025, 10, 20)])
     assert (given.excluded_days, given.event_days) == (frozenset(), frozenset({date(2025, 10, 20)}))
+    assert date(2025, 10, 3) in given.closed_days  # not given: the calendar's
+    christmas = town_context(settings, utc(date(2026, 1, 7)), utc(date(2026, 1, 8)))
+    assert {date(2025, 12, 24), date(2025, 12, 25), date(2026, 1, 1)} <= set(christmas.closed_days)
+    assert date(2025, 12, 29) not in christmas.closed_days  # a school holiday, the shops open
     bare = town_context(Settings(data_dir=tmp_path), utc(date(2025, 10, 20)), utc(date(2025, 10, 21)))
     assert (bare.excluded_days, bare.event_days) == (frozenset(), frozenset())
 
@@ -199,3 +203,18 @@ def test_the_calendar_lists_holidays_and_event_days() -> None:
     assert calendar.holidays(date(2026, 5, 2), date(2026, 5, 1)) == []
     assert calendar.event_days(date(2025, 6, 19), date(2025, 6, 23)) == [date(2025, 6, 20), date(2025, 6, 21),
                                                                         date(2025, 6, 22)]
+    # Christmas Eve and New Year's Eve close early: the shops are shut for part of them, as on public holidays
+    assert calendar.closed_days(date(2025, 12, 20), date(2026, 1, 12)) == [
+        date(2025, 12, 24), date(2025, 12, 25), date(2025, 12, 26), date(2025, 12, 31), date(2026, 1, 1)]
+    assert load_calendar(None).closed_days(date(2025, 12, 24), date(2025, 12, 24)) == []
+
+
+def test_short_days_count_among_the_holidays(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text('state: HE\ncalendar: {short_days: [{date: "12-24", close: "14:00"}]}\n', encoding="utf-8")
+    calendar = load_calendar(path)
+    assert calendar.holidays(date(2025, 12, 23), date(2025, 12, 26)) == [
+        date(2025, 12, 24), date(2025, 12, 25), date(2025, 12, 26)]
+    path.write_text('calendar: {short_days: [{date: "12-32"}]}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="12-32"):
+        load_calendar(path)

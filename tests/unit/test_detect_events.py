@@ -653,6 +653,30 @@ def test_without_the_days_level_only_a_holidays_own_readings_take_the_holiday_we
     assert found.start == times[at]
 
 
+def test_days_the_shops_were_shut_do_not_fill_a_baseline() -> None:
+    """Four weeks of school holidays whose first two Thursdays are public holidays (shops shut, a few people
+    about), then a usual week. Every Thursday lacks usual weeks, so holiday weeks fill its baseline; the shut
+    Thursdays would make every open one look crowded.
+    """
+    times, values = footfall(weeks=5)
+    first = datetime.fromtimestamp(START, UTC).date()
+    holidays = [first + timedelta(days=d) for d in range(28)]
+    shut = [first + timedelta(days=3), first + timedelta(days=10)]
+    on_shut_days = np.isin(((times - START) // DAY).astype(int), [3, 10])
+    values[on_shut_days] = np.round(values[on_shut_days] * 0.03)
+    two = replace(AT_THE_DAYS_LEVEL, seasonal_min_weeks=2)
+    crying_wolf = detect(times, values, kind="count", settings=two, excluded_days=holidays)
+    assert kinds(crying_wolf) == ["seasonal", "seasonal"]  # the open Thursdays in the holidays
+    assert all("had 8 ± 18" in e.reason or "had 10 ± 18" in e.reason for e in crying_wolf)
+    assert detect(times, values, kind="count", settings=two, excluded_days=holidays, closed_days=shut) == []
+    # the first usual Thursday has two open Thursdays before it: a counter at eight times its week is found
+    at = int(np.searchsorted(times, START + 31 * DAY + 12 * HOUR))
+    values[at] *= 8
+    [found] = detect(times, values, kind="count", settings=two, excluded_days=holidays, closed_days=shut)
+    assert found.kind == "seasonal"
+    assert found.start == times[at]
+
+
 def test_a_holiday_against_holiday_weeks_is_judged_as_a_usual_day() -> None:
     """Five weeks of summer holidays and nothing else: the holidays are the counter's weeks. A busier day is
     judged at its level, a counter at eight times its week is found.
