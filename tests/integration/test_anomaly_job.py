@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -184,3 +186,53 @@ async def test_faults_of_a_simulated_town_appear_while_the_service_runs(settings
               and not any(e.dev_eui == eui and begin - DAY <= e.onset.timestamp() <= end for eui, begin, end in windows)
               and not (e.kind == "gap" and e.open)]
     assert [(e.dev_eui, e.quantity, e.kind, e.onset, e.reason) for e in others] == []
+
+
+COUNTER = "24E124FA00000099"
+TOWN_FILE = Path(__file__).resolve().parents[2] / "firmware_sim" / "towns" / "default.yaml"
+UNITY_DAY = datetime(2025, 10, 3, tzinfo=ZoneInfo("Europe/Berlin"))  # a Friday, a public holiday everywhere
+
+
+def counter_lines() -> list[str]:
+    """Four weeks of a people counter every 10 minutes, busy in shop hours; on German Unity Day the town's
+    shops are shut and a few people pass.
+    """
+    rng = np.random.default_rng(5)
+    berlin = ZoneInfo("Europe/Berlin")
+    first = UNITY_DAY - timedelta(days=25)
+    times = [first + timedelta(minutes=10 * n) for n in range(28 * 144)]
+    tags = {"municipality": "Musterstadt", "site": "Fußgängerzone", "class": "footfall",
+            "model": "milesight-vs133", "dev_eui": COUNTER, "channel": "1"}
+    out = []
+    for moment in times:
+        local = moment.astimezone(berlin)
+        level = 50.0 if 9 <= local.hour < 19 and local.weekday() < 6 else 2.0
+        if local.date() == UNITY_DAY.date():
+            level *= 0.03
+        out.append(line("people_in", tags, {"value": float(rng.poisson(level))}, round(moment.timestamp() * 1e9)))
+    return out
+
+
+async def test_the_towns_calendar_keeps_a_public_holiday_from_raising_alarms(settings: Settings) -> None:
+    """`stadtpuls process` with the town's calendar (STADTPULS_CALENDAR) knows German Unity Day; without it the
+    empty street is a counter that stopped counting.
+    """
+    DeviceRegistry(settings.registry_url).upsert(COUNTER, model="milesight-vs133", name="Zähler Markt",
+                                                 site="Fußgängerzone", municipality="Musterstadt")
+    start, end = UNITY_DAY.timestamp(), (UNITY_DAY + timedelta(days=1)).timestamp()
+    async with InfluxClient.from_settings(settings.influx) as client:
+        await client.write("\n".join(counter_lines()))
+        bare = EventStore(settings.registry_url)
+        report = await detect_with(client, settings, start=start, end=end, store=bare)
+        assert report.errors == []
+        found = [(e.dev_eui, e.kind) for e in bare.list() if e.onset.timestamp() >= start]
+        assert (COUNTER, "stuck") in found or (COUNTER, "seasonal") in found
+        with_calendar = settings.model_copy(update={"calendar": TOWN_FILE, "data_dir": settings.data_dir / "c"})
+        with_calendar.data_dir.mkdir()
+        DeviceRegistry(with_calendar.registry_url).upsert(COUNTER, model="milesight-vs133", name="Zähler Markt",
+                                                          site="Fußgängerzone", municipality="Musterstadt")
+        store = EventStore(with_calendar.registry_url)
+        report = await detect_with(client, with_calendar, start=start, end=end, store=store)
+        assert report.errors == []
+        assert report.devices == 1
+        assert store.list() == []
