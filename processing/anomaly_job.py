@@ -22,10 +22,13 @@ What is examined, per device, from the catalog (``devices/catalog.py``) and the 
 * counts (:data:`COUNT_QUANTITIES`): out of range, deviations from the hour of the week at the day's level of
   activity (unless the site's other counters departed alike: :func:`shared_by_site`) and counters stuck at
   zero in busy hours (hours its earlier weeks counted, or the site's other counters counted, at the counter's
-  usual share of them: :func:`silent_at_site`); public and school holidays (``excluded_days``) and days of
+  usual share of them: :func:`silent_at_site`), and hours far above that share (``spike``, also where no
+  earlier week is usual: :func:`above_at_site`); public and school holidays (``excluded_days``) and days of
   known events that bring people (``event_days``) stay out of the baselines, and explain what they do at the
   site's other counters in the same hour (:func:`site_factor`): a holiday within a factor two either way,
-  an event only counts above the week, up to twice its lift there;
+  an event only counts above the week, up to twice its lift there; days the shops are shut
+  (``closed_days``) do not stand in for usual weeks; the days come from the town's calendar
+  (:func:`town_context`);
   cumulative totals (:data:`TOTAL_QUANTITIES`) that fall back are a ``counter_reset``;
 * bay states (:data:`STATE_QUANTITIES`): a state frozen far longer than the bay's own history, while the
   site's other bays kept changing;
@@ -106,6 +109,11 @@ SITE_SHARED = 2.0  # a count within this factor of its site's other counters' de
 SITE_WEEKS = 6  # earlier weeks a span is compared with
 SITE_MIN_COUNT = 20.0  # fewest counts the earlier weeks must show for a ratio
 SHARE_MIN_DAYS = 3  # days that give a counter's usual share of its site's other counters at an hour of the day
+# a counter's hour at this many times its usual share of what its site's other counters count, and this many
+# Poisson standard deviations above it, is a spike (:func:`above_at_site`); a market lifts one street of a site
+# by half, the Christmas market's evenings the whole site
+SITE_SPIKE_FACTOR = 4.0
+SITE_SPIKE_SIGMAS = 6.0
 COUNT_SPAN_PAD = 300.0  # s around an event's readings, so that counters reporting at other phases are included
 WEEK = 7 * DAY
 IDLE_SHARE = 0.1  # a frozen bay is not stuck while this share of its site's bays stood unchanged as long
@@ -475,6 +483,7 @@ def count_events(
                         event_days=context.event_days, timezone=context.timezone, event_lift=lift,
                         holiday_range=holiday, closed_days=context.closed_days)
     events = with_silent_at_site(events, silent_at_site(raw, neighbours, context))
+    events = with_above_at_site(events, above_at_site(raw, neighbours, context, quantity.replace("_", " ")))
     return keep([e for e in events if e.kind != "gap"], float(np.nanmax(raw.times)), context)
 
 
@@ -517,23 +526,9 @@ def silent_at_site(raw: Raw, neighbours: Sequence[Raw], context: Context) -> lis
     if times.size < 3 or their_times.size == 0:
         return []
     zone = context.timezone
-    own_hours = local_hours(times, zone)
-    their_local = det.local_times(their_times, zone)
-    their_hours = np.floor(their_local / det.HOUR).astype(np.int64)
-    # excluded days (holidays) teach no share, but are judged: the others' counts at the same time already say
-    # how busy the site is on them
-    learned = np.where(det.excluded_mask(their_local, context.excluded_days), 0.0, their_values)
-    first = int(min(own_hours.min(), their_hours.min()))
-    first -= first % 24  # local midnight
-    size = (int(max(own_hours.max(), their_hours.max())) - first) // 24 * 24 + 24
-    own_sum = np.bincount(own_hours - first, weights=values, minlength=size).reshape(-1, 24)
-    own_seen = (np.bincount(own_hours - first, minlength=size) > 0).reshape(-1, 24)
-    their_sum = np.bincount(their_hours - first, weights=learned, minlength=size).reshape(-1, 24)
-    usable = own_seen & (their_sum >= SITE_MIN_COUNT)
-    ratios = np.where(usable, own_sum / np.where(usable, their_sum, 1.0), np.nan)
-    kinds = day_kinds(first // 24, ratios.shape[0])
-    share = usual_shares(ratios, usable, kinds)
-    hour_of = their_hours - first
+    hours = site_hours(times, values, their_times, their_values, context)
+    first, share, kinds = hours.first, hours.share, hours.kinds
+    hour_of = local_hours(their_times, zone) - first
     weighted = share[kinds[hour_of // 24], hour_of % 24] * their_values
     running = np.concatenate(([0.0], np.cumsum(weighted)))
     counted_total = np.concatenate(([0.0], np.cumsum(their_values)))
@@ -562,6 +557,109 @@ def silent_at_site(raw: Raw, neighbours: Sequence[Raw], context: Context) -> lis
         found.append(det.Event(float(times[detected]), float(times[last]), "stuck",
                                float(expected[-1]) / COUNT.busy_total, reason, onset=float(times[begin])))
     return found
+
+
+def above_at_site(raw: Raw, neighbours: Sequence[Raw], context: Context, name: str) -> list[det.Event]:
+    """Hours in which a counter counted far more than its usual share of what each of the site's other counters
+    of the quantity counted (:func:`site_hours`): ``spike``.
+
+    Needs no earlier weeks at the same hour of the week: where every earlier week was a Christmas market week
+    or a holiday, the weekly rule has nothing to compare with, while the site's other counters say how busy
+    the hour was. Each other counter that counted at least :data:`SITE_MIN_COUNT` in the hour gives an
+    expected count (the counter's usual share of that one's count), and the median of them is taken: a
+    neighbour that went silent gives none, one that spiked in the same hour is outvoted. An hour is reported
+    where its count reached :data:`SITE_SPIKE_FACTOR` times that and stood :data:`SITE_SPIKE_SIGMAS` Poisson
+    standard deviations above it; hours expected to count fewer than :data:`SITE_MIN_COUNT` (a night) are not
+    judged. Consecutive hours are one event.
+    """
+    present = ~np.isnan(raw.values)
+    order = np.argsort(raw.times[present], kind="stable")
+    times, values = raw.times[present][order], raw.values[present][order]
+    if times.size == 0:
+        return []
+    expectations = []
+    hours = None
+    for other in other_counters(raw, neighbours):
+        # within the counter's own span, so that every neighbour gives the same days and hours
+        heard = ~np.isnan(other.values) & (other.times >= times[0]) & (other.times <= times[-1])
+        if not heard.any():
+            continue
+        hours = site_hours(times, values, other.times[heard], other.values[heard], context)
+        theirs = hours.share[hours.kinds] * hours.theirs
+        theirs[~(hours.seen & (hours.theirs >= SITE_MIN_COUNT) & (theirs > 0))] = np.nan
+        expectations.append(theirs)
+    if not expectations or hours is None:
+        return []
+    stacked = np.stack(expectations)
+    known = np.isfinite(stacked).any(axis=0)
+    expected = np.full(known.shape, np.nan)
+    expected[known] = np.nanmedian(stacked[:, known], axis=0)
+    known &= expected >= SITE_MIN_COUNT
+    usual = np.where(known, expected, 1.0)
+    sigmas = (hours.own - usual) / np.sqrt(np.maximum(usual, 1.0))
+    high = known & (hours.own >= SITE_SPIKE_FACTOR * usual) & (sigmas >= SITE_SPIKE_SIGMAS)
+    own_hour = local_hours(times, context.timezone) - hours.first
+    events = []
+    for first, last in det.stretches(high.ravel(), bridge=0):
+        inside = np.flatnonzero((own_hour >= first) & (own_hour <= last))
+        ratio = hours.own.ravel()[first : last + 1] / usual.ravel()[first : last + 1]
+        worst = first + int(np.argmax(ratio))
+        own, most = float(hours.own.ravel()[worst]), float(usual.ravel()[worst])
+        moment = datetime.fromtimestamp((hours.first + worst) * det.HOUR, UTC)
+        reason = (
+            f"{name} {det.whole(own)} in the hour from {moment:%Y-%m-%d %H:%M}"
+            f"{f' ({context.timezone} time)' if context.timezone else ' UTC'}; at its usual share of what the "
+            f"site's other counters counted then it would have counted about {det.whole(most)}"
+        )
+        events.append(det.Event(float(times[inside[0]]), float(times[inside[-1]]), "spike",
+                                own / most / SITE_SPIKE_FACTOR, reason))
+    return events
+
+
+def with_above_at_site(events: list[det.Event], above: list[det.Event]) -> list[det.Event]:
+    """One event per condition: an hour far above the counter's share of its site that the weekly rule already
+    reports (a ``seasonal`` departure it overlaps) is that event.
+    """
+    kept = [a for a in above if not any(e.kind == "seasonal" and e.start <= a.end and e.end >= a.start
+                                        for e in events)]
+    return det.merge_events(events + kept) if kept else events
+
+
+@dataclass(frozen=True)
+class SiteHours:
+    """A counter's and its site's other counters' counts per local hour (rows: days from local midnight of
+    hour ``first``), and the counter's usual share of theirs for each kind of day and hour (:func:`usual_shares`).
+    """
+
+    first: int  # local hour (counted from the epoch) of the first row's midnight
+    own: npt.NDArray[np.float64]  # shape (days, 24)
+    seen: npt.NDArray[np.bool_]  # shape (days, 24): the counter reported in the hour
+    theirs: npt.NDArray[np.float64]  # shape (days, 24), holidays included
+    share: npt.NDArray[np.float64]  # shape (3, 24)
+    kinds: npt.NDArray[np.int64]  # shape (days,): weekday (0), Saturday (1), Sunday (2)
+
+
+def site_hours(times: Times, values: Times, their_times: Times, their_values: Times, context: Context) -> SiteHours:
+    """Hourly sums of a counter (its readings, NaN-free) and of its site's other counters, and its usual share
+    of theirs. Excluded days (holidays) teach no share, but are judged: the others' counts at the same time
+    already say how busy the site is on them.
+    """
+    own_hours = local_hours(times, context.timezone)
+    their_local = det.local_times(their_times, context.timezone)
+    their_hours = np.floor(their_local / det.HOUR).astype(np.int64)
+    learned = np.where(det.excluded_mask(their_local, context.excluded_days), 0.0, their_values)
+    first = int(min(own_hours.min(), their_hours.min()))
+    first -= first % 24  # local midnight
+    size = (int(max(own_hours.max(), their_hours.max())) - first) // 24 * 24 + 24
+    own_sum = np.bincount(own_hours - first, weights=values, minlength=size).reshape(-1, 24)
+    own_seen = (np.bincount(own_hours - first, minlength=size) > 0).reshape(-1, 24)
+    their_sum = np.bincount(their_hours - first, weights=learned, minlength=size).reshape(-1, 24)
+    usable = own_seen & (their_sum >= SITE_MIN_COUNT)
+    ratios = np.where(usable, own_sum / np.where(usable, their_sum, 1.0), np.nan)
+    kinds = day_kinds(first // 24, ratios.shape[0])
+    theirs = np.bincount(their_hours - first, weights=their_values, minlength=size).reshape(-1, 24)
+    return SiteHours(first, np.asarray(own_sum, dtype=np.float64), own_seen, np.asarray(theirs, dtype=np.float64),
+                     usual_shares(ratios, usable, kinds), kinds)
 
 
 def weekdays(days: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -24,6 +24,7 @@ from processing.anomaly_job import (
     WEATHER_SIGNIFICANCE,
     Context,
     Raw,
+    above_at_site,
     against_each,
     changes,
     confirmations,
@@ -53,6 +54,7 @@ from processing.anomaly_job import (
     town_weather,
     week_ratio,
     weekly_events,
+    with_above_at_site,
     without_explained_days,
 )
 from processing.events import Detection
@@ -618,6 +620,52 @@ def test_a_silent_counter_needs_days_of_its_usual_share() -> None:
     assert silent_at_site(site[0], site[:1], SHORT) == []  # no other counter
 
 
+SPIKE_HOUR = (5 * DAY + 11 * 3600, 5 * DAY + 12 * 3600)  # the sixth day, 11:00-12:00
+
+
+def spiked(raw: Raw, factor: float = 8.0, hour: tuple[float, float] = SPIKE_HOUR) -> Raw:
+    values = raw.values.copy()
+    values[(raw.times >= hour[0]) & (raw.times < hour[1])] *= factor
+    return Raw(raw.dev_eui, raw.channel, raw.times, values)
+
+
+def test_a_counter_far_above_its_share_of_the_site_is_a_spike_without_weeks_of_history() -> None:
+    site = [spiked(shop_counter("a", 12.0, 6, seed=1)), shop_counter("b", 30.0, 6, seed=2),
+            shop_counter("c", 20.0, 6, seed=3), shop_counter("d", 25.0, 6, seed=4)]
+    [spike] = above_at_site(site[0], site, SHORT, "people in")
+    assert spike.kind == "spike"
+    assert (spike.start, spike.end) == (SPIKE_HOUR[0], SPIKE_HOUR[1] - 600)
+    counted = float(site[0].values[(site[0].times >= SPIKE_HOUR[0]) & (site[0].times < SPIKE_HOUR[1])].sum())
+    assert f"people in {counted:,.0f} in the hour from 1970-01-06 11:00 UTC" in spike.reason
+    assert spike.score > 1.5  # eight times its share against a bar of four
+    # count_events reports it, while the weekly rule alone has no earlier weeks
+    assert [e.kind for e in count_events(site[0], "people_in", None, SHORT, neighbours=site)] == ["spike"]
+    assert count_events(site[0], "people_in", None, SHORT) == []
+    for sound in site[1:]:
+        assert above_at_site(sound, site, SHORT, "people in") == []
+    # twice its share is a busy hour, not a spike
+    busy = [spiked(shop_counter("a", 12.0, 6, seed=1), 2.0), *site[1:]]
+    assert above_at_site(busy[0], busy, SHORT, "people in") == []
+
+
+def test_neighbours_that_fall_silent_or_spike_too_do_not_mislead_the_site_rule() -> None:
+    silent = [shop_counter("a", 12.0, 6, seed=1), shop_counter("b", 30.0, 6, seed=2, silent=FLAT),
+              shop_counter("c", 20.0, 6, seed=3, silent=FLAT), shop_counter("d", 25.0, 6, seed=4)]
+    # two of three neighbours counted nobody: against their sum the sound counter would stand at twice its share
+    assert above_at_site(silent[0], silent, SHORT, "people in") == []
+    # two counters spiking in the same hour: the third and fourth outvote the other spiking one
+    both = [spiked(shop_counter("a", 12.0, 6, seed=1)), spiked(shop_counter("b", 30.0, 6, seed=2)),
+            shop_counter("c", 20.0, 6, seed=3), shop_counter("d", 25.0, 6, seed=4)]
+    for raw in both[:2]:
+        assert [e.start for e in above_at_site(raw, both, SHORT, "people in")] == [SPIKE_HOUR[0]]
+    # a side door expected to count a handful in the hour is not judged, eight times that or not
+    side = [spiked(shop_counter("a", 0.5, 6, seed=1)), shop_counter("b", 5.0, 6, seed=2),
+            shop_counter("c", 5.0, 6, seed=3)]
+    assert above_at_site(side[0], side, SHORT, "people in") == []
+    alone = shop_counter("a", 12.0, 6, seed=1)
+    assert above_at_site(alone, [alone], SHORT, "people in") == []  # no other counter
+
+
 def test_a_silence_both_rules_see_is_one_stuck_event() -> None:
     weeks = 3 * 7  # three weeks: the weekly rule has two earlier weeks of the slot
     flat = ((weeks - 1) * DAY + 9 * 3600, (weeks - 1) * DAY + 17 * 3600)
@@ -632,6 +680,18 @@ def test_a_silence_both_rules_see_is_one_stuck_event() -> None:
     assert stuck.end == flat[1] - 600
     assert stuck.start <= alone[0].start  # detected by the site at the latest when the weeks detect it
     assert [e for e in events if e.kind == "seasonal" and e.end >= flat[0] and e.start <= flat[1]] == []
+
+
+def test_a_spike_both_rules_see_is_one_event() -> None:
+    site = [spiked(shop_counter("a", 12.0, 6, seed=1)), shop_counter("b", 30.0, 6, seed=2),
+            shop_counter("c", 20.0, 6, seed=3)]
+    [spike] = above_at_site(site[0], site, SHORT, "people in")
+    weekly = det.Event(SPIKE_HOUR[0] + 600, SPIKE_HOUR[0] + 1200, "seasonal", 2.0, "people in 128 where ...")
+    stuck = det.Event(SPIKE_HOUR[0] + 600, SPIKE_HOUR[0] + 1200, "stuck", 2.0, "...")
+    assert with_above_at_site([weekly], [spike]) == [weekly]  # the weekly rule's event says it already
+    assert with_above_at_site([stuck], [spike]) == det.merge_events([stuck, spike])
+    assert with_above_at_site([], [spike]) == [spike]
+    assert with_above_at_site([weekly], []) == [weekly]
 
 
 def ring_road_no2(days: int = 30, seed: int = 8) -> Raw:
