@@ -95,6 +95,7 @@ def detect_file(
     excluded_days: tuple[date, ...] = (),
     timezone: str | None = None,
     event_days: tuple[date, ...] = (),
+    closed_days: tuple[date, ...] = (),
 ) -> list[Event]:
     """The events of a ``timestamp,value`` CSV file (see :func:`processing.detect.detect`).
 
@@ -113,7 +114,7 @@ def detect_file(
         high = known.high if high is None else high
     return detect(
         times, values, kind=kind, name=name, unit=unit, low=low, high=high, excluded_days=excluded_days,
-        event_days=event_days, timezone=timezone,
+        event_days=event_days, timezone=timezone, closed_days=closed_days,
     )
 
 
@@ -130,6 +131,9 @@ def detect_file(
 @click.option("--event-day", "event_dates", multiple=True, type=click.DateTime(formats=["%Y-%m-%d"]),
               help="A day of a known event that brings people (YYYY-MM-DD): counts above their week are excused "
               "up to ten times it, counts below it (a silent counter) are not. Repeatable.")
+@click.option("--closed-day", "closed_dates", multiple=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="A day the shops are shut for all or part of it (a public holiday, Christmas Eve; YYYY-MM-DD): "
+              "excluded like --exclude-day, and never a stand-in for a usual week. Repeatable.")
 @click.option("--timezone", help="The town's time zone (Europe/Berlin): counts are compared by its wall-clock "
               "hour of the week and --exclude-day dates are its dates. Default UTC.")
 def detect_command(
@@ -140,6 +144,7 @@ def detect_command(
     high: float | None,
     excluded: tuple[datetime, ...],
     event_dates: tuple[datetime, ...],
+    closed_dates: tuple[datetime, ...],
     timezone: str | None,
 ) -> None:
     """Print the anomalies of a timestamp,value CSV FILE as a JSON list of events."""
@@ -148,8 +153,9 @@ def detect_command(
     try:
         events = detect_file(
             file, kind=kind, quantity=quantity, low=low, high=high,
-            excluded_days=tuple(moment.date() for moment in excluded), timezone=timezone,
+            excluded_days=tuple(moment.date() for moment in (*excluded, *closed_dates)), timezone=timezone,
             event_days=tuple(moment.date() for moment in event_dates),
+            closed_days=tuple(moment.date() for moment in closed_dates),
         )
     except (CsvError, DetectError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -114,6 +114,24 @@ def test_counter_stuck_on_a_saturday(tmp_path: Path) -> None:
     assert events[0]["reason"].startswith("counter stuck at 0 for 8 h since")
 
 
+def test_shut_days_do_not_stand_in_for_usual_weeks(tmp_path: Path) -> None:
+    """Six weeks of summer holidays whose first three Thursdays were shut (a few people about): the later
+    Thursdays have only holiday weeks before them, and the shut ones would make each look crowded.
+    """
+    shut = [START + timedelta(weeks=week, days=3) for week in range(3)]
+    rows = [(m, round(v * 0.03) if any(d <= m < d + timedelta(days=1) for d in shut) else v)
+            for m, v in count_rows(weeks=6)]
+    path = write_csv(tmp_path / "summer.csv", naive(rows))
+    holidays = [arg for day in range(42) for arg in ("--exclude-day", f"{START + timedelta(days=day):%Y-%m-%d}")]
+    code, output = run(str(path), "--kind", "count", *holidays)
+    assert code == 0, output
+    assert [event["kind"] for event in json.loads(output)] == ["seasonal"] * 3
+    closed = [arg for day in shut for arg in ("--closed-day", f"{day:%Y-%m-%d}")]
+    code, output = run(str(path), "--kind", "count", *holidays, *closed)
+    assert code == 0, output
+    assert json.loads(output) == []
+
+
 def test_holiday_is_not_an_anomaly(tmp_path: Path) -> None:
     holiday = START + timedelta(weeks=6, days=2)
     rows = [(m, 0.0 if holiday <= m < holiday + timedelta(days=1) else v) for m, v in count_rows()]
