@@ -16,7 +16,8 @@ What is examined, per device, from the catalog (``devices/catalog.py``) and the 
   ``packet_loss``;
 * measured quantities (:data:`LEVEL_QUANTITIES`) of devices reporting at least hourly: out of range, stuck,
   spikes (short, and back to normal afterwards) and drift (of daily medians); no spike or drift test for the
-  weather (:data:`WEATHER`); CO2 is compared with the same time of the week (:data:`WEEKLY`) instead; PM1.0
+  weather (:data:`WEATHER`); CO2 is compared with the same time of the week (:data:`WEEKLY`) instead, and
+  with the highest readings of its usual days before (:func:`beyond_own_range`); PM1.0
   and PM2.5 drift is judged against PM10 of the same device where it has one; PM2.5 above PM10 of the same
   device is ``impossible``;
 * counts (:data:`COUNT_QUANTITIES`): out of range, deviations from the hour of the week at the day's level of
@@ -113,6 +114,12 @@ SHARE_MIN_DAYS = 3  # days that give a counter's usual share of its site's other
 # Poisson standard deviations above it, is a spike (:func:`above_at_site`); a market lifts one street of a site
 # by half, the Christmas market's evenings the whole site
 SITE_SPIKE_FACTOR = 4.0
+# a room's CO2 at this many times the high quantile of its readings over the days before is a spike, weeks or
+# no weeks (:func:`beyond_own_range`): a full classroom reaches 1,500 ppm most days, never 3,000
+ROOM_RANGE_FACTOR = 2.0
+ROOM_RANGE_QUANTILE = 0.99
+ROOM_RANGE_DAYS = 28
+ROOM_RANGE_MIN_DAYS = 7
 SITE_SPIKE_SIGMAS = 6.0
 COUNT_SPAN_PAD = 300.0  # s around an event's readings, so that counters reporting at other phases are included
 WEEK = 7 * DAY
@@ -325,7 +332,9 @@ def level_events(
     if quantity not in WEATHER | WEEKLY | PARTICLES:
         events += daily_drift_events(explained_out(raw, events), quantity)  # particles: particle_drift_events
     if quantity in WEEKLY:
-        events += weekly_events(raw, quantity, model, context)
+        weekly = weekly_events(raw, quantity, model, context)
+        events += weekly + [e for e in beyond_own_range(raw, quantity, context)
+                            if not any(w.start <= e.end and w.end >= e.start for w in weekly)]
     return keep(det.merge_events(events), float(np.nanmax(raw.times)), context)
 
 
@@ -372,6 +381,42 @@ def weekly_events(raw: Raw, quantity: str, model: DeviceModel, context: Context)
     found = det.seasonal_events(series, WEEKLY_SETTINGS, excluded, local=local, zone=context.timezone,
                                 holiday=emptier)
     return [e for e in found if e.kind == "seasonal"]
+
+
+def beyond_own_range(raw: Raw, quantity: str, context: Context) -> list[det.Event]:
+    """Readings far above anything the room reached before: ``spike``, with or without usual weeks.
+
+    A room's CO2 is judged against its week (:func:`weekly_events`), which needs earlier weeks of the same
+    slot; after holidays a classroom has none. What a room can reach is still known: each reading is compared
+    with the :data:`ROOM_RANGE_QUANTILE` of the room's readings over the :data:`ROOM_RANGE_DAYS` days before its
+    day, holidays left out (an empty classroom says nothing of a full one; at least :data:`ROOM_RANGE_MIN_DAYS`
+    days with readings), and one at :data:`ROOM_RANGE_FACTOR` times that or more is reported, on any day;
+    consecutive ones are one event.
+    """
+    present = ~np.isnan(raw.values)
+    order = np.argsort(raw.times[present], kind="stable")
+    times, values = raw.times[present][order], raw.values[present][order]
+    if times.size == 0:
+        return []
+    local = det.local_times(times, context.timezone)
+    days = np.floor(local / DAY).astype(np.int64)
+    usual = ~det.excluded_mask(local, context.excluded_days)
+    ceiling = np.full(times.size, np.nan)
+    for day in np.unique(days).tolist():
+        before = (days >= day - ROOM_RANGE_DAYS) & (days < day) & usual
+        if np.unique(days[before]).size >= ROOM_RANGE_MIN_DAYS:
+            ceiling[days == day] = np.quantile(values[before], ROOM_RANGE_QUANTILE)
+    high = np.isfinite(ceiling) & (values >= ROOM_RANGE_FACTOR * np.where(np.isfinite(ceiling), ceiling, 0.0))
+    unit = QUANTITIES[quantity].unit
+    events = []
+    for first, last in det.stretches(high):
+        worst = first + int(np.argmax(values[first : last + 1]))
+        reason = (f"{quantity} {det.whole(values[worst])} {unit} at {det.when(times[worst])}, "
+                  f"{values[worst] / ceiling[worst]:.1f} times the {100 * ROOM_RANGE_QUANTILE:g}th percentile of "
+                  f"its readings over the {ROOM_RANGE_DAYS} days before ({det.whole(ceiling[worst])} {unit})")
+        events.append(det.Event(float(times[first]), float(times[last]), "spike",
+                                float(values[worst] / ceiling[worst]) / ROOM_RANGE_FACTOR, reason))
+    return events
 
 
 def held_as_usual(values: Times, local: Times, holidays: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:

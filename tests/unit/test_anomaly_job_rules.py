@@ -26,6 +26,7 @@ from processing.anomaly_job import (
     Raw,
     above_at_site,
     against_each,
+    beyond_own_range,
     changes,
     confirmations,
     confirmed_drift,
@@ -885,3 +886,38 @@ def test_a_spike_in_a_room_after_the_school_holidays(works: bool) -> None:
         assert event.start == raw.times[at]
     else:
         assert found == []
+
+
+def test_a_room_far_above_its_own_range_is_a_spike_without_usual_weeks() -> None:
+    """The classroom's spike on the last Friday, which the weekly rule cannot judge (see above), stands at eight
+    times a lesson: far above anything the room reached on its usual days before.
+    """
+    raw, holidays = room_co2(works_in_school_holidays=False)
+    context = Context(float(raw.times[0]), float(raw.times[-1]) + 600.0, holidays, None)
+    assert beyond_own_range(raw, "co2", context) == []  # lessons after the holidays are no spike
+    friday = 4 * DAY + (4 * 7 + 4) * DAY + 10 * 3600
+    at = int(np.searchsorted(raw.times, friday))
+    spiked = Raw(raw.dev_eui, "", raw.times, raw.values.copy())
+    spiked.values[at : at + 3] *= 8
+    [event] = beyond_own_range(spiked, "co2", context)
+    assert (event.kind, event.start, event.end) == ("spike", raw.times[at], raw.times[at + 2])
+    assert "times the 99th percentile of its readings over the 28 days before" in event.reason
+    model = get_model("elsys-ers-co2")
+    assert [e.kind for e in level_events(spiked, "co2", model, context)] == ["spike"]
+    # half again a lesson's level is a busy lesson, not a spike
+    busy = Raw(raw.dev_eui, "", raw.times, raw.values.copy())
+    busy.values[at : at + 3] *= 1.5
+    assert beyond_own_range(busy, "co2", context) == []
+
+
+def test_a_rooms_range_is_learnt_on_usual_days_only() -> None:
+    """Four weeks of school holidays, then lessons: the empty room says nothing of a full one."""
+    times = 4 * DAY + np.arange(0.0, 35 * DAY, 600.0)
+    day = ((times - 4 * DAY) // DAY).astype(int)
+    lessons = (day >= 28) & (day % 7 < 5) & ((times % DAY) / 3600 >= 8) & ((times % DAY) / 3600 < 13)
+    rng = np.random.default_rng(6)
+    raw = Raw("room", "", times, np.round(np.where(lessons, 1200.0, 430.0) * rng.lognormal(0.0, 0.05, times.size)))
+    holidays = frozenset(date(1970, 1, 5) + timedelta(days=d) for d in range(28))
+    context = Context(float(times[0]), float(times[-1]) + 600.0, holidays, None)
+    assert beyond_own_range(raw, "co2", context) == []  # fewer than seven usual days before: not judged
+    assert beyond_own_range(raw, "co2", replace(context, excluded_days=frozenset())) != []
