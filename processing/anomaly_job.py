@@ -16,8 +16,8 @@ What is examined, per device, from the catalog (``devices/catalog.py``) and the 
   ``packet_loss``;
 * measured quantities (:data:`LEVEL_QUANTITIES`) of devices reporting at least hourly: out of range, stuck,
   spikes (short, and back to normal afterwards) and drift (of daily medians); no spike or drift test for the
-  weather (:data:`WEATHER`); CO2 is compared with the same time of the week (:data:`WEEKLY`) instead, and
-  with the highest readings of its usual days before (:func:`beyond_own_range`); PM1.0
+  weather (:data:`WEATHER`); CO2 is compared with the same time of the week (:data:`WEEKLY`) instead of the
+  spike test, and with the highest readings of its usual days before (:func:`beyond_own_range`); PM1.0
   and PM2.5 drift is judged against PM10 of the same device where it has one; PM2.5 above PM10 of the same
   device is ``impossible``;
 * counts (:data:`COUNT_QUANTITIES`): out of range, deviations from the hour of the week at the day's level of
@@ -99,8 +99,8 @@ WEATHER = frozenset({"temperature", "humidity", "pressure"})  # no drift or spik
 REFERENCED = {"pm1_0": "pm10", "pm2_5": "pm10"}
 PARTICLES = frozenset({"pm1_0", "pm2_5", "pm10"})
 PARTICLE_NAMES = {"pm1_0": "PM1.0", "pm2_5": "PM2.5", "pm10": "PM10"}
-WEEKLY = frozenset({"co2"})  # compared with the same time of the week instead of a trailing window (this
-# also reports a drift: a daily median of CO2 is the empty room at night, which says little)
+WEEKLY = frozenset({"co2"})  # compared with the same time of the week instead of a trailing window (a drift
+# shows there too, and in the daily medians: the empty room at night, outdoor air plus the sensor's offset)
 # a holiday on which a room's busiest readings (the day's 90th percentile) reach two thirds of its usual
 # working days' (the median over at least 3 of them) is a usual day for that room (see :func:`held_as_usual`)
 ROOM_BUSY_QUANTILE = 0.9
@@ -329,8 +329,10 @@ def level_events(
     if model is None or not 0 < model.report_interval <= MAX_LEVEL_INTERVAL:
         return []  # readings too sparse (a bay's daily temperature) for rolling statistics
     events = level_findings(raw, quantity, model) if findings is None else list(findings)
-    if quantity not in WEATHER | WEEKLY | PARTICLES:
-        events += daily_drift_events(explained_out(raw, events), quantity)  # particles: particle_drift_events
+    # particles: particle_drift_events; a room's CO2 too: its daily median is the empty room's night, outdoor
+    # air to which a sensor's offset adds, whether or not the room has usual weeks to compare its lessons with
+    if quantity not in WEATHER | PARTICLES:
+        events += daily_drift_events(explained_out(raw, events), quantity)
     if quantity in WEEKLY:
         weekly = weekly_events(raw, quantity, model, context)
         events += weekly + [e for e in beyond_own_range(raw, quantity, context)

@@ -921,3 +921,20 @@ def test_a_rooms_range_is_learnt_on_usual_days_only() -> None:
     context = Context(float(times[0]), float(times[-1]) + 600.0, holidays, None)
     assert beyond_own_range(raw, "co2", context) == []  # fewer than seven usual days before: not judged
     assert beyond_own_range(raw, "co2", replace(context, excluded_days=frozenset())) != []
+
+
+def test_a_rooms_co2_drift_shows_in_its_nights_without_usual_weeks() -> None:
+    """The classroom's sensor drifts by 150 ppm a day in the first week after the school holidays: its nights,
+    the empty room at outdoor air, rise with the offset, which the daily medians report as a drift whether or
+    not the weekly rule has usual weeks to compare the lessons with.
+    """
+    raw, holidays = room_co2(works_in_school_holidays=False)
+    context = Context(float(raw.times[0]), float(raw.times[-1]) + 600.0, holidays, None)
+    model = get_model("elsys-ers-co2")
+    assert level_events(raw, "co2", model, context) == []
+    onset = 4 * DAY + (3 * 7 + 1) * DAY + 7 * 3600  # Tuesday after the holidays, 07:00
+    drifting = Raw(raw.dev_eui, "", raw.times, raw.values + np.clip((raw.times - onset) / DAY, 0, 3) * 150.0)
+    [drift] = [e for e in level_events(drifting, "co2", model, context) if e.kind == "drift"]
+    assert drift.kind == "drift"
+    assert "daily median of co2 drifting upward" in drift.reason
+    assert onset - DAY <= drift.began <= onset + 2 * DAY
