@@ -139,14 +139,15 @@ EACH_SIGNIFICANCE = 2.0  # and against each other station alone, over the same d
 # after, by at least this many spreads of what they leave unexplained (:func:`departure_from_weather`)
 WEATHER_SIGNIFICANCE = 1.0
 WEATHER_DAYS_AFTER = 2
-FULL_DAY_SHARE = 0.5  # a station's day enters its ratio to the town with this share of its fullest day's readings
+# a day enters the daily drift test, and a station's ratio to the town, with this share of its fullest day's
+# readings: a six-hour outage leaves a drifting day its median, a run's first night hours are no day
+FULL_DAY_SHARE = 0.5
 # a day on which a station's readings were frozen or out of range for this share of the day or more stays out of
 # its ratio to the town: its median is the fault's, not the air's
 EXPLAINED_DAY_SHARE = 0.25
 # a slot of the week is judged from two earlier weeks when a holiday or the town's festival took the third (the
 # counter's own spread, not the two readings' difference, then carries the judgement)
 WEEKLY_MIN_WEEKS = 2
-MIN_DAY_SHARE = 0.8  # a day enters the daily drift test with this share of the fullest day's readings
 EXPLAINED = frozenset({"stuck", "spike", "out_of_range"})  # readings these explain stay out of daily medians
 # the detectors' parameters: spikes are short, rise from and return to within half the threshold (a classroom
 # filling with CO2, an evening's slow rise of particles that crosses the threshold at its top are no spikes); a count
@@ -495,7 +496,7 @@ def daily_drift_events(raw: Raw, quantity: str, *, label: str = "", unit: str | 
     parts = np.split(values, edges)
     medians = np.array([float(np.median(part)) for part in parts])
     within = np.array([float(np.median(np.abs(part - np.median(part)))) for part in parts]) * det.MAD_TO_SIGMA
-    full = counts >= MIN_DAY_SHARE * counts.max()  # days with most of their readings
+    full = counts >= FULL_DAY_SHARE * counts.max()  # days with most of their readings
     day_ends = (np.unique(days) + 1) * DAY - 1
     if full.sum() < 3:
         return []

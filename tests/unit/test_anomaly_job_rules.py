@@ -938,3 +938,18 @@ def test_a_rooms_co2_drift_shows_in_its_nights_without_usual_weeks() -> None:
     assert drift.kind == "drift"
     assert "daily median of co2 drifting upward" in drift.reason
     assert onset - DAY <= drift.began <= onset + 2 * DAY
+
+
+def test_a_drift_through_an_outage_keeps_the_outages_day() -> None:
+    """A drift of 8 µg/m³ a day from noon for a day and a half, whose second day lost its first six hours to
+    an outage: that day's median is still the drift's, and the first half day alone reaches no alarm.
+    """
+    raw = ring_road_no2()
+    onset = START_DAY * DAY + 24 * DAY + 12 * 3600.0
+    drifting = (raw.times >= onset) & (raw.times < onset + 1.5 * DAY)
+    drifted = raw.values + np.where(drifting, (raw.times - onset) / DAY * 8.0, 0.0)
+    outage = (raw.times >= onset + 0.5 * DAY) & (raw.times < onset + 0.5 * DAY + 6 * 3600.0)
+    kept = Raw(raw.dev_eui, "", raw.times[~outage], drifted[~outage])
+    [drift] = daily_drift_events(kept, "no2")
+    assert "daily median of no2 drifting upward" in drift.reason
+    assert onset - DAY <= drift.began <= onset + DAY
