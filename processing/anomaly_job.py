@@ -37,7 +37,8 @@ What is examined, per device, from the catalog (``devices/catalog.py``) and the 
   also drifted, the same way, against the town's other stations of the quantity, over the days the drift
   built up moved away from them far beyond the usual day-to-day spread of that ratio, and moved beyond what
   the town's level and weather (temperature, air pressure) explain of that ratio
-  (:func:`departure_from_weather`). The daily medians are InfluxDB's, of days with most of their readings
+  (:func:`departure_from_weather`); a room's kept CO2 drift takes in its departures from its week during the
+  drift (:func:`without_drifts_departures`). The daily medians are InfluxDB's, of days with most of their readings
   (:data:`FULL_DAY_SHARE`), the drifting station's without the days its frozen or out-of-range readings took
   (:func:`without_explained_days`).
 
@@ -1205,6 +1206,16 @@ async def confirm_drifts(
     return kept
 
 
+def without_drifts_departures(found: list[Detection]) -> list[Detection]:
+    """One event per condition: a room whose CO2 sensor drifts departs from its week for as long as it drifts,
+    and the drift (kept once confirmed against the town) says why; its series' ``seasonal`` events within the
+    drift's days are part of it.
+    """
+    drifts = [d for d in found if d.kind == "drift" and d.quantity in WEEKLY]
+    return [e for e in found if e.kind != "seasonal" or not any(
+        d.series == e.series and e.start <= d.end and e.end >= d.onset for d in drifts)]
+
+
 async def read_weather(
     client: InfluxClient, municipality: str, start: float, end: float, report: JobReport
 ) -> dict[str, dict[tuple[str, str], dict[int, float]]]:
@@ -1616,7 +1627,7 @@ async def detect_with(
         report.sites += 1
         report.devices += len(site.devices)
     began = time.perf_counter()
-    found = await confirm_drifts(client, found, window.start, window.end, report)
+    found = without_drifts_departures(await confirm_drifts(client, found, window.start, window.end, report))
     report.seconds["detect"] += time.perf_counter() - began
     began = time.perf_counter()
     report.stored = await asyncio.to_thread(store.upsert, found, examined=examined, until=window.end)

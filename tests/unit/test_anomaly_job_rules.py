@@ -56,6 +56,7 @@ from processing.anomaly_job import (
     week_ratio,
     weekly_events,
     with_above_at_site,
+    without_drifts_departures,
     without_explained_days,
 )
 from processing.events import Detection
@@ -953,3 +954,16 @@ def test_a_drift_through_an_outage_keeps_the_outages_day() -> None:
     [drift] = daily_drift_events(kept, "no2")
     assert "daily median of no2 drifting upward" in drift.reason
     assert onset - DAY <= drift.began <= onset + DAY
+
+
+def test_a_rooms_departures_while_its_sensor_drifts_are_the_drift() -> None:
+    def record(kind: str, first: float, last: float, dev_eui: str = "room", quantity: str = "co2") -> Detection:
+        return Detection(dev_eui, quantity, "", kind, first * DAY, first * DAY, last * DAY, 2.0, "...")
+
+    drift = record("drift", 10, 14)
+    during = record("seasonal", 12, 12.5)
+    before = record("seasonal", 5, 5.5)  # a spike of the week before: its own condition
+    elsewhere = record("seasonal", 12, 12.5, dev_eui="office")
+    found = [drift, during, before, elsewhere, record("stuck", 12, 13)]
+    assert without_drifts_departures(found) == [drift, before, elsewhere, found[-1]]
+    assert without_drifts_departures([during, before]) == [during, before]  # no drift kept: they stand
