@@ -231,6 +231,7 @@ async def run_demo(
     from processing.service import ProcessingService
 
     base = get_settings()
+    town = load_town("default")
     with MosquittoServer(run_dir / "mosquitto") as broker, InfluxServer(run_dir / "influxdb") as influx:
         settings = base.model_copy(
             update={
@@ -240,10 +241,10 @@ async def run_demo(
                 "data_dir": run_dir,
                 # the simulated town's file is its calendar: detection knows its holidays and events
                 "calendar": base.calendar or town_path("default"),
-                "timezone": load_town("default").timezone.key,
+                "timezone": town.timezone.key,
             }
         )
-        register_town(load_town("default"), settings.registry_url)
+        register_town(town, settings.registry_url)
         key = KeyStore(settings.registry_url).create(Role.ADMIN, name="demo")[1]
         history = await _history(settings, history_days) if history_days > 0 else "none (--history-days 0)"
         ingest = IngestService(settings, IngestOptions(client_id="stadtpuls-demo-ingest"))

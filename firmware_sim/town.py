@@ -27,6 +27,7 @@ from pydantic import (
 
 from devices.catalog import DeviceModel, get_model
 from devices.specfile import location, read_yaml, validate
+from stadtpuls.calendar import YearlyWindow
 from stadtpuls.errors import ConfigError
 from stadtpuls.schema import DeviceClass
 
@@ -78,21 +79,6 @@ class Network:
     chirpstack_application: str
     gateways: tuple[Gateway, ...]
     radio: RadioSettings
-
-
-@dataclass(frozen=True, slots=True)
-class YearlyWindow:
-    """A window of days that recurs every year, ``MM-DD`` to ``MM-DD`` inclusive (may wrap the new year)."""
-
-    start: tuple[int, int]
-    end: tuple[int, int]
-
-    def contains(self, day: date) -> bool:
-        """Whether ``day`` lies in the window."""
-        key = (day.month, day.day)
-        if self.start <= self.end:
-            return self.start <= key <= self.end
-        return key >= self.start or key <= self.end
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,13 +115,13 @@ SHARE_MIN_DAYS = 3  # days that give a counter's usual share of its site's other
 # Poisson standard deviations above it, is a spike (:func:`above_at_site`); a market lifts one street of a site
 # by half, the Christmas market's evenings the whole site
 SITE_SPIKE_FACTOR = 4.0
+SITE_SPIKE_SIGMAS = 6.0
 # a room's CO2 at this many times the high quantile of its readings over the days before is a spike, weeks or
 # no weeks (:func:`beyond_own_range`): a full classroom reaches 1,500 ppm most days, never 3,000
 ROOM_RANGE_FACTOR = 2.0
 ROOM_RANGE_QUANTILE = 0.99
 ROOM_RANGE_DAYS = 28
 ROOM_RANGE_MIN_DAYS = 7
-SITE_SPIKE_SIGMAS = 6.0
 COUNT_SPAN_PAD = 300.0  # s around an event's readings, so that counters reporting at other phases are included
 WEEK = 7 * DAY
 IDLE_SHARE = 0.1  # a frozen bay is not stuck while this share of its site's bays stood unchanged as long
@@ -387,6 +387,13 @@ def weekly_events(raw: Raw, quantity: str, model: DeviceModel, context: Context)
     return [e for e in found if e.kind == "seasonal"]
 
 
+def readings(raw: Raw) -> tuple[Times, Times]:
+    """A series' times and values in time order, without the missing readings."""
+    present = ~np.isnan(raw.values)
+    order = np.argsort(raw.times[present], kind="stable")
+    return raw.times[present][order], raw.values[present][order]
+
+
 def beyond_own_range(raw: Raw, quantity: str, context: Context) -> list[det.Event]:
     """Readings far above anything the room reached before: ``spike``, with or without usual weeks.
 
@@ -397,9 +404,7 @@ def beyond_own_range(raw: Raw, quantity: str, context: Context) -> list[det.Even
     days with readings), and one at :data:`ROOM_RANGE_FACTOR` times that or more is reported, on any day;
     consecutive ones are one event.
     """
-    present = ~np.isnan(raw.values)
-    order = np.argsort(raw.times[present], kind="stable")
-    times, values = raw.times[present][order], raw.values[present][order]
+    times, values = readings(raw)
     if times.size == 0:
         return []
     local = det.local_times(times, context.timezone)
@@ -564,10 +569,7 @@ def silent_at_site(raw: Raw, neighbours: Sequence[Raw], context: Context) -> lis
     others = other_counters(raw, neighbours)
     if not others:
         return []
-    order = np.argsort(raw.times, kind="stable")
-    times, values = raw.times[order], raw.values[order]
-    present = ~np.isnan(values)
-    times, values = times[present], values[present]
+    times, values = readings(raw)
     their_times = np.concatenate([n.times[~np.isnan(n.values)] for n in others])
     their_values = np.concatenate([n.values[~np.isnan(n.values)] for n in others])
     ranked = np.argsort(their_times, kind="stable")
@@ -621,9 +623,7 @@ def above_at_site(raw: Raw, neighbours: Sequence[Raw], context: Context, name: s
     standard deviations above it; hours expected to count fewer than :data:`SITE_MIN_COUNT` (a night) are not
     judged. Consecutive hours are one event.
     """
-    present = ~np.isnan(raw.values)
-    order = np.argsort(raw.times[present], kind="stable")
-    times, values = raw.times[present][order], raw.values[present][order]
+    times, values = readings(raw)
     if times.size == 0:
         return []
     expectations = []

@@ -44,11 +44,14 @@ class DayNote:
 
 
 @dataclass(frozen=True, slots=True)
-class _Window:
+class YearlyWindow:
+    """A window of days that recurs every year, ``MM-DD`` to ``MM-DD`` inclusive (may wrap the new year)."""
+
     start: tuple[int, int]
     end: tuple[int, int]
 
     def contains(self, day: date) -> bool:
+        """Whether ``day`` lies in the window."""
         key = (day.month, day.day)
         if self.start <= self.end:
             return self.start <= key <= self.end
@@ -60,9 +63,9 @@ class TownCalendar:
     """Public holidays of a state, school holidays, weekly markets and yearly events."""
 
     state: str = ""
-    school_holidays: tuple[_Window, ...] = ()
+    school_holidays: tuple[YearlyWindow, ...] = ()
     market_days: frozenset[int] = frozenset()  # 0 = Monday
-    events: tuple[tuple[str, _Window], ...] = ()
+    events: tuple[tuple[str, YearlyWindow], ...] = ()
     short_days: frozenset[tuple[int, int]] = frozenset()  # (month, day) on which the shops close early
 
     def notes(self, day: date) -> list[DayNote]:
@@ -142,10 +145,10 @@ def _calendar(document: Any) -> TownCalendar:
                         short_days=short)
 
 
-def _window(spec: Any) -> _Window:
+def _window(spec: Any) -> YearlyWindow:
     if not isinstance(spec, dict):
         raise TypeError(f"a window must be a mapping with 'from' and 'to', got {spec!r}")
-    return _Window(_month_day(spec["from"]), _month_day(spec["to"]))
+    return YearlyWindow(_month_day(spec["from"]), _month_day(spec["to"]))
 
 
 def _month_day(value: Any) -> tuple[int, int]:
