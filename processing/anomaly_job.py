@@ -18,8 +18,8 @@ What is examined, per device, from the catalog (``devices/catalog.py``) and the 
   spikes (short, and back to normal afterwards) and drift (of daily medians); no spike or drift test for the
   weather (:data:`WEATHER`); CO2 is compared with the same time of the week (:data:`WEEKLY`) instead of the
   spike test, and with the highest readings of its usual days before (:func:`beyond_own_range`); PM1.0
-  and PM2.5 drift is judged against PM10 of the same device where it has one; PM2.5 above PM10 of the same
-  device is ``impossible``;
+  and PM2.5 drift is judged against PM10 of the same device where it has one, NO2 drift against NO and CO of
+  the same device as well (:func:`gas_drift_events`); PM2.5 above PM10 of the same device is ``impossible``;
 * counts (:data:`COUNT_QUANTITIES`): out of range, deviations from the hour of the week at the day's level of
   activity (unless the site's other counters departed alike: :func:`shared_by_site`) and counters stuck at
   zero in busy hours (hours its earlier weeks counted, or the site's other counters counted, at the counter's
@@ -100,6 +100,14 @@ WEATHER = frozenset({"temperature", "humidity", "pressure"})  # no drift or spik
 REFERENCED = {"pm1_0": "pm10", "pm2_5": "pm10"}
 PARTICLES = frozenset({"pm1_0", "pm2_5", "pm10"})
 PARTICLE_NAMES = {"pm1_0": "PM1.0", "pm2_5": "PM2.5", "pm10": "PM10"}
+# a gas judged for drift against the station's other traffic gases as well: exhaust brings NO2, NO and CO together,
+# and the wind and inversions that move a road's NO2 by half from day to day move them alike, while a drifting
+# NO2 cell moves alone
+GAS_PARTNERS = {"no2": ("no", "co")}
+GAS_NAMES = {"no2": "NO2", "no": "NO", "co": "CO"}
+COLOCATED = frozenset(GAS_PARTNERS) | {q for partners in GAS_PARTNERS.values() for q in partners}
+GAS_LOG_OFFSET = 0.05  # share of a gas's median added before its log: clean air near zero does not make it jump
+GAS_MIN_SPREAD = 1e-3  # log units: the fit's residual spread is taken as at least this (0.1 %)
 WEEKLY = frozenset({"co2"})  # compared with the same time of the week instead of a trailing window (a drift
 # shows there too, and in the daily medians: the empty room at night, outdoor air plus the sensor's offset)
 # a holiday on which a room's busiest readings (the day's 90th percentile) reach two thirds of its usual
@@ -487,31 +495,126 @@ def reference_drift_events(raw: Raw, reference: Raw, quantity: str, partner: str
     return daily_drift_events(Raw(raw.dev_eui, raw.channel, common, share), quantity, label=label, unit="")
 
 
+def gas_drift_events(
+    raw: Raw, quantity: str, by_series: dict[tuple[str, str, str], Raw], where: tuple[str, str]
+) -> list[det.Event]:
+    """Drift of a gas against the station's other traffic gases, where it measures them all (else none: its
+    own past is judged in :func:`level_events`).
+    """
+    dev_eui, channel = where
+    partners = [by_series.get((dev_eui, q, channel)) for q in GAS_PARTNERS[quantity]]
+    known = [p for p in partners if p is not None]
+    return colocated_drift_events(raw, known, quantity) if len(known) == len(partners) else []
+
+
+def colocated_drift_events(raw: Raw, partners: Sequence[Raw], quantity: str) -> list[det.Event]:
+    """Drift of a gas against the station's other traffic gases (:data:`GAS_PARTNERS`), on daily medians.
+
+    Each day's log median is compared with what the partners' log medians predict by a least-squares fit over
+    the :data:`DAILY` window ``drift_lag`` before it (at least ``min_history`` days); the fit's residuals there
+    give its spread (robust, scaled by sqrt(n / (n - p)) for its ``p`` coefficients). A CUSUM over the day's
+    residual in those spreads finds the drift (:func:`processing.detect.drift_events`): a road's NO2 that varies
+    by half from day to day with the wind varies by a tenth against its NO and CO, so a drifting cell that stays
+    within the road's usual range against its own past stands out here. Only days with most of their readings
+    in every series count (:data:`FULL_DAY_SHARE`); each series is taken by the log of its value plus
+    :data:`GAS_LOG_OFFSET` of its median.
+    """
+    series = [daily_medians(r) for r in (raw, *partners)]
+    days = sorted(set.intersection(*(set(s) for s in series)))
+    if len(days) < DAILY.min_history + 3:
+        return []
+    columns = []
+    for medians in series:
+        values = np.array([medians[day] for day in days])
+        columns.append(np.log(np.maximum(values, 0.0) + GAS_LOG_OFFSET * max(float(np.median(values)), 1e-9)))
+    own, design = columns[0], np.column_stack([np.ones(len(days)), *columns[1:]])
+    residual, spread = colocated_residuals(np.asarray(days), own, design)
+    times = (np.asarray(days, dtype=np.float64) + 1) * DAY - 1
+    usable = np.isfinite(residual)
+    if usable.sum() < 3:
+        return []
+    partners_named = " and ".join(GAS_NAMES.get(q, q) for q in GAS_PARTNERS.get(quantity, ()))
+    test = det.Series(times[usable], residual[usable], DAY, f"daily median of {quantity}", "")
+    settings = replace(DAILY, drift_lag=0.0)  # the fit already ends drift_lag before each day
+    events = det.drift_events(test, settings, np.zeros(test.values.size), spread[usable])
+    return [colocated_reason(e, test, spread[usable], partners_named) for e in events]
+
+
+def daily_medians(raw: Raw) -> dict[int, float]:
+    """Day number → median of the day's readings, for days with most of their readings (:data:`FULL_DAY_SHARE`)."""
+    days, parts = full_day_readings(raw)
+    return {int(day): float(np.median(part)) for day, part in zip(days, parts, strict=True)}
+
+
+def full_day_readings(raw: Raw) -> tuple[npt.NDArray[np.int64], list[Times]]:
+    """The day numbers (UTC) with at least :data:`FULL_DAY_SHARE` of the fullest day's readings, ascending, and
+    each one's readings (no NaN).
+    """
+    present = ~np.isnan(raw.values)
+    order = np.argsort(raw.times[present], kind="stable")
+    times, values = raw.times[present][order], raw.values[present][order]
+    if times.size == 0:
+        return np.empty(0, dtype=np.int64), []
+    days = np.floor(times / DAY).astype(np.int64)
+    edges = np.flatnonzero(np.diff(days)) + 1
+    counts = np.diff(np.concatenate(([0], edges, [times.size])))
+    full = np.flatnonzero(counts >= FULL_DAY_SHARE * counts.max())
+    parts = np.split(values, edges)
+    return np.unique(days)[full], [parts[i] for i in full]
+
+
+def colocated_residuals(
+    days: npt.NDArray[np.int64], own: Times, design: npt.NDArray[np.float64]
+) -> tuple[Times, Times]:
+    """Each day's residual against a fit over the :data:`DAILY` window ``drift_lag`` before it, and that fit's
+    spread (NaN where the window holds fewer than ``min_history`` days); see :func:`colocated_drift_events`.
+    """
+    residual, spread = np.full(days.size, np.nan), np.full(days.size, np.nan)
+    lag, window = round(DAILY.drift_lag / DAY), round(DAILY.drift_window / DAY)
+    unknowns = design.shape[1]
+    for i, day in enumerate(days):
+        rows = np.flatnonzero((days <= day - lag) & (days > day - lag - window))
+        if rows.size < max(DAILY.min_history, unknowns + 2):
+            continue
+        coefficients, *_ = np.linalg.lstsq(design[rows], own[rows], rcond=None)
+        fitted = own[rows] - design[rows] @ coefficients
+        mad = det.MAD_TO_SIGMA * float(np.median(np.abs(fitted - np.median(fitted))))
+        spread[i] = max(mad * math.sqrt(rows.size / (rows.size - unknowns)), GAS_MIN_SPREAD)
+        residual[i] = own[i] - float(design[i] @ coefficients)
+    return residual, spread
+
+
+def colocated_reason(event: det.Event, test: det.Series, spread: Times, partners: str) -> det.Event:
+    """The event with a reason in percent of what the station's other gases (``partners``, named) predict."""
+    inside = (test.times >= event.began) & (test.times <= event.end)
+    shift = float(np.mean(test.values[inside]))
+    usual = float(np.median(spread[inside]))
+    direction = "upward" if "drifting upward" in event.reason else "downward"
+    reason = (f"{test.name} drifting {direction} against {partners} of the same station since about "
+              f"{det.when(event.began)}: on average {100 * abs(math.expm1(shift)):.0f} % "
+              f"{'above' if shift > 0 else 'below'} what they predict by their relation over the "
+              f"{det.duration(DAILY.drift_window)} up to {det.duration(DAILY.drift_lag)} before (which it usually "
+              f"keeps within ±{100 * math.expm1(usual):.0f} %)")
+    return replace(event, reason=reason)
+
+
 def daily_drift_events(raw: Raw, quantity: str, *, label: str = "", unit: str | None = None) -> list[det.Event]:
     """A CUSUM over daily medians against their own long-term median: a slow drift shows over days, while
     the daily cycle (rush hours, lessons) and single readings do not count. ``label`` and ``unit`` name what
     the values are when they are not the quantity itself.
     """
-    present = ~np.isnan(raw.values)
-    times, values = raw.times[present], raw.values[present]
-    if times.size == 0:
+    days, parts = full_day_readings(raw)  # days with most of their readings
+    if days.size < 3:
         return []
-    days = np.floor(times / DAY).astype(np.int64)
-    edges = np.flatnonzero(np.diff(days)) + 1
-    counts = np.diff(np.concatenate(([0], edges, [times.size])))
-    parts = np.split(values, edges)
     medians = np.array([float(np.median(part)) for part in parts])
     within = np.array([float(np.median(np.abs(part - np.median(part)))) for part in parts]) * det.MAD_TO_SIGMA
-    full = counts >= FULL_DAY_SHARE * counts.max()  # days with most of their readings
-    day_ends = (np.unique(days) + 1) * DAY - 1
-    if full.sum() < 3:
-        return []
+    day_ends = ((days + 1) * DAY - 1).astype(np.float64)
     name = f"daily median of {label or quantity}"
-    series = det.Series(day_ends[full], medians[full], DAY, name, QUANTITIES[quantity].unit if unit is None else unit)
+    series = det.Series(day_ends, medians, DAY, name, QUANTITIES[quantity].unit if unit is None else unit)
     median, spread = det.long_term(series, DAILY)
     # day-to-day medians of a quiet indoor night can agree within a few ppm; a drift is judged against the
     # variation the sensor shows within its usual day as well
-    usual_within, _ = det.rolling(np.ascontiguousarray(within[full]), 14, 7)
+    usual_within, _ = det.rolling(np.ascontiguousarray(within), 14, 7)
     spread = np.fmax(spread, DAILY_WITHIN_SHARE * usual_within)
     return det.drift_events(series, DAILY, median, spread)
 
@@ -1521,7 +1624,7 @@ async def examine_site(
                     events = count_events(raw, quantity, model, context, neighbours=raws)
                 else:
                     findings = level_findings(raw, quantity, model)
-                    if quantity in PARTICLES:  # judged for drift below, against each other (level_events: the rest)
+                    if quantity in PARTICLES or quantity in COLOCATED:  # judged for drift below, against each other
                         cleaned[(raw.dev_eui, quantity, raw.channel)] = explained_out(raw, findings)
                     events = level_events(raw, quantity, model, context, findings=findings)
             except det.DetectError as exc:
@@ -1535,10 +1638,15 @@ async def examine_site(
             report.series += 1
     for (dev_eui, quantity, channel), raw in cleaned.items():
         model = site.models[dev_eui]
-        if quantity in PARTICLES and model is not None and 0 < model.report_interval <= MAX_LEVEL_INTERVAL:
-            events = keep(particle_drift_events(raw, quantity, cleaned, (dev_eui, channel)),
-                          float(raw.times.max()), context)
-            found += detections(events, site.devices[dev_eui], quantity, channel)
+        if model is None or not 0 < model.report_interval <= MAX_LEVEL_INTERVAL:
+            continue
+        if quantity in PARTICLES:
+            events = particle_drift_events(raw, quantity, cleaned, (dev_eui, channel))
+        elif quantity in GAS_PARTNERS:
+            events = gas_drift_events(raw, quantity, cleaned, (dev_eui, channel))
+        else:
+            continue
+        found += detections(keep(events, float(raw.times.max()), context), site.devices[dev_eui], quantity, channel)
     for smaller, larger, names in PAIRS:
         for (dev_eui, quantity, channel), raw in by_series.items():
             other = by_series.get((dev_eui, larger, channel))
