@@ -28,6 +28,7 @@ COMMANDS = {
     "process": "processing.cli:process_group",
     "dashboards": "dashboards.cli:dashboards_group",
     "report": "reports.cli:report_group",
+    "influx": "stadtpuls.influx_cli:influx_group",
 }
 
 

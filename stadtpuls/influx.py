@@ -19,7 +19,7 @@ import httpx
 import orjson
 
 from stadtpuls.errors import ConfigError, UnavailableError
-from stadtpuls.lineprotocol import quote_identifier
+from stadtpuls.lineprotocol import quote_identifier, quote_string
 
 _PRECISIONS = frozenset({"ns", "u", "ms", "s", "m", "h"})  # what /write accepts as ``precision``
 _DURATION = re.compile(r"INF|(\d+(ns|u|µ|ms|s|m|h|d|w))+")
@@ -62,6 +62,9 @@ class InfluxRefused(InfluxUnavailable):
         super().__init__(f"InfluxDB refused the write (HTTP {status}), not because of its data: {message}")
         self.status = status
         self.message = message
+
+
+ACCOUNT_PRIVILEGES = ("READ", "WRITE", "ALL")  # what a service account may get on the database
 
 
 class InfluxAccessError(ConfigError):
@@ -182,6 +185,61 @@ class InfluxClient:
                 "STADTPULS_INFLUX_PASSWORD to an admin account)"
             )
         return f"{where} refused to check or create database {self.database!r} (HTTP {exc.status}): {exc.message}"
+
+    async def ensure_account(self, user: str, password: str, privilege: str) -> str:
+        """Make ``user`` an account without admin rights that has ``password`` and exactly ``privilege``
+        (``READ``, ``WRITE`` or ``ALL``) on this database; needs an admin account. Safe to run again: an existing
+        account gets the password and privilege given (any other grant on this database is revoked).
+
+        Returns:
+            ``"created"`` or ``"updated"``.
+
+        Raises:
+            ValueError: an unknown privilege, an empty name or password.
+            InfluxAccessError: this client's account may not manage accounts, or ``user`` is an admin account
+                (which a database grant would not restrict). The password never appears in the text.
+            InfluxUnavailable: InfluxDB is unreachable or answers 5xx.
+        """
+        if privilege not in ACCOUNT_PRIVILEGES:
+            raise ValueError(f"privilege must be one of {', '.join(ACCOUNT_PRIVILEGES)}, got {privilege!r}")
+        if not user or not password:
+            raise ValueError("an account needs a name and a password")
+        name, database = quote_identifier(user), quote_identifier(self.database)
+        try:
+            users = await self._users()
+            if users.get(user):
+                raise InfluxAccessError(
+                    f"InfluxDB account {user!r} is an admin: a grant on {self.database!r} would not restrict it; "
+                    "give the service an account of its own"
+                )
+            verb = f"SET PASSWORD FOR {name} =" if user in users else f"CREATE USER {name} WITH PASSWORD"
+            await self._secret_command(f"{verb} {quote_string(password)}", f"{verb} '…'")
+            await self._command(f"REVOKE ALL PRIVILEGES ON {database} FROM {name}")
+            await self._command(f"GRANT {privilege} ON {database} TO {name}")
+        except InfluxRejected as exc:
+            if exc.status in (401, 403):
+                raise InfluxAccessError(
+                    f"InfluxDB at {self.url} refused to manage accounts to account {self.username!r} "
+                    f"({exc.message}): STADTPULS_INFLUX_USERNAME and STADTPULS_INFLUX_PASSWORD must name an admin"
+                ) from exc
+            raise
+        return "updated" if user in users else "created"
+
+    async def _users(self) -> dict[str, bool]:
+        """InfluxDB's accounts: name → whether it is an admin."""
+        response = await self._request("POST", "/query", data={"q": "SHOW USERS"})
+        results = response.json().get("results", [])
+        for result in results:
+            if "error" in result:
+                raise InfluxRejected(403 if "authoriz" in str(result["error"]) else 400, str(result["error"]))
+        return {str(row[0]): bool(row[1]) for r in results for s in r.get("series", []) for row in s.get("values", [])}
+
+    async def _secret_command(self, statement: str, shown: str) -> None:
+        """:meth:`_command` for a statement with a password in it: an error names ``shown`` instead."""
+        response = await self._request("POST", "/query", data={"q": statement})
+        for result in response.json().get("results", []):
+            if "error" in result:
+                raise InfluxRejected(400, f"{shown!r}: {result['error']}")
 
     async def drop_database(self) -> None:
         """Drop the database with all its data (nothing happens if it does not exist)."""

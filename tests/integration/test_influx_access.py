@@ -12,11 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner, Result
 
 from devtools.localstack import InfluxServer, MosquittoServer
 from ingest.service import IngestOptions, IngestService
+from stadtpuls.cli import main
 from stadtpuls.errors import ConfigError
-from stadtpuls.influx import InfluxAccessError, InfluxClient
+from stadtpuls.influx import InfluxAccessError, InfluxClient, InfluxRefused, InfluxRejected
 from stadtpuls.settings import InfluxSettings, MqttSettings, Settings
 
 pytestmark = pytest.mark.integration
@@ -110,3 +112,76 @@ async def test_ingest_refuses_to_start_on_a_database_it_may_not_create(
     service = IngestService(settings, IngestOptions(client_id=f"test-auth-{uuid.uuid4().hex[:6]}"))
     with pytest.raises(ConfigError, match="STADTPULS_INFLUX_DB"):
         await asyncio.wait_for(service.run(), timeout=30)
+
+
+def _grant(url: str, user: str, privilege: str, password: str, account: tuple[str, str] = ADMIN) -> Result:
+    """``stadtpuls influx grant`` as the compose stack runs it, with ``account`` in the settings."""
+    env = {"STADTPULS_INFLUX_URL": url, "STADTPULS_INFLUX_DB": "town", "STADTPULS_INFLUX_USERNAME": account[0],
+           "STADTPULS_INFLUX_PASSWORD": account[1], "ACCOUNT_PASSWORD": password}
+    return CliRunner().invoke(main, ["influx", "grant", user, privilege, "--password-env", "ACCOUNT_PASSWORD"], env=env)
+
+
+async def test_the_services_accounts_get_their_rights_and_no_more(secured: str) -> None:
+    ingest_password, api_password = "in'gest\\pw\"1", "api-pw"  # quotes and a backslash reach InfluxQL escaped
+    first = await asyncio.to_thread(_grant, secured, "ingest", "write", ingest_password)
+    assert first.exit_code == 0, first.output
+    assert "'ingest' created: WRITE on database 'town' only" in first.output
+    assert ingest_password not in first.output
+    assert (await asyncio.to_thread(_grant, secured, "api", "read", api_password)).exit_code == 0
+    async with _client(secured, "town", ("ingest", ingest_password)) as ingest:
+        await ingest.create_database()  # what ingest does at its start: the database is there
+        await ingest.write("accounts value=1 1")
+        with pytest.raises(InfluxRejected) as refused:
+            await ingest.query('SELECT * FROM "accounts"')
+        assert refused.value.status == 403
+    async with _client(secured, "town", ("api", api_password)) as api:
+        [series] = await api.query('SELECT "value" FROM "accounts"')
+        assert series["values"] == [[1, 1.0]]
+        with pytest.raises(InfluxRefused) as written:
+            await api.write("accounts value=2 2")
+        assert written.value.status == 403
+
+
+async def test_granting_again_changes_the_password_and_narrows_the_rights(secured: str) -> None:
+    assert (await asyncio.to_thread(_grant, secured, "rotating", "all", "old-pw")).exit_code == 0
+    again = await asyncio.to_thread(_grant, secured, "rotating", "read", "new-pw")
+    assert again.exit_code == 0, again.output
+    assert "'rotating' updated: READ on database 'town' only" in again.output
+    async with _client(secured, "town", ("rotating", "old-pw")) as old:
+        with pytest.raises(InfluxRejected) as refused:
+            await old.query("SHOW MEASUREMENTS")
+        assert refused.value.status == 401
+    async with _client(secured, "town", ("rotating", "new-pw")) as new:
+        await new.query("SHOW MEASUREMENTS")
+        with pytest.raises(InfluxRefused):
+            await new.write("rotating value=1 1")  # ALL before, READ now
+
+
+def test_accounts_are_managed_only_by_an_admin_and_never_made_of_one(secured: str) -> None:
+    refused = _grant(secured, "someone", "read", "pw", account=WRITER)
+    assert refused.exit_code != 0
+    assert "STADTPULS_INFLUX_USERNAME and STADTPULS_INFLUX_PASSWORD must name an admin" in refused.output
+    admin = _grant(secured, ADMIN[0], "read", "pw")
+    assert admin.exit_code != 0
+    assert "is an admin" in admin.output
+    missing = CliRunner().invoke(main, ["influx", "grant", "x", "read", "--password-env", "NOT_SET_ANYWHERE"],
+                                 env={"STADTPULS_INFLUX_URL": secured, "NOT_SET_ANYWHERE": ""})
+    assert missing.exit_code != 0
+    assert "NOT_SET_ANYWHERE is empty or not set" in missing.output
+
+
+async def test_ingest_starts_with_its_write_only_account(
+    secured: str, mosquitto: MosquittoServer, tmp_path: Path
+) -> None:
+    assert (await asyncio.to_thread(_grant, secured, "ingest-only", "write", "ingest-only-pw")).exit_code == 0
+    settings = Settings(
+        mqtt=MqttSettings(url=mosquitto.url),
+        influx=InfluxSettings(url=secured, db="town", username="ingest-only", password="ingest-only-pw"),
+        data_dir=tmp_path,
+    )
+    service = IngestService(settings, IngestOptions(client_id=f"test-auth-{uuid.uuid4().hex[:6]}"))
+    ready = asyncio.Event()
+    task = asyncio.create_task(service.run(ready=ready))
+    await asyncio.wait_for(ready.wait(), timeout=30)
+    service.stop()
+    await asyncio.wait_for(task, timeout=30)

@@ -110,7 +110,8 @@ def test_the_schema_rejects_a_broken_file(raw: dict[str, Any]) -> None:
 
 def test_the_stack_has_every_part(compose: dict[str, Any]) -> None:
     assert set(compose["services"]) == {
-        "mosquitto", "influxdb", "postgres", "grafana", "ingest", "processing", "alarms", "api", "simulator"}
+        "mosquitto", "influxdb", "postgres", "grafana", "ingest", "processing", "alarms", "api", "simulator",
+        "influx-ingest-account", "influx-api-account"}
     assert compose["services"]["simulator"]["profiles"] == ["demo"]
     assert all("profiles" not in s for name, s in compose["services"].items() if name != "simulator")
 
@@ -282,6 +283,9 @@ def test_every_server_has_a_health_check_and_its_dependants_wait_for_it(compose:
         assert services[name]["healthcheck"]["test"], name
     for name, service in services.items():
         for dependency, condition in service.get("depends_on", {}).items():
+            if services[dependency].get("restart") == "no":  # a task that runs once: waited for until it ends well
+                assert condition["condition"] == "service_completed_successfully", f"{name} → {dependency}"
+                continue
             assert condition["condition"] == "service_healthy", f"{name} → {dependency}"
             assert "healthcheck" in services[dependency], f"{name} waits for {dependency}, which has no check"
 
@@ -408,3 +412,30 @@ def test_the_build_context_lets_in_only_the_package_sources() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     for package in packages:
         assert f"COPY {package}/ {package}/" in dockerfile
+
+
+# --- InfluxDB accounts -----------------------------------------------------------------------------------------
+
+def test_ingest_writes_and_the_api_reads_with_accounts_of_their_own(compose: dict[str, Any]) -> None:
+    """The services that face outside data (ingest) and the internet (the API) hold no admin password: each has
+    an account with one right on the database, made before it starts by a task with the admin account.
+    """
+    services = compose["services"]
+    influx = services["influxdb"]["environment"]
+    admin = influx["INFLUXDB_ADMIN_USER"], influx["INFLUXDB_ADMIN_PASSWORD"]
+    for service, task, privilege in (("ingest", "influx-ingest-account", "write"),
+                                     ("api", "influx-api-account", "read")):
+        environment = services[service]["environment"]
+        account = environment["STADTPULS_INFLUX_USERNAME"], environment["STADTPULS_INFLUX_PASSWORD"]
+        assert account[0] == service
+        assert account[0] != admin[0]
+        assert account[1] != admin[1]
+        assert services[service]["depends_on"][task] == {"condition": "service_completed_successfully"}
+        args = services[task]["command"]
+        assert args[:4] == ["influx", "grant", service, privilege]
+        password_variable = args[args.index("--password-env") + 1]
+        assert services[task]["environment"][password_variable] == account[1]
+        assert services[task]["environment"]["STADTPULS_INFLUX_USERNAME"] == admin[0]
+        assert services[task]["environment"]["STADTPULS_INFLUX_PASSWORD"] == admin[1]
+    # processing creates retention policies: an admin's right in InfluxDB
+    assert services["processing"]["environment"]["STADTPULS_INFLUX_USERNAME"] == admin[0]
