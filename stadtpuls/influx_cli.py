@@ -26,7 +26,8 @@ def grant_command(user: str, privilege: str, password_env: str) -> None:
     """Create or update account USER with PRIVILEGE (read, write or all) on STADTPULS_INFLUX_DB only.
 
     Safe to run at every start: the account gets the password and privilege given, and any other grant on the
-    database is revoked. In the compose stack, ingest writes with its own account and the API reads with its own.
+    database is revoked. In the compose stack, ingest writes with its own account; the API and the alarms check
+    read with theirs.
     """
     password = os.environ.get(password_env, "")
     if not password:

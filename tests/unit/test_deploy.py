@@ -111,7 +111,7 @@ def test_the_schema_rejects_a_broken_file(raw: dict[str, Any]) -> None:
 def test_the_stack_has_every_part(compose: dict[str, Any]) -> None:
     assert set(compose["services"]) == {
         "mosquitto", "influxdb", "postgres", "grafana", "ingest", "processing", "alarms", "api", "simulator",
-        "influx-ingest-account", "influx-api-account"}
+        "influx-ingest-account", "influx-api-account", "influx-alarms-account"}
     assert compose["services"]["simulator"]["profiles"] == ["demo"]
     assert all("profiles" not in s for name, s in compose["services"].items() if name != "simulator")
 
@@ -417,14 +417,16 @@ def test_the_build_context_lets_in_only_the_package_sources() -> None:
 # --- InfluxDB accounts -----------------------------------------------------------------------------------------
 
 def test_ingest_writes_and_the_api_reads_with_accounts_of_their_own(compose: dict[str, Any]) -> None:
-    """The services that face outside data (ingest) and the internet (the API) hold no admin password: each has
-    an account with one right on the database, made before it starts by a task with the admin account.
+    """The services that face outside data (ingest) and the internet (the API), and the alarms check, hold no
+    admin password: each has an account with one right on the database, made before it starts by a task with the
+    admin account.
     """
     services = compose["services"]
     influx = services["influxdb"]["environment"]
     admin = influx["INFLUXDB_ADMIN_USER"], influx["INFLUXDB_ADMIN_PASSWORD"]
     for service, task, privilege in (("ingest", "influx-ingest-account", "write"),
-                                     ("api", "influx-api-account", "read")):
+                                     ("api", "influx-api-account", "read"),
+                                     ("alarms", "influx-alarms-account", "read")):
         environment = services[service]["environment"]
         account = environment["STADTPULS_INFLUX_USERNAME"], environment["STADTPULS_INFLUX_PASSWORD"]
         assert account[0] == service
