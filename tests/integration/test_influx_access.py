@@ -6,19 +6,24 @@ one clear error that names the setting to fix.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from click.testing import CliRunner, Result
 
+from devices.health import read_health
+from devices.records import DeviceInfo
 from devtools.localstack import InfluxServer, MosquittoServer
 from ingest.service import IngestOptions, IngestService
 from stadtpuls.cli import main
 from stadtpuls.errors import ConfigError
 from stadtpuls.influx import InfluxAccessError, InfluxClient, InfluxRefused, InfluxRejected
+from stadtpuls.schema import UPLINK_MEASUREMENT
 from stadtpuls.settings import InfluxSettings, MqttSettings, Settings
 
 pytestmark = pytest.mark.integration
@@ -185,3 +190,16 @@ async def test_ingest_starts_with_its_write_only_account(
     await asyncio.wait_for(ready.wait(), timeout=30)
     service.stop()
     await asyncio.wait_for(task, timeout=30)
+
+
+async def test_the_alarms_check_reads_the_devices_health_with_its_read_only_account(secured: str) -> None:
+    assert (await asyncio.to_thread(_grant, secured, "alarms-only", "read", "alarms-only-pw")).exit_code == 0
+    now = time.time()
+    async with _client(secured, "town", ADMIN) as admin:  # what ingest wrote: one uplink a minute ago
+        await admin.write(f"{UPLINK_MEASUREMENT},dev_eui=70B3D5E75E00B001,municipality=M f_cnt=7i,rssi=-90,snr=5 "
+                          f"{int((now - 60) * 1e9)}")
+    device = DeviceInfo("70B3D5E75E00B001", "bay", "nwave-nps405", "parking", "P1", "M", None, None)
+    async with _client(secured, "town", ("alarms-only", "alarms-only-pw")) as alarms:
+        health = await read_health(alarms, [device], now=datetime.fromtimestamp(now, UTC))
+    assert health[device.dev_eui].last_uplink is not None
+    assert health[device.dev_eui].rssi == -90
