@@ -1188,10 +1188,11 @@ def without_explained_days(days: dict[int, float], drift: Detection, found: Sequ
     """A drifting station's daily medians (day number → median) without the days on which its own events of a
     kind that explains readings (stuck, spike, out of range: :data:`EXPLAINED`) covered at least
     :data:`EXPLAINED_DAY_SHARE` of the day: a sensor frozen for half a day at a rush hour's value moves that
-    day's median by the fault, not by the air. The other stations keep theirs: without one of them on a day,
-    the town's median would be another station's level.
+    day's median by the fault, not by the air. An event covers the day from its onset (a frozen value's first
+    reading, not the hour the test recognised it). The other stations keep theirs: without one of them on a
+    day, the town's median would be another station's level.
     """
-    spans = [(e.start, e.end) for e in found if e.kind in EXPLAINED and e.series == drift.series]
+    spans = [(e.onset, e.end) for e in found if e.kind in EXPLAINED and e.series == drift.series]
     return {
         day: median for day, median in days.items()
         if sum(max(0.0, min(end, (day + 1) * DAY) - max(start, day * DAY)) for start, end in spans)

@@ -432,8 +432,11 @@ def test_the_days_a_stations_own_faults_took_stay_out_of_its_ratio_to_the_town()
         event("gap", 13, 12.0),  # a gap has no readings to move the median
         drift,
     ]
+    # frozen from 06:00 for 8 h, recognised as stuck only at 12:00: the day's median moved from 06:00 on
+    frozen = event("stuck", 14, 8.0, offset=6.0)
+    found.append(replace(frozen, start=frozen.onset + 6 * 3600))
     kept = without_explained_days(own, drift, found)
-    assert set(own) - set(kept) == {START_DAY + 5, START_DAY + 6}
+    assert set(own) - set(kept) == {START_DAY + 5, START_DAY + 6, START_DAY + 14}
     assert without_explained_days(own, drift, [drift]) == own
 
 
