@@ -550,9 +550,7 @@ def full_day_readings(raw: Raw) -> tuple[npt.NDArray[np.int64], list[Times]]:
     """The day numbers (UTC) with at least :data:`FULL_DAY_SHARE` of the fullest day's readings, ascending, and
     each one's readings (no NaN).
     """
-    present = ~np.isnan(raw.values)
-    order = np.argsort(raw.times[present], kind="stable")
-    times, values = raw.times[present][order], raw.values[present][order]
+    times, values = readings(raw)
     if times.size == 0:
         return np.empty(0, dtype=np.int64), []
     days = np.floor(times / DAY).astype(np.int64)

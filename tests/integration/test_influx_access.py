@@ -92,11 +92,12 @@ async def test_an_admin_creates_a_missing_database_once(secured: str) -> None:
         assert await influx.database_exists()
 
 
-async def test_ingest_starts_with_a_writer_account(secured: str, mosquitto: MosquittoServer, tmp_path: Path) -> None:
+async def _ingest_starts(url: str, account: tuple[str, str], mqtt_url: str, data_dir: Path) -> None:
+    """Ingest with ``account`` on database ``town`` gets ready (broker and InfluxDB checked), then stops."""
     settings = Settings(
-        mqtt=MqttSettings(url=mosquitto.url),
-        influx=InfluxSettings(url=secured, db="town", username=WRITER[0], password=WRITER[1]),
-        data_dir=tmp_path,
+        mqtt=MqttSettings(url=mqtt_url),
+        influx=InfluxSettings(url=url, db="town", username=account[0], password=account[1]),
+        data_dir=data_dir,
     )
     service = IngestService(settings, IngestOptions(client_id=f"test-auth-{uuid.uuid4().hex[:6]}"))
     ready = asyncio.Event()
@@ -104,6 +105,10 @@ async def test_ingest_starts_with_a_writer_account(secured: str, mosquitto: Mosq
     await asyncio.wait_for(ready.wait(), timeout=30)
     service.stop()
     await asyncio.wait_for(task, timeout=30)
+
+
+async def test_ingest_starts_with_a_writer_account(secured: str, mosquitto: MosquittoServer, tmp_path: Path) -> None:
+    await _ingest_starts(secured, WRITER, mosquitto.url, tmp_path)
 
 
 async def test_ingest_refuses_to_start_on_a_database_it_may_not_create(
@@ -179,17 +184,7 @@ async def test_ingest_starts_with_its_write_only_account(
     secured: str, mosquitto: MosquittoServer, tmp_path: Path
 ) -> None:
     assert (await asyncio.to_thread(_grant, secured, "ingest-only", "write", "ingest-only-pw")).exit_code == 0
-    settings = Settings(
-        mqtt=MqttSettings(url=mosquitto.url),
-        influx=InfluxSettings(url=secured, db="town", username="ingest-only", password="ingest-only-pw"),
-        data_dir=tmp_path,
-    )
-    service = IngestService(settings, IngestOptions(client_id=f"test-auth-{uuid.uuid4().hex[:6]}"))
-    ready = asyncio.Event()
-    task = asyncio.create_task(service.run(ready=ready))
-    await asyncio.wait_for(ready.wait(), timeout=30)
-    service.stop()
-    await asyncio.wait_for(task, timeout=30)
+    await _ingest_starts(secured, ("ingest-only", "ingest-only-pw"), mosquitto.url, tmp_path)
 
 
 async def test_the_alarms_check_reads_the_devices_health_with_its_read_only_account(secured: str) -> None:
